@@ -1,0 +1,23 @@
+# Both targets set everything up on a fresh machine with only Python 3.11: a local uv, then the
+# locked environment from uv.lock.
+UV_VERSION := 0.13.9
+UV := .tools/bin/uv
+
+$(UV):
+	python3 -m venv .tools
+	.tools/bin/pip install --quiet uv==$(UV_VERSION)
+
+.venv: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen
+	touch .venv
+
+.PHONY: run test lint
+run: .venv
+	$(UV) run --frozen liia run --all
+
+test: .venv
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen pytest -q
+
+lint: .venv
+	$(UV) run --frozen ruff format --check .

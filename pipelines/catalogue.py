@@ -1,0 +1,207 @@
+"""The catalogue: return items, derived indicators, template versions and the authorities.
+
+Everything that differs between items or indicators lives in the CSV files under
+`schemas/catalogue/`; this module only reads them and parses formulas and rules.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import pandas as pd
+
+from pipelines.quarters import Quarter, parse_quarter
+
+CATALOGUE_DIR = Path(__file__).resolve().parent.parent / "schemas" / "catalogue"
+THEMES = {
+    "finance": "Finance",
+    "adolescents": "Adolescents",
+    "workforce": "Workforce",
+    "send": "SEND",
+}
+THEME_TITLES = {
+    "finance": "Finance and resources",
+    "adolescents": "Vulnerable adolescents",
+    "workforce": "Workforce",
+    "send": "Special educational needs and disabilities",
+}
+UNIT_LABELS = {
+    "gbp": "£",
+    "count": "Number",
+    "fte": "FTE",
+    "weeks": "Weeks",
+    "days": "Days",
+}
+WHOLE_NUMBER_UNITS = {"count", "gbp"}
+POPULATION = "population_0_17"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """`left op right`, where each side is a sum of item refs: `WF04 <= WF03`."""
+
+    ref: str
+    op: str
+    terms: tuple[str, ...]
+
+    @property
+    def text(self) -> str:
+        return f"{self.ref} {self.op} {' + '.join(self.terms)}"
+
+
+_RULE_PART = re.compile(r"^(<=|>=)\s*([A-Z]+\d+(?:\s*\+\s*[A-Z]+\d+)*)$")
+
+
+def parse_rules(ref: str, rule: str) -> list[Rule]:
+    """`<= WF03 and <= WF02` -> two rules on `ref`."""
+    if not isinstance(rule, str) or not rule.strip():
+        return []
+    rules = []
+    for part in rule.split(" and "):
+        m = _RULE_PART.match(part.strip())
+        if not m:
+            raise ValueError(f"{ref}: cannot read rule '{rule}'")
+        terms = tuple(t.strip() for t in m[2].split("+"))
+        rules.append(Rule(ref, m[1], terms))
+    return rules
+
+
+_ALLOWED_NODES = (
+    ast.Expression,
+    ast.BinOp,
+    ast.Add,
+    ast.Sub,
+    ast.Mult,
+    ast.Div,
+    ast.Name,
+    ast.Load,
+    ast.Constant,
+    ast.UnaryOp,
+    ast.USub,
+)
+
+
+def formula_refs(formula: str) -> list[str]:
+    """The names a formula uses, in order of first appearance. Raises on anything but arithmetic."""
+    tree = ast.parse(formula, mode="eval")
+    names: list[str] = []
+    for node in ast.walk(tree):
+        if not isinstance(node, _ALLOWED_NODES):
+            raise ValueError(
+                f"formula '{formula}' uses {type(node).__name__}, only + - * / allowed"
+            )
+        if isinstance(node, ast.Name) and node.id not in names:
+            names.append(node.id)
+    return names
+
+
+def formula_sql(formula: str, column_of) -> str:
+    """The formula as SQL, each name replaced by `column_of(name)`; division by zero gives NULL."""
+    tree = ast.parse(formula, mode="eval")
+
+    def emit(node) -> str:
+        if isinstance(node, ast.Expression):
+            return emit(node.body)
+        if isinstance(node, ast.Name):
+            return column_of(node.id)
+        if isinstance(node, ast.Constant):
+            return repr(float(node.value))
+        if isinstance(node, ast.UnaryOp):
+            return f"(-{emit(node.operand)})"
+        if isinstance(node, ast.BinOp):
+            left, right = emit(node.left), emit(node.right)
+            if isinstance(node.op, ast.Div):
+                return f"({left} / NULLIF({right}, 0))"
+            op = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*"}[type(node.op)]
+            return f"({left} {op} {right})"
+        raise ValueError(f"formula '{formula}': unsupported {type(node).__name__}")
+
+    return emit(tree)
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    items: pd.DataFrame
+    indicators: pd.DataFrame
+    template_versions: pd.DataFrame
+    rules: tuple[Rule, ...]
+
+    def template_version(self, quarter: Quarter) -> int:
+        version = 0
+        for row in self.template_versions.itertuples():
+            if parse_quarter(row.first_quarter) <= quarter:
+                version = max(version, int(row.version))
+        if not version:
+            raise ValueError(f"no template version covers {quarter.label}")
+        return version
+
+    def items_for(self, version: int, theme: str | None = None) -> pd.DataFrame:
+        items = self.items[self.items["since_template"] <= version]
+        return items if theme is None else items[items["theme"] == theme]
+
+    def rules_for(self, version: int) -> list[Rule]:
+        known = set(self.items_for(version)["ref"])
+        return [r for r in self.rules if r.ref in known and set(r.terms) <= known]
+
+
+@cache
+def load_catalogue(directory: Path = CATALOGUE_DIR) -> Catalogue:
+    items = pd.read_csv(directory / "items.csv", dtype={"rule": "string"})
+    items["can_be_negative"] = items["can_be_negative"].eq("yes")
+    indicators = pd.read_csv(directory / "indicators.csv")
+    versions = pd.read_csv(directory / "template_versions.csv")
+    rules = tuple(r for row in items.itertuples() for r in parse_rules(row.ref, row.rule))
+    return Catalogue(items, indicators, versions, rules)
+
+
+@dataclass(frozen=True)
+class Authorities:
+    """The region's authorities (configuration: another reference file serves another region)."""
+
+    table: pd.DataFrame
+
+    def __post_init__(self):
+        lookup: dict[str, str] = {}
+        for row in self.table.itertuples():
+            names = [row.ons_code, str(row.dfe_la_code), row.liia_code, row.name]
+            names += [a for a in row.aliases.split("|") if a.strip()]
+            for name in names:
+                lookup[normalise_name(name)] = row.liia_code
+        object.__setattr__(self, "_lookup", lookup)
+
+    @property
+    def codes(self) -> list[str]:
+        return list(self.table["liia_code"])
+
+    def name(self, code: str) -> str:
+        return self.table.set_index("liia_code").at[code, "name"]
+
+    def resolve(self, text: object) -> str | None:
+        """The LIIA code for any name variant, ONS code or DfE code people write; None if unknown."""
+        key = normalise_name(text)
+        if key in self._lookup:
+            return self._lookup[key]
+        for prefix in ("london borough of ", "royal borough of ", "lb ", "rb ", "city of "):
+            if key.startswith(prefix) and key[len(prefix) :] in self._lookup:
+                return self._lookup[key[len(prefix) :]]
+        for suffix in (" london borough council", " london borough", " council"):
+            if key.endswith(suffix) and key[: -len(suffix)] in self._lookup:
+                return self._lookup[key[: -len(suffix)]]
+        return None
+
+
+def normalise_name(text: object) -> str:
+    s = str(text if text is not None else "").replace("\xa0", " ").replace("&", " and ")
+    s = re.sub(r"\.0$", "", s.strip())  # a DfE code typed into a number cell
+    return re.sub(r"\s+", " ", s).strip().lower()
+
+
+@cache
+def load_authorities(path: Path = CATALOGUE_DIR / "authorities.csv") -> Authorities:
+    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    table["population_0_17"] = table["population_0_17"].astype(int)
+    return Authorities(table)
