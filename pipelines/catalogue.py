@@ -123,6 +123,31 @@ def formula_sql(formula: str, column_of) -> str:
     return emit(tree)
 
 
+def evaluate_formula(formula: str, names: dict[str, float]) -> float | None:
+    """The formula's value for `names`; None where a name is missing or a divisor is zero."""
+    ops = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b}
+
+    def ev(node):
+        if isinstance(node, ast.Expression):
+            return ev(node.body)
+        if isinstance(node, ast.Name):
+            return names[node.id]
+        if isinstance(node, ast.Constant):
+            return float(node.value)
+        if isinstance(node, ast.UnaryOp):
+            return -ev(node.operand)
+        left, right = ev(node.left), ev(node.right)
+        if isinstance(node.op, ast.Div):
+            return None if right == 0 else left / right
+        return ops[type(node.op)](left, right)
+
+    formula_refs(formula)  # refuses anything but arithmetic
+    try:
+        return ev(ast.parse(formula, mode="eval"))
+    except (KeyError, TypeError):  # a missing name, or None from a zero divisor
+        return None
+
+
 @dataclass(frozen=True)
 class Catalogue:
     items: pd.DataFrame

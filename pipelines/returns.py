@@ -36,6 +36,7 @@ class ParsedReturn:
     quarter: Quarter | None = None
     template_version: int | None = None
     joint_workforce_with: str | None = None
+    completed_on: str | None = None
     values: pd.DataFrame = field(default_factory=pd.DataFrame)
     issues: list[Issue] = field(default_factory=list)
 
@@ -167,6 +168,11 @@ def _read_cover(wb: CalamineWorkbook, sheets: dict, parsed: ParsedReturn) -> Non
                 "The template version is not a number.",
                 "Use the current LIIA template; its cover shows the version.",
             )
+        )
+    value, _ = found.get("date completed", (None, None))
+    if value not in (None, ""):
+        parsed.completed_on = (
+            value.isoformat()[:10] if hasattr(value, "isoformat") else _clean(value)
         )
     value, _ = found.get("workforce reported jointly with", (None, None))
     if value not in (None, ""):

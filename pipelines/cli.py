@@ -1,0 +1,101 @@
+"""The `liia` command for people who do not use the Dagster UI."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from pipelines.quarters import QuarterError, parse_quarter
+
+
+def _quarter(text: str):
+    try:
+        return parse_quarter(text)
+    except QuarterError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def cmd_template(args) -> int:
+    from pipelines.template import build_template
+
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    build_template(args.quarter).save(args.out)
+    print(f"Wrote the {args.quarter.label} return template to {args.out}")
+    return 0
+
+
+def quarters_with_returns(inbox: Path) -> list:
+    from pipelines.returns import read_return
+    from pipelines.submissions import folder_quarter, inbox_files
+
+    found = set()
+    for path in inbox_files(inbox):
+        quarter = folder_quarter(path.relative_to(inbox)) or read_return(path).quarter
+        if quarter is not None:
+            found.add(quarter)
+    return sorted(found)
+
+
+def cmd_run(args) -> int:
+    import dagster as dg
+
+    from pipelines.defs.partitions import quarter_partitions
+    from pipelines.defs.resources import default_resources
+    from pipelines.definitions import all_assets
+
+    resources = default_resources()
+    inbox = Path(resources["paths"].inbox)
+    quarters = quarters_with_returns(inbox) if args.all else [args.quarter]
+    known = set(quarter_partitions.get_partition_keys())
+    started = time.perf_counter()
+    for quarter in quarters:
+        if quarter.key not in known:
+            print(f"{quarter.label}: not a quarter this pipeline runs yet; skipped")
+            continue
+        t = time.perf_counter()
+        result = dg.materialize(
+            all_assets, partition_key=quarter.key, resources=resources, raise_on_error=False
+        )
+        if not result.success:
+            print(f"{quarter.label}: the run failed; see the error above", file=sys.stderr)
+            return 1
+        subs = result.output_for_node("validated_returns")["submissions"]
+        counts = subs["status"].value_counts()
+        print(
+            f"{quarter.label}: {len(subs)} files, {counts.get('accepted', 0)} accepted, "
+            f"{counts.get('accepted with value errors', 0)} with value errors, "
+            f"{counts.get('rejected', 0)} rejected ({time.perf_counter() - t:.1f} s)"
+        )
+    print(
+        f"Done in {time.perf_counter() - started:.1f} s. Warehouse: {resources['duckdb'].database}; "
+        f"workbooks: {resources['paths'].reports}/<quarter>/"
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="liia", description="LIIA quarterly benchmarking pipeline"
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("template", help="write the blank return template for a quarter")
+    p.add_argument("--quarter", type=_quarter, required=True, help="e.g. 2026-27-Q3")
+    p.add_argument("--out", type=Path, required=True, help="the .xlsx file to write")
+    p.set_defaults(func=cmd_template)
+    p = sub.add_parser("run", help="run the pipeline in-process")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--quarter", type=_quarter, help="one quarter, e.g. 2026-27-Q2")
+    which.add_argument("--all", action="store_true", help="every quarter with returns in the inbox")
+    p.set_defaults(func=cmd_run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""The quarter's assets, from the files in the inbox to the benchmark workbooks."""
+
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+from dagster_duckdb import DuckDBResource
+
+from pipelines.catalogue import THEMES, load_authorities, load_catalogue
+from pipelines.defs.partitions import quarter_partitions
+from pipelines.defs.resources import LiiaPaths
+from pipelines.quarters import parse_quarter
+from pipelines.settlement import settle_quarter
+from pipelines.submissions import receive_quarter
+from pipelines.warehouse import load_quarter
+from pipelines.workbooks import write_theme_workbook
+
+
+@dg.asset(partitions_def=quarter_partitions, group_name="receiving")
+def received_returns(context: dg.AssetExecutionContext, paths: LiiaPaths) -> dict:
+    """Every return in the inbox whose cover names this quarter, archived by SHA-256 and read:
+    the submissions, their raw values with source cells, and cover or structure problems."""
+    quarter = parse_quarter(context.partition_key)
+    submissions, values, issues = receive_quarter(Path(paths.inbox), Path(paths.archive), quarter)
+    context.add_output_metadata({"dagster/row_count": len(submissions), "values_read": len(values)})
+    return {"submissions": submissions, "values": values, "issues": issues}
+
+
+@dg.asset(partitions_def=quarter_partitions, group_name="validation")
+def validated_returns(
+    context: dg.AssetExecutionContext, received_returns: dict, duckdb: DuckDBResource
+) -> dict:
+    """The quarter's returns validated together: submission statuses, every value with its status,
+    and every error and warning with its cell."""
+    quarter = parse_quarter(context.partition_key)
+    previous = _previous_values(duckdb, quarter.previous().key)
+    submissions, values, issues = settle_quarter(
+        received_returns["submissions"],
+        received_returns["values"],
+        received_returns["issues"],
+        previous,
+        load_catalogue(),
+        quarter.q,
+    )
+    context.add_output_metadata(
+        {
+            "dagster/row_count": len(values),
+            "errors": int((issues["severity"] == "error").sum()),
+            "warnings": int((issues["severity"] == "warning").sum()),
+            "submissions": dg.MetadataValue.md(
+                submissions[["authority", "file_name", "status"]].to_markdown(index=False)
+            ),
+        }
+    )
+    return {"submissions": submissions, "values": values, "issues": issues}
+
+
+def _previous_values(duckdb: DuckDBResource, quarter_key: str) -> pd.DataFrame:
+    with duckdb.get_connection() as con:
+        exists = con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'return_values'"
+        ).fetchone()[0]
+        if not exists:
+            return pd.DataFrame(columns=["authority", "ref", "value"])
+        return con.execute(
+            "SELECT authority, ref, value FROM return_values WHERE quarter = ? AND is_current AND status = 'ok'",
+            [quarter_key],
+        ).df()
+
+
+@dg.asset(partitions_def=quarter_partitions, group_name="warehouse")
+def benchmarks(
+    context: dg.AssetExecutionContext, validated_returns: dict, duckdb: DuckDBResource
+) -> None:
+    """The quarter in the warehouse: submissions, issues, values, derived indicators and the
+    comparison of every authority with London, replaced in one transaction."""
+    quarter = parse_quarter(context.partition_key)
+    with duckdb.get_connection() as con:
+        counts = load_quarter(
+            con,
+            quarter,
+            validated_returns["submissions"],
+            validated_returns["values"],
+            validated_returns["issues"],
+            load_authorities(),
+            load_catalogue(),
+        )
+    context.add_output_metadata({"dagster/row_count": counts["benchmarks"], **counts})
+
+
+@dg.asset(partitions_def=quarter_partitions, group_name="reports", deps=[benchmarks])
+def benchmark_workbooks(
+    context: dg.AssetExecutionContext, duckdb: DuckDBResource, paths: LiiaPaths
+) -> None:
+    """One Excel workbook per theme, all authorities side by side, in reports/<quarter key>/."""
+    quarter = parse_quarter(context.partition_key)
+    with duckdb.get_connection() as con:
+        rows = con.execute("SELECT * FROM benchmarks WHERE quarter = ?", [quarter.key]).df()
+    written = []
+    for theme in THEMES:
+        path = Path(paths.reports) / quarter.key / f"LIIA {theme} benchmarks {quarter.key}.xlsx"
+        write_theme_workbook(path, quarter, theme, rows, load_authorities(), load_catalogue())
+        written.append(str(path))
+    context.add_output_metadata(
+        {"workbooks": dg.MetadataValue.md("\n".join(f"- {p}" for p in written))}
+    )

@@ -1,0 +1,76 @@
+"""Which values of a quarter count: validation findings, submission statuses, current returns."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from pipelines.catalogue import Catalogue
+from pipelines.validation import (
+    ISSUE_COLUMNS,
+    convert_values,
+    plausibility_warnings,
+    validate_quarter,
+)
+
+
+def settle_quarter(
+    submissions: pd.DataFrame,
+    values: pd.DataFrame,
+    structure_issues: pd.DataFrame,
+    previous_values: pd.DataFrame,
+    catalogue: Catalogue,
+    quarter_number: int,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(submissions with status and is_current, every value with its status, every issue).
+
+    A value with an error is excluded (status `error`); a rejected return contributes nothing; the
+    current return of an authority is its latest non-rejected one by date completed, then file time.
+    `previous_values` holds the previous quarter's current values (authority, ref, value)."""
+    submissions = submissions.copy()
+    accepted = submissions[submissions["status"] != "rejected"]
+    versions = dict(
+        zip(accepted["submission_id"], accepted["template_version"].astype(int), strict=True)
+    )
+    values = values[values["submission_id"].isin(versions)]
+    issues = validate_quarter(values, versions, catalogue)
+    values = convert_values(values, catalogue)
+    values = values.merge(submissions[["submission_id", "authority"]], on="submission_id")
+    warnings = plausibility_warnings(values, previous_values, catalogue, quarter_number)
+    issues = pd.concat(
+        [structure_issues.reindex(columns=ISSUE_COLUMNS), issues, warnings], ignore_index=True
+    )
+    bad = issues[(issues["severity"] == "error") & issues["ref"].notna()]
+    bad_keys = set(zip(bad["submission_id"], bad["ref"], strict=True))
+    in_error = [k in bad_keys for k in zip(values["submission_id"], values["ref"], strict=True)]
+    values.loc[in_error, "status"] = "error"
+    values.loc[in_error, "value"] = None
+
+    errors = bad.groupby("submission_id").size()
+    has_errors = submissions["submission_id"].map(errors).fillna(0) > 0
+    submissions.loc[submissions["status"] != "rejected", "status"] = "accepted"
+    submissions.loc[has_errors & (submissions["status"] == "accepted"), "status"] = (
+        "accepted with value errors"
+    )
+    order = submissions.sort_values(
+        ["completed_on", "received_at", "file_name"], na_position="first"
+    )
+    candidates = order[order["status"] != "rejected"]
+    current = set(candidates.groupby("authority").tail(1)["submission_id"])
+    submissions["is_current"] = submissions["submission_id"].isin(current)
+    superseded = ~submissions["is_current"] & (submissions["status"] != "rejected")
+    submissions.loc[superseded, "status"] = "superseded"
+    values["is_current"] = values["submission_id"].isin(current)
+    cols = [
+        "submission_id",
+        "authority",
+        "sheet",
+        "ref",
+        "cell",
+        "raw",
+        "note",
+        "value",
+        "status",
+        "is_current",
+    ]
+    values = values[cols].assign(raw=values["raw"].map(lambda r: "" if r is None else str(r)))
+    return submissions, values, issues

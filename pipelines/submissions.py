@@ -1,0 +1,126 @@
+"""Receiving: find returns in the inbox, archive each by its SHA-256, and read them."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from pipelines.quarters import Quarter, QuarterError, parse_quarter
+from pipelines.returns import RETURN_SUFFIXES, read_return
+
+SUBMISSION_COLUMNS = [
+    "submission_id",
+    "file_name",
+    "relative_path",
+    "size_bytes",
+    "sha256",
+    "received_at",
+    "authority",
+    "quarter",
+    "template_version",
+    "joint_workforce_with",
+    "completed_on",
+    "status",
+]
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def inbox_files(inbox: Path, quarter: Quarter | None = None) -> list[Path]:
+    """Return files under the inbox. With `quarter`, files in another quarter's folder are left out
+    (the cover decides the quarter; the folder only saves reading every file for every quarter)."""
+    files = []
+    for path in sorted(inbox.rglob("*")):
+        if (
+            not path.is_file()
+            or path.suffix.lower() not in RETURN_SUFFIXES
+            or path.name.startswith("~$")
+        ):
+            continue
+        if quarter is not None:
+            folder = folder_quarter(path.relative_to(inbox))
+            if folder is not None and folder != quarter:
+                continue
+        files.append(path)
+    return files
+
+
+def folder_quarter(relative: Path) -> Quarter | None:
+    for part in relative.parts[:-1]:
+        try:
+            return parse_quarter(part)
+        except QuarterError:
+            continue
+    return None
+
+
+def archive(path: Path, archive_dir: Path, sha: str) -> Path:
+    """A byte-for-byte copy kept under its hash; the inbox file is never touched."""
+    target = archive_dir / sha[:2] / f"{sha}{path.suffix.lower()}"
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(target.suffix + ".part")
+        shutil.copyfile(path, tmp)
+        tmp.replace(target)
+    return target
+
+
+def receive_quarter(inbox: Path, archive_dir: Path, quarter: Quarter):
+    """Every return of `quarter` in the inbox: (submissions frame, values frame, structure issues).
+
+    Rejected returns (cover or structure errors) are kept as submissions with their issues."""
+    subs, values, issues = [], [], []
+    seen: set[str] = set()
+    for path in inbox_files(inbox, quarter):
+        sha = sha256_of(path)
+        if sha in seen:
+            continue  # the same bytes twice are one submission
+        seen.add(sha)
+        archived = archive(path, archive_dir, sha)
+        parsed = read_return(path)
+        relative = path.relative_to(inbox)
+        folder = folder_quarter(relative)
+        if parsed.quarter is not None and parsed.quarter != quarter:
+            continue  # this file belongs to another quarter
+        if parsed.quarter is None and folder != quarter:
+            continue
+        sid = sha[:16]
+        subs.append(
+            {
+                "submission_id": sid,
+                "file_name": path.name,
+                "relative_path": str(relative),
+                "size_bytes": path.stat().st_size,
+                "sha256": sha,
+                "received_at": datetime.fromtimestamp(archived.stat().st_mtime, UTC).replace(
+                    tzinfo=None
+                ),
+                "authority": parsed.authority,
+                "quarter": quarter.key,
+                "template_version": parsed.template_version,
+                "joint_workforce_with": parsed.joint_workforce_with,
+                "completed_on": parsed.completed_on,
+                "status": "rejected" if parsed.rejected else "received",
+            }
+        )
+        for issue in parsed.issues:
+            issues.append({"submission_id": sid, **issue.__dict__})
+        if not parsed.rejected and not parsed.values.empty:
+            values.append(parsed.values.assign(submission_id=sid))
+    submissions = pd.DataFrame(subs, columns=SUBMISSION_COLUMNS)
+    value_frame = (
+        pd.concat(values, ignore_index=True)
+        if values
+        else pd.DataFrame(columns=["sheet", "ref", "cell", "raw", "note", "submission_id"])
+    )
+    return submissions, value_frame, pd.DataFrame(issues)

@@ -1,0 +1,284 @@
+"""Validation of a quarter's returns, all at once: value conversion, pandera schemas built from
+the catalogue, and plausibility warnings. Every finding is one row per cell."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import pandera.pandas as pa
+
+from pipelines.catalogue import WHOLE_NUMBER_UNITS, Catalogue, Rule
+
+ISSUE_COLUMNS = ["submission_id", "severity", "sheet", "cell", "ref", "found", "problem", "fix"]
+_NUMBER = re.compile(r"^[£]?\s*-?[\d,]*\.?\d+$")
+
+
+def to_number(raw: object) -> tuple[float | None, str, str | None]:
+    """(value, status, problem) for what a person typed: `1,234`, ` 45 `, `£1,200`, `12.0` are read
+    as numbers; `x` is not available; anything else is a problem in words."""
+    if isinstance(raw, bool):
+        return None, "error", f"'{raw}' is not a number"
+    if isinstance(raw, int | float):
+        return float(raw), "ok", None
+    text = str(raw if raw is not None else "").replace("\xa0", " ").strip()
+    if text == "":
+        return None, "error", "the value is empty"
+    if text.lower() == "x":
+        return None, "x", None
+    compact = text.replace(" ", "")
+    if _NUMBER.match(compact.replace("£-", "-£").replace("-£", "£-")):
+        return float(compact.replace("£", "").replace(",", "")), "ok", None
+    if text.startswith("#"):
+        return None, "error", f"the cell holds the Excel error {text}"
+    return None, "error", f"'{text}' is not a number"
+
+
+def convert_values(values: pd.DataFrame, catalogue: Catalogue) -> pd.DataFrame:
+    """Adds `value`, `status` and `problem` to the long frame of raw values read from returns."""
+    converted = values["raw"].map(to_number)
+    out = values.assign(
+        value=[c[0] for c in converted],
+        status=[c[1] for c in converted],
+        problem=[c[2] for c in converted],
+    )
+    units = catalogue.items.set_index("ref")
+    out["unit"] = out["ref"].map(units["unit"])
+    out["can_be_negative"] = out["ref"].map(units["can_be_negative"]).fillna(False).astype(bool)
+    out["value"] = out["value"].astype("float64")
+    return out
+
+
+def _rule_check(rule: Rule):
+    def check(wide: pd.DataFrame) -> pd.Series:
+        left = wide[rule.ref]
+        right = sum(wide[t] for t in rule.terms)
+        holds = left <= right if rule.op == "<=" else left >= right
+        return holds | left.isna() | right.isna()
+
+    return pa.Check(check, name=rule.text, error=rule.text)
+
+
+def value_schema(catalogue: Catalogue, version: int) -> pa.DataFrameSchema:
+    """The long frame of one template version's values: one row per submission and Ref."""
+    known = list(catalogue.items_for(version)["ref"])
+    return pa.DataFrameSchema(
+        {
+            "submission_id": pa.Column(str),
+            "ref": pa.Column(str, pa.Check.isin(known, error="unknown Ref")),
+            "value": pa.Column(float, nullable=True),
+        },
+        checks=[
+            pa.Check(
+                lambda df: ~df.duplicated(["submission_id", "ref"], keep=False),
+                name="duplicated Ref",
+            ),
+            pa.Check(
+                lambda df: df["value"].isna() | (df["value"] >= 0) | df["can_be_negative"],
+                name="negative",
+            ),
+            pa.Check(
+                lambda df: (
+                    df["value"].isna()
+                    | ~df["unit"].isin(WHOLE_NUMBER_UNITS)
+                    | (df["value"] == df["value"].round())
+                ),
+                name="not whole",
+            ),
+        ],
+    )
+
+
+def rule_schema(catalogue: Catalogue, version: int) -> pa.DataFrameSchema:
+    """The wide frame (one row per submission, one column per Ref): the consistency rules."""
+    return pa.DataFrameSchema(checks=[_rule_check(r) for r in catalogue.rules_for(version)])
+
+
+_MESSAGES = {
+    "unknown Ref": (
+        "'{ref}' is not a Ref on this template.",
+        "Use the LIIA template's Refs; delete rows you added.",
+    ),
+    "duplicated Ref": (
+        "{ref} appears more than once.",
+        "Keep one row for {ref} and delete the others.",
+    ),
+    "negative": ("{measure} cannot be negative.", "Enter the figure as zero or more."),
+    "not whole": (
+        "{measure} is a count or whole pounds, so it must be a whole number.",
+        "Enter a whole number.",
+    ),
+}
+
+
+def _schema_issues(schema, frame, describe) -> list[dict]:
+    try:
+        schema.validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        return describe(exc.failure_cases)
+    return []
+
+
+def validate_quarter(
+    values: pd.DataFrame, versions: dict[str, int], catalogue: Catalogue
+) -> pd.DataFrame:
+    """All value-level findings for a quarter's returns as rows of ISSUE_COLUMNS.
+
+    `values` is the long frame of every return (submission_id, sheet, ref, cell, raw, note) and
+    `versions` the template version of each submission."""
+    values = convert_values(values, catalogue)
+    measures = catalogue.items.set_index("ref")["measure"]
+    issues: list[dict] = []
+
+    def row(v, problem, fix, severity="error"):
+        return {
+            "submission_id": v.submission_id,
+            "severity": severity,
+            "sheet": v.sheet,
+            "cell": v.cell.split("!")[-1],
+            "ref": v.ref,
+            "found": "" if v.raw is None else str(v.raw),
+            "problem": problem,
+            "fix": fix,
+        }
+
+    for v in values.itertuples():
+        if v.status == "error":
+            issues.append(
+                row(
+                    v,
+                    f"{measures.get(v.ref, v.ref)}: {v.problem}.",
+                    "Enter a number, or x with a reason in Notes if the figure is not available.",
+                )
+            )
+        elif v.status == "x" and not v.note:
+            issues.append(
+                row(
+                    v,
+                    "x (not available) is given without a reason.",
+                    "Say in Notes why the figure is not available.",
+                    severity="warning",
+                )
+            )
+
+    for version in sorted(set(versions.values())):
+        subs = [s for s, ver in versions.items() if ver == version]
+        part = values[values["submission_id"].isin(subs)].reset_index(drop=True)
+        if part.empty:
+            continue
+
+        def describe_values(fc, part=part):
+            out = []
+            for case in fc.itertuples():
+                if case.index is None or pd.isna(case.index):
+                    continue
+                v = part.loc[int(case.index)]
+                key = case.check if case.check in _MESSAGES else "unknown Ref"
+                problem, fix = _MESSAGES[key]
+                words = {"ref": v.ref, "measure": measures.get(v.ref, v.ref)}
+                out.append(row(v, problem.format(**words), fix.format(**words)))
+            return out
+
+        issues += _schema_issues(value_schema(catalogue, version), part, describe_values)
+        found = set(zip(part["submission_id"], part["ref"], strict=True))
+        for sub in subs:
+            for ref in catalogue.items_for(version)["ref"]:
+                if (sub, ref) not in found:
+                    issues.append(
+                        {
+                            "submission_id": sub,
+                            "severity": "error",
+                            "sheet": None,
+                            "cell": None,
+                            "ref": ref,
+                            "found": "",
+                            "problem": f"{ref} ({measures[ref]}) is missing from the return.",
+                            "fix": f"Restore the row for {ref} from the LIIA template and fill it in.",
+                        }
+                    )
+        usable = part.drop_duplicates(["submission_id", "ref"], keep=False)
+        wide = usable.pivot(index="submission_id", columns="ref", values="value")
+        wide = wide.reindex(columns=list(catalogue.items_for(version)["ref"]))
+        cells = usable.set_index(["submission_id", "ref"])
+
+        def describe_rules(fc, wide=wide, cells=cells, version=version):
+            out = []
+            rules = {r.text: r for r in catalogue.rules_for(version)}
+            # a dataframe-level check reports each failing row once per column
+            for case in fc.drop_duplicates(["check", "index"]).itertuples():
+                rule = rules.get(case.check)
+                if rule is None or case.index is None:
+                    continue
+                sub = wide.index[int(case.index)]
+                v = cells.loc[(sub, rule.ref)]
+                right = " + ".join(f"{t} ({_fmt(wide.at[sub, t])})" for t in rule.terms)
+                word = "more than" if rule.op == "<=" else "less than"
+                out.append(
+                    {
+                        "submission_id": sub,
+                        "severity": "error",
+                        "sheet": v["sheet"],
+                        "cell": v["cell"].split("!")[-1],
+                        "ref": rule.ref,
+                        "found": _fmt(wide.at[sub, rule.ref]),
+                        "problem": f"{measures[rule.ref]} ({_fmt(wide.at[sub, rule.ref])}) is {word} {right}.",
+                        "fix": f"Check {rule.ref} and {', '.join(rule.terms)}: {rule.text} must hold.",
+                    }
+                )
+            return out
+
+        issues += _schema_issues(
+            rule_schema(catalogue, version), wide.reset_index(drop=True), describe_rules
+        )
+    return pd.DataFrame(issues, columns=ISSUE_COLUMNS).drop_duplicates(ignore_index=True)
+
+
+def _fmt(x: float) -> str:
+    return "" if pd.isna(x) else f"{x:,.0f}" if float(x).is_integer() else f"{x:,.2f}"
+
+
+SMALL_NUMBER = 20  # below this, a count moving by half is ordinary noise, not worth a question
+
+
+def plausibility_warnings(
+    current: pd.DataFrame,
+    previous: pd.DataFrame,
+    catalogue: Catalogue,
+    quarter_number: int,
+    threshold: float = 0.5,
+) -> pd.DataFrame:
+    """Warnings for values more than `threshold` away from the authority's previous accepted quarter.
+    Both frames hold authority, ref, value; `current` also submission_id, sheet, cell. Year-to-date
+    items are compared per quarter elapsed."""
+    merged = current.merge(
+        previous[["authority", "ref", "value"]], on=["authority", "ref"], suffixes=("", "_prev")
+    )
+    merged = merged[
+        merged["value"].notna() & merged["value_prev"].notna() & (merged["value_prev"] != 0)
+    ]
+    ytd_refs = set(catalogue.items.loc[catalogue.items["period"] == "year_to_date", "ref"])
+    ytd = merged["ref"].isin(ytd_refs)
+    previous_q = 4 if quarter_number == 1 else quarter_number - 1
+    merged.loc[ytd, "value_prev"] = merged.loc[ytd, "value_prev"] / previous_q * quarter_number
+    merged = merged[merged[["value", "value_prev"]].abs().max(axis=1) >= SMALL_NUMBER]
+    merged = merged.assign(ratio=merged["value"] / merged["value_prev"])
+    out = merged[(merged["ratio"] - 1).abs() > threshold]
+    rows = [
+        {
+            "submission_id": v.submission_id,
+            "severity": "warning",
+            "sheet": v.sheet,
+            "cell": v.cell.split("!")[-1],
+            "ref": v.ref,
+            "found": _fmt(v.value),
+            "problem": f"{_fmt(v.value)} is {v.ratio:.1f} times the previous quarter"
+            + (
+                " (allowing for the quarters elapsed)."
+                if v.ref in ytd_refs
+                else f" ({_fmt(v.value_prev)})."
+            ),
+            "fix": "Check the figure; if it is right, say why it changed in Notes.",
+        }
+        for v in out.itertuples()
+    ]
+    return pd.DataFrame(rows, columns=ISSUE_COLUMNS)
