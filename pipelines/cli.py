@@ -41,9 +41,9 @@ def quarters_with_returns(inbox: Path) -> list:
 def cmd_run(args) -> int:
     import dagster as dg
 
+    from pipelines.definitions import all_assets
     from pipelines.defs.partitions import quarter_partitions
     from pipelines.defs.resources import default_resources
-    from pipelines.definitions import all_assets
 
     resources = default_resources()
     inbox = Path(resources["paths"].inbox)

@@ -1,0 +1,153 @@
+import shutil
+import subprocess
+import sys
+
+import dagster as dg
+import duckdb
+import pytest
+from dagster_duckdb import DuckDBResource
+from openpyxl import load_workbook
+
+from pipelines.definitions import all_assets, defs
+from pipelines.defs.resources import LiiaPaths
+from pipelines.quarters import parse_quarter
+from pipelines.returns import read_return
+from pipelines.template import build_template
+from tests.conftest import PROJECT
+
+SAMPLE = PROJECT / "sample_returns"
+
+
+def _resources(tmp_path, inbox):
+    return {
+        "paths": LiiaPaths(
+            inbox=str(inbox), archive=str(tmp_path / "archive"), reports=str(tmp_path / "reports")
+        ),
+        "duckdb": DuckDBResource(database=str(tmp_path / "liia.duckdb")),
+    }
+
+
+def _run(tmp_path, inbox, quarter):
+    return dg.materialize(all_assets, partition_key=quarter, resources=_resources(tmp_path, inbox))
+
+
+def test_definitions_load():
+    assert defs.resolve_asset_graph().get_all_asset_keys()
+    assert "2026-27-Q2" in defs.get_assets_def("benchmarks").partitions_def.get_partition_keys()
+
+
+@pytest.fixture(scope="module")
+def latest_quarter_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("run")
+    for q in ("2026-27-Q1", "2026-27-Q2"):
+        assert _run(tmp, SAMPLE, q).success
+    return tmp
+
+
+def test_one_quarter_runs_end_to_end(latest_quarter_run):
+    con = duckdb.connect(str(latest_quarter_run / "liia.duckdb"), read_only=True)
+    statuses = dict(
+        con.execute(
+            "SELECT authority, status FROM submissions WHERE quarter = '2026-27-Q2' AND is_current"
+        ).fetchall()
+    )
+    assert len(statuses) == 30  # 33 less two not returned and Lewisham's rejected cover
+    assert statuses["BRE"] == "accepted with value errors" and statuses["EAL"] == "accepted"
+    per_indicator = con.execute(
+        "SELECT count(*) FROM benchmarks WHERE quarter = '2026-27-Q2' GROUP BY indicator_id"
+    ).fetchall()
+    assert {n for (n,) in per_indicator} == {33}
+    reports = latest_quarter_run / "reports" / "2026-27-Q2"
+    assert len(list(reports.glob("*.xlsx"))) == 4
+
+
+def test_london_figure_is_a_ratio_of_sums(latest_quarter_run):
+    con = duckdb.connect(str(latest_quarter_run / "liia.duckdb"), read_only=True)
+    (london,) = con.execute(
+        "SELECT DISTINCT london_value FROM benchmarks WHERE quarter = '2026-27-Q2' AND indicator_id = 'WF-I01'"
+    ).fetchone()
+    wf01, wf02 = con.execute(
+        """SELECT sum(value) FILTER (WHERE ref = 'WF01'), sum(value) FILTER (WHERE ref = 'WF02')
+           FROM return_values WHERE quarter = '2026-27-Q2' AND is_current AND status = 'ok'"""
+    ).fetchone()
+    assert london == pytest.approx(wf02 / (wf01 + wf02) * 100)
+
+
+def test_workbook_figures_come_from_the_warehouse(latest_quarter_run):
+    con = duckdb.connect(str(latest_quarter_run / "liia.duckdb"), read_only=True)
+    top, value = con.execute(
+        """SELECT a.name, round(b.value, 1) FROM benchmarks b JOIN (VALUES ('x')) ON true
+           JOIN (SELECT * FROM read_csv_auto(?)) a ON a.liia_code = b.authority
+           WHERE quarter = '2026-27-Q2' AND indicator_id = 'WF-I01' AND rank = 1""",
+        [str(PROJECT / "schemas" / "catalogue" / "authorities.csv")],
+    ).fetchone()
+    path = (
+        latest_quarter_run / "reports" / "2026-27-Q2" / "LIIA workforce benchmarks 2026-27-Q2.xlsx"
+    )
+    ws = load_workbook(path)["1 Agency rate (%)"]
+    assert ws["B5"].value == top and ws["C5"].value == value
+
+
+def test_filled_template_is_accepted(tmp_path):
+    sample = read_return(SAMPLE / "2026-27-Q1" / "Barnet LIIA return 2026-27 Q1.xlsx")
+    values = dict(zip(sample.values["ref"], sample.values["raw"], strict=True))
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    build_template(parse_quarter("2026-27 Q1"), values, {"Local authority": "Barnet"}).save(
+        inbox / "barnet.xlsx"
+    )
+    result = _run(tmp_path, inbox, "2026-27-Q1")
+    subs = result.output_for_node("validated_returns")["submissions"]
+    assert list(subs["status"]) == ["accepted"]
+    issues = result.output_for_node("validated_returns")["issues"]
+    assert (issues["severity"] != "error").all()
+
+
+def test_template_command_writes_the_quarter_template(tmp_path):
+    out = tmp_path / "template.xlsx"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pipelines.cli",
+            "template",
+            "--quarter",
+            "2026-27-Q3",
+            "--out",
+            str(out),
+        ],
+        check=True,
+        cwd=PROJECT,
+    )
+    wb = load_workbook(out)
+    assert wb.sheetnames[:5] == ["Cover", "Finance", "Adolescents", "Workforce", "SEND"]
+    assert wb["Cover"]["B4"].value == "2026-27 Q3" and wb["Cover"]["B5"].value == 2
+    ws = wb["Workforce"]
+    assert (
+        ws["A5"].value == "Ref"
+        and ws["D6"].protection.locked is False
+        and ws["B6"].protection.locked
+    )
+    assert ws.data_validations.dataValidation
+    parsed = read_return(out)
+    assert set(parsed.values["ref"]) >= {"WF12", "SEN08"}
+
+
+def test_bad_quarter_argument_is_one_line(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "template", "--quarter", "Q3", "--out", "x.xlsx"],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT,
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+
+
+def test_inbox_files_are_never_changed(tmp_path):
+    inbox = tmp_path / "inbox"
+    shutil.copytree(SAMPLE / "2026-27-Q2", inbox / "2026-27-Q2")
+    before = {p: p.read_bytes() for p in inbox.rglob("*") if p.is_file()}
+    _run(tmp_path, inbox, "2026-27-Q2")
+    after = {p: p.read_bytes() for p in inbox.rglob("*") if p.is_file()}
+    assert before == after
+    assert len(list((tmp_path / "archive").rglob("*.xlsx"))) == len(before)
