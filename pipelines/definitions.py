@@ -3,11 +3,19 @@ import dagster as dg
 from pipelines.defs.assets import (
     benchmark_workbooks,
     benchmarks,
+    feedback_workbooks,
     received_returns,
     validated_returns,
 )
 from pipelines.defs.resources import default_resources
 
-all_assets = [received_returns, validated_returns, benchmarks, benchmark_workbooks]
+all_assets = [
+    received_returns,
+    validated_returns,
+    benchmarks,
+    feedback_workbooks,
+    benchmark_workbooks,
+    feedback_workbooks,
+]
 
 defs = dg.Definitions(assets=all_assets, resources=default_resources())

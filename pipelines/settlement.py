@@ -9,6 +9,7 @@ from pipelines.validation import (
     ISSUE_COLUMNS,
     convert_values,
     plausibility_warnings,
+    shown,
     validate_quarter,
 )
 
@@ -72,5 +73,5 @@ def settle_quarter(
         "status",
         "is_current",
     ]
-    values = values[cols].assign(raw=values["raw"].map(lambda r: "" if r is None else str(r)))
+    values = values[cols].assign(raw=values["raw"].map(shown))
     return submissions, values, issues

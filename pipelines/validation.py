@@ -34,6 +34,15 @@ def to_number(raw: object) -> tuple[float | None, str, str | None]:
     return None, "error", f"'{text}' is not a number"
 
 
+def shown(raw: object) -> str:
+    """A value as the authority would recognise it: `-14`, not `-14.0`."""
+    if raw is None:
+        return ""
+    if isinstance(raw, float) and raw.is_integer():
+        return str(int(raw))
+    return str(raw)
+
+
 def convert_values(values: pd.DataFrame, catalogue: Catalogue) -> pd.DataFrame:
     """Adds `value`, `status` and `problem` to the long frame of raw values read from returns."""
     converted = values["raw"].map(to_number)
@@ -137,7 +146,7 @@ def validate_quarter(
             "sheet": v.sheet,
             "cell": v.cell.split("!")[-1],
             "ref": v.ref,
-            "found": "" if v.raw is None else str(v.raw),
+            "found": shown(v.raw),
             "problem": problem,
             "fix": fix,
         }

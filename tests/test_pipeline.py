@@ -151,3 +151,26 @@ def test_inbox_files_are_never_changed(tmp_path):
     after = {p: p.read_bytes() for p in inbox.rglob("*") if p.is_file()}
     assert before == after
     assert len(list((tmp_path / "archive").rglob("*.xlsx"))) == len(before)
+
+
+def _feedback_issues(reports, quarter) -> dict[str, list[tuple]]:
+    out = {}
+    for path in (reports / quarter / "feedback").rglob("*.xlsx"):
+        wb = load_workbook(path)
+        rows = list(wb["Issues"].iter_rows(min_row=2, values_only=True)) if "Issues" in wb.sheetnames else []
+        out[path.parent.name] = [(r[0], r[2], r[3], r[4]) for r in rows]
+    return out
+
+
+def test_deliberate_problems_reach_only_their_authority(latest_quarter_run):
+    reports = latest_quarter_run / "reports"
+    q2 = _feedback_issues(reports, "2026-27-Q2")
+    assert q2["Brent"] == [("error", "Finance", "D11", "FIN06")]
+    assert q2["Ealing"] == [("error", "Adolescents", "D9", "ADO04")]
+    assert q2["Lewisham"] == [("error", "Cover", "B4", None)]
+    assert q2["Sutton"] == [("warning", "Workforce", "D14", "WF09")]
+    assert ("error", "Adolescents", "D13", "ADO08") in _feedback_issues(reports, "2026-27-Q1")["Harrow"]
+    others = {k: v for k, v in q2.items() if k not in {"Brent", "Ealing", "Lewisham", "Sutton"}}
+    assert len(others) == 31 - 4 and not any(others.values())  # receipts only
+    receipt = load_workbook(reports / "2026-27-Q2" / "feedback" / "Barnet" / "LIIA feedback 2026-27-Q2 Barnet.xlsx")
+    assert "accepted" in receipt["Summary"]["A3"].value

@@ -9,6 +9,7 @@ from dagster_duckdb import DuckDBResource
 from pipelines.catalogue import THEMES, load_authorities, load_catalogue
 from pipelines.defs.partitions import quarter_partitions
 from pipelines.defs.resources import LiiaPaths
+from pipelines.feedback import feedback_path, feedback_rows, write_feedback
 from pipelines.quarters import parse_quarter
 from pipelines.settlement import settle_quarter
 from pipelines.submissions import receive_quarter
@@ -104,3 +105,24 @@ def benchmark_workbooks(
     context.add_output_metadata(
         {"workbooks": dg.MetadataValue.md("\n".join(f"- {p}" for p in written))}
     )
+
+
+@dg.asset(partitions_def=quarter_partitions, group_name="reports")
+def feedback_workbooks(
+    context: dg.AssetExecutionContext, validated_returns: dict, paths: LiiaPaths
+) -> None:
+    """For each authority that sent a return: every error and warning with sheet and cell, or a
+    receipt, in reports/<quarter key>/feedback/<authority>/. Unidentified files go to `Unidentified`."""
+    quarter = parse_quarter(context.partition_key)
+    submissions, issues = validated_returns["submissions"], validated_returns["issues"]
+    authorities = load_authorities()
+    measures = load_catalogue().items.set_index("ref")["measure"]
+    written = 0
+    for code, subs in submissions.groupby(submissions["authority"].fillna(""), sort=True):
+        name = authorities.name(code) if code else "Unidentified"
+        rows = feedback_rows(
+            subs, issues[issues["submission_id"].isin(subs["submission_id"])], measures
+        )
+        write_feedback(feedback_path(Path(paths.reports), quarter, name), name, quarter, subs, rows)
+        written += 1
+    context.add_output_metadata({"feedback_workbooks": written})

@@ -1,0 +1,98 @@
+"""Feedback to one authority: every error and warning of its returns, or a receipt."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+from openpyxl import Workbook
+from openpyxl.styles import Font
+from openpyxl.worksheet.table import Table, TableStyleInfo
+
+from pipelines.quarters import Quarter
+from pipelines.workbooks import write_text
+
+FEEDBACK_COLUMNS = [
+    "Severity",
+    "File",
+    "Sheet",
+    "Cell",
+    "Ref",
+    "Measure",
+    "Value found",
+    "What is wrong",
+    "How to fix it",
+]
+WIDTHS = [10, 40, 13, 7, 8, 50, 14, 70, 60]
+
+
+def feedback_rows(
+    submissions: pd.DataFrame, issues: pd.DataFrame, measures: pd.Series
+) -> pd.DataFrame:
+    """One authority's issues as the rows of its feedback workbook, errors first."""
+    rows = issues.merge(submissions[["submission_id", "file_name"]], on="submission_id")
+    rows = rows.assign(measure=rows["ref"].map(measures).fillna(""))
+    rows = rows.sort_values(["severity", "file_name", "sheet", "ref"], na_position="first")
+    out = rows[
+        ["severity", "file_name", "sheet", "cell", "ref", "measure", "found", "problem", "fix"]
+    ]
+    out.columns = FEEDBACK_COLUMNS
+    return out.fillna("").reset_index(drop=True)
+
+
+def summary_lines(
+    name: str, quarter: Quarter, submissions: pd.DataFrame, rows: pd.DataFrame
+) -> list[str]:
+    lines = [f"LIIA return feedback: {name}, {quarter.label}", ""]
+    for sub in submissions.sort_values("received_at").itertuples():
+        lines.append(f"{sub.file_name}: {sub.status}")
+    errors = int((rows["Severity"] == "error").sum())
+    warnings = int((rows["Severity"] == "warning").sum())
+    if errors:
+        lines.append(
+            f"{errors} error(s) to fix. Values with errors are left out of the benchmarks until corrected; "
+            "send a corrected return, which replaces this one as a whole."
+        )
+    if warnings:
+        lines.append(
+            f"{warnings} warning(s): the values are used, but please confirm them or say why in Notes."
+        )
+    if not errors and not warnings:
+        lines.append("Your return was accepted with no errors or warnings. Thank you.")
+    return lines
+
+
+def write_feedback(
+    path: Path, name: str, quarter: Quarter, submissions: pd.DataFrame, rows: pd.DataFrame
+) -> Path:
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Summary"
+    for i, line in enumerate(summary_lines(name, quarter, submissions, rows), start=1):
+        write_text(ws, i, 1, line).font = Font(bold=(i == 1), size=14 if i == 1 else 11)
+    ws.column_dimensions["A"].width = 110
+    if len(rows):
+        issues = wb.create_sheet("Issues")
+        for c, h in enumerate(FEEDBACK_COLUMNS, start=1):
+            issues.cell(1, c, h).font = Font(bold=True)
+            issues.column_dimensions[chr(64 + c)].width = WIDTHS[c - 1]
+        for r, row in enumerate(rows.itertuples(index=False), start=2):
+            for c, v in enumerate(row, start=1):
+                write_text(issues, r, c, v)
+        issues.add_table(
+            Table(
+                displayName="Issues",
+                ref=f"A1:I{len(rows) + 1}",
+                tableStyleInfo=TableStyleInfo(name="TableStyleMedium2", showRowStripes=True),
+            )
+        )
+        issues.freeze_panes = "A2"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.xlsx")
+    wb.save(tmp)
+    tmp.replace(path)
+    return path
+
+
+def feedback_path(reports: Path, quarter: Quarter, name: str) -> Path:
+    return reports / quarter.key / "feedback" / name / f"LIIA feedback {quarter.key} {name}.xlsx"
