@@ -86,6 +86,14 @@ def item_status(
     return out
 
 
+def item_table(items: pd.DataFrame, authorities: Authorities, catalogue: Catalogue) -> pd.DataFrame:
+    """One row per authority, one column per item, and the 0-17 population the formulas use."""
+    wide = items.pivot(index="authority", columns="ref", values="value")
+    wide = wide.reindex(columns=list(catalogue.items["ref"]))
+    wide[POPULATION] = authorities.table.set_index("liia_code")["population_0_17"].astype(float)
+    return wide
+
+
 def _indicator_select(row, catalogue_refs: set[str]) -> str:
     refs = formula_refs(row.formula)
     value = formula_sql(row.formula, lambda n: f'w."{n}"')
@@ -103,8 +111,7 @@ def compute_indicators(
     catalogue: Catalogue,
 ) -> pd.DataFrame:
     """The derived indicators of one quarter from its item table (authority, ref, value, status)."""
-    wide = items.pivot(index="authority", columns="ref", values="value")
-    wide[POPULATION] = authorities.table.set_index("liia_code")["population_0_17"].astype(float)
+    wide = item_table(items, authorities, catalogue)
     rank = {s: f"{i}:{s}" for i, s in enumerate(ITEM_STATUS_ORDER)}
     statuses = items.assign(status=items["status"].map(rank)).pivot(
         index="authority", columns="ref", values="status"
@@ -128,9 +135,7 @@ def london_aggregates(
 ) -> pd.Series:
     """London's figure per indicator: the formula over summed items of the authorities reporting it
     (a ratio of sums, never a mean of rates)."""
-    wide = items.pivot(index="authority", columns="ref", values="value")
-    wide = wide.reindex(columns=list(catalogue.items["ref"]))
-    wide[POPULATION] = authorities.table.set_index("liia_code")["population_0_17"].astype(float)
+    wide = item_table(items, authorities, catalogue)
     out = {}
     for row in catalogue.indicators.itertuples():
         refs = formula_refs(row.formula)
