@@ -75,6 +75,70 @@ def cmd_run(args) -> int:
     return 0
 
 
+def cmd_validate(args) -> int:
+    import pandas as pd
+
+    from pipelines.catalogue import load_authorities, load_catalogue
+    from pipelines.feedback import feedback_path, feedback_rows, write_feedback
+    from pipelines.returns import RETURN_SUFFIXES
+    from pipelines.settlement import settle_quarter
+    from pipelines.submissions import check_files
+
+    files = []
+    for path in args.paths:
+        if path.is_dir():
+            files += sorted(p for p in path.rglob("*") if p.suffix.lower() in RETURN_SUFFIXES)
+        elif path.is_file():
+            files.append(path)
+        else:
+            print(f"{path}: no such file", file=sys.stderr)
+            return 2
+    catalogue, authorities = load_catalogue(), load_authorities()
+    measures = catalogue.items.set_index("ref")["measure"]
+    unreadable = errors = 0
+    no_previous = pd.DataFrame(columns=["authority", "ref", "value"])
+    for quarter, subs, values, structure in check_files(files):
+        subs, values, issues = settle_quarter(
+            subs, values, structure, no_previous, catalogue, quarter.q if quarter else 1
+        )
+        for sub in subs.itertuples():
+            mine = issues[issues["submission_id"] == sub.submission_id]
+            rows = feedback_rows(subs[subs["submission_id"] == sub.submission_id], mine, measures)
+            status = (
+                "rejected" if sub.status == "rejected" else "accepted" if rows.empty else sub.status
+            )
+            print(f"{sub.file_name}: {status}")
+            for r in rows.itertuples(index=False):
+                where = "!".join(x for x in (r[2], r[3]) if x)
+                print(
+                    f"  {r[0]}: {where + ' ' if where else ''}{r[4] + ' ' if r[4] else ''}{r[7]} {r[8]}"
+                )
+            unreadable += any("could not be opened" in p for p in mine["problem"])
+            errors += int((mine["severity"] == "error").sum())
+            if args.feedback:
+                name = (
+                    authorities.name(sub.authority) if sub.authority else Path(sub.file_name).stem
+                )
+                target = (
+                    feedback_path(args.feedback, quarter, name)
+                    if quarter
+                    else args.feedback / f"{name}.xlsx"
+                )
+                write_feedback(
+                    target,
+                    name,
+                    quarter.label if quarter else "quarter not given",
+                    subs[subs["submission_id"] == sub.submission_id],
+                    rows,
+                )
+                print(f"  feedback written to {target}")
+    print(
+        "Not checked here: comparisons with your previous quarter and with other authorities, "
+        "which need LIIA's data; they run when the return is submitted."
+    )
+    return 2 if unreadable else 1 if errors else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="liia", description="LIIA quarterly benchmarking pipeline"
@@ -89,6 +153,12 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--quarter", type=_quarter, help="one quarter, e.g. 2026-27-Q2")
     which.add_argument("--all", action="store_true", help="every quarter with returns in the inbox")
     p.set_defaults(func=cmd_run)
+    p = sub.add_parser("validate", help="check returns before sending them (offline)")
+    p.add_argument("paths", type=Path, nargs="+", help="return files or folders")
+    p.add_argument(
+        "--feedback", type=Path, help="also write the feedback workbook under this folder"
+    )
+    p.set_defaults(func=cmd_validate)
     return parser
 
 

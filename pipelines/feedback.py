@@ -41,9 +41,9 @@ def feedback_rows(
 
 
 def summary_lines(
-    name: str, quarter: Quarter, submissions: pd.DataFrame, rows: pd.DataFrame
+    name: str, quarter_label: str, submissions: pd.DataFrame, rows: pd.DataFrame
 ) -> list[str]:
-    lines = [f"LIIA return feedback: {name}, {quarter.label}", ""]
+    lines = [f"LIIA return feedback: {name}, {quarter_label}", ""]
     for sub in submissions.sort_values("received_at").itertuples():
         lines.append(f"{sub.file_name}: {sub.status}")
     errors = int((rows["Severity"] == "error").sum())
@@ -63,12 +63,12 @@ def summary_lines(
 
 
 def write_feedback(
-    path: Path, name: str, quarter: Quarter, submissions: pd.DataFrame, rows: pd.DataFrame
+    path: Path, name: str, quarter_label: str, submissions: pd.DataFrame, rows: pd.DataFrame
 ) -> Path:
     wb = Workbook()
     ws = wb.active
     ws.title = "Summary"
-    for i, line in enumerate(summary_lines(name, quarter, submissions, rows), start=1):
+    for i, line in enumerate(summary_lines(name, quarter_label, submissions, rows), start=1):
         write_text(ws, i, 1, line).font = Font(bold=(i == 1), size=14 if i == 1 else 11)
     ws.column_dimensions["A"].width = 110
     if len(rows):

@@ -79,7 +79,7 @@ def receive_quarter(inbox: Path, archive_dir: Path, quarter: Quarter):
     """Every return of `quarter` in the inbox: (submissions frame, values frame, structure issues).
 
     Rejected returns (cover or structure errors) are kept as submissions with their issues."""
-    subs, values, issues = [], [], []
+    received = []
     seen: set[str] = set()
     for path in inbox_files(inbox, quarter):
         sha = sha256_of(path)
@@ -89,11 +89,30 @@ def receive_quarter(inbox: Path, archive_dir: Path, quarter: Quarter):
         archived = archive(path, archive_dir, sha)
         parsed = read_return(path)
         relative = path.relative_to(inbox)
-        folder = folder_quarter(relative)
-        if parsed.quarter is not None and parsed.quarter != quarter:
+        if (parsed.quarter or folder_quarter(relative)) != quarter:
             continue  # this file belongs to another quarter
-        if parsed.quarter is None and folder != quarter:
-            continue
+        first_seen = datetime.fromtimestamp(archived.stat().st_mtime, UTC).replace(tzinfo=None)
+        received.append((path, relative, sha, parsed, first_seen))
+    return collect(received, quarter)
+
+
+def check_files(paths: list[Path]):
+    """Files an authority is about to send, read as the pipeline would, without archiving:
+    a list of (quarter or None, submissions, values, structure issues), one per quarter found."""
+    by_quarter: dict = {}
+    for path in paths:
+        parsed = read_return(path)
+        by_quarter.setdefault(parsed.quarter, []).append(
+            (path, Path(path.name), sha256_of(path), parsed, datetime.now())
+        )
+    return [(q, *collect(received, q)) for q, received in by_quarter.items()]
+
+
+def collect(received: list, quarter: Quarter | None):
+    """Frames from read returns: one submission row each, the values of those not rejected, and
+    their cover and structure issues."""
+    subs, values, issues = [], [], []
+    for path, relative, sha, parsed, first_seen in received:
         sid = sha[:16]
         subs.append(
             {
@@ -102,11 +121,9 @@ def receive_quarter(inbox: Path, archive_dir: Path, quarter: Quarter):
                 "relative_path": str(relative),
                 "size_bytes": path.stat().st_size,
                 "sha256": sha,
-                "received_at": datetime.fromtimestamp(archived.stat().st_mtime, UTC).replace(
-                    tzinfo=None
-                ),
+                "received_at": first_seen,
                 "authority": parsed.authority,
-                "quarter": quarter.key,
+                "quarter": quarter.key if quarter else None,
                 "template_version": parsed.template_version,
                 "joint_workforce_with": parsed.joint_workforce_with,
                 "completed_on": parsed.completed_on,
@@ -123,4 +140,8 @@ def receive_quarter(inbox: Path, archive_dir: Path, quarter: Quarter):
         if values
         else pd.DataFrame(columns=["sheet", "ref", "cell", "raw", "note", "submission_id"])
     )
-    return submissions, value_frame, pd.DataFrame(issues)
+    issue_frame = pd.DataFrame(
+        issues,
+        columns=["submission_id", "severity", "sheet", "cell", "ref", "found", "problem", "fix"],
+    )
+    return submissions, value_frame, issue_frame

@@ -157,7 +157,11 @@ def _feedback_issues(reports, quarter) -> dict[str, list[tuple]]:
     out = {}
     for path in (reports / quarter / "feedback").rglob("*.xlsx"):
         wb = load_workbook(path)
-        rows = list(wb["Issues"].iter_rows(min_row=2, values_only=True)) if "Issues" in wb.sheetnames else []
+        rows = (
+            list(wb["Issues"].iter_rows(min_row=2, values_only=True))
+            if "Issues" in wb.sheetnames
+            else []
+        )
         out[path.parent.name] = [(r[0], r[2], r[3], r[4]) for r in rows]
     return out
 
@@ -169,8 +173,45 @@ def test_deliberate_problems_reach_only_their_authority(latest_quarter_run):
     assert q2["Ealing"] == [("error", "Adolescents", "D9", "ADO04")]
     assert q2["Lewisham"] == [("error", "Cover", "B4", None)]
     assert q2["Sutton"] == [("warning", "Workforce", "D14", "WF09")]
-    assert ("error", "Adolescents", "D13", "ADO08") in _feedback_issues(reports, "2026-27-Q1")["Harrow"]
+    assert ("error", "Adolescents", "D13", "ADO08") in _feedback_issues(reports, "2026-27-Q1")[
+        "Harrow"
+    ]
     others = {k: v for k, v in q2.items() if k not in {"Brent", "Ealing", "Lewisham", "Sutton"}}
     assert len(others) == 31 - 4 and not any(others.values())  # receipts only
-    receipt = load_workbook(reports / "2026-27-Q2" / "feedback" / "Barnet" / "LIIA feedback 2026-27-Q2 Barnet.xlsx")
+    receipt = load_workbook(
+        reports / "2026-27-Q2" / "feedback" / "Barnet" / "LIIA feedback 2026-27-Q2 Barnet.xlsx"
+    )
     assert "accepted" in receipt["Summary"]["A3"].value
+
+
+@pytest.mark.parametrize(
+    "file, code, words",
+    [
+        ("2026-27-Q2/Barnet LIIA return 2026-27 Q2.xlsx", 0, "accepted"),
+        ("2026-27-Q2/Brent LIIA return 2026-27 Q2.xlsx", 1, "Finance!D11 FIN06"),
+        ("2026-27-Q2/Lewisham LIIA return 2026-27 Q2.xlsx", 1, "Cover!B4"),
+    ],
+)
+def test_validate_command_exit_codes(file, code, words):
+    result = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "validate", str(SAMPLE / file)],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT,
+    )
+    assert result.returncode == code, result.stdout + result.stderr
+    assert words in result.stdout and "Not checked here" in result.stdout
+
+
+def test_validate_command_refuses_a_file_that_is_not_a_workbook(tmp_path):
+    bad = tmp_path / "return.xlsx"
+    bad.write_text("this is not a workbook")
+    result = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "validate", str(bad), "--feedback", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT,
+    )
+    assert result.returncode == 2 and "could not be opened" in result.stdout
+    assert "Traceback" not in result.stderr
+    assert list(tmp_path.glob("*.xlsx")) != []

@@ -123,6 +123,8 @@ def feedback_workbooks(
         rows = feedback_rows(
             subs, issues[issues["submission_id"].isin(subs["submission_id"])], measures
         )
-        write_feedback(feedback_path(Path(paths.reports), quarter, name), name, quarter, subs, rows)
+        write_feedback(
+            feedback_path(Path(paths.reports), quarter, name), name, quarter.label, subs, rows
+        )
         written += 1
     context.add_output_metadata({"feedback_workbooks": written})
