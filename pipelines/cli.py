@@ -56,7 +56,10 @@ def cmd_run(args) -> int:
             continue
         t = time.perf_counter()
         result = dg.materialize(
-            all_assets, partition_key=quarter.key, resources=resources, raise_on_error=False
+            all_assets,
+            partition_key=quarter.key,
+            resources=resources,
+            raise_on_error=False,
         )
         if not result.success:
             print(f"{quarter.label}: the run failed; see the error above", file=sys.stderr)

@@ -15,7 +15,6 @@ all_assets = [
     benchmarks,
     feedback_workbooks,
     benchmark_workbooks,
-    feedback_workbooks,
 ]
 
 defs = dg.Definitions(assets=all_assets, resources=default_resources())

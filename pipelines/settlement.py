@@ -75,3 +75,40 @@ def settle_quarter(
     ]
     values = values[cols].assign(raw=values["raw"].map(shown))
     return submissions, values, issues
+
+
+def authority_summary(submissions: pd.DataFrame, issues: pd.DataFrame) -> pd.DataFrame:
+    """Per authority: files received, accepted (incl. with value errors), rejected, errors, warnings."""
+    counted = issues.groupby(["submission_id", "severity"]).size().unstack(fill_value=0)
+    subs = submissions.join(
+        counted.reindex(columns=["error", "warning"], fill_value=0), on="submission_id"
+    )
+    subs = subs.fillna({"error": 0, "warning": 0, "authority": "(not identified)"})
+    grouped = subs.groupby("authority")
+    return pd.DataFrame(
+        {
+            "received": grouped.size(),
+            "accepted": grouped["status"].agg(lambda s: int(s.str.startswith("accepted").sum())),
+            "rejected": grouped["status"].agg(lambda s: int((s == "rejected").sum())),
+            "errors": grouped["error"].sum().astype(int),
+            "warnings": grouped["warning"].sum().astype(int),
+        }
+    ).reset_index()
+
+
+def structural_problems(
+    submissions: pd.DataFrame, values: pd.DataFrame, catalogue: Catalogue
+) -> list[str]:
+    """What would poison the benchmarks: more than one current return per authority, a current
+    return with no authority, or a current value for an item the catalogue does not know."""
+    problems = []
+    current = submissions[submissions["is_current"]]
+    doubled = current["authority"][current["authority"].duplicated()]
+    problems += [f"{a} has more than one current return" for a in sorted(set(doubled))]
+    if current["authority"].isna().any():
+        problems.append("a current return has no authority")
+    unknown = set(values.loc[values["is_current"] & (values["status"] == "ok"), "ref"]) - set(
+        catalogue.items["ref"]
+    )
+    problems += [f"current values for unknown item {ref}" for ref in sorted(unknown)]
+    return problems

@@ -215,3 +215,22 @@ def test_validate_command_refuses_a_file_that_is_not_a_workbook(tmp_path):
     assert result.returncode == 2 and "could not be opened" in result.stdout
     assert "Traceback" not in result.stderr
     assert list(tmp_path.glob("*.xlsx")) != []
+
+
+def test_validation_check_reports_each_authority(tmp_path):
+    _run(tmp_path, SAMPLE, "2026-27-Q1")  # Sutton's warning compares with its previous quarter
+    result = _run(tmp_path, SAMPLE, "2026-27-Q2")
+    (evaluation,) = result.get_asset_check_evaluations()
+    assert evaluation.passed
+    rows = {r.data["authority"]: r.data for r in evaluation.metadata["per_authority"].records}
+    assert rows["EAL"] == {
+        "authority": "EAL",
+        "received": 2,
+        "accepted": 1,
+        "rejected": 0,
+        "errors": 1,
+        "warnings": 0,
+    }
+    assert (
+        rows["LEW"]["rejected"] == 1 and rows["SUT"]["warnings"] == 1 and rows["BAR"]["errors"] == 0
+    )

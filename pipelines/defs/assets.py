@@ -11,7 +11,7 @@ from pipelines.defs.partitions import quarter_partitions
 from pipelines.defs.resources import LiiaPaths
 from pipelines.feedback import feedback_path, feedback_rows, write_feedback
 from pipelines.quarters import parse_quarter
-from pipelines.settlement import settle_quarter
+from pipelines.settlement import authority_summary, settle_quarter, structural_problems
 from pipelines.submissions import receive_quarter
 from pipelines.warehouse import load_quarter
 from pipelines.workbooks import write_theme_workbook
@@ -27,12 +27,23 @@ def received_returns(context: dg.AssetExecutionContext, paths: LiiaPaths) -> dic
     return {"submissions": submissions, "values": values, "issues": issues}
 
 
-@dg.asset(partitions_def=quarter_partitions, group_name="validation")
+@dg.asset(
+    partitions_def=quarter_partitions,
+    group_name="validation",
+    check_specs=[
+        dg.AssetCheckSpec("returns_fit_to_load", asset="validated_returns", blocking=True)
+    ],
+)
 def validated_returns(
     context: dg.AssetExecutionContext, received_returns: dict, duckdb: DuckDBResource
-) -> dict:
+):
     """The quarter's returns validated together: submission statuses, every value with its status,
-    and every error and warning with its cell."""
+    and every error and warning with its cell.
+
+    Its blocking check `returns_fit_to_load` shows per authority: received, accepted, rejected,
+    errors and warnings. It fails, and so stops the warehouse load, only where something would
+    poison the benchmarks (two current returns for one authority, values for unknown items); a
+    rejected return or a value error does not."""
     quarter = parse_quarter(context.partition_key)
     previous = _previous_values(duckdb, quarter.previous().key)
     submissions, values, issues = settle_quarter(
@@ -43,17 +54,42 @@ def validated_returns(
         load_catalogue(),
         quarter.q,
     )
-    context.add_output_metadata(
-        {
+    summary = authority_summary(submissions, issues)
+    yield dg.Output(
+        {"submissions": submissions, "values": values, "issues": issues},
+        metadata={
             "dagster/row_count": len(values),
             "errors": int((issues["severity"] == "error").sum()),
             "warnings": int((issues["severity"] == "warning").sum()),
-            "submissions": dg.MetadataValue.md(
-                submissions[["authority", "file_name", "status"]].to_markdown(index=False)
-            ),
-        }
+            "per_authority": _table(summary),
+        },
     )
-    return {"submissions": submissions, "values": values, "issues": issues}
+    problems = structural_problems(submissions, values, load_catalogue())
+    yield dg.AssetCheckResult(
+        check_name="returns_fit_to_load",
+        passed=not problems,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "per_authority": _table(summary),
+            "rejected_returns": int(summary["rejected"].sum()),
+            "errors": int(summary["errors"].sum()),
+            "warnings": int(summary["warnings"].sum()),
+            "problems": "; ".join(problems) or "none",
+        },
+    )
+
+
+def _table(frame: pd.DataFrame) -> dg.MetadataValue:
+    columns = [
+        dg.TableColumn(
+            c, "string" if frame[c].dtype == object or str(frame[c].dtype) == "str" else "int"
+        )
+        for c in frame.columns
+    ]
+    return dg.MetadataValue.table(
+        records=[dg.TableRecord(r) for r in frame.to_dict("records")],
+        schema=dg.TableSchema(columns=columns),
+    )
 
 
 def _previous_values(duckdb: DuckDBResource, quarter_key: str) -> pd.DataFrame:
