@@ -69,7 +69,7 @@ def cmd_run(args) -> int:
         print(
             f"{quarter.label}: {len(subs)} files, {counts.get('accepted', 0)} accepted, "
             f"{counts.get('accepted with value errors', 0)} with value errors, "
-            f"{counts.get('rejected', 0)} rejected ({time.perf_counter() - t:.1f} s)"
+            f"{counts.get('rejected', 0)} rejected, {counts.get('superseded', 0)} superseded ({time.perf_counter() - t:.1f} s)"
         )
     print(
         f"Done in {time.perf_counter() - started:.1f} s. Warehouse: {resources['duckdb'].database}; "
