@@ -75,6 +75,17 @@ def _open_workbook(path: Path) -> CalamineWorkbook:
     return CalamineWorkbook.from_path(str(path))
 
 
+def read_cover_quarter(path: Path) -> Quarter | None:
+    """Only the quarter on the cover (None where it cannot be read): a cheap look at a file."""
+    parsed = ParsedReturn(Path(path))
+    try:
+        wb = _open_workbook(parsed.path)
+    except Exception:
+        return None
+    _read_cover(wb, {_clean(name).lower(): name for name in wb.sheet_names}, parsed)
+    return parsed.quarter
+
+
 def read_return(path: Path) -> ParsedReturn:
     """Everything in one return; problems become Issues, never exceptions."""
     parsed = ParsedReturn(Path(path))

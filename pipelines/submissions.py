@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipelines.quarters import Quarter, QuarterError, parse_quarter
-from pipelines.returns import RETURN_SUFFIXES, read_return
+from pipelines.returns import RETURN_SUFFIXES, Issue, read_cover_quarter, read_return
 
 SUBMISSION_COLUMNS = [
     "submission_id",
@@ -37,8 +37,8 @@ def sha256_of(path: Path) -> str:
 
 
 def inbox_files(inbox: Path, quarter: Quarter | None = None) -> list[Path]:
-    """Return files under the inbox. With `quarter`, files in another quarter's folder are left out
-    (the cover decides the quarter; the folder only saves reading every file for every quarter)."""
+    """Return files under the inbox. With `quarter`, a file in another quarter's folder is kept only
+    if its cover names `quarter`: the cover decides, the folder saves reading every file in full."""
     files = []
     for path in sorted(inbox.rglob("*")):
         if (
@@ -49,7 +49,7 @@ def inbox_files(inbox: Path, quarter: Quarter | None = None) -> list[Path]:
             continue
         if quarter is not None:
             folder = folder_quarter(path.relative_to(inbox))
-            if folder is not None and folder != quarter:
+            if folder is not None and folder != quarter and read_cover_quarter(path) != quarter:
                 continue
         files.append(path)
     return files
@@ -89,8 +89,22 @@ def receive_quarter(inbox: Path, archive_dir: Path, quarter: Quarter):
         archived = archive(path, archive_dir, sha)
         parsed = read_return(path)
         relative = path.relative_to(inbox)
-        if (parsed.quarter or folder_quarter(relative)) != quarter:
+        folder = folder_quarter(relative)
+        if (parsed.quarter or folder) != quarter:
             continue  # this file belongs to another quarter
+        if folder is not None and folder != quarter:
+            parsed.issues.append(
+                Issue(
+                    "warning",
+                    "Cover",
+                    "B4",
+                    None,
+                    quarter.label,
+                    f"The cover says {quarter.label} but the file was put in the {folder.label} folder; "
+                    f"it is treated as a {quarter.label} return.",
+                    "If the cover is wrong, correct the quarter on the cover and send the return again.",
+                )
+            )
         first_seen = datetime.fromtimestamp(archived.stat().st_mtime, UTC).replace(tzinfo=None)
         received.append((path, relative, sha, parsed, first_seen))
     return collect(received, quarter)

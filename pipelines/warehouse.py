@@ -71,7 +71,7 @@ def item_status(
     out = grid.merge(
         current[["authority", "ref", "value", "status"]], on=["authority", "ref"], how="left"
     )
-    out["status"] = out["status"].replace({"x": "not available"})
+    out["status"] = out["status"].astype(object).replace({"x": "not available"})
     has_current = set(submissions.loc[submissions["is_current"], "authority"])
     rejected_only = set(submissions["authority"].dropna()) - has_current
     version = catalogue.template_version(quarter)

@@ -234,3 +234,21 @@ def test_validation_check_reports_each_authority(tmp_path):
     assert (
         rows["LEW"]["rejected"] == 1 and rows["SUT"]["warnings"] == 1 and rows["BAR"]["errors"] == 0
     )
+
+
+def test_cover_quarter_wins_over_the_folder_with_a_warning(tmp_path):
+    inbox = tmp_path / "inbox"
+    (inbox / "2026-27-Q1").mkdir(parents=True)
+    shutil.copy(
+        SAMPLE / "2026-27-Q2" / "Barnet LIIA return 2026-27 Q2.xlsx",
+        inbox / "2026-27-Q1" / "barnet.xlsx",
+    )
+    q1 = _run(tmp_path, inbox, "2026-27-Q1").output_for_node("validated_returns")["submissions"]
+    assert q1.empty
+    result = _run(tmp_path, inbox, "2026-27-Q2").output_for_node("validated_returns")
+    assert list(result["submissions"]["status"]) == ["accepted"]
+    (warning,) = result["issues"].itertuples()
+    assert (warning.severity, warning.cell) == (
+        "warning",
+        "B4",
+    ) and "2026-27 Q1 folder" in warning.problem
