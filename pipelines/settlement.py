@@ -8,6 +8,7 @@ from pipelines.catalogue import Catalogue
 from pipelines.validation import (
     ISSUE_COLUMNS,
     convert_values,
+    distribution_warnings,
     plausibility_warnings,
     shown,
     validate_quarter,
@@ -21,12 +22,14 @@ def settle_quarter(
     previous_values: pd.DataFrame,
     catalogue: Catalogue,
     quarter_number: int,
+    population: pd.Series | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """(submissions with status and is_current, every value with its status, every issue).
 
     A value with an error is excluded (status `error`); a rejected return contributes nothing; the
     current return of an authority is its latest non-rejected one by date completed, then file time.
-    `previous_values` holds the previous quarter's current values (authority, ref, value)."""
+    `previous_values` holds the previous quarter's current values (authority, ref, value);
+    `population` (0-17, by authority) enables the London-distribution warnings."""
     submissions = submissions.copy()
     accepted = submissions[submissions["status"] != "rejected"]
     versions = dict(
@@ -37,9 +40,13 @@ def settle_quarter(
     values = convert_values(values, catalogue)
     values = values.merge(submissions[["submission_id", "authority"]], on="submission_id")
     warnings = plausibility_warnings(values, previous_values, catalogue, quarter_number)
-    issues = pd.concat(
-        [structure_issues.reindex(columns=ISSUE_COLUMNS), issues, warnings], ignore_index=True
-    )
+    frames = [structure_issues.reindex(columns=ISSUE_COLUMNS), issues, warnings]
+    if population is not None:
+        covered = values.assign(
+            population=covered_population(values, submissions, population, catalogue)
+        )
+        frames.append(distribution_warnings(covered[covered["status"] == "ok"]))
+    issues = pd.concat(frames, ignore_index=True)
     bad = issues[(issues["severity"] == "error") & issues["ref"].notna()]
     bad_keys = set(zip(bad["submission_id"], bad["ref"], strict=True))
     in_error = [k in bad_keys for k in zip(values["submission_id"], values["ref"], strict=True)]
@@ -112,3 +119,19 @@ def structural_problems(
     )
     problems += [f"current values for unknown item {ref}" for ref in sorted(unknown)]
     return problems
+
+
+def covered_population(
+    values: pd.DataFrame, submissions: pd.DataFrame, population: pd.Series, catalogue: Catalogue
+) -> pd.Series:
+    """The 0-17 population each value covers: the authority's, or for the workforce items of a joint
+    workforce return, both partners' together."""
+    own = values["authority"].map(population)
+    partner = values["submission_id"].map(
+        submissions.set_index("submission_id")["joint_workforce_with"]
+    )
+    workforce = values["ref"].isin(
+        catalogue.items.loc[catalogue.items["theme"] == "workforce", "ref"]
+    )
+    partner_population = partner.map(population).astype("float64").fillna(0)
+    return own.astype("float64") + partner_population * workforce

@@ -291,3 +291,52 @@ def plausibility_warnings(
         for v in out.itertuples()
     ]
     return pd.DataFrame(rows, columns=ISSUE_COLUMNS)
+
+
+def distribution_warnings(current: pd.DataFrame, fences: float = 3.0) -> pd.DataFrame:
+    """Warnings for values far outside the London distribution of that quarter, per 10,000 children
+    so that large and small authorities compare: beyond `fences` interquartile ranges outside the
+    quartiles. `current` holds submission_id, sheet, cell, ref, value and the `population` the value
+    covers (both authorities' for a joint workforce return)."""
+    ok = current[current["value"].notna() & (current["value"] >= 0)].copy()
+    per = ok["unit"].map(
+        lambda u: 1 if u == "gbp" else 10_000
+    )  # pounds per child, counts per 10,000
+    ok["rate"] = (ok["value"] / ok["population"] * per).astype("float64")
+    if ok.empty:
+        return pd.DataFrame(columns=ISSUE_COLUMNS)
+    quartiles = ok.groupby("ref")["rate"].quantile([0.25, 0.75]).unstack()
+    quartiles.columns = ["q1", "q3"]
+    ok = ok.join(quartiles, on="ref")
+    iqr = ok["q3"] - ok["q1"]
+    ok["above"] = (ok["rate"] - ok["q3"]) / iqr
+    ok["below"] = (ok["q1"] - ok["rate"]) / iqr
+    far = ok[
+        (iqr > 0)
+        & (ok["value"].abs() >= SMALL_NUMBER)
+        & ((ok["above"] > fences) | (ok["below"] > fences))
+    ]
+    rows = []
+    for v in far.itertuples():
+        direction, by = ("above", v.above) if v.above > fences else ("below", v.below)
+        quartile = "upper" if direction == "above" else "lower"
+        rows.append(
+            {
+                "submission_id": v.submission_id,
+                "severity": "warning",
+                "sheet": v.sheet,
+                "cell": v.cell.split("!")[-1],
+                "ref": v.ref,
+                "found": _fmt(v.value),
+                "problem": f"{_fmt(v.value)} is "
+                + (
+                    f"£{v.rate:,.0f} per child"
+                    if v.unit == "gbp"
+                    else f"{v.rate:,.1f} per 10,000 children"
+                )
+                + f", {direction} the London "
+                f"{quartile} quartile by {by:.1f} times the interquartile range.",
+                "fix": "Check the figure; if it is right, say why in Notes.",
+            }
+        )
+    return pd.DataFrame(rows, columns=ISSUE_COLUMNS)

@@ -53,6 +53,7 @@ def validated_returns(
         previous,
         load_catalogue(),
         quarter.q,
+        population=load_authorities().table.set_index("liia_code")["population_0_17"],
     )
     summary = authority_summary(submissions, issues)
     yield dg.Output(
