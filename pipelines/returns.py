@@ -64,6 +64,11 @@ def _structure_error(problem: str, fix: str, sheet: str | None = None, cell: str
     return Issue("error", sheet, cell, None, None, problem, fix)
 
 
+def _reason(exc: Exception) -> str:
+    """The first line of a library's error, kept short: never a traceback or a megabyte message."""
+    return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+
+
 def _open_workbook(path: Path) -> CalamineWorkbook:
     if path.suffix.lower() in {".xlsx", ".xlsm"} and zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as z:
@@ -92,7 +97,7 @@ def read_return(path: Path) -> ParsedReturn:
     try:
         wb = _open_workbook(parsed.path)
     except Exception as exc:  # calamine raises several types for unreadable files
-        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        reason = _reason(exc)
         parsed.issues.append(
             _structure_error(
                 f"The file could not be opened as a workbook ({reason}).",
@@ -102,7 +107,16 @@ def read_return(path: Path) -> ParsedReturn:
         )
         return parsed
     sheets = {_clean(name).lower(): name for name in wb.sheet_names}
-    _read_cover(wb, sheets, parsed)
+    try:
+        _read_cover(wb, sheets, parsed)
+    except Exception as exc:
+        parsed.issues.append(
+            _structure_error(
+                f"The Cover sheet could not be read ({_reason(exc)}).",
+                "Copy your cover details into a fresh LIIA template and send that.",
+                sheet="Cover",
+            )
+        )
     frames = []
     for sheet in THEMES.values():
         actual = sheets.get(sheet.lower())
@@ -115,7 +129,18 @@ def read_return(path: Path) -> ParsedReturn:
                 )
             )
             continue
-        frames.append(_read_theme(wb.get_sheet_by_name(actual).to_python(), sheet, parsed))
+        try:
+            rows = wb.get_sheet_by_name(actual).to_python()
+        except Exception as exc:  # malformed sheet XML, e.g. an entity-expansion attack
+            parsed.issues.append(
+                _structure_error(
+                    f"The {sheet} sheet could not be read ({_reason(exc)}).",
+                    "Copy your figures into a fresh LIIA template and send that.",
+                    sheet=sheet,
+                )
+            )
+            continue
+        frames.append(_read_theme(rows, sheet, parsed))
     if frames:
         parsed.values = pd.concat(frames, ignore_index=True)
     return parsed

@@ -23,7 +23,11 @@ def to_number(raw: object) -> tuple[float | None, str, str | None]:
         return float(raw), "ok", None
     text = str(raw if raw is not None else "").replace("\xa0", " ").strip()
     if text == "":
-        return None, "error", "the value is empty"
+        return (
+            None,
+            "error",
+            "the value is empty (or the cell holds an Excel error such as #DIV/0!)",
+        )
     if text.lower() == "x":
         return None, "x", None
     compact = text.replace(" ", "")
