@@ -98,13 +98,13 @@ def read_return(path: Path) -> ParsedReturn:
         wb = _open_workbook(parsed.path)
     except Exception as exc:  # calamine raises several types for unreadable files
         reason = _reason(exc)
-        parsed.issues.append(
-            _structure_error(
-                f"The file could not be opened as a workbook ({reason}).",
-                "Send the return as an Excel workbook (.xlsx) saved from the LIIA template, "
-                "not password-protected.",
-            )
-        )
+        if "password" in reason.lower():
+            problem = "The workbook is password-protected, so it cannot be read."
+            fix = "Remove the password (File > Info > Protect Workbook > Encrypt with Password) and send it again."
+        else:
+            problem = f"The file could not be opened as a workbook ({reason})."
+            fix = "Send the return as an Excel workbook (.xlsx) saved from the LIIA template."
+        parsed.issues.append(_structure_error(problem, fix))
         return parsed
     sheets = {_clean(name).lower(): name for name in wb.sheet_names}
     try:

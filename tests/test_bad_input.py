@@ -7,7 +7,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import xlwt
+from msoffcrypto.format.ooxml import OOXMLFile
 from openpyxl import load_workbook
+from python_calamine import CalamineWorkbook
 
 from pipelines.catalogue import load_authorities, load_catalogue
 from pipelines.settlement import settle_quarter
@@ -93,6 +96,41 @@ def billion_laughs(text: str) -> str:
     )
 
 
+def calamine_rows(path: Path) -> dict[str, list[list]]:
+    wb = CalamineWorkbook.from_path(str(path))
+    return {name: wb.get_sheet_by_name(name).to_python() for name in wb.sheet_names}
+
+
+def legacy_xls(tmp):
+    """The valid return re-saved in Excel 97-2003 format."""
+    book = xlwt.Workbook()
+    for name, rows in calamine_rows(GOOD).items():
+        ws = book.add_sheet(name)
+        for r, row in enumerate(rows):
+            for c, v in enumerate(row):
+                if v != "":
+                    ws.write(r, c, v)
+    path = tmp / "return.xls"
+    book.save(str(path))
+    return path
+
+
+def open_document(tmp):
+    """The valid return re-saved as an OpenDocument spreadsheet."""
+    path = tmp / "return.ods"
+    with pd.ExcelWriter(path, engine="odf") as writer:
+        for name, rows in calamine_rows(GOOD).items():
+            pd.DataFrame(rows).to_excel(writer, sheet_name=name, header=False, index=False)
+    return path
+
+
+def password_protected(tmp):
+    path = tmp / "return.xlsx"
+    with GOOD.open("rb") as src, path.open("wb") as out:
+        OOXMLFile(src).encrypt("council-secret", out)
+    return path
+
+
 def moved_header(wb):
     wb["Finance"].insert_rows(2, 6)
 
@@ -152,12 +190,15 @@ CASES = [
         "could not be opened",
     ),
     (
-        "password-protected (OLE container)",
+        "OLE container that is not a workbook",
         raw_file(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600),
         "rejected",
         None,
         "could not be opened",
     ),
+    ("legacy .xls", legacy_xls, "accepted", None, None),
+    (".ods", open_document, "accepted", None, None),
+    ("password-protected workbook", password_protected, "rejected", None, "password-protected"),
     ("decompression bomb", bomb, "rejected", None, "more than 50 MB"),
     (
         "XML entity expansion in a sheet",
