@@ -100,10 +100,17 @@ def cmd_validate(args) -> int:
     measures = catalogue.items.set_index("ref")["measure"]
     unreadable = errors = 0
     no_previous = pd.DataFrame(columns=["authority", "ref", "value"])
-    for quarter, subs, values, structure in check_files(files):
+    settled: dict[str, pd.DataFrame] = {}
+    compared = False
+    checked = sorted(check_files(files), key=lambda c: (c[0] is None, c[0] or 0))
+    for quarter, subs, values, structure in checked:
+        previous = settled.get(quarter.previous().key, no_previous) if quarter else no_previous
+        compared |= not previous.empty
         subs, values, issues = settle_quarter(
-            subs, values, structure, no_previous, catalogue, quarter.q if quarter else 1
+            subs, values, structure, previous, catalogue, quarter.q if quarter else 1
         )
+        if quarter:
+            settled[quarter.key] = values[values["is_current"] & (values["status"] == "ok")]
         for sub in subs.itertuples():
             mine = issues[issues["submission_id"] == sub.submission_id]
             rows = feedback_rows(subs[subs["submission_id"] == sub.submission_id], mine, measures)
@@ -135,9 +142,16 @@ def cmd_validate(args) -> int:
                     rows,
                 )
                 print(f"  feedback written to {target}")
+    if compared:
+        print("Compared with your previous quarter's return given here.")
+    else:
+        print(
+            "Not compared with your previous quarter: give that quarter's return too "
+            "(liia validate LAST_QUARTER.xlsx THIS_QUARTER.xlsx) to check the change."
+        )
     print(
-        "Not checked here: comparisons with your previous quarter and with other authorities, "
-        "which need LIIA's data; they run when the return is submitted."
+        "Not checked here: comparison with other authorities (the London distribution), "
+        "which needs their data; it runs when the return is submitted."
     )
     return 2 if unreadable else 1 if errors else 0
 

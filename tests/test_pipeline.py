@@ -204,6 +204,31 @@ def test_validate_command_exit_codes(file, code, words):
     assert words in result.stdout and "Not checked here" in result.stdout
 
 
+def test_validate_command_compares_with_the_previous_quarter_given_alongside():
+    files = [
+        SAMPLE / q / f"Sutton LIIA return {q.replace('-Q', ' Q')}.xlsx"
+        for q in ("2026-27-Q1", "2026-27-Q2")
+    ]
+    alone = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "validate", str(files[1])],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT,
+    )
+    both = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "validate", *map(str, files)],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT,
+    )
+    assert alone.returncode == both.returncode == 0  # warnings do not fail the check
+    assert "Workforce!D14" not in alone.stdout and "Not compared" in alone.stdout
+    assert (
+        "warning: Workforce!D14 WF09" in both.stdout
+        and "3.7 times the previous quarter" in both.stdout
+    )
+
+
 def test_validate_command_refuses_a_file_that_is_not_a_workbook(tmp_path):
     bad = tmp_path / "return.xlsx"
     bad.write_text("this is not a workbook")
