@@ -44,14 +44,29 @@ def summary_lines(
     name: str, quarter_label: str, submissions: pd.DataFrame, rows: pd.DataFrame
 ) -> list[str]:
     lines = [f"LIIA return feedback: {name}, {quarter_label}", ""]
-    for sub in submissions.sort_values("received_at").itertuples():
-        lines.append(f"{sub.file_name}: {sub.status}")
-    errors = int((rows["Severity"] == "error").sum())
-    warnings = int((rows["Severity"] == "warning").sum())
+    submissions = submissions.sort_values("received_at")
+    current = (
+        submissions["is_current"]
+        if "is_current" in submissions
+        else submissions["status"] != "rejected"
+    )
+    for sub, is_current in zip(submissions.itertuples(), current, strict=True):
+        used = " (the return used in the benchmarks)" if is_current and len(submissions) > 1 else ""
+        lines.append(f"{sub.file_name}: {sub.status}{used}")
+    # errors in a return since replaced need no action; with no usable return, all of them do
+    live_files = set(submissions.loc[current, "file_name"]) or set(submissions["file_name"])
+    live = rows["File"].isin(live_files)
+    errors = int(((rows["Severity"] == "error") & live).sum())
+    replaced = int(((rows["Severity"] == "error") & ~live).sum())
+    warnings = int(((rows["Severity"] == "warning") & live).sum())
     if errors:
         lines.append(
             f"{errors} error(s) to fix. Values with errors are left out of the benchmarks until corrected; "
             "send a corrected return, which replaces this one as a whole."
+        )
+    if replaced:
+        lines.append(
+            f"{replaced} error(s) listed are in a file since replaced: nothing to do about them."
         )
     if warnings:
         lines.append(

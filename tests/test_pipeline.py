@@ -183,6 +183,14 @@ def test_deliberate_problems_reach_only_their_authority(latest_quarter_run):
         reports / "2026-27-Q2" / "feedback" / "Barnet" / "LIIA feedback 2026-27-Q2 Barnet.xlsx"
     )
     assert "accepted" in receipt["Summary"]["A3"].value
+    ealing = load_workbook(
+        reports / "2026-27-Q2" / "feedback" / "Ealing" / "LIIA feedback 2026-27-Q2 Ealing.xlsx"
+    )
+    summary = [c.value for c in ealing["Summary"]["A"] if c.value]
+    # the negative is in the first file; the resubmission replaced it, so nothing is left to fix
+    assert any("since replaced" in line for line in summary)
+    assert not any("to fix" in line for line in summary)
+    assert any("resubmitted.xlsx: accepted (the return used" in line for line in summary)
 
 
 @pytest.mark.parametrize(
