@@ -72,8 +72,8 @@ def cmd_run(args) -> int:
             f"{counts.get('rejected', 0)} rejected, {counts.get('superseded', 0)} superseded ({time.perf_counter() - t:.1f} s)"
         )
     print(
-        f"Done in {time.perf_counter() - started:.1f} s. Warehouse: {resources['duckdb'].database}; "
-        f"workbooks: {resources['paths'].reports}/<quarter>/"
+        f"Done in {time.perf_counter() - started:.1f} s. Warehouse for analysts (open it read-only): "
+        f"{resources['paths'].warehouse}; workbooks: {resources['paths'].reports}/<quarter>/"
     )
     return 0
 

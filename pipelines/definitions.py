@@ -1,6 +1,7 @@
 import dagster as dg
 
 from pipelines.defs.assets import (
+    analysts_warehouse,
     benchmark_workbooks,
     benchmarks,
     feedback_workbooks,
@@ -13,6 +14,7 @@ all_assets = [
     received_returns,
     validated_returns,
     benchmarks,
+    analysts_warehouse,
     feedback_workbooks,
     benchmark_workbooks,
 ]

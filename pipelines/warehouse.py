@@ -1,176 +1,336 @@
-"""The DuckDB warehouse: loading a quarter, the derived indicators and the comparison table.
+"""The DuckDB warehouse: its tables with their dictionary, loading a quarter, trends, and publishing
+the analysts' copy.
 
-The indicator arithmetic is generated from the catalogue's formulas (never typed here); the SQL
-that compares authorities is written out for analysts to read."""
+The pipeline writes only its own working database. At the end of a run it copies that database into
+a new file in a storage format DuckDB 1.x reads and renames it over `warehouse/liia.duckdb`, so an
+analyst's open connection never blocks a run and never sees a half-loaded quarter."""
 
 from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 import pandas as pd
 
-from pipelines.catalogue import (
-    POPULATION,
-    Authorities,
-    Catalogue,
-    evaluate_formula,
-    formula_refs,
-    formula_sql,
-)
-from pipelines.quarters import Quarter
+from pipelines.catalogue import THEME_TITLES, THEMES, Authorities, Catalogue
+from pipelines.comparisons import compare_quarter, item_status, reporting_units
+from pipelines.quarters import Quarter, parse_quarter, quarter_range
 
-DDL = """
-CREATE TABLE IF NOT EXISTS submissions (
-    submission_id VARCHAR, quarter VARCHAR, authority VARCHAR, file_name VARCHAR,
-    relative_path VARCHAR, size_bytes BIGINT, sha256 VARCHAR, received_at TIMESTAMP,
-    completed_on VARCHAR, template_version INTEGER, joint_workforce_with VARCHAR,
-    status VARCHAR, is_current BOOLEAN
-);
-CREATE TABLE IF NOT EXISTS validation_issues (
-    quarter VARCHAR, submission_id VARCHAR, severity VARCHAR, sheet VARCHAR, cell VARCHAR,
-    ref VARCHAR, found VARCHAR, problem VARCHAR, fix VARCHAR
-);
-CREATE TABLE IF NOT EXISTS return_values (
-    quarter VARCHAR, submission_id VARCHAR, authority VARCHAR, sheet VARCHAR, ref VARCHAR,
-    cell VARCHAR, raw VARCHAR, note VARCHAR, value DOUBLE, status VARCHAR, is_current BOOLEAN
-);
-CREATE TABLE IF NOT EXISTS indicator_values (
-    quarter VARCHAR, authority VARCHAR, indicator_id VARCHAR, value DOUBLE, status VARCHAR
-);
-CREATE TABLE IF NOT EXISTS benchmarks (
-    quarter VARCHAR, indicator_id VARCHAR, authority VARCHAR, value DOUBLE, status VARCHAR,
-    rank INTEGER, n_reporting INTEGER, london_value DOUBLE, london_median DOUBLE,
-    london_lower_quartile DOUBLE, london_upper_quartile DOUBLE
-);
-"""
-QUARTER_TABLES = [
-    "submissions",
-    "validation_issues",
-    "return_values",
-    "indicator_values",
-    "benchmarks",
+# The oldest DuckDB the analysts' copy opens in (the duckdb-cli on PyPI, DBeaver, R are still 1.x).
+ANALYST_STORAGE_VERSION = "v1.0.0"
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    comment: str
+    columns: tuple[tuple[str, str, str], ...]  # name, type, comment
+    per_quarter: bool = True
+
+
+TABLES = [
+    Table(
+        "authorities",
+        "The region's authorities (reference data from schemas/catalogue/authorities.csv).",
+        (
+            ("authority", "VARCHAR", "LIIA code, e.g. BAR; the key every other table uses"),
+            ("name", "VARCHAR", "Authority name"),
+            ("ons_code", "VARCHAR", "ONS code, e.g. E09000003"),
+            ("dfe_la_code", "VARCHAR", "DfE local authority code, e.g. 302"),
+            ("inner_outer_ons", "VARCHAR", "Inner or Outer London, ONS definition (the default)"),
+            ("inner_outer_statutory", "VARCHAR", "Inner or Outer London, statutory definition"),
+            ("sub_region", "VARCHAR", "LIIA sub-region (provisional)"),
+            ("population_0_17", "BIGINT", "Population aged 0-17 used in the per-child rates"),
+        ),
+        per_quarter=False,
+    ),
+    Table(
+        "quarters",
+        "Financial-year quarters the pipeline knows, with the template version each used.",
+        (
+            ("quarter", "VARCHAR", "Quarter key, e.g. 2026-27-Q2"),
+            ("label", "VARCHAR", "Quarter as people read it, e.g. 2026-27 Q2"),
+            ("start_date", "DATE", "First day of the quarter"),
+            ("end_date", "DATE", "Last day of the quarter"),
+            ("template_version", "INTEGER", "Return template version in use that quarter"),
+            ("previous_quarter", "VARCHAR", "Key of the quarter before"),
+            ("year_earlier_quarter", "VARCHAR", "Key of the same quarter a year earlier"),
+        ),
+        per_quarter=False,
+    ),
+    Table(
+        "indicators",
+        "Every collected item and every derived indicator, with its definition (the catalogue).",
+        (
+            ("indicator_id", "VARCHAR", "Item Ref (e.g. WF01) or indicator id (e.g. WF-I01)"),
+            ("kind", "VARCHAR", "item (collected) or indicator (derived centrally)"),
+            ("theme", "VARCHAR", "finance, adolescents, workforce or send"),
+            ("name", "VARCHAR", "What it measures"),
+            ("unit", "VARCHAR", "count, gbp, fte, weeks, days, percent, rate_10k, ratio, gbp_m"),
+            ("polarity", "VARCHAR", "higher_is_better, lower_is_better or neutral (indicators)"),
+            ("decimals", "INTEGER", "Decimal places to show (indicators)"),
+            ("formula", "VARCHAR", "Formula over item Refs and population_0_17 (indicators)"),
+            (
+                "reliability_denominator",
+                "VARCHAR",
+                "Item whose value under 10 marks the indicator low reliability (u)",
+            ),
+            ("since_template", "INTEGER", "First template version that collects the item"),
+            ("rule", "VARCHAR", "Consistency rule the item must meet (items)"),
+        ),
+        per_quarter=False,
+    ),
+    Table(
+        "submissions",
+        "Every file ever received, one row per distinct content (SHA-256), with its status.",
+        (
+            ("quarter", "VARCHAR", "Quarter key the cover names (or the folder, if unreadable)"),
+            ("submission_id", "VARCHAR", "First 16 hex digits of the SHA-256"),
+            ("authority", "VARCHAR", "LIIA code read from the cover (NULL if unresolved)"),
+            ("file_name", "VARCHAR", "File name as received"),
+            ("relative_path", "VARCHAR", "Path under the inbox"),
+            ("size_bytes", "BIGINT", "File size"),
+            ("sha256", "VARCHAR", "SHA-256 of the bytes; the archive file name"),
+            ("received_at", "TIMESTAMP", "When the pipeline first saw these bytes"),
+            ("completed_on", "VARCHAR", "Date completed, from the cover"),
+            ("template_version", "INTEGER", "Template version on the cover"),
+            ("joint_workforce_with", "VARCHAR", "Partner named for a joint workforce return"),
+            (
+                "status",
+                "VARCHAR",
+                "accepted, accepted with value errors, rejected, superseded",
+            ),
+            ("is_current", "BOOLEAN", "The authority's return used for the quarter"),
+        ),
+    ),
+    Table(
+        "validation_issues",
+        "Every error and warning found in a submission, as sent back in the feedback workbook.",
+        (
+            ("quarter", "VARCHAR", "Quarter key"),
+            ("submission_id", "VARCHAR", "The submission it was found in"),
+            ("severity", "VARCHAR", "error (value or return excluded) or warning (kept)"),
+            ("sheet", "VARCHAR", "Sheet of the return"),
+            ("cell", "VARCHAR", "Cell, e.g. D14"),
+            ("ref", "VARCHAR", "Item Ref, where the issue is about one item"),
+            ("found", "VARCHAR", "The value found, as shown to the authority"),
+            ("problem", "VARCHAR", "What is wrong"),
+            ("fix", "VARCHAR", "How to fix it"),
+        ),
+    ),
+    Table(
+        "return_values",
+        "Every value of every submission with its source cell: the history, superseded included.",
+        (
+            ("quarter", "VARCHAR", "Quarter key"),
+            ("submission_id", "VARCHAR", "The submission it came from"),
+            ("authority", "VARCHAR", "LIIA code"),
+            ("sheet", "VARCHAR", "Sheet of the return"),
+            ("ref", "VARCHAR", "Item Ref"),
+            ("cell", "VARCHAR", "Cell the value was read from"),
+            ("raw", "VARCHAR", "What the cell held, as text"),
+            ("note", "VARCHAR", "The Notes cell"),
+            ("value", "DOUBLE", "The number understood (NULL for x or an error)"),
+            ("status", "VARCHAR", "ok, x (not available) or error (excluded)"),
+            ("is_current", "BOOLEAN", "From the authority's current return"),
+        ),
+    ),
+    Table(
+        "indicator_values",
+        "The current figures: each authority's items from its current return and the derived "
+        "indicators, with a status where there is no value.",
+        (
+            ("quarter", "VARCHAR", "Quarter key"),
+            ("authority", "VARCHAR", "LIIA code"),
+            ("indicator_id", "VARCHAR", "Item Ref or indicator id (see indicators)"),
+            ("kind", "VARCHAR", "item or indicator"),
+            ("reporting_unit", "VARCHAR", "Authority, or KUT+RUT for a joint workforce unit"),
+            ("value", "DOUBLE", "The figure (NULL when status is not ok)"),
+            (
+                "status",
+                "VARCHAR",
+                "ok, not returned, return rejected, value rejected, not available, "
+                "not collected, no denominator",
+            ),
+        ),
+    ),
+    Table(
+        "group_aggregates",
+        "Each indicator's figure for London and its groups: a ratio of sums over the reporting "
+        "units, never a mean of rates.",
+        (
+            ("quarter", "VARCHAR", "Quarter key"),
+            ("indicator_id", "VARCHAR", "Indicator id"),
+            (
+                "grouping",
+                "VARCHAR",
+                "london, inner_outer_ons, inner_outer_statutory or sub_region",
+            ),
+            ("group_name", "VARCHAR", "London, Inner, Outer, or the sub-region"),
+            ("value", "DOUBLE", "The formula over the summed items of the units reporting"),
+            ("units", "INTEGER", "Reporting units summed"),
+        ),
+    ),
+    Table(
+        "benchmarks",
+        "One row per quarter, indicator and authority with every comparison measure.",
+        (
+            ("quarter", "VARCHAR", "Quarter key"),
+            ("indicator_id", "VARCHAR", "Indicator id (see indicators)"),
+            ("authority", "VARCHAR", "LIIA code"),
+            ("reporting_unit", "VARCHAR", "What was compared: the authority, or KUT+RUT jointly"),
+            ("value", "DOUBLE", "The authority's (or its unit's) value"),
+            ("status", "VARCHAR", "ok, or why there is no value (see indicator_values)"),
+            ("symbol", "VARCHAR", "x not available, z not collected, u low reliability"),
+            ("low_reliability", "BOOLEAN", "Denominator under 10: shown, not ranked"),
+            ("rank", "INTEGER", "1 = best by polarity (neutral: highest); ties share a rank"),
+            ("n_reporting", "INTEGER", "Units ranked (the n of 'rank r of n')"),
+            ("n_units", "INTEGER", "Units compared (33, or 32 when two report jointly)"),
+            ("london_value", "DOUBLE", "London: ratio of sums over the units reporting"),
+            ("london_median", "DOUBLE", "Median of the ranked values"),
+            ("london_lower_quartile", "DOUBLE", "Lower quartile (quantile_cont, as QUARTILE.INC)"),
+            ("london_upper_quartile", "DOUBLE", "Upper quartile (quantile_cont)"),
+            ("london_min", "DOUBLE", "Lowest ranked value"),
+            ("london_max", "DOUBLE", "Highest ranked value"),
+            ("quartile_band", "VARCHAR", "A (best quarter by polarity) to D"),
+            ("top_bottom_20", "VARCHAR", "top 20% or bottom 20%: the fifth asked to explain"),
+            ("inner_outer", "VARCHAR", "Inner or Outer London (ONS definition)"),
+            ("inner_outer_value", "DOUBLE", "Aggregate of the authority's Inner/Outer group"),
+            ("sub_region", "VARCHAR", "The authority's sub-region"),
+            ("sub_region_value", "DOUBLE", "Aggregate of the authority's sub-region"),
+            ("previous_value", "DOUBLE", "Value in the previous quarter"),
+            ("change_on_quarter", "DOUBLE", "Value less previous_value"),
+            ("direction_on_quarter", "VARCHAR", "improved, worsened, no change; neutral: up/down"),
+            ("year_earlier_value", "DOUBLE", "Value in the same quarter a year earlier"),
+            ("change_on_year", "DOUBLE", "Value less year_earlier_value"),
+            ("direction_on_year", "VARCHAR", "As direction_on_quarter, against a year earlier"),
+        ),
+    ),
 ]
-
-# An item's status for an authority, most serious first: why an indicator has no value.
-ITEM_STATUS_ORDER = ["not returned", "rejected", "error", "not available", "not collected", "ok"]
+TABLE_BY_NAME = {t.name: t for t in TABLES}
 
 
-def item_status(
-    quarter: Quarter,
-    values: pd.DataFrame,
-    submissions: pd.DataFrame,
-    authorities: Authorities,
-    catalogue: Catalogue,
-) -> pd.DataFrame:
-    """One row per authority and item: value and status (ok, not available, not collected, error,
-    rejected, not returned), from the current returns."""
-    current = values[values["is_current"]]
-    refs = list(catalogue.items["ref"])
-    grid = pd.MultiIndex.from_product(
-        [authorities.codes, refs], names=["authority", "ref"]
-    ).to_frame(index=False)
-    out = grid.merge(
-        current[["authority", "ref", "value", "status"]], on=["authority", "ref"], how="left"
-    )
-    out["status"] = out["status"].astype(object).replace({"x": "not available"})
-    has_current = set(submissions.loc[submissions["is_current"], "authority"])
-    rejected_only = set(submissions["authority"].dropna()) - has_current
-    version = catalogue.template_version(quarter)
-    not_collected = set(catalogue.items.loc[catalogue.items["since_template"] > version, "ref"])
-    missing = out["status"].isna()
-    out.loc[missing & out["ref"].isin(not_collected), "status"] = "not collected"
-    out.loc[missing & out["authority"].isin(rejected_only), "status"] = "rejected"
-    out.loc[missing & ~out["authority"].isin(has_current | rejected_only), "status"] = (
-        "not returned"
-    )
-    out["status"] = out["status"].fillna("error")  # a required item absent from an accepted return
-    return out
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
-def item_table(items: pd.DataFrame, authorities: Authorities, catalogue: Catalogue) -> pd.DataFrame:
-    """One row per authority, one column per item, and the 0-17 population the formulas use."""
-    wide = items.pivot(index="authority", columns="ref", values="value")
-    wide = wide.reindex(columns=list(catalogue.items["ref"]))
-    wide[POPULATION] = authorities.table.set_index("liia_code")["population_0_17"].astype(float)
-    return wide
-
-
-def _indicator_select(row, catalogue_refs: set[str]) -> str:
-    refs = formula_refs(row.formula)
-    value = formula_sql(row.formula, lambda n: f'w."{n}"')
-    statuses = ", ".join(f's."{r}"' for r in refs if r in catalogue_refs)
-    return f"""
-    SELECT w.authority, '{row.id}' AS indicator_id, {value} AS value,
-           list_sort([{statuses}], 'ASC')[1] AS worst_status
-    FROM item_values AS w JOIN item_statuses AS s USING (authority)"""
-
-
-def compute_indicators(
-    con: duckdb.DuckDBPyConnection,
-    items: pd.DataFrame,
-    authorities: Authorities,
-    catalogue: Catalogue,
-) -> pd.DataFrame:
-    """The derived indicators of one quarter from its item table (authority, ref, value, status)."""
-    wide = item_table(items, authorities, catalogue)
-    rank = {s: f"{i}:{s}" for i, s in enumerate(ITEM_STATUS_ORDER)}
-    statuses = items.assign(status=items["status"].map(rank)).pivot(
-        index="authority", columns="ref", values="status"
-    )
-    con.register("item_values", wide.reset_index())
-    con.register("item_statuses", statuses.reset_index())
-    refs = set(catalogue.items["ref"])
-    sql = " UNION ALL ".join(_indicator_select(r, refs) for r in catalogue.indicators.itertuples())
-    out = con.sql(sql).df()
-    con.unregister("item_values")
-    con.unregister("item_statuses")
-    worst = out["worst_status"].str.split(":").str[1]
-    out["status"] = worst.where(worst != "ok", "ok")
-    out.loc[(worst == "ok") & out["value"].isna(), "status"] = "no denominator"
-    out.loc[out["status"] != "ok", "value"] = None
-    return out[["authority", "indicator_id", "value", "status"]]
-
-
-def london_aggregates(
-    items: pd.DataFrame, authorities: Authorities, catalogue: Catalogue
-) -> pd.Series:
-    """London's figure per indicator: the formula over summed items of the authorities reporting it
-    (a ratio of sums, never a mean of rates)."""
-    wide = item_table(items, authorities, catalogue)
-    out = {}
-    for row in catalogue.indicators.itertuples():
-        refs = formula_refs(row.formula)
-        reporting = wide[refs].dropna()
-        out[row.id] = (
-            evaluate_formula(row.formula, reporting.sum().to_dict()) if len(reporting) else None
+def create_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create missing tables and columns (older warehouses gain new columns, keeping their rows),
+    the theme views, and the comments that make the dictionary readable from DuckDB itself."""
+    for table in TABLES:
+        columns = ", ".join(f"{name} {kind}" for name, kind, _ in table.columns)
+        con.execute(f"CREATE TABLE IF NOT EXISTS {table.name} ({columns})")
+        existing = {r[0] for r in con.execute(f"DESCRIBE {table.name}").fetchall()}
+        for name, kind, _ in table.columns:
+            if name not in existing:
+                con.execute(f"ALTER TABLE {table.name} ADD COLUMN {name} {kind}")
+        con.execute(f"COMMENT ON TABLE {table.name} IS {_quote(table.comment)}")
+        for name, _, comment in table.columns:
+            con.execute(f"COMMENT ON COLUMN {table.name}.{name} IS {_quote(comment)}")
+    for theme in THEMES:
+        con.execute(THEME_VIEW_SQL.format(theme=theme))
+        con.execute(
+            f"COMMENT ON VIEW benchmark_{theme} IS "
+            f"{_quote(f'{THEME_TITLES[theme]}: benchmarks with names, ready to read.')}"
         )
-    return pd.Series(out, name="london_value", dtype="float64")
 
 
-BENCHMARK_SQL = """
-WITH reported AS (
-    SELECT v.*, i.polarity
-    FROM quarter_indicators AS v JOIN catalogue_indicators AS i ON i.id = v.indicator_id
-),
-distribution AS (
-    SELECT indicator_id,
-           count(value) AS n_reporting,
-           quantile_cont(value, 0.5) AS london_median,
-           quantile_cont(value, 0.25) AS london_lower_quartile,
-           quantile_cont(value, 0.75) AS london_upper_quartile
-    FROM reported GROUP BY indicator_id
-)
-SELECT r.indicator_id, r.authority, r.value, r.status,
-       CASE WHEN r.value IS NULL THEN NULL
-            WHEN r.polarity = 'lower_is_better'
-                 THEN rank() OVER (PARTITION BY r.indicator_id, r.value IS NULL ORDER BY r.value ASC)
-            ELSE rank() OVER (PARTITION BY r.indicator_id, r.value IS NULL ORDER BY r.value DESC)
-       END AS rank,
-       d.n_reporting, a.london_value, d.london_median, d.london_lower_quartile, d.london_upper_quartile
-FROM reported AS r
-JOIN distribution AS d USING (indicator_id)
-LEFT JOIN london_aggregate AS a USING (indicator_id)
-ORDER BY r.indicator_id, r.authority
+THEME_VIEW_SQL = """
+CREATE OR REPLACE VIEW benchmark_{theme} AS
+SELECT q.label AS quarter_label, i.name AS indicator, a.name AS authority_name, b.*
+FROM benchmarks AS b
+JOIN indicators AS i USING (indicator_id)
+JOIN authorities AS a USING (authority)
+JOIN quarters AS q USING (quarter)
+WHERE i.theme = '{theme}'
 """
+
+# Previous quarter and a year earlier, for every row: recomputed over the whole table after each
+# load, so re-running an older quarter also refreshes the quarters that compare with it. A change
+# is only given when the authority was compared as the same unit in both quarters.
+TRENDS_SQL = """
+UPDATE benchmarks AS b
+SET previous_value = t.previous_value,
+    change_on_quarter = t.change_on_quarter,
+    direction_on_quarter = t.direction_on_quarter,
+    year_earlier_value = t.year_earlier_value,
+    change_on_year = t.change_on_year,
+    direction_on_year = t.direction_on_year
+FROM (
+    SELECT cur.quarter, cur.indicator_id, cur.authority,
+           prev.value AS previous_value,
+           CASE WHEN prev.reporting_unit = cur.reporting_unit THEN cur.value - prev.value
+           END AS change_on_quarter,
+           direction(CASE WHEN prev.reporting_unit = cur.reporting_unit
+                          THEN cur.value - prev.value END, i.polarity) AS direction_on_quarter,
+           earlier.value AS year_earlier_value,
+           CASE WHEN earlier.reporting_unit = cur.reporting_unit THEN cur.value - earlier.value
+           END AS change_on_year,
+           direction(CASE WHEN earlier.reporting_unit = cur.reporting_unit
+                          THEN cur.value - earlier.value END, i.polarity) AS direction_on_year
+    FROM benchmarks AS cur
+    JOIN quarters AS q USING (quarter)
+    JOIN indicators AS i USING (indicator_id)
+    LEFT JOIN benchmarks AS prev
+           ON prev.quarter = q.previous_quarter
+          AND prev.indicator_id = cur.indicator_id AND prev.authority = cur.authority
+    LEFT JOIN benchmarks AS earlier
+           ON earlier.quarter = q.year_earlier_quarter
+          AND earlier.indicator_id = cur.indicator_id AND earlier.authority = cur.authority
+) AS t
+WHERE b.quarter = t.quarter AND b.indicator_id = t.indicator_id AND b.authority = t.authority
+"""
+
+DIRECTION_MACRO = """
+CREATE OR REPLACE TEMP MACRO direction(change, polarity) AS
+    CASE WHEN change IS NULL THEN NULL
+         WHEN change = 0 THEN 'no change'
+         WHEN polarity = 'neutral' THEN CASE WHEN change > 0 THEN 'up' ELSE 'down' END
+         WHEN (change > 0) = (polarity = 'higher_is_better') THEN 'improved'
+         ELSE 'worsened'
+    END
+"""
+
+
+def reference_frames(
+    authorities: Authorities, catalogue: Catalogue, quarters: list[Quarter]
+) -> dict[str, pd.DataFrame]:
+    """The authorities, quarters and indicators tables, from the catalogue."""
+    a = authorities.table.rename(columns={"liia_code": "authority"})
+    q = pd.DataFrame(
+        {
+            "quarter": [x.key for x in quarters],
+            "label": [x.label for x in quarters],
+            "start_date": [x.start for x in quarters],
+            "end_date": [x.end for x in quarters],
+            "template_version": [catalogue.template_version(x) for x in quarters],
+            "previous_quarter": [x.previous().key for x in quarters],
+            "year_earlier_quarter": [x.year_earlier().key for x in quarters],
+        }
+    )
+    items = catalogue.items.rename(columns={"ref": "indicator_id", "measure": "name"}).assign(
+        kind="item"
+    )
+    derived = catalogue.indicators.rename(columns={"id": "indicator_id"}).assign(kind="indicator")
+    indicators = pd.concat([items, derived], ignore_index=True)
+    for column in ("decimals", "since_template"):
+        indicators[column] = indicators[column].astype("Int64")
+    return {"authorities": a, "quarters": q, "indicators": indicators}
+
+
+def _replace(con, table: str, frame: pd.DataFrame, quarter: Quarter | None = None) -> None:
+    columns = [name for name, _, _ in TABLE_BY_NAME[table].columns]
+    if quarter is None:
+        con.execute(f"DELETE FROM {table}")
+    else:
+        con.execute(f"DELETE FROM {table} WHERE quarter = ?", [quarter.key])
+        frame = frame.assign(quarter=quarter.key)
+    con.register("incoming", frame.reindex(columns=columns))
+    con.execute(f"INSERT INTO {table} SELECT * FROM incoming")
+    con.unregister("incoming")
 
 
 def load_quarter(
@@ -182,36 +342,82 @@ def load_quarter(
     authorities: Authorities,
     catalogue: Catalogue,
 ) -> dict[str, int]:
-    """Replace the quarter's rows in every table in one transaction. Returns row counts."""
+    """Replace the quarter's rows in every table, and the reference tables, in one transaction;
+    then refresh the trends. Returns the quarter's row counts."""
     items = item_status(quarter, values, submissions, authorities, catalogue)
-    indicators = compute_indicators(con, items, authorities, catalogue)
-    london = london_aggregates(items[items["status"] == "ok"], authorities, catalogue)
-    con.register("quarter_indicators", indicators)
-    con.register("catalogue_indicators", catalogue.indicators)
-    con.register("london_aggregate", london.rename_axis("indicator_id").reset_index())
-    benchmarks = con.sql(BENCHMARK_SQL).df()
-    for name in ("quarter_indicators", "catalogue_indicators", "london_aggregate"):
-        con.unregister(name)
-    item_rows = items.rename(columns={"ref": "indicator_id"})
+    units = reporting_units(submissions, authorities)
+    compared = compare_quarter(con, items, units, authorities, catalogue)
+    item_units = units[units["scope"] == "authority"][["authority", "unit"]]
+    item_rows = items.merge(item_units, on="authority").rename(
+        columns={"ref": "indicator_id", "unit": "reporting_unit"}
+    )
     frames = {
         "submissions": submissions,
         "validation_issues": issues,
         "return_values": values,
-        "indicator_values": pd.concat([item_rows, indicators], ignore_index=True),
-        "benchmarks": benchmarks,
+        "indicator_values": pd.concat(
+            [item_rows.assign(kind="item"), compared["indicators"].assign(kind="indicator")],
+            ignore_index=True,
+        ),
+        "group_aggregates": compared["group_aggregates"],
+        "benchmarks": compared["benchmarks"],
     }
     con.execute("BEGIN TRANSACTION")
     try:
-        con.execute(DDL)
+        create_schema(con)
+        (latest,) = con.execute("SELECT max(quarter) FROM submissions").fetchone()
+        first = parse_quarter(catalogue.template_versions["first_quarter"].min())
+        last = max(quarter, parse_quarter(latest)) if latest else quarter
+        reference = reference_frames(authorities, catalogue, quarter_range(first, last))
+        for table, frame in reference.items():
+            _replace(con, table, frame)
         for table, frame in frames.items():
-            con.execute(f"DELETE FROM {table} WHERE quarter = ?", [quarter.key])
-            frame = frame.assign(quarter=quarter.key)
-            columns = [c[0] for c in con.execute(f"DESCRIBE {table}").fetchall()]
-            con.register("incoming", frame.reindex(columns=columns))
-            con.execute(f"INSERT INTO {table} SELECT * FROM incoming")
-            con.unregister("incoming")
+            _replace(con, table, frame, quarter)
+        con.execute(DIRECTION_MACRO)
+        con.execute(TRENDS_SQL)
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")
         raise
     return {table: len(frame) for table, frame in frames.items()}
+
+
+def publish(con: duckdb.DuckDBPyConnection, target: Path) -> Path:
+    """Copy the working database into a new file DuckDB 1.x can open and rename it over `target`.
+
+    The rename is atomic: a reader who opened `target` before keeps reading the old version, one who
+    opens it after sees the new one; nobody sees a partial copy and nobody's lock is in the way."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.{uuid.uuid4().hex}.partial")
+    source = con.execute("SELECT current_database()").fetchone()[0]
+    try:
+        con.execute(
+            f"ATTACH {_quote(str(partial))} AS analysts_copy "
+            f"(STORAGE_VERSION {_quote(ANALYST_STORAGE_VERSION)})"
+        )
+        try:
+            con.execute(f'COPY FROM DATABASE "{source}" TO analysts_copy')
+        finally:
+            con.execute("DETACH analysts_copy")
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+        Path(f"{partial}.wal").unlink(missing_ok=True)
+    return target
+
+
+def export_quarter(con: duckdb.DuckDBPyConnection, quarter: Quarter, folder: Path) -> list[Path]:
+    """The quarter's `benchmarks` and `indicator_values` as Parquet files, for Power BI users."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for table in ("benchmarks", "indicator_values"):
+        path = folder / f"{table}.parquet"
+        partial = folder / f".{table}.parquet.partial"
+        con.execute(
+            f"COPY (SELECT * FROM {table} WHERE quarter = $q ORDER BY ALL) "
+            f"TO {_quote(str(partial))} (FORMAT parquet)",
+            {"q": quarter.key},
+        )
+        os.replace(partial, path)
+        written.append(path)
+    return written

@@ -15,7 +15,7 @@ from python_calamine import CalamineWorkbook
 from pipelines.catalogue import load_authorities, load_catalogue
 from pipelines.settlement import settle_quarter
 from pipelines.submissions import check_files
-from tests.conftest import PROJECT
+from tests.conftest import PROJECT, run_resources
 
 GOOD = PROJECT / "sample_returns" / "2026-27-Q2" / "Barnet LIIA return 2026-27 Q2.xlsx"
 SHEET_FILES = {
@@ -458,10 +458,8 @@ def test_x_without_a_note_is_warned(tmp_path):
 
 def test_valid_returns_survive_a_folder_of_bad_files(tmp_path):
     import dagster as dg
-    from dagster_duckdb import DuckDBResource
 
     from pipelines.definitions import all_assets
-    from pipelines.defs.resources import LiiaPaths
 
     inbox = tmp_path / "inbox" / "2026-27-Q2"
     inbox.mkdir(parents=True)
@@ -477,14 +475,7 @@ def test_valid_returns_survive_a_folder_of_bad_files(tmp_path):
     result = dg.materialize(
         all_assets,
         partition_key="2026-27-Q2",
-        resources={
-            "paths": LiiaPaths(
-                inbox=str(tmp_path / "inbox"),
-                archive=str(tmp_path / "archive"),
-                reports=str(tmp_path / "reports"),
-            ),
-            "duckdb": DuckDBResource(database=str(tmp_path / "w.duckdb")),
-        },
+        resources=run_resources(tmp_path, tmp_path / "inbox"),
     )
     subs = result.output_for_node("validated_returns")["submissions"]
     current = dict(

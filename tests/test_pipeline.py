@@ -5,26 +5,18 @@ import sys
 import dagster as dg
 import duckdb
 import pytest
-from dagster_duckdb import DuckDBResource
 from openpyxl import load_workbook
 
 from pipelines.definitions import all_assets, defs
-from pipelines.defs.resources import LiiaPaths
 from pipelines.quarters import parse_quarter
 from pipelines.returns import read_return
 from pipelines.template import build_template
-from tests.conftest import PROJECT
+from tests.conftest import PROJECT, run_resources
 
 SAMPLE = PROJECT / "sample_returns"
 
 
-def _resources(tmp_path, inbox):
-    return {
-        "paths": LiiaPaths(
-            inbox=str(inbox), archive=str(tmp_path / "archive"), reports=str(tmp_path / "reports")
-        ),
-        "duckdb": DuckDBResource(database=str(tmp_path / "liia.duckdb")),
-    }
+_resources = run_resources
 
 
 def _run(tmp_path, inbox, quarter):
@@ -61,16 +53,51 @@ def test_one_quarter_runs_end_to_end(latest_quarter_run):
     assert len(list(reports.glob("*.xlsx"))) == 4
 
 
+def _london_from_returns(con, quarter, numerator, denominator, exclude=()):
+    """sum(numerator) / sum(denominator) * 100 over the current returns reporting both items."""
+    return con.execute(
+        f"""WITH wide AS (
+                PIVOT (SELECT authority, ref, value FROM return_values
+                       WHERE quarter = ? AND is_current AND status = 'ok'
+                         AND authority NOT IN (SELECT unnest(?::VARCHAR[])))
+                ON ref IN ('{numerator}', '{denominator}') USING first(value)
+            )
+            SELECT sum({numerator}) / sum({denominator}) * 100 FROM wide
+            WHERE {numerator} IS NOT NULL AND {denominator} IS NOT NULL""",
+        [quarter, list(exclude)],
+    ).fetchone()[0]
+
+
 def test_london_figure_is_a_ratio_of_sums(latest_quarter_run):
     con = duckdb.connect(str(latest_quarter_run / "liia.duckdb"), read_only=True)
-    (london,) = con.execute(
-        "SELECT DISTINCT london_value FROM benchmarks WHERE quarter = '2026-27-Q2' AND indicator_id = 'WF-I01'"
+    london = dict(
+        con.execute(
+            """SELECT DISTINCT indicator_id, london_value FROM benchmarks
+               WHERE quarter = '2026-27-Q2' AND indicator_id IN ('ADO-I06', 'SEN-I04')"""
+        ).fetchall()
+    )
+    assert london["ADO-I06"] == pytest.approx(
+        _london_from_returns(con, "2026-27-Q2", "ADO08", "ADO07")
+    )
+    assert london["SEN-I04"] == pytest.approx(
+        _london_from_returns(con, "2026-27-Q2", "SEN07", "SEN06")
+    )
+    # Kingston and Richmond each send the pair's combined workforce: London counts the pair once
+    (agency,) = con.execute(
+        """SELECT DISTINCT london_value FROM benchmarks
+           WHERE quarter = '2026-27-Q2' AND indicator_id = 'WF-I01'"""
     ).fetchone()
     wf01, wf02 = con.execute(
         """SELECT sum(value) FILTER (WHERE ref = 'WF01'), sum(value) FILTER (WHERE ref = 'WF02')
-           FROM return_values WHERE quarter = '2026-27-Q2' AND is_current AND status = 'ok'"""
+           FROM return_values
+           WHERE quarter = '2026-27-Q2' AND is_current AND status = 'ok' AND authority <> 'RUT'"""
     ).fetchone()
-    assert london == pytest.approx(wf02 / (wf01 + wf02) * 100)
+    assert agency == pytest.approx(wf02 / (wf01 + wf02) * 100)
+    units = con.execute(
+        """SELECT DISTINCT reporting_unit, n_units FROM benchmarks
+           WHERE quarter = '2026-27-Q2' AND indicator_id = 'WF-I01' AND authority IN ('KUT', 'RUT')"""
+    ).fetchall()
+    assert units == [("KUT+RUT", 32)]
 
 
 def test_workbook_figures_come_from_the_warehouse(latest_quarter_run):

@@ -13,7 +13,7 @@ from pipelines.feedback import feedback_path, feedback_rows, write_feedback
 from pipelines.quarters import parse_quarter
 from pipelines.settlement import authority_summary, settle_quarter, structural_problems
 from pipelines.submissions import receive_quarter
-from pipelines.warehouse import load_quarter
+from pipelines.warehouse import ANALYST_STORAGE_VERSION, export_quarter, load_quarter, publish
 from pipelines.workbooks import write_theme_workbook
 
 
@@ -93,8 +93,13 @@ def _table(frame: pd.DataFrame) -> dg.MetadataValue:
     )
 
 
+def _working_db(duckdb: DuckDBResource):
+    Path(duckdb.database).parent.mkdir(parents=True, exist_ok=True)
+    return duckdb.get_connection()
+
+
 def _previous_values(duckdb: DuckDBResource, quarter_key: str) -> pd.DataFrame:
-    with duckdb.get_connection() as con:
+    with _working_db(duckdb) as con:
         exists = con.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_name = 'return_values'"
         ).fetchone()[0]
@@ -110,10 +115,11 @@ def _previous_values(duckdb: DuckDBResource, quarter_key: str) -> pd.DataFrame:
 def benchmarks(
     context: dg.AssetExecutionContext, validated_returns: dict, duckdb: DuckDBResource
 ) -> None:
-    """The quarter in the warehouse: submissions, issues, values, derived indicators and the
-    comparison of every authority with London, replaced in one transaction."""
+    """The quarter in the pipeline's working warehouse: submissions, issues, values, derived
+    indicators, group aggregates and the comparison of every authority with London and its groups,
+    replaced in one transaction; trends refreshed for every quarter."""
     quarter = parse_quarter(context.partition_key)
-    with duckdb.get_connection() as con:
+    with _working_db(duckdb) as con:
         counts = load_quarter(
             con,
             quarter,
@@ -126,13 +132,32 @@ def benchmarks(
     context.add_output_metadata({"dagster/row_count": counts["benchmarks"], **counts})
 
 
+@dg.asset(partitions_def=quarter_partitions, group_name="warehouse", deps=[benchmarks])
+def analysts_warehouse(
+    context: dg.AssetExecutionContext, duckdb: DuckDBResource, paths: LiiaPaths
+) -> None:
+    """The copy analysts open read-only (warehouse/liia.duckdb, readable by DuckDB 1.x), replaced
+    atomically with the working warehouse, and the quarter's Parquet exports."""
+    quarter = parse_quarter(context.partition_key)
+    with _working_db(duckdb) as con:
+        published = publish(con, Path(paths.warehouse))
+        exports = export_quarter(con, quarter, Path(paths.exports) / quarter.key)
+    context.add_output_metadata(
+        {
+            "published": str(published),
+            "storage_version": ANALYST_STORAGE_VERSION,
+            "parquet": dg.MetadataValue.md("\n".join(f"- {p}" for p in exports)),
+        }
+    )
+
+
 @dg.asset(partitions_def=quarter_partitions, group_name="reports", deps=[benchmarks])
 def benchmark_workbooks(
     context: dg.AssetExecutionContext, duckdb: DuckDBResource, paths: LiiaPaths
 ) -> None:
     """One Excel workbook per theme, all authorities side by side, in reports/<quarter key>/."""
     quarter = parse_quarter(context.partition_key)
-    with duckdb.get_connection() as con:
+    with _working_db(duckdb) as con:
         rows = con.execute("SELECT * FROM benchmarks WHERE quarter = ?", [quarter.key]).df()
     written = []
     for theme in THEMES:

@@ -1,0 +1,303 @@
+"""The regional comparison of one quarter: item statuses, reporting units, derived indicators, London
+and group aggregates, ranks, quartiles and the top/bottom fifth.
+
+A *reporting unit* is what is compared: an authority, or for workforce indicators Kingston upon
+Thames with Richmond upon Thames where their current returns say they reported workforce jointly.
+Each unit is counted once (in ranks, n, quartiles and sums) and each of its authorities gets its
+row. The indicator arithmetic is generated from the catalogue's formulas, never typed here; the SQL
+that compares units is written out below for analysts to read."""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+
+from pipelines.catalogue import POPULATION, Authorities, Catalogue, formula_refs, formula_sql
+from pipelines.quarters import Quarter
+
+# Why an item or indicator has no value, most serious first; an indicator takes its items' worst.
+STATUS_ORDER = [
+    "not returned",
+    "return rejected",
+    "value rejected",
+    "not available",
+    "not collected",
+    "ok",
+]
+SYMBOLS = {
+    "not collected": "z"
+}  # every other missing status is x (not available); u is reliability
+RELIABILITY_MINIMUM = 10  # a ratio whose denominator is below this is shown, marked u, not ranked
+FIFTH = 0.2
+GROUPINGS = ["inner_outer_ons", "inner_outer_statutory", "sub_region"]
+JOINT_SCOPE_THEME = "workforce"
+
+
+def indicator_scope(theme: str) -> str:
+    """Units of the `workforce` scope pair joint reporters; every other theme compares authorities."""
+    return "workforce" if theme == JOINT_SCOPE_THEME else "authority"
+
+
+def item_status(
+    quarter: Quarter,
+    values: pd.DataFrame,
+    submissions: pd.DataFrame,
+    authorities: Authorities,
+    catalogue: Catalogue,
+) -> pd.DataFrame:
+    """One row per authority and item from the current returns: value, and status (ok, not
+    available, not collected, value rejected, return rejected, not returned)."""
+    current = values[values["is_current"]]
+    grid = pd.MultiIndex.from_product(
+        [authorities.codes, list(catalogue.items["ref"])], names=["authority", "ref"]
+    ).to_frame(index=False)
+    out = grid.merge(
+        current[["authority", "ref", "value", "status"]], on=["authority", "ref"], how="left"
+    )
+    out["status"] = (
+        out["status"].astype(object).replace({"x": "not available", "error": "value rejected"})
+    )
+    has_current = set(submissions.loc[submissions["is_current"], "authority"])
+    rejected_only = set(submissions["authority"].dropna()) - has_current
+    version = catalogue.template_version(quarter)
+    not_collected = set(catalogue.items.loc[catalogue.items["since_template"] > version, "ref"])
+    missing = out["status"].isna()
+    out.loc[missing & out["ref"].isin(not_collected), "status"] = "not collected"
+    out.loc[missing & out["authority"].isin(rejected_only), "status"] = "return rejected"
+    out.loc[missing & ~out["authority"].isin(has_current | rejected_only), "status"] = (
+        "not returned"
+    )
+    # a required item absent from an accepted return was reported as an error on that return
+    out["status"] = out["status"].fillna("value rejected")
+    out.loc[out["status"] != "ok", "value"] = None
+    return out
+
+
+def reporting_units(submissions: pd.DataFrame, authorities: Authorities) -> pd.DataFrame:
+    """(authority, scope, unit): each authority is its own unit, except in the workforce scope
+    where a current return names a joint workforce partner: then both are the unit `A+B`."""
+    unit = {code: code for code in authorities.codes}
+    joint = submissions[submissions["is_current"] & submissions["joint_workforce_with"].notna()]
+    for a, b in zip(joint["authority"], joint["joint_workforce_with"], strict=True):
+        if a in unit and b in unit and a != b:
+            pair = "+".join(sorted({a, b}))
+            unit[a] = unit[b] = pair
+    codes = authorities.codes
+    return pd.concat(
+        [
+            pd.DataFrame({"authority": codes, "scope": "authority", "unit": codes}),
+            pd.DataFrame(
+                {"authority": codes, "scope": "workforce", "unit": [unit[c] for c in codes]}
+            ),
+        ],
+        ignore_index=True,
+    )
+
+
+def unit_items(
+    items: pd.DataFrame, units: pd.DataFrame, authorities: Authorities
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The item values and statuses of every unit, wide (one column per item, plus the unit's 0-17
+    population), and the groups each unit belongs to.
+
+    A joint unit's item is the first of its authorities' returns that has it (both send the pair's
+    combined figures); the unit's population is the sum of its authorities'."""
+    rank = {s: i for i, s in enumerate(STATUS_ORDER)}
+    long = units.merge(items, on="authority")
+    long = long.assign(order=-long["status"].map(rank)).sort_values(
+        ["scope", "unit", "ref", "order", "authority"]
+    )
+    best = long.groupby(["scope", "unit", "ref"], sort=False).head(1)
+    values = best.pivot(index=["scope", "unit"], columns="ref", values="value")
+    values = values.reindex(columns=list(dict.fromkeys(items["ref"]))).astype("float64")
+    statuses = best.assign(status=best["status"].map(lambda s: f"{rank[s]}:{s}")).pivot(
+        index=["scope", "unit"], columns="ref", values="status"
+    )
+    table = authorities.table.set_index("liia_code")
+    population = (
+        units.assign(population=units["authority"].map(table["population_0_17"]).astype("float64"))
+        .groupby(["scope", "unit"])["population"]
+        .sum()
+    )
+    values[POPULATION] = population
+    members = units.merge(table[GROUPINGS], left_on="authority", right_index=True)
+    groups = pd.concat(
+        [members.assign(grouping="london", group_name="London")]
+        + [members.assign(grouping=g, group_name=members[g]) for g in GROUPINGS]
+    )[["scope", "unit", "grouping", "group_name"]].drop_duplicates()
+    return values.reset_index(), statuses.reset_index(), groups.reset_index(drop=True)
+
+
+def _unit_indicator_sql(row, item_refs: set[str]) -> str:
+    refs = formula_refs(row.formula)
+    value = formula_sql(row.formula, lambda n: f'v."{n}"')
+    statuses = ", ".join(f's."{r}"' for r in refs if r in item_refs) or "'5:ok'"
+    denominator = (
+        f'v."{row.reliability_denominator}"'
+        if isinstance(row.reliability_denominator, str)
+        else "NULL"
+    )
+    return f"""
+    SELECT v.scope, v.unit, '{row.id}' AS indicator_id, {value} AS value,
+           list_sort([{statuses}])[1] AS worst_item_status,
+           {denominator} AS reliability_denominator
+    FROM unit_values AS v JOIN unit_statuses AS s USING (scope, unit)
+    WHERE v.scope = '{indicator_scope(row.theme)}'"""
+
+
+def _group_aggregate_sql(row) -> str:
+    refs = [r for r in formula_refs(row.formula) if r != POPULATION]
+    value = formula_sql(row.formula, lambda n: f'sum(v."{n}")')
+    reporting = " AND ".join(f'v."{r}" IS NOT NULL' for r in refs) or "true"
+    return f"""
+    SELECT '{row.id}' AS indicator_id, g.grouping, g.group_name,
+           {value} AS value, count(*) AS units
+    FROM unit_values AS v JOIN unit_groups AS g USING (scope, unit)
+    WHERE v.scope = '{indicator_scope(row.theme)}' AND {reporting}
+    GROUP BY g.grouping, g.group_name"""
+
+
+# Ranks: 1 = best by polarity (neutral: highest first); ties share the best rank (1, 2, 2, 4).
+# Quartiles: DuckDB quantile_cont, linear interpolation between the ranked values (as Excel's
+# QUARTILE.INC). Only ranked values (not low reliability) enter the ranks and the distribution; the
+# aggregates are ratios of sums over every unit reporting all the formula's items.
+UNIT_BENCHMARK_SQL = """
+WITH unit_rows AS (
+    SELECT u.*, i.polarity,
+           u.value IS NOT NULL AND NOT u.low_reliability AS ranked,
+           CASE WHEN i.polarity = 'lower_is_better' THEN u.value ELSE -u.value END AS badness
+    FROM unit_indicators AS u
+    JOIN catalogue_indicators AS i ON i.id = u.indicator_id
+),
+ranked AS (
+    SELECT *,
+           CASE WHEN ranked THEN rank() OVER (PARTITION BY indicator_id, ranked ORDER BY badness)
+           END AS rank,
+           CASE WHEN ranked THEN rank() OVER (PARTITION BY indicator_id, ranked ORDER BY -badness)
+           END AS rank_from_bottom
+    FROM unit_rows
+),
+distribution AS (
+    SELECT indicator_id,
+           count(*) AS n_units,
+           count(*) FILTER (WHERE ranked) AS n_reporting,
+           quantile_cont(value, 0.25) FILTER (WHERE ranked) AS london_lower_quartile,
+           quantile_cont(value, 0.5) FILTER (WHERE ranked) AS london_median,
+           quantile_cont(value, 0.75) FILTER (WHERE ranked) AS london_upper_quartile,
+           min(value) FILTER (WHERE ranked) AS london_min,
+           max(value) FILTER (WHERE ranked) AS london_max
+    FROM ranked
+    GROUP BY indicator_id
+)
+SELECT r.scope, r.unit, r.indicator_id, r.value, r.status, r.low_reliability, r.rank,
+       d.n_reporting, d.n_units,
+       d.london_median, d.london_lower_quartile, d.london_upper_quartile,
+       d.london_min, d.london_max,
+       -- A = the best quarter of London by polarity (neutral: the highest values)
+       CASE WHEN NOT r.ranked THEN NULL
+            WHEN r.polarity = 'lower_is_better' THEN
+                CASE WHEN r.value <= d.london_lower_quartile THEN 'A'
+                     WHEN r.value <= d.london_median THEN 'B'
+                     WHEN r.value <= d.london_upper_quartile THEN 'C'
+                     ELSE 'D' END
+            ELSE
+                CASE WHEN r.value >= d.london_upper_quartile THEN 'A'
+                     WHEN r.value >= d.london_median THEN 'B'
+                     WHEN r.value >= d.london_lower_quartile THEN 'C'
+                     ELSE 'D' END
+       END AS quartile_band,
+       -- the fifth of ranked units at each end, at least one: ceil(0.2 * n) ranks
+       CASE WHEN NOT r.ranked THEN NULL
+            WHEN r.rank <= ceil($fifth * d.n_reporting) THEN 'top 20%'
+            WHEN r.rank_from_bottom <= ceil($fifth * d.n_reporting) THEN 'bottom 20%'
+       END AS top_bottom_20
+FROM ranked AS r
+JOIN distribution AS d USING (indicator_id)
+"""
+
+# Each authority's row: its unit's comparison, and the aggregates of London and of its own groups.
+AUTHORITY_BENCHMARK_SQL = """
+SELECT m.authority, b.indicator_id, b.unit AS reporting_unit,
+       b.value, b.status,
+       CASE WHEN b.status = 'not collected' THEN 'z'
+            WHEN b.status <> 'ok' THEN 'x'
+            WHEN b.low_reliability THEN 'u'
+       END AS symbol,
+       b.low_reliability, b.rank, b.n_reporting, b.n_units,
+       london.value AS london_value,
+       b.london_median, b.london_lower_quartile, b.london_upper_quartile,
+       b.london_min, b.london_max, b.quartile_band, b.top_bottom_20,
+       a.inner_outer_ons AS inner_outer, inner_outer.value AS inner_outer_value,
+       a.sub_region, sub_region.value AS sub_region_value
+FROM unit_benchmarks AS b
+JOIN authority_units AS m ON m.scope = b.scope AND m.unit = b.unit
+JOIN region_authorities AS a ON a.liia_code = m.authority
+LEFT JOIN group_aggregates AS london
+       ON london.indicator_id = b.indicator_id AND london.grouping = 'london'
+LEFT JOIN group_aggregates AS inner_outer
+       ON inner_outer.indicator_id = b.indicator_id AND inner_outer.grouping = 'inner_outer_ons'
+      AND inner_outer.group_name = a.inner_outer_ons
+LEFT JOIN group_aggregates AS sub_region
+       ON sub_region.indicator_id = b.indicator_id AND sub_region.grouping = 'sub_region'
+      AND sub_region.group_name = a.sub_region
+ORDER BY b.indicator_id, m.authority
+"""
+
+
+def compare_quarter(
+    con: duckdb.DuckDBPyConnection,
+    items: pd.DataFrame,
+    units: pd.DataFrame,
+    authorities: Authorities,
+    catalogue: Catalogue,
+) -> dict[str, pd.DataFrame]:
+    """The quarter's derived indicators and comparisons, computed in `con`:
+    `indicators` (authority, indicator_id, reporting_unit, value, status),
+    `group_aggregates` (indicator_id, grouping, group_name, value, units) and
+    `benchmarks` (one row per authority and indicator, without trends)."""
+    values, statuses, groups = unit_items(items, units, authorities)
+    registered = {
+        "unit_values": values,
+        "unit_statuses": statuses,
+        "unit_groups": groups,
+        "authority_units": units,
+        "catalogue_indicators": catalogue.indicators,
+        "region_authorities": authorities.table,
+    }
+    for name, frame in registered.items():
+        con.register(name, frame)
+    try:
+        indicator_rows = list(catalogue.indicators.itertuples())
+        item_refs = set(catalogue.items["ref"])
+        unit_indicators = con.sql(
+            " UNION ALL ".join(_unit_indicator_sql(r, item_refs) for r in indicator_rows)
+        ).df()
+        worst = unit_indicators["worst_item_status"].str.split(":").str[1]
+        unit_indicators["status"] = worst
+        unit_indicators.loc[(worst == "ok") & unit_indicators["value"].isna(), "status"] = (
+            "no denominator"
+        )
+        unit_indicators.loc[unit_indicators["status"] != "ok", "value"] = None
+        unit_indicators["low_reliability"] = (unit_indicators["status"] == "ok") & (
+            unit_indicators["reliability_denominator"] < RELIABILITY_MINIMUM
+        ).fillna(False)
+        group_aggregates = con.sql(
+            " UNION ALL ".join(_group_aggregate_sql(r) for r in indicator_rows)
+        ).df()
+        con.register("unit_indicators", unit_indicators)
+        con.register("group_aggregates", group_aggregates)
+        unit_benchmarks = con.execute(UNIT_BENCHMARK_SQL, {"fifth": FIFTH}).df()
+        con.register("unit_benchmarks", unit_benchmarks)
+        benchmarks = con.sql(AUTHORITY_BENCHMARK_SQL).df()
+    finally:
+        for name in [*registered, "unit_indicators", "group_aggregates", "unit_benchmarks"]:
+            try:
+                con.unregister(name)
+            except duckdb.Error:
+                pass
+    indicators = benchmarks[["authority", "indicator_id", "reporting_unit", "value", "status"]]
+    return {
+        "indicators": indicators,
+        "group_aggregates": group_aggregates,
+        "benchmarks": benchmarks,
+    }
