@@ -1,0 +1,117 @@
+"""The analysts' copy of the warehouse: an open reader never blocks a run nor sees a half-loaded
+quarter, DuckDB 1.x opens it, re-running a quarter changes nothing, and the Parquet exports."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from pipelines.definitions import all_assets
+from tests.conftest import PROJECT, run_resources
+
+SAMPLE = PROJECT / "sample_returns"
+READER = """
+import sys, duckdb
+con = duckdb.connect(sys.argv[1], read_only=True)
+query = "SELECT string_agg(DISTINCT quarter, ',' ORDER BY quarter) FROM benchmarks"
+print(con.execute(query).fetchone()[0], flush=True)
+sys.stdin.readline()  # the connection stays open until the test says so
+print(con.execute(query).fetchone()[0], flush=True)
+"""
+
+
+def _run(tmp_path, quarter):
+    return dg.materialize(
+        all_assets, partition_key=quarter, resources=run_resources(tmp_path, SAMPLE)
+    )
+
+
+def _snapshot(path: Path) -> dict[str, list]:
+    con = duckdb.connect(str(path), read_only=True)
+    tables = [r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()]
+    out = {t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in tables}
+    con.close()
+    return out
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """Q1 published; an analyst connects read-only; Q2 runs through while the connection is open."""
+    tmp = tmp_path_factory.mktemp("publish")
+    published = tmp / "published" / "liia.duckdb"
+    assert _run(tmp, "2026-27-Q1").success
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER, str(published)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    before_run = reader.stdout.readline().strip()
+    q2 = _run(tmp, "2026-27-Q2")
+    during, _ = reader.communicate("\n", timeout=60)
+    return {
+        "tmp": tmp,
+        "published": published,
+        "q2": q2,
+        "reader": (before_run, during.strip(), reader.returncode),
+    }
+
+
+def test_an_open_analyst_connection_neither_blocks_a_run_nor_sees_it_half_done(runs):
+    assert runs["q2"].success
+    before_run, after_run, code = runs["reader"]
+    # the analyst's connection kept reading the version it opened, whole
+    assert (before_run, after_run, code) == ("2026-27-Q1", "2026-27-Q1", 0)
+    con = duckdb.connect(str(runs["published"]), read_only=True)
+    assert con.execute("SELECT count(DISTINCT quarter) FROM benchmarks").fetchone()[0] == 2
+    leftovers = [p.name for p in runs["published"].parent.iterdir() if p.name != "liia.duckdb"]
+    assert leftovers == []
+
+
+def test_duckdb_1x_cli_opens_the_published_copy(runs):
+    cli = Path(sys.executable).parent / "duckdb"
+    version = subprocess.run([str(cli), "--version"], capture_output=True, text=True)
+    assert version.stdout.startswith("v1.")
+    result = subprocess.run(
+        [
+            str(cli),
+            "-readonly",
+            "-csv",
+            "-noheader",
+            str(runs["published"]),
+            "-c",
+            "SELECT count(*), count(DISTINCT indicator_id) FROM benchmarks "
+            "WHERE quarter = '2026-27-Q2'",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"{33 * 37},37"
+
+
+def test_parquet_exports_hold_the_quarter(runs):
+    folder = runs["tmp"] / "exports" / "2026-27-Q2"
+    con = duckdb.connect()
+    benchmarks = con.execute(
+        "SELECT * FROM read_parquet(?)", [str(folder / "benchmarks.parquet")]
+    ).df()
+    values = con.execute(
+        "SELECT * FROM read_parquet(?)", [str(folder / "indicator_values.parquet")]
+    ).df()
+    assert len(benchmarks) == 33 * 37 and set(benchmarks["quarter"]) == {"2026-27-Q2"}
+    assert set(values["kind"]) == {"item", "indicator"} and len(values) == 33 * (37 + 55)
+
+
+def test_rerunning_a_quarter_changes_nothing(runs):
+    working = runs["tmp"] / "liia.duckdb"
+    before = _snapshot(working)
+    assert _run(runs["tmp"], "2026-27-Q2").success
+    after = _snapshot(working)
+    assert after.keys() == before.keys()
+    for table in before:
+        assert after[table] == before[table], table
+    assert len(before["benchmarks"]) == 2 * 33 * 37
