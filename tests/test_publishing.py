@@ -1,6 +1,7 @@
 """The analysts' copy of the warehouse: an open reader never blocks a run nor sees a half-loaded
 quarter, DuckDB 1.x opens it, re-running a quarter changes nothing, and the Parquet exports."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -115,3 +116,15 @@ def test_rerunning_a_quarter_changes_nothing(runs):
     for table in before:
         assert after[table] == before[table], table
     assert len(before["benchmarks"]) == 2 * 33 * 37
+
+
+def test_the_analysts_readme_queries_run_on_the_published_copy(runs):
+    text = (PROJECT / "warehouse" / "README.md").read_text()
+    queries = re.findall(r"```sql\n(.*?)```", text, flags=re.S)
+    assert len(queries) >= 6  # the dictionary and the five questions
+    con = duckdb.connect(str(runs["published"]), read_only=True)
+    answered = 0
+    for sql in queries:
+        for statement in filter(str.strip, re.split(r";\s*$", sql, flags=re.M)):
+            answered += bool(con.execute(statement).fetchall())
+    assert answered >= 6
