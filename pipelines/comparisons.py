@@ -219,7 +219,8 @@ JOIN distribution AS d USING (indicator_id)
 AUTHORITY_BENCHMARK_SQL = """
 SELECT m.authority, b.indicator_id, b.unit AS reporting_unit,
        b.value, b.status,
-       CASE WHEN b.status = 'not collected' THEN 'z'
+       -- z not applicable (not collected, or a zero denominator), x not available, u unreliable
+       CASE WHEN b.status IN ('not collected', 'no denominator') THEN 'z'
             WHEN b.status <> 'ok' THEN 'x'
             WHEN b.low_reliability THEN 'u'
        END AS symbol,

@@ -184,7 +184,11 @@ TABLES = [
             ("reporting_unit", "VARCHAR", "What was compared: the authority, or KUT+RUT jointly"),
             ("value", "DOUBLE", "The authority's (or its unit's) value"),
             ("status", "VARCHAR", "ok, or why there is no value (see indicator_values)"),
-            ("symbol", "VARCHAR", "x not available, z not collected, u low reliability"),
+            (
+                "symbol",
+                "VARCHAR",
+                "x not available; z not collected or zero denominator; u low reliability",
+            ),
             ("low_reliability", "BOOLEAN", "Denominator under 10: shown, not ranked"),
             ("rank", "INTEGER", "1 = best by polarity (neutral: highest); ties share a rank"),
             ("n_reporting", "INTEGER", "Units ranked (the n of 'rank r of n')"),

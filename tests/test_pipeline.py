@@ -7,6 +7,7 @@ import duckdb
 import pytest
 from openpyxl import load_workbook
 
+from pipelines.catalogue import evaluate_formula, formula_refs, load_authorities, load_catalogue
 from pipelines.definitions import all_assets, defs
 from pipelines.quarters import parse_quarter
 from pipelines.returns import read_return
@@ -53,46 +54,31 @@ def test_one_quarter_runs_end_to_end(latest_quarter_run):
     assert len(list(reports.glob("*.xlsx"))) == 4
 
 
-def _london_from_returns(con, quarter, numerator, denominator, exclude=()):
-    """sum(numerator) / sum(denominator) * 100 over the current returns reporting both items."""
-    return con.execute(
-        f"""WITH wide AS (
-                PIVOT (SELECT authority, ref, value FROM return_values
-                       WHERE quarter = ? AND is_current AND status = 'ok'
-                         AND authority NOT IN (SELECT unnest(?::VARCHAR[])))
-                ON ref IN ('{numerator}', '{denominator}') USING first(value)
-            )
-            SELECT sum({numerator}) / sum({denominator}) * 100 FROM wide
-            WHERE {numerator} IS NOT NULL AND {denominator} IS NOT NULL""",
-        [quarter, list(exclude)],
-    ).fetchone()[0]
-
-
 def test_london_figure_is_a_ratio_of_sums(latest_quarter_run):
+    """Every indicator's London value, worked out again from the returns in pandas: the formula
+    over the summed items of the authorities reporting all of them, the joint pair once."""
     con = duckdb.connect(str(latest_quarter_run / "liia.duckdb"), read_only=True)
+    catalogue, authorities = load_catalogue(), load_authorities()
+    values = con.execute(
+        """SELECT authority, ref, value FROM return_values
+           WHERE quarter = '2026-27-Q2' AND is_current AND status = 'ok'"""
+    ).df()
+    wide = values.pivot(index="authority", columns="ref", values="value")
+    population = authorities.table.set_index("liia_code")["population_0_17"]
+    wide["population_0_17"] = population.reindex(wide.index).astype(float)
     london = dict(
         con.execute(
             """SELECT DISTINCT indicator_id, london_value FROM benchmarks
-               WHERE quarter = '2026-27-Q2' AND indicator_id IN ('ADO-I06', 'SEN-I04')"""
+               WHERE quarter = '2026-27-Q2'"""
         ).fetchall()
     )
-    assert london["ADO-I06"] == pytest.approx(
-        _london_from_returns(con, "2026-27-Q2", "ADO08", "ADO07")
-    )
-    assert london["SEN-I04"] == pytest.approx(
-        _london_from_returns(con, "2026-27-Q2", "SEN07", "SEN06")
-    )
-    # Kingston and Richmond each send the pair's combined workforce: London counts the pair once
-    (agency,) = con.execute(
-        """SELECT DISTINCT london_value FROM benchmarks
-           WHERE quarter = '2026-27-Q2' AND indicator_id = 'WF-I01'"""
-    ).fetchone()
-    wf01, wf02 = con.execute(
-        """SELECT sum(value) FILTER (WHERE ref = 'WF01'), sum(value) FILTER (WHERE ref = 'WF02')
-           FROM return_values
-           WHERE quarter = '2026-27-Q2' AND is_current AND status = 'ok' AND authority <> 'RUT'"""
-    ).fetchone()
-    assert agency == pytest.approx(wf02 / (wf01 + wf02) * 100)
+    for row in catalogue.indicators.itertuples():
+        units = wide
+        if row.theme == "workforce":  # Kingston and Richmond each send the pair's figures
+            units = wide.drop(index="RUT")
+        reporting = units[formula_refs(row.formula)].dropna()
+        expected = evaluate_formula(row.formula, reporting.sum().to_dict())
+        assert london[row.id] == pytest.approx(expected), row.id
     units = con.execute(
         """SELECT DISTINCT reporting_unit, n_units FROM benchmarks
            WHERE quarter = '2026-27-Q2' AND indicator_id = 'WF-I01' AND authority IN ('KUT', 'RUT')"""

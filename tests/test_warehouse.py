@@ -41,7 +41,7 @@ RETURNS = {
     "2024-25-Q4": {
         "AAA": {"S01": 50, "S02": 30, "W01": 16, "W02": 4},
         "KUT": {"S01": 20, "S02": 10, "W01": 20, "W02": 5},
-        "RUT": {"S01": 40, "S02": 30, "W01": 25, "W02": 0},
+        "RUT": {"S01": 0, "S02": 0, "W01": 25, "W02": 0},
     },
     "2025-26-Q1": {
         "AAA": {"S01": 40, "S02": 30, "N01": 20, "W01": 18, "W02": 2},
@@ -218,6 +218,8 @@ def test_statuses_where_there_is_no_value(warehouse):
     assert {r["status"] for a, r in before.items() if a != "BBB"} == {"not collected"}
     assert before["AAA"]["symbol"] == "z" and _is_null(now["AAA"]["previous_value"])
     assert before["BBB"]["status"] == "not returned" and before["BBB"]["symbol"] == "x"
+    zero = _rows(warehouse, "A-I1", "2024-25-Q4")["RUT"]  # 0 of 0 children seen: does not apply
+    assert (zero["status"], zero["symbol"]) == ("no denominator", "z") and _is_null(zero["rank"])
     counts = warehouse.execute(
         "SELECT quarter, indicator_id, count(*) FROM benchmarks GROUP BY ALL"
     ).fetchall()
