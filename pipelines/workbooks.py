@@ -1,28 +1,48 @@
-"""Benchmark workbooks written with openpyxl: one per theme and quarter."""
+"""Benchmark workbooks written with openpyxl: one per theme and quarter, and the submission status
+workbook. Figures come from the warehouse's `benchmarks` and `group_aggregates`, never recomputed."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 from openpyxl import Workbook
-from openpyxl.styles import Font
+from openpyxl.chart import BarChart, LineChart, Reference
+from openpyxl.drawing.spreadsheet_drawing import SpreadsheetDrawing
+from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.table import Table, TableStyleInfo
 
-from pipelines.catalogue import THEME_TITLES, Authorities, Catalogue
-from pipelines.quarters import Quarter
+from pipelines.catalogue import THEME_TITLES, Authorities, Catalogue, formula_refs
+from pipelines.quarters import Quarter, parse_quarter
 
 NUMBER_FORMATS = {
     "gbp": "£#,##0",
     "gbp_m": "£#,##0.0",
-    "percent": "0.0",
+    "percent": '0.0"%"',
     "rate_10k": "0.0",
     "ratio": "0.0",
     "fte": "0.0",
 }
-RESTRICTED = "RESTRICTED: for the 33 LIIA authorities only. Do not publish."
+RESTRICTED = "RESTRICTED: for the 33 LIIA authorities only. Do not publish or forward."
+SYMBOL_LEGEND = (
+    "Symbols: x not available (not returned, rejected or not held); z not applicable (not collected "
+    "that quarter, or a zero denominator); u low reliability (denominator under 10: shown, not "
+    "ranked); c suppressed (publishable edition only)."
+)
+# Light fills, so black text stays readable; the band letter is always written beside the value.
+BAND_FILLS = {
+    "A": PatternFill("solid", fgColor="C6EFCE"),
+    "B": PatternFill("solid", fgColor="E2F0D9"),
+    "C": PatternFill("solid", fgColor="FFF2CC"),
+    "D": PatternFill("solid", fgColor="F8CBAD"),
+}
+BOLD = Font(bold=True)
+RED_BOLD = Font(bold=True, color="C00000")
+TRENDS_QUARTERS = 8
 
 
 def write_text(ws, row: int, col: int, value: object):
@@ -34,89 +54,458 @@ def write_text(ws, row: int, col: int, value: object):
     return cell
 
 
+# openpyxl has no API for a chart's alternative text; screen readers read `descr` on the frame.
+_chart_frame = SpreadsheetDrawing._chart_frame
+
+
+def _chart_frame_with_alt_text(self, idx):
+    frame = _chart_frame(self, idx)
+    chart = self.charts[idx - 1] if idx <= len(self.charts) else None
+    if getattr(chart, "alt_text", None):
+        frame.nvGraphicFramePr.cNvPr.descr = chart.alt_text
+    return frame
+
+
+SpreadsheetDrawing._chart_frame = _chart_frame_with_alt_text
+
+
 def _sheet_title(text: str) -> str:
     return "".join(c for c in text if c not in "[]:*?/\\")[:31]
 
 
+def _number(ws, row: int, col: int, value, unit: str, decimals: int):
+    cell = ws.cell(row, col, None if pd.isna(value) else round(float(value), int(decimals)))
+    cell.number_format = NUMBER_FORMATS.get(unit, "#,##0")
+    return cell
+
+
+def _shown(value) -> str:
+    return "" if value is None or (isinstance(value, float) and pd.isna(value)) else value
+
+
+def _header(ws, row: int, labels: list[str]) -> None:
+    for c, label in enumerate(labels, start=1):
+        ws.cell(row, c, label).font = BOLD
+
+
+def _table(ws, name: str, first_row: int, last_row: int, columns: int) -> None:
+    if last_row > first_row:
+        ws.add_table(
+            Table(
+                displayName=name,
+                ref=f"A{first_row}:{get_column_letter(columns)}{last_row}",
+                tableStyleInfo=TableStyleInfo(name="TableStyleMedium2", showRowStripes=True),
+            )
+        )
+
+
+def _widths(ws, widths: list[int]) -> None:
+    for c, width in enumerate(widths, start=1):
+        ws.column_dimensions[get_column_letter(c)].width = width
+
+
+def _print_setup(ws, title: str) -> None:
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.oddHeader.center.text = "RESTRICTED"
+    ws.oddFooter.left.text = title
+    ws.oddFooter.right.text = "Page &P of &N"
+
+
+def _titles(ws, title: str, subtitle: str | None = None, marking: str = RESTRICTED) -> int:
+    ws.cell(1, 1, title).font = Font(bold=True, size=14)
+    ws.cell(2, 1, marking).font = RED_BOLD
+    if subtitle:
+        write_text(ws, 3, 1, subtitle)
+    _print_setup(ws, title)
+    return 5
+
+
+@dataclass(frozen=True)
+class QuarterFigures:
+    """What a quarter's workbooks show, read from the warehouse."""
+
+    quarter: Quarter
+    benchmarks: pd.DataFrame  # this quarter and up to seven before it
+    groups: pd.DataFrame  # group_aggregates of this quarter
+    submissions: pd.DataFrame  # submissions of this quarter
+
+    @property
+    def current(self) -> pd.DataFrame:
+        return self.benchmarks[self.benchmarks["quarter"] == self.quarter.key]
+
+
+def quarter_figures(con: duckdb.DuckDBPyConnection, quarter: Quarter, quarters: int = 8):
+    """What the quarter's workbooks show: its benchmarks with the seven quarters before, its group
+    aggregates and submissions; and its validation issues."""
+    keys = [quarter.key]
+    while len(keys) < quarters:
+        keys.append(parse_quarter(keys[-1]).previous().key)
+    benchmarks = con.execute(
+        "SELECT * FROM benchmarks WHERE list_contains($keys, quarter)", {"keys": keys}
+    ).df()
+    one = {"q": quarter.key}
+    groups = con.execute("SELECT * FROM group_aggregates WHERE quarter = $q", one).df()
+    submissions = con.execute("SELECT * FROM submissions WHERE quarter = $q", one).df()
+    issues = con.execute("SELECT * FROM validation_issues WHERE quarter = $q", one).df()
+    return QuarterFigures(quarter, benchmarks, groups, submissions), issues
+
+
+def completeness(figures: QuarterFigures, authorities: Authorities) -> tuple[int, list[str]]:
+    """(authorities with an accepted current return, names of those without one)."""
+    subs = figures.submissions
+    accepted = set(subs.loc[subs["is_current"], "authority"])
+    missing = [authorities.name(c) for c in authorities.codes if c not in accepted]
+    return len(accepted), missing
+
+
+def _about(wb, figures: QuarterFigures, theme: str, authorities: Authorities, marking: str):
+    ws = wb.active
+    ws.title = "About"
+    row = _titles(ws, f"LIIA benchmarks: {THEME_TITLES[theme]}, {figures.quarter.label}")
+    accepted, missing = completeness(figures, authorities)
+    lines = [
+        f"Quarter: {figures.quarter.label} ({figures.quarter.start:%d %B %Y} to "
+        f"{figures.quarter.end:%d %B %Y})",
+        f"Produced: {datetime.now():%d %B %Y %H:%M}",
+        f"Returns accepted: {accepted} of {len(authorities.codes)}",
+        "Missing or rejected: " + (", ".join(missing) if missing else "none"),
+        SYMBOL_LEGEND,
+        "Rank 1 is best by the indicator's polarity (for neutral indicators, the highest value); "
+        "authorities with equal values share a rank.",
+        "Quartile band A is London's best quarter by polarity, D the worst; top or bottom 20% "
+        "marks the figures LIIA asks authorities to explain.",
+        "London, Inner, Outer and sub-region figures are sums of numerators over sums of "
+        "denominators, never averages of rates. Inner/Outer use the ONS definition.",
+        "Kingston upon Thames and Richmond upon Thames report workforce jointly: in workforce "
+        "indicators they are one unit, shown on both rows and counted once.",
+        "Sheets: Summary (every indicator by authority), one sheet per indicator with a chart, "
+        "Trends (last eight quarters), Definitions.",
+    ]
+    ws.cell(2, 1, marking).font = RED_BOLD
+    for i, line in enumerate(lines):
+        write_text(ws, row + i, 1, line)
+    ws.column_dimensions["A"].width = 120
+
+
+def _summary(wb, figures: QuarterFigures, indicators: pd.DataFrame, names: pd.Series, marking):
+    ws = wb.create_sheet("Summary")
+    row = _titles(
+        ws,
+        f"Summary: every indicator, {figures.quarter.label}",
+        "Each value is followed by its quartile band (A best to D); colour repeats the band.",
+        marking,
+    )
+    ws.cell(2, 1, marking).font = RED_BOLD
+    current = figures.current
+    header = ["Authority"]
+    for ind in indicators.itertuples():
+        header += [f"{ind.id} {ind.name}", f"{ind.id} band"]
+    _header(ws, row, header)
+    by_key = current.set_index(["authority", "indicator_id"])
+    for r, (code, name) in enumerate(names.sort_values().items(), start=row + 1):
+        write_text(ws, r, 1, name)
+        for k, ind in enumerate(indicators.itertuples()):
+            b = by_key.loc[(code, ind.id)]
+            col = 2 + 2 * k
+            if pd.isna(b["value"]):
+                write_text(ws, r, col, b["symbol"])
+            else:
+                _number(ws, r, col, b["value"], ind.unit, ind.decimals)
+            band = _shown(b["quartile_band"]) or _shown(b["symbol"])
+            cell = write_text(ws, r, col + 1, band)
+            if band in BAND_FILLS:
+                ws.cell(r, col).fill = cell.fill = BAND_FILLS[band]
+    _table(ws, "Summary", row, row + len(names), len(header))
+    _widths(ws, [26] + [14, 7] * len(indicators))
+    ws.freeze_panes = ws.cell(row + 1, 2)
+
+
+INDICATOR_COLUMNS = [
+    "Rank",
+    "Authority",
+    "Value",
+    "Symbol",
+    "Quartile band",
+    "Top/bottom 20%",
+    "Previous quarter",
+    "Change",
+    "Direction",
+    "Same quarter last year",
+    "Sub-region",
+    "London median",
+]
+
+
+def _indicator_sheet(wb, n: int, ind, figures: QuarterFigures, names: pd.Series, marking):
+    ws = wb.create_sheet(_sheet_title(f"{n} {ind.name}"))
+    row = _titles(ws, f"{ind.name}, {figures.quarter.label}", f"{ind.id}: {ind.formula}", marking)
+    rows = figures.current[figures.current["indicator_id"] == ind.id].copy()
+    rows["name"] = rows["authority"].map(names)
+    rows = rows.sort_values(["rank", "name"], na_position="last")
+    _header(ws, row, INDICATOR_COLUMNS)
+    first = row + 1
+    for r, b in enumerate(rows.itertuples(), start=first):
+        ws.cell(r, 1, None if pd.isna(b.rank) else int(b.rank))
+        write_text(ws, r, 2, b.name)
+        if pd.isna(b.value):
+            write_text(ws, r, 3, b.symbol)
+        else:
+            _number(ws, r, 3, b.value, ind.unit, ind.decimals)
+        write_text(ws, r, 4, _shown(b.symbol))
+        write_text(ws, r, 5, _shown(b.quartile_band))
+        if _shown(b.quartile_band) in BAND_FILLS:
+            ws.cell(r, 5).fill = BAND_FILLS[b.quartile_band]
+        write_text(ws, r, 6, _shown(b.top_bottom_20))
+        _number(ws, r, 7, b.previous_value, ind.unit, ind.decimals)
+        _number(ws, r, 8, b.change_on_quarter, ind.unit, ind.decimals)
+        write_text(ws, r, 9, _shown(b.direction_on_quarter))
+        _number(ws, r, 10, b.year_earlier_value, ind.unit, ind.decimals)
+        write_text(ws, r, 11, b.sub_region)
+        _number(ws, r, 12, b.london_median, ind.unit, ind.decimals)
+    last = first + len(rows) - 1
+    _table(ws, f"Indicator{n}", row, last, len(INDICATOR_COLUMNS))
+
+    b0 = rows.iloc[0]
+    groups = figures.groups[figures.groups["indicator_id"] == ind.id]
+    lines = [
+        ("London (sum of numerators over sum of denominators)", b0.london_value),
+        ("London median", b0.london_median),
+        ("London lower quartile", b0.london_lower_quartile),
+        ("London upper quartile", b0.london_upper_quartile),
+        ("Lowest", b0.london_min),
+        ("Highest", b0.london_max),
+    ]
+    for g in groups[groups["grouping"] == "inner_outer_ons"].sort_values("group_name").itertuples():
+        lines.append((f"{g.group_name} London", g.value))
+    for g in groups[groups["grouping"] == "sub_region"].sort_values("group_name").itertuples():
+        lines.append((f"Sub-region {g.group_name}", g.value))
+    g_row = last + 2
+    ws.cell(g_row, 2, "London and groups").font = BOLD
+    for k, (label, value) in enumerate(lines, start=g_row + 1):
+        write_text(ws, k, 2, label)
+        _number(ws, k, 3, value, ind.unit, ind.decimals)
+    ws.cell(g_row, 4, f"Ranked: {int(b0.n_reporting)} of {int(b0.n_units)}")
+
+    ranked = rows["value"].notna()
+    chart = BarChart()
+    chart.type = "col"
+    chart.title = f"{ind.name}: every authority, London median marked"
+    chart.y_axis.title = ind.name
+    chart.add_data(Reference(ws, min_col=3, min_row=row, max_row=last), titles_from_data=True)
+    chart.set_categories(Reference(ws, min_col=2, min_row=first, max_row=last))
+    median = LineChart()
+    median.add_data(Reference(ws, min_col=12, min_row=row, max_row=last), titles_from_data=True)
+    chart += median
+    chart.height, chart.width = 16, 22
+    best, worst = rows[ranked].iloc[0] if ranked.any() else None, None
+    if ranked.any():
+        worst = rows[ranked].iloc[-1]
+    chart.alt_text = (
+        f"Bar chart of {ind.name} for {int(ranked.sum())} authorities with a value in "
+        f"{figures.quarter.label}"
+        + (
+            f": best {best['name']} ({_fmt(best['value'], ind)}), "
+            f"worst {worst['name']} ({_fmt(worst['value'], ind)}), "
+            f"London median {_fmt(b0.london_median, ind)}, London {_fmt(b0.london_value, ind)}."
+            if best is not None
+            else "."
+        )
+    )
+    ws.add_chart(chart, f"N{row}")
+    _widths(ws, [7, 28, 12, 8, 9, 13, 11, 10, 11, 12, 11, 11])
+    ws.freeze_panes = ws.cell(first, 1)
+
+
+def _fmt(value, ind) -> str:
+    if pd.isna(value):
+        return "none"
+    text = f"{float(value):,.{int(ind.decimals)}f}"
+    return (
+        f"£{text}"
+        if ind.unit in ("gbp", "gbp_m")
+        else f"{text}%"
+        if ind.unit == "percent"
+        else text
+    )
+
+
+def _trends(wb, figures: QuarterFigures, indicators: pd.DataFrame, marking):
+    ws = wb.create_sheet("Trends")
+    row = _titles(
+        ws,
+        f"Trends: London over the last {TRENDS_QUARTERS} quarters",
+        "London figure (sum of numerators over sum of denominators) and median, by quarter.",
+        marking,
+    )
+    london = (
+        figures.benchmarks.groupby(["quarter", "indicator_id"])[["london_value", "london_median"]]
+        .first()
+        .reset_index()
+    )
+    quarters = sorted(london["quarter"].unique())[-TRENDS_QUARTERS:]
+    header = ["Quarter"]
+    for ind in indicators.itertuples():
+        header += [f"{ind.id} London", f"{ind.id} median"]
+    _header(ws, row, header)
+    table = london.set_index(["quarter", "indicator_id"])
+    for r, q in enumerate(quarters, start=row + 1):
+        write_text(ws, r, 1, q.replace("-Q", " Q"))
+        for k, ind in enumerate(indicators.itertuples()):
+            key = (q, ind.id)
+            if key in table.index:
+                _number(ws, r, 2 + 2 * k, table.at[key, "london_value"], ind.unit, ind.decimals)
+                _number(ws, r, 3 + 2 * k, table.at[key, "london_median"], ind.unit, ind.decimals)
+    last = row + len(quarters)
+    _table(ws, "Trends", row, last, len(header))
+    for k, ind in enumerate(indicators.itertuples()):
+        chart = LineChart()
+        chart.title = f"{ind.name}: London and median by quarter"
+        chart.add_data(
+            Reference(ws, min_col=2 + 2 * k, max_col=3 + 2 * k, min_row=row, max_row=last),
+            titles_from_data=True,
+        )
+        chart.set_categories(Reference(ws, min_col=1, min_row=row + 1, max_row=last))
+        chart.height, chart.width = 7, 16
+        values = [
+            table.at[(q, ind.id), "london_value"] for q in quarters if (q, ind.id) in table.index
+        ]
+        chart.alt_text = f"Line chart of London's {ind.name} over {len(quarters)} quarters" + (
+            f", from {_fmt(values[0], ind)} to {_fmt(values[-1], ind)}." if values else "."
+        )
+        ws.add_chart(chart, f"{get_column_letter(len(header) + 2)}{row + 15 * k}")
+    _widths(ws, [12] + [13] * (len(header) - 1))
+    ws.freeze_panes = ws.cell(row + 1, 2)
+
+
+def _definitions(wb, indicators: pd.DataFrame, catalogue: Catalogue, marking):
+    ws = wb.create_sheet("Definitions")
+    row = _titles(
+        ws, "Definitions", "Every indicator is derived centrally from items in the return.", marking
+    )
+    measures = catalogue.items.set_index("ref")["measure"]
+    header = [
+        "Id",
+        "Indicator",
+        "Formula",
+        "Items used",
+        "Unit",
+        "Polarity",
+        "Low reliability when",
+        "Source",
+    ]
+    _header(ws, row, header)
+    for r, ind in enumerate(indicators.itertuples(), start=row + 1):
+        used = "; ".join(
+            f"{ref} {measures[ref]}" if ref in measures else "population aged 0-17 (ONS)"
+            for ref in formula_refs(ind.formula)
+        )
+        reliability = (
+            f"{ind.reliability_denominator} under 10"
+            if isinstance(ind.reliability_denominator, str)
+            else ""
+        )
+        cells = [
+            ind.id,
+            ind.name,
+            ind.formula,
+            used,
+            ind.unit,
+            ind.polarity.replace("_", " "),
+            reliability,
+            "LIIA quarterly data return",
+        ]
+        for c, v in enumerate(cells, start=1):
+            write_text(ws, r, c, v)
+    _table(ws, "Definitions", row, row + len(indicators), len(header))
+    _widths(ws, [9, 50, 34, 70, 10, 16, 18, 26])
+    ws.freeze_panes = ws.cell(row + 1, 1)
+
+
+def save(wb: Workbook, path: Path) -> Path:
+    """Save next to the target and rename, so a reader never opens a half-written workbook."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.stem}.partial.xlsx")
+    wb.save(partial)
+    partial.replace(path)
+    return path
+
+
 def write_theme_workbook(
     path: Path,
-    quarter: Quarter,
+    figures: QuarterFigures,
     theme: str,
-    benchmarks: pd.DataFrame,
     authorities: Authorities,
     catalogue: Catalogue,
+    marking: str = RESTRICTED,
 ) -> Path:
-    """The theme's indicators for `quarter`, all authorities side by side, ranked."""
+    """The theme's indicators for the quarter, all authorities side by side."""
     indicators = catalogue.indicators[catalogue.indicators["theme"] == theme]
     names = authorities.table.set_index("liia_code")["name"]
     wb = Workbook()
-    about = wb.active
-    about.title = "About"
-    reporting = benchmarks.dropna(subset=["value"])["authority"].nunique()
-    lines = [
-        (f"LIIA benchmarks: {THEME_TITLES[theme]}, {quarter.label}", Font(bold=True, size=14)),
-        (RESTRICTED, Font(bold=True, color="C00000")),
-        (f"Produced {datetime.now():%d %B %Y %H:%M}", None),
-        (f"Authorities with at least one figure: {reporting} of {len(authorities.codes)}", None),
-        ("Symbols: x not available, z not collected, u low reliability, c suppressed", None),
-    ]
-    for i, (text, font) in enumerate(lines, start=1):
-        about.cell(i, 1, text).font = font or Font()
-    about.column_dimensions["A"].width = 90
-
+    _about(wb, figures, theme, authorities, marking)
+    _summary(wb, figures, indicators, names, marking)
     for n, ind in enumerate(indicators.itertuples(), start=1):
-        ws = wb.create_sheet(_sheet_title(f"{n} {ind.name}"))
-        ws.cell(1, 1, ind.name).font = Font(bold=True, size=12)
-        ws.cell(2, 1, RESTRICTED).font = Font(bold=True, color="C00000")
-        rows = benchmarks[benchmarks["indicator_id"] == ind.id].copy()
-        rows["name"] = rows["authority"].map(names)
-        rows = rows.sort_values(["rank", "name"], na_position="last")
-        header = ["Rank", "Authority", "Value", "Status"]
-        for c, h in enumerate(header, start=1):
-            ws.cell(4, c, h).font = Font(bold=True)
-        r = 4
-        for r, row in enumerate(rows.itertuples(), start=5):
-            ws.cell(r, 1, None if pd.isna(row.rank) else int(row.rank))
-            write_text(ws, r, 2, row.name)
-            value = ws.cell(
-                r, 3, None if pd.isna(row.value) else round(float(row.value), int(ind.decimals))
-            )
-            value.number_format = NUMBER_FORMATS.get(ind.unit, "0.0")
-            ws.cell(r, 4, row.status)
-        if r > 4:
-            ws.add_table(
-                Table(
-                    displayName=f"T{n}",
-                    ref=f"A4:D{r}",
-                    tableStyleInfo=TableStyleInfo(name="TableStyleMedium2", showRowStripes=True),
-                )
-            )
-        first = rows.iloc[0]
-        summary = [
-            ("London (sum of numerators over sum of denominators)", first.london_value),
-            ("London median", first.london_median),
-            ("London lower quartile", first.london_lower_quartile),
-            ("London upper quartile", first.london_upper_quartile),
-        ]
-        for k, (label, v) in enumerate(summary, start=r + 2):
-            ws.cell(k, 2, label).font = Font(bold=True)
-            cell = ws.cell(k, 3, None if pd.isna(v) else round(float(v), int(ind.decimals)))
-            cell.number_format = NUMBER_FORMATS.get(ind.unit, "0.0")
-        for col, width in zip("ABCD", [8, 34, 14, 16], strict=True):
-            ws.column_dimensions[col].width = width
-        ws.freeze_panes = "A5"
+        _indicator_sheet(wb, n, ind, figures, names, marking)
+    _trends(wb, figures, indicators, marking)
+    _definitions(wb, indicators, catalogue, marking)
+    return save(wb, path)
 
-    defs = wb.create_sheet("Definitions")
-    cols = ["id", "name", "formula", "unit", "polarity", "reliability_denominator"]
-    for c, h in enumerate(cols, start=1):
-        defs.cell(1, c, h).font = Font(bold=True)
-    for r, row in enumerate(indicators[cols].itertuples(index=False), start=2):
-        for c, v in enumerate(row, start=1):
-            write_text(defs, r, c, None if pd.isna(v) else v)
-    for c in range(1, len(cols) + 1):
-        defs.column_dimensions[get_column_letter(c)].width = 22 if c != 2 else 60
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.xlsx")
-    wb.save(tmp)
-    tmp.replace(path)
-    return path
+
+STATUS_COLUMNS = [
+    "Authority",
+    "Status",
+    "Current file",
+    "Received",
+    "Date completed",
+    "Template version",
+    "Errors",
+    "Warnings",
+    "Files received",
+]
+
+
+def write_status_workbook(
+    path: Path, figures: QuarterFigures, issues: pd.DataFrame, authorities: Authorities
+) -> Path:
+    """For LIIA's data lead: every authority, its current submission, status and issue counts."""
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Submissions"
+    accepted, missing = completeness(figures, authorities)
+    row = _titles(
+        ws,
+        f"LIIA return status, {figures.quarter.label}",
+        f"Accepted: {accepted} of {len(authorities.codes)}. Produced {datetime.now():%d %B %Y %H:%M}.",
+    )
+    _header(ws, row, STATUS_COLUMNS)
+    subs = figures.submissions
+    counts = issues.groupby(["submission_id", "severity"]).size().unstack(fill_value=0)
+    for r, code in enumerate(sorted(authorities.codes, key=authorities.name), start=row + 1):
+        mine = subs[subs["authority"] == code].sort_values("received_at")
+        current = mine[mine["is_current"]]
+        shown = current.iloc[-1] if len(current) else (mine.iloc[-1] if len(mine) else None)
+        write_text(ws, r, 1, authorities.name(code))
+        if shown is None:
+            write_text(ws, r, 2, "not returned")
+            ws.cell(r, 9, 0)
+            continue
+        sid = shown["submission_id"]
+        write_text(ws, r, 2, shown["status"])
+        write_text(ws, r, 3, shown["file_name"])
+        ws.cell(
+            r, 4, pd.Timestamp(shown["received_at"]).to_pydatetime()
+        ).number_format = "dd/mm/yyyy hh:mm"
+        write_text(ws, r, 5, _shown(shown["completed_on"]))
+        version = shown["template_version"]
+        ws.cell(r, 6, None if pd.isna(version) else int(version))
+        for c, severity in ((7, "error"), (8, "warning")):
+            has = sid in counts.index and severity in counts.columns
+            ws.cell(r, c, int(counts.at[sid, severity]) if has else 0)
+        ws.cell(r, 9, len(mine))
+    _table(ws, "Submissions", row, row + len(authorities.codes), len(STATUS_COLUMNS))
+    _widths(ws, [26, 26, 46, 17, 15, 10, 8, 9, 9])
+    ws.freeze_panes = ws.cell(row + 1, 2)
+    return save(wb, path)

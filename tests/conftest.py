@@ -1,5 +1,6 @@
 from pathlib import Path
 
+import dagster as dg
 import pytest
 from dagster_duckdb import DuckDBResource
 
@@ -29,3 +30,19 @@ def run_resources(tmp_path: Path, inbox: Path) -> dict:
         ),
         "duckdb": DuckDBResource(database=str(tmp_path / "liia.duckdb")),
     }
+
+
+@pytest.fixture(scope="session")
+def latest_quarter_run(tmp_path_factory) -> Path:
+    """The two latest sample quarters run through every asset, outputs under one folder."""
+    from pipelines.definitions import all_assets
+
+    tmp = tmp_path_factory.mktemp("run")
+    for quarter in ("2026-27-Q1", "2026-27-Q2"):
+        result = dg.materialize(
+            all_assets,
+            partition_key=quarter,
+            resources=run_resources(tmp, PROJECT / "sample_returns"),
+        )
+        assert result.success
+    return tmp

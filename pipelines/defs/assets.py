@@ -13,8 +13,17 @@ from pipelines.feedback import feedback_path, feedback_rows, write_feedback
 from pipelines.quarters import parse_quarter
 from pipelines.settlement import authority_summary, settle_quarter, structural_problems
 from pipelines.submissions import receive_quarter
-from pipelines.warehouse import ANALYST_STORAGE_VERSION, export_quarter, load_quarter, publish
-from pipelines.workbooks import write_theme_workbook
+from pipelines.warehouse import (
+    ANALYST_STORAGE_VERSION,
+    export_quarter,
+    load_quarter,
+    publish,
+)
+from pipelines.workbooks import (
+    quarter_figures,
+    write_status_workbook,
+    write_theme_workbook,
+)
 
 
 @dg.asset(partitions_def=quarter_partitions, group_name="receiving")
@@ -155,15 +164,28 @@ def analysts_warehouse(
 def benchmark_workbooks(
     context: dg.AssetExecutionContext, duckdb: DuckDBResource, paths: LiiaPaths
 ) -> None:
-    """One Excel workbook per theme, all authorities side by side, in reports/<quarter key>/."""
+    """One Excel workbook per theme (About, Summary, a sheet and chart per indicator, Trends,
+    Definitions) and the submission status workbook, in reports/<quarter key>/."""
     quarter = parse_quarter(context.partition_key)
     with _working_db(duckdb) as con:
-        rows = con.execute("SELECT * FROM benchmarks WHERE quarter = ?", [quarter.key]).df()
-    written = []
-    for theme in THEMES:
-        path = Path(paths.reports) / quarter.key / f"LIIA {theme} benchmarks {quarter.key}.xlsx"
-        write_theme_workbook(path, quarter, theme, rows, load_authorities(), load_catalogue())
-        written.append(str(path))
+        figures, issues = quarter_figures(con, quarter)
+    folder = Path(paths.reports) / quarter.key
+    authorities, catalogue = load_authorities(), load_catalogue()
+    written = [
+        write_theme_workbook(
+            folder / f"LIIA {theme} benchmarks {quarter.key}.xlsx",
+            figures,
+            theme,
+            authorities,
+            catalogue,
+        )
+        for theme in THEMES
+    ]
+    written.append(
+        write_status_workbook(
+            folder / f"LIIA return status {quarter.key}.xlsx", figures, issues, authorities
+        )
+    )
     context.add_output_metadata(
         {"workbooks": dg.MetadataValue.md("\n".join(f"- {p}" for p in written))}
     )
