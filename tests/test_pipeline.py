@@ -43,7 +43,8 @@ def test_one_quarter_runs_end_to_end(latest_quarter_run):
     ).fetchall()
     assert {n for (n,) in per_indicator} == {33}
     reports = latest_quarter_run / "reports" / "2026-27-Q2"
-    assert len(list(reports.glob("*.xlsx"))) == 4
+    assert len(list(reports.glob("LIIA * benchmarks *.xlsx"))) == 4
+    assert (reports / "LIIA return status 2026-27-Q2.xlsx").exists()
 
 
 def test_london_figure_is_a_ratio_of_sums(latest_quarter_run):
