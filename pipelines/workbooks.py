@@ -11,12 +11,13 @@ import duckdb
 import pandas as pd
 from openpyxl import Workbook
 from openpyxl.chart import BarChart, LineChart, Reference
+from openpyxl.chart.marker import DataPoint
 from openpyxl.drawing.spreadsheet_drawing import SpreadsheetDrawing
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.table import Table, TableStyleInfo
 
-from pipelines.catalogue import THEME_TITLES, Authorities, Catalogue, formula_refs
+from pipelines.catalogue import THEME_TITLES, THEMES, Authorities, Catalogue, formula_refs
 from pipelines.quarters import Quarter, parse_quarter
 
 NUMBER_FORMATS = {
@@ -509,3 +510,125 @@ def write_status_workbook(
     _widths(ws, [26, 26, 46, 17, 15, 10, 8, 9, 9])
     ws.freeze_panes = ws.cell(row + 1, 2)
     return save(wb, path)
+
+
+PACK_COLUMNS = [
+    "Theme",
+    "Indicator",
+    "Value",
+    "Symbol",
+    "Rank",
+    "Of",
+    "Quartile band",
+    "Top/bottom 20%",
+    "London",
+    "Direction on quarter",
+    "Direction on year",
+]
+OWN_BAR = "C00000"
+
+
+def write_authority_pack(
+    path: Path,
+    figures: QuarterFigures,
+    code: str,
+    authorities: Authorities,
+    catalogue: Catalogue,
+) -> Path:
+    """One authority against London on every indicator of the four themes, with the figures LIIA
+    will ask it to explain, and a chart per indicator with its own bar highlighted."""
+    name = authorities.name(code)
+    names = authorities.table.set_index("liia_code")["name"]
+    current = figures.current
+    mine = current[current["authority"] == code].set_index("indicator_id")
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Summary"
+    row = _titles(
+        ws,
+        f"{name} against London, {figures.quarter.label}",
+        SYMBOL_LEGEND,
+    )
+    flagged = [
+        ind.name
+        for ind in catalogue.indicators.itertuples()
+        if _shown(mine.at[ind.id, "top_bottom_20"])
+    ]
+    write_text(
+        ws,
+        4,
+        1,
+        f"Figures in London's top or bottom 20%, which LIIA will ask you to explain: {len(flagged)}",
+    )
+    _header(ws, row, PACK_COLUMNS)
+    for r, ind in enumerate(catalogue.indicators.itertuples(), start=row + 1):
+        b = mine.loc[ind.id]
+        write_text(ws, r, 1, THEME_TITLES[ind.theme])
+        write_text(ws, r, 2, ind.name)
+        if pd.isna(b["value"]):
+            write_text(ws, r, 3, b["symbol"])
+        else:
+            _number(ws, r, 3, b["value"], ind.unit, ind.decimals)
+        write_text(ws, r, 4, _shown(b["symbol"]))
+        ws.cell(r, 5, None if pd.isna(b["rank"]) else int(b["rank"]))
+        ws.cell(r, 6, int(b["n_reporting"]))
+        write_text(ws, r, 7, _shown(b["quartile_band"]))
+        if _shown(b["quartile_band"]) in BAND_FILLS:
+            ws.cell(r, 7).fill = BAND_FILLS[b["quartile_band"]]
+        write_text(ws, r, 8, _shown(b["top_bottom_20"]))
+        _number(ws, r, 9, b["london_value"], ind.unit, ind.decimals)
+        write_text(ws, r, 10, _shown(b["direction_on_quarter"]))
+        write_text(ws, r, 11, _shown(b["direction_on_year"]))
+    _table(ws, "Pack", row, row + len(catalogue.indicators), len(PACK_COLUMNS))
+    _widths(ws, [24, 58, 12, 8, 7, 5, 9, 13, 12, 12, 12])
+    ws.freeze_panes = ws.cell(row + 1, 3)
+
+    order = names.sort_values()
+    for theme in THEME_TITLES:
+        indicators = catalogue.indicators[catalogue.indicators["theme"] == theme]
+        sheet = wb.create_sheet(THEMES[theme])
+        top = _titles(sheet, f"{THEME_TITLES[theme]}: {name} among London authorities")
+        _header(sheet, top, ["Authority"] + [f"{i.id} {i.name}" for i in indicators.itertuples()])
+        values = current.pivot(index="authority", columns="indicator_id", values="value")
+        for r, (other, other_name) in enumerate(order.items(), start=top + 1):
+            cell = write_text(sheet, r, 1, other_name)
+            if other == code:
+                cell.font = BOLD
+            for c, ind in enumerate(indicators.itertuples(), start=2):
+                _number(sheet, r, c, values.at[other, ind.id], ind.unit, ind.decimals)
+        last = top + len(order)
+        _table(sheet, f"Theme{theme.title()}", top, last, 1 + len(indicators))
+        own = list(order.index).index(code)
+        for k, ind in enumerate(indicators.itertuples()):
+            chart = BarChart()
+            chart.type = "col"
+            chart.title = f"{ind.name}: {name} highlighted"
+            chart.add_data(
+                Reference(sheet, min_col=2 + k, min_row=top, max_row=last), titles_from_data=True
+            )
+            chart.set_categories(Reference(sheet, min_col=1, min_row=top + 1, max_row=last))
+            chart.legend = None
+            point = DataPoint(idx=own)
+            point.graphicalProperties.solidFill = OWN_BAR
+            chart.series[0].dPt.append(point)
+            chart.height, chart.width = 8, 18
+            b = mine.loc[ind.id]
+            chart.alt_text = (
+                f"Column chart of {ind.name} for every London authority in "
+                f"{figures.quarter.label}, {name} highlighted: {name} "
+                f"{_fmt(b['value'], ind)}"
+                + (
+                    f", rank {int(b['rank'])} of {int(b['n_reporting'])}"
+                    if not pd.isna(b["rank"])
+                    else ""
+                )
+                + f"; London {_fmt(b['london_value'], ind)}."
+            )
+            sheet.add_chart(chart, f"{get_column_letter(len(indicators) + 3)}{top + 17 * k}")
+        _widths(sheet, [26] + [14] * len(indicators))
+        sheet.freeze_panes = sheet.cell(top + 1, 2)
+    return save(wb, path)
+
+
+def pack_path(reports: Path, quarter: Quarter, name: str) -> Path:
+    return reports / quarter.key / "packs" / f"LIIA pack {quarter.key} {name}.xlsx"

@@ -150,3 +150,44 @@ def test_text_from_a_return_is_never_a_formula(tmp_path):
         with zipfile.ZipFile(path) as z:
             sheets = [z.read(n) for n in z.namelist() if n.startswith("xl/worksheets/sheet")]
         assert not any(b"<f>" in s for s in sheets)
+
+
+def test_authority_pack_against_london_with_its_own_bar_highlighted(latest_quarter_run):
+    authorities, catalogue = load_authorities(), load_catalogue()
+    packs = latest_quarter_run / "reports" / QUARTER / "packs"
+    assert len(list(packs.glob("*.xlsx"))) == 33
+    path = packs / f"LIIA pack {QUARTER} Sutton.xlsx"
+    wb = load_workbook(path)
+    assert wb.sheetnames == ["Summary", *THEMES.values()]
+    ws = wb["Summary"]
+    rows = list(ws[ws.tables["Pack"].ref])[1:]
+    con = duckdb.connect(str(latest_quarter_run / "liia.duckdb"), read_only=True)
+    expected = con.execute(
+        """SELECT i.name, b.* FROM benchmarks b JOIN indicators i USING (indicator_id)
+           WHERE quarter = ? AND authority = 'SUT'""",
+        [QUARTER],
+    ).df()
+    assert len(rows) == len(catalogue.indicators) == len(expected)
+    by_name = expected.set_index("name")
+    for row in rows:
+        b = by_name.loc[row[1].value]
+        decimals = int(catalogue.indicators.set_index("name").at[row[1].value, "decimals"])
+        assert row[2].value == (b["symbol"] if pd.isna(b["value"]) else round(b["value"], decimals))
+        assert row[4].value == (None if pd.isna(b["rank"]) else b["rank"])
+        assert (row[7].value or None) == (
+            None if pd.isna(b["top_bottom_20"]) else b["top_bottom_20"]
+        )
+    flagged = expected["top_bottom_20"].notna().sum()
+    assert ws["A4"].value.endswith(f"explain: {flagged}")
+    own = sorted(authorities.table["name"]).index("Sutton")
+    with zipfile.ZipFile(path) as z:
+        charts = [z.read(n).decode() for n in z.namelist() if n.startswith("xl/charts/chart")]
+        drawings = [
+            z.read(n).decode() for n in z.namelist() if re.match(r"xl/drawings/drawing\d+\.xml$", n)
+        ]
+    assert len(charts) == len(catalogue.indicators)
+    for chart in charts:
+        point = re.search(r"<dPt><idx val=\"(\d+)\" />.*?<a:srgbClr val=\"(\w+)\"", chart)
+        assert point and (int(point[1]), point[2]) == (own, "C00000")
+    alt = [d for x in drawings for d in re.findall(r'descr="([^"]+)"', x)]
+    assert len(alt) == len(charts) and all("Sutton highlighted" in a for a in alt)

@@ -20,7 +20,9 @@ from pipelines.warehouse import (
     publish,
 )
 from pipelines.workbooks import (
+    pack_path,
     quarter_figures,
+    write_authority_pack,
     write_status_workbook,
     write_theme_workbook,
 )
@@ -165,7 +167,8 @@ def benchmark_workbooks(
     context: dg.AssetExecutionContext, duckdb: DuckDBResource, paths: LiiaPaths
 ) -> None:
     """One Excel workbook per theme (About, Summary, a sheet and chart per indicator, Trends,
-    Definitions) and the submission status workbook, in reports/<quarter key>/."""
+    Definitions), a pack for each authority (reports/<quarter key>/packs/) and the submission
+    status workbook, in reports/<quarter key>/."""
     quarter = parse_quarter(context.partition_key)
     with _working_db(duckdb) as con:
         figures, issues = quarter_figures(con, quarter)
@@ -181,13 +184,27 @@ def benchmark_workbooks(
         )
         for theme in THEMES
     ]
+    packs = [
+        write_authority_pack(
+            pack_path(Path(paths.reports), quarter, authorities.name(code)),
+            figures,
+            code,
+            authorities,
+            catalogue,
+        )
+        for code in authorities.codes
+    ]
     written.append(
         write_status_workbook(
             folder / f"LIIA return status {quarter.key}.xlsx", figures, issues, authorities
         )
     )
     context.add_output_metadata(
-        {"workbooks": dg.MetadataValue.md("\n".join(f"- {p}" for p in written))}
+        {
+            "workbooks": dg.MetadataValue.md("\n".join(f"- {p}" for p in written)),
+            "authority_packs": dg.MetadataValue.path(str(folder / "packs")),
+            "packs_written": len(packs),
+        }
     )
 
 
