@@ -253,6 +253,20 @@ def _fmt(x: float) -> str:
 SMALL_NUMBER = 20  # below this, a count moving by half is ordinary noise, not worth a question
 
 
+def _warning(v, problem: str, fix: str) -> dict:
+    """An issue row warning about value row `v` (submission_id, sheet, cell, ref, value)."""
+    return {
+        "submission_id": v.submission_id,
+        "severity": "warning",
+        "sheet": v.sheet,
+        "cell": v.cell.split("!")[-1],
+        "ref": v.ref,
+        "found": _fmt(v.value),
+        "problem": problem,
+        "fix": fix,
+    }
+
+
 def plausibility_warnings(
     current: pd.DataFrame,
     previous: pd.DataFrame,
@@ -277,21 +291,16 @@ def plausibility_warnings(
     merged = merged.assign(ratio=merged["value"] / merged["value_prev"])
     out = merged[(merged["ratio"] - 1).abs() > threshold]
     rows = [
-        {
-            "submission_id": v.submission_id,
-            "severity": "warning",
-            "sheet": v.sheet,
-            "cell": v.cell.split("!")[-1],
-            "ref": v.ref,
-            "found": _fmt(v.value),
-            "problem": f"{_fmt(v.value)} is {v.ratio:.1f} times the previous quarter"
+        _warning(
+            v,
+            f"{_fmt(v.value)} is {v.ratio:.1f} times the previous quarter"
             + (
                 " (allowing for the quarters elapsed)."
                 if v.ref in ytd_refs
                 else f" ({_fmt(v.value_prev)})."
             ),
-            "fix": "Check the figure; if it is right, say why it changed in Notes.",
-        }
+            "Check the figure; if it is right, say why it changed in Notes.",
+        )
         for v in out.itertuples()
     ]
     return pd.DataFrame(rows, columns=ISSUE_COLUMNS)
@@ -325,14 +334,9 @@ def distribution_warnings(current: pd.DataFrame, fences: float = 3.0) -> pd.Data
         direction, by = ("above", v.above) if v.above > fences else ("below", v.below)
         quartile = "upper" if direction == "above" else "lower"
         rows.append(
-            {
-                "submission_id": v.submission_id,
-                "severity": "warning",
-                "sheet": v.sheet,
-                "cell": v.cell.split("!")[-1],
-                "ref": v.ref,
-                "found": _fmt(v.value),
-                "problem": f"{_fmt(v.value)} is "
+            _warning(
+                v,
+                f"{_fmt(v.value)} is "
                 + (
                     f"£{v.rate:,.0f} per child"
                     if v.unit == "gbp"
@@ -340,7 +344,7 @@ def distribution_warnings(current: pd.DataFrame, fences: float = 3.0) -> pd.Data
                 )
                 + f", {direction} the London "
                 f"{quartile} quartile by {by:.1f} times the interquartile range.",
-                "fix": "Check the figure; if it is right, say why in Notes.",
-            }
+                "Check the figure; if it is right, say why in Notes.",
+            )
         )
     return pd.DataFrame(rows, columns=ISSUE_COLUMNS)

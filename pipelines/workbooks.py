@@ -165,7 +165,9 @@ def completeness(figures: QuarterFigures, authorities: Authorities) -> tuple[int
 def _about(wb, figures: QuarterFigures, theme: str, authorities: Authorities, marking: str):
     ws = wb.active
     ws.title = "About"
-    row = _titles(ws, f"LIIA benchmarks: {THEME_TITLES[theme]}, {figures.quarter.label}")
+    row = _titles(
+        ws, f"LIIA benchmarks: {THEME_TITLES[theme]}, {figures.quarter.label}", marking=marking
+    )
     accepted, missing = completeness(figures, authorities)
     lines = [
         f"Quarter: {figures.quarter.label} ({figures.quarter.start:%d %B %Y} to "
@@ -185,7 +187,6 @@ def _about(wb, figures: QuarterFigures, theme: str, authorities: Authorities, ma
         "Sheets: Summary (every indicator by authority), one sheet per indicator with a chart, "
         "Trends (last eight quarters), Definitions.",
     ]
-    ws.cell(2, 1, marking).font = RED_BOLD
     for i, line in enumerate(lines):
         write_text(ws, row + i, 1, line)
     ws.column_dimensions["A"].width = 120
@@ -199,7 +200,6 @@ def _summary(wb, figures: QuarterFigures, indicators: pd.DataFrame, names: pd.Se
         "Each value is followed by its quartile band (A best to D); colour repeats the band.",
         marking,
     )
-    ws.cell(2, 1, marking).font = RED_BOLD
     current = figures.current
     header = ["Authority"]
     for ind in indicators.itertuples():
@@ -301,9 +301,7 @@ def _indicator_sheet(wb, n: int, ind, figures: QuarterFigures, names: pd.Series,
     median.add_data(Reference(ws, min_col=12, min_row=row, max_row=last), titles_from_data=True)
     chart += median
     chart.height, chart.width = 16, 22
-    best, worst = rows[ranked].iloc[0] if ranked.any() else None, None
-    if ranked.any():
-        worst = rows[ranked].iloc[-1]
+    best, worst = (rows[ranked].iloc[0], rows[ranked].iloc[-1]) if ranked.any() else (None, None)
     chart.alt_text = (
         f"Bar chart of {ind.name} for {int(ranked.sum())} authorities with a value in "
         f"{figures.quarter.label}"
@@ -584,12 +582,12 @@ def write_authority_pack(
     ws.freeze_panes = ws.cell(row + 1, 3)
 
     order = names.sort_values()
+    values = current.pivot(index="authority", columns="indicator_id", values="value")
     for theme in THEME_TITLES:
         indicators = catalogue.indicators[catalogue.indicators["theme"] == theme]
         sheet = wb.create_sheet(THEMES[theme])
         top = _titles(sheet, f"{THEME_TITLES[theme]}: {name} among London authorities")
         _header(sheet, top, ["Authority"] + [f"{i.id} {i.name}" for i in indicators.itertuples()])
-        values = current.pivot(index="authority", columns="indicator_id", values="value")
         for r, (other, other_name) in enumerate(order.items(), start=top + 1):
             cell = write_text(sheet, r, 1, other_name)
             if other == code:

@@ -11,7 +11,7 @@ import pytest
 from openpyxl import load_workbook
 
 from pipelines.catalogue import THEMES, load_authorities, load_catalogue
-from pipelines.feedback import write_feedback
+from pipelines.feedback import FEEDBACK_COLUMNS, write_feedback
 from pipelines.quarters import parse_quarter
 from pipelines.workbooks import QuarterFigures, write_status_workbook
 
@@ -123,17 +123,7 @@ def test_text_from_a_return_is_never_a_formula(tmp_path):
                 "-1",
             ]
         ],
-        columns=[
-            "Severity",
-            "File",
-            "Sheet",
-            "Cell",
-            "Ref",
-            "Measure",
-            "Value found",
-            "What is wrong",
-            "How to fix it",
-        ],
+        columns=FEEDBACK_COLUMNS,
     )
     feedback = write_feedback(tmp_path / "feedback.xlsx", "Barnet", quarter.label, subs, rows)
     cells = [
