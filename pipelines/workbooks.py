@@ -3,7 +3,7 @@ workbook. Figures come from the warehouse's `benchmarks` and `group_aggregates`,
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -18,6 +18,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.table import Table, TableStyleInfo
 
 from pipelines.catalogue import THEME_TITLES, THEMES, Authorities, Catalogue, formula_refs
+from pipelines.disclosure import publishable
 from pipelines.quarters import Quarter, parse_quarter
 
 NUMBER_FORMATS = {
@@ -29,6 +30,10 @@ NUMBER_FORMATS = {
     "fte": "0.0",
 }
 RESTRICTED = "RESTRICTED: for the 33 LIIA authorities only. Do not publish or forward."
+PUBLISHABLE = (
+    "OFFICIAL: publishable edition. Counts from 1 to 5, and any figure from which one could be "
+    "worked back, are shown as c."
+)
 SYMBOL_LEGEND = (
     "Symbols: x not available (not returned, rejected or not held); z not applicable (not collected "
     "that quarter, or a zero denominator); u low reliability (denominator under 10: shown, not "
@@ -75,6 +80,8 @@ def _sheet_title(text: str) -> str:
 
 
 def _number(ws, row: int, col: int, value, unit: str, decimals: int):
+    if isinstance(value, str):  # a symbol in place of the figure, such as c (suppressed)
+        return write_text(ws, row, col, value)
     cell = ws.cell(row, col, None if pd.isna(value) else round(float(value), int(decimals)))
     cell.number_format = NUMBER_FORMATS.get(unit, "#,##0")
     return cell
@@ -105,12 +112,12 @@ def _widths(ws, widths: list[int]) -> None:
         ws.column_dimensions[get_column_letter(c)].width = width
 
 
-def _print_setup(ws, title: str) -> None:
+def _print_setup(ws, title: str, marking: str) -> None:
     ws.page_setup.orientation = "landscape"
     ws.page_setup.fitToWidth = 1
     ws.page_setup.fitToHeight = 0
     ws.sheet_properties.pageSetUpPr.fitToPage = True
-    ws.oddHeader.center.text = "RESTRICTED"
+    ws.oddHeader.center.text = marking.split(":")[0]
     ws.oddFooter.left.text = title
     ws.oddFooter.right.text = "Page &P of &N"
 
@@ -120,7 +127,7 @@ def _titles(ws, title: str, subtitle: str | None = None, marking: str = RESTRICT
     ws.cell(2, 1, marking).font = RED_BOLD
     if subtitle:
         write_text(ws, 3, 1, subtitle)
-    _print_setup(ws, title)
+    _print_setup(ws, title, marking)
     return 5
 
 
@@ -132,6 +139,7 @@ class QuarterFigures:
     benchmarks: pd.DataFrame  # this quarter and up to seven before it
     groups: pd.DataFrame  # group_aggregates of this quarter
     submissions: pd.DataFrame  # submissions of this quarter
+    items: pd.DataFrame  # count items (quarter, authority, ref, value) of the same quarters
 
     @property
     def current(self) -> pd.DataFrame:
@@ -151,7 +159,20 @@ def quarter_figures(con: duckdb.DuckDBPyConnection, quarter: Quarter, quarters: 
     groups = con.execute("SELECT * FROM group_aggregates WHERE quarter = $q", one).df()
     submissions = con.execute("SELECT * FROM submissions WHERE quarter = $q", one).df()
     issues = con.execute("SELECT * FROM validation_issues WHERE quarter = $q", one).df()
-    return QuarterFigures(quarter, benchmarks, groups, submissions), issues
+    items = con.execute(
+        """SELECT v.quarter, v.authority, v.indicator_id AS ref, v.value
+        FROM indicator_values AS v
+        JOIN indicators AS i USING (indicator_id, kind)
+        WHERE v.kind = 'item' AND i.unit = 'count' AND list_contains($keys, v.quarter)""",
+        {"keys": keys},
+    ).df()
+    return QuarterFigures(quarter, benchmarks, groups, submissions, items), issues
+
+
+def publishable_figures(figures: QuarterFigures, catalogue: Catalogue) -> QuarterFigures:
+    """The figures with the spec's disclosure control applied (see pipelines.disclosure)."""
+    benchmarks, groups = publishable(figures.benchmarks, figures.groups, figures.items, catalogue)
+    return replace(figures, benchmarks=benchmarks, groups=groups)
 
 
 def completeness(figures: QuarterFigures, authorities: Authorities) -> tuple[int, list[str]]:
@@ -290,7 +311,7 @@ def _indicator_sheet(wb, n: int, ind, figures: QuarterFigures, names: pd.Series,
         _number(ws, k, 3, value, ind.unit, ind.decimals)
     ws.cell(g_row, 4, f"Ranked: {int(b0.n_reporting)} of {int(b0.n_units)}")
 
-    ranked = rows["value"].notna()
+    ranked = pd.to_numeric(rows["value"], errors="coerce").notna()
     chart = BarChart()
     chart.type = "col"
     chart.title = f"{ind.name}: every authority, London median marked"
@@ -319,6 +340,8 @@ def _indicator_sheet(wb, n: int, ind, figures: QuarterFigures, names: pd.Series,
 
 
 def _fmt(value, ind) -> str:
+    if isinstance(value, str):
+        return "suppressed" if value == "c" else value
     if pd.isna(value):
         return "none"
     text = f"{float(value):,.{int(ind.decimals)}f}"

@@ -20,7 +20,9 @@ from pipelines.warehouse import (
     publish,
 )
 from pipelines.workbooks import (
+    PUBLISHABLE,
     pack_path,
+    publishable_figures,
     quarter_figures,
     write_authority_pack,
     write_status_workbook,
@@ -167,8 +169,9 @@ def benchmark_workbooks(
     context: dg.AssetExecutionContext, duckdb: DuckDBResource, paths: LiiaPaths
 ) -> None:
     """One Excel workbook per theme (About, Summary, a sheet and chart per indicator, Trends,
-    Definitions), a pack for each authority (reports/<quarter key>/packs/) and the submission
-    status workbook, in reports/<quarter key>/."""
+    Definitions), RESTRICTED, and its publishable edition with small counts suppressed
+    (publishable/); a pack for each authority (packs/) and the submission status workbook, all
+    in reports/<quarter key>/."""
     quarter = parse_quarter(context.partition_key)
     with _working_db(duckdb) as con:
         figures, issues = quarter_figures(con, quarter)
@@ -181,6 +184,18 @@ def benchmark_workbooks(
             theme,
             authorities,
             catalogue,
+        )
+        for theme in THEMES
+    ]
+    published = publishable_figures(figures, catalogue)
+    written += [
+        write_theme_workbook(
+            folder / "publishable" / f"LIIA {theme} benchmarks {quarter.key} publishable.xlsx",
+            published,
+            theme,
+            authorities,
+            catalogue,
+            marking=PUBLISHABLE,
         )
         for theme in THEMES
     ]
