@@ -11,11 +11,19 @@ $(UV):
 	$(UV) sync --frozen
 	touch .venv
 
-.PHONY: run test lint
+# The download page test opens reports/index.html in Debian's chromium.
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+
+.PHONY: run test lint chromium
+chromium:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
+	  ($(SUDO) apt-get update -qq && \
+	   $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium)
+
 run: .venv
 	$(UV) run --frozen liia run --all
 
-test: .venv
+test: .venv chromium
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen pytest -q
 

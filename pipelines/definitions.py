@@ -4,6 +4,7 @@ from pipelines.defs.assets import (
     analysts_warehouse,
     benchmark_workbooks,
     benchmarks,
+    download_page,
     feedback_workbooks,
     received_returns,
     validated_returns,
@@ -17,6 +18,7 @@ all_assets = [
     analysts_warehouse,
     feedback_workbooks,
     benchmark_workbooks,
+    download_page,
 ]
 
 defs = dg.Definitions(assets=all_assets, resources=default_resources())

@@ -3,7 +3,7 @@ workbook. Figures come from the warehouse's `benchmarks` and `group_aggregates`,
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -139,7 +139,8 @@ class QuarterFigures:
     benchmarks: pd.DataFrame  # this quarter and up to seven before it
     groups: pd.DataFrame  # group_aggregates of this quarter
     submissions: pd.DataFrame  # submissions of this quarter
-    items: pd.DataFrame  # count items (quarter, authority, ref, value) of the same quarters
+    # count items (quarter, authority, ref, value) of the same quarters, for disclosure control
+    items: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def current(self) -> pd.DataFrame:
@@ -221,16 +222,16 @@ def _summary(wb, figures: QuarterFigures, indicators: pd.DataFrame, names: pd.Se
         "Each value is followed by its quartile band (A best to D); colour repeats the band.",
         marking,
     )
-    current = figures.current
+    inds = list(indicators.itertuples())
     header = ["Authority"]
-    for ind in indicators.itertuples():
+    for ind in inds:
         header += [f"{ind.id} {ind.name}", f"{ind.id} band"]
     _header(ws, row, header)
-    by_key = current.set_index(["authority", "indicator_id"])
+    by_key = {(b["authority"], b["indicator_id"]): b for b in figures.current.to_dict("records")}
     for r, (code, name) in enumerate(names.sort_values().items(), start=row + 1):
         write_text(ws, r, 1, name)
-        for k, ind in enumerate(indicators.itertuples()):
-            b = by_key.loc[(code, ind.id)]
+        for k, ind in enumerate(inds):
+            b = by_key[(code, ind.id)]
             col = 2 + 2 * k
             if pd.isna(b["value"]):
                 write_text(ws, r, col, b["symbol"])
@@ -327,9 +328,9 @@ def _indicator_sheet(wb, n: int, ind, figures: QuarterFigures, names: pd.Series,
         f"Bar chart of {ind.name} for {int(ranked.sum())} authorities with a value in "
         f"{figures.quarter.label}"
         + (
-            f": best {best['name']} ({_fmt(best['value'], ind)}), "
-            f"worst {worst['name']} ({_fmt(worst['value'], ind)}), "
-            f"London median {_fmt(b0.london_median, ind)}, London {_fmt(b0.london_value, ind)}."
+            f": best {best['name']} ({format_value(best['value'], ind)}), "
+            f"worst {worst['name']} ({format_value(worst['value'], ind)}), "
+            f"London median {format_value(b0.london_median, ind)}, London {format_value(b0.london_value, ind)}."
             if best is not None
             else "."
         )
@@ -339,7 +340,7 @@ def _indicator_sheet(wb, n: int, ind, figures: QuarterFigures, names: pd.Series,
     ws.freeze_panes = ws.cell(first, 1)
 
 
-def _fmt(value, ind) -> str:
+def format_value(value, ind) -> str:
     if isinstance(value, str):
         return "suppressed" if value == "c" else value
     if pd.isna(value):
@@ -395,7 +396,9 @@ def _trends(wb, figures: QuarterFigures, indicators: pd.DataFrame, marking):
             table.at[(q, ind.id), "london_value"] for q in quarters if (q, ind.id) in table.index
         ]
         chart.alt_text = f"Line chart of London's {ind.name} over {len(quarters)} quarters" + (
-            f", from {_fmt(values[0], ind)} to {_fmt(values[-1], ind)}." if values else "."
+            f", from {format_value(values[0], ind)} to {format_value(values[-1], ind)}."
+            if values
+            else "."
         )
         ws.add_chart(chart, f"{get_column_letter(len(header) + 2)}{row + 15 * k}")
     _widths(ws, [12] + [13] * (len(header) - 1))
@@ -451,6 +454,15 @@ def save(wb: Workbook, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.stem}.partial.xlsx")
     wb.save(partial)
+    partial.replace(path)
+    return path
+
+
+def save_text(text: str, path: Path) -> Path:
+    """As save(), for a text file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(text, encoding="utf-8")
     partial.replace(path)
     return path
 
@@ -549,32 +561,59 @@ PACK_COLUMNS = [
 OWN_BAR = "C00000"
 
 
-def write_authority_pack(
-    path: Path,
-    figures: QuarterFigures,
-    code: str,
-    authorities: Authorities,
-    catalogue: Catalogue,
-) -> Path:
+@dataclass(frozen=True)
+class _PackInputs:
+    """What every pack of a quarter shares, worked out once."""
+
+    figures: QuarterFigures
+    indicators: list  # catalogue rows, as named tuples
+    by_theme: dict[str, list]
+    order: list[tuple[str, str]]  # (code, name) by name
+    values: dict[str, dict[str, float]]  # indicator id -> authority -> value
+    rows: dict[str, dict[str, dict]]  # authority -> indicator id -> benchmarks row
+
+
+def _pack_inputs(figures: QuarterFigures, authorities: Authorities, catalogue: Catalogue):
+    indicators = list(catalogue.indicators.itertuples())
+    current = figures.current
+    rows: dict[str, dict[str, dict]] = {}
+    for r in current.to_dict("records"):
+        rows.setdefault(r["authority"], {})[r["indicator_id"]] = r
+    values = {
+        i: {a: (None if pd.isna(v) else v) for a, v in g.items()}
+        for i, g in current.set_index("authority").groupby("indicator_id")["value"]
+    }
+    return _PackInputs(
+        figures,
+        indicators,
+        {t: [i for i in indicators if i.theme == t] for t in THEME_TITLES},
+        sorted(((c, authorities.name(c)) for c in authorities.codes), key=lambda x: x[1]),
+        values,
+        rows,
+    )
+
+
+def write_authority_packs(
+    reports: Path, figures: QuarterFigures, authorities: Authorities, catalogue: Catalogue
+) -> list[Path]:
+    """A pack for each authority, in reports/<quarter key>/packs/."""
+    shared = _pack_inputs(figures, authorities, catalogue)
+    return [
+        _write_pack(pack_path(reports, figures.quarter, name), shared, code, name)
+        for code, name in shared.order
+    ]
+
+
+def _write_pack(path: Path, shared: _PackInputs, code: str, name: str) -> Path:
     """One authority against London on every indicator of the four themes, with the figures LIIA
     will ask it to explain, and a chart per indicator with its own bar highlighted."""
-    name = authorities.name(code)
-    names = authorities.table.set_index("liia_code")["name"]
-    current = figures.current
-    mine = current[current["authority"] == code].set_index("indicator_id")
+    figures = shared.figures
+    mine = shared.rows[code]
     wb = Workbook()
     ws = wb.active
     ws.title = "Summary"
-    row = _titles(
-        ws,
-        f"{name} against London, {figures.quarter.label}",
-        SYMBOL_LEGEND,
-    )
-    flagged = [
-        ind.name
-        for ind in catalogue.indicators.itertuples()
-        if _shown(mine.at[ind.id, "top_bottom_20"])
-    ]
+    row = _titles(ws, f"{name} against London, {figures.quarter.label}", SYMBOL_LEGEND)
+    flagged = [i.name for i in shared.indicators if _shown(mine[i.id]["top_bottom_20"])]
     write_text(
         ws,
         4,
@@ -582,8 +621,8 @@ def write_authority_pack(
         f"Figures in London's top or bottom 20%, which LIIA will ask you to explain: {len(flagged)}",
     )
     _header(ws, row, PACK_COLUMNS)
-    for r, ind in enumerate(catalogue.indicators.itertuples(), start=row + 1):
-        b = mine.loc[ind.id]
+    for r, ind in enumerate(shared.indicators, start=row + 1):
+        b = mine[ind.id]
         write_text(ws, r, 1, THEME_TITLES[ind.theme])
         write_text(ws, r, 2, ind.name)
         if pd.isna(b["value"]):
@@ -600,27 +639,24 @@ def write_authority_pack(
         _number(ws, r, 9, b["london_value"], ind.unit, ind.decimals)
         write_text(ws, r, 10, _shown(b["direction_on_quarter"]))
         write_text(ws, r, 11, _shown(b["direction_on_year"]))
-    _table(ws, "Pack", row, row + len(catalogue.indicators), len(PACK_COLUMNS))
+    _table(ws, "Pack", row, row + len(shared.indicators), len(PACK_COLUMNS))
     _widths(ws, [24, 58, 12, 8, 7, 5, 9, 13, 12, 12, 12])
     ws.freeze_panes = ws.cell(row + 1, 3)
 
-    order = names.sort_values()
-    values = current.pivot(index="authority", columns="indicator_id", values="value")
-    for theme in THEME_TITLES:
-        indicators = catalogue.indicators[catalogue.indicators["theme"] == theme]
+    own = [c for c, _ in shared.order].index(code)
+    for theme, indicators in shared.by_theme.items():
         sheet = wb.create_sheet(THEMES[theme])
         top = _titles(sheet, f"{THEME_TITLES[theme]}: {name} among London authorities")
-        _header(sheet, top, ["Authority"] + [f"{i.id} {i.name}" for i in indicators.itertuples()])
-        for r, (other, other_name) in enumerate(order.items(), start=top + 1):
+        _header(sheet, top, ["Authority"] + [f"{i.id} {i.name}" for i in indicators])
+        for r, (other, other_name) in enumerate(shared.order, start=top + 1):
             cell = write_text(sheet, r, 1, other_name)
             if other == code:
                 cell.font = BOLD
-            for c, ind in enumerate(indicators.itertuples(), start=2):
-                _number(sheet, r, c, values.at[other, ind.id], ind.unit, ind.decimals)
-        last = top + len(order)
+            for c, ind in enumerate(indicators, start=2):
+                _number(sheet, r, c, shared.values[ind.id].get(other), ind.unit, ind.decimals)
+        last = top + len(shared.order)
         _table(sheet, f"Theme{theme.title()}", top, last, 1 + len(indicators))
-        own = list(order.index).index(code)
-        for k, ind in enumerate(indicators.itertuples()):
+        for k, ind in enumerate(indicators):
             chart = BarChart()
             chart.type = "col"
             chart.title = f"{ind.name}: {name} highlighted"
@@ -633,22 +669,35 @@ def write_authority_pack(
             point.graphicalProperties.solidFill = OWN_BAR
             chart.series[0].dPt.append(point)
             chart.height, chart.width = 8, 18
-            b = mine.loc[ind.id]
+            b = mine[ind.id]
             chart.alt_text = (
                 f"Column chart of {ind.name} for every London authority in "
                 f"{figures.quarter.label}, {name} highlighted: {name} "
-                f"{_fmt(b['value'], ind)}"
+                f"{format_value(b['value'], ind)}"
                 + (
                     f", rank {int(b['rank'])} of {int(b['n_reporting'])}"
                     if not pd.isna(b["rank"])
                     else ""
                 )
-                + f"; London {_fmt(b['london_value'], ind)}."
+                + f"; London {format_value(b['london_value'], ind)}."
             )
             sheet.add_chart(chart, f"{get_column_letter(len(indicators) + 3)}{top + 17 * k}")
         _widths(sheet, [26] + [14] * len(indicators))
         sheet.freeze_panes = sheet.cell(top + 1, 2)
     return save(wb, path)
+
+
+def theme_workbook_path(
+    reports: Path, quarter: Quarter, theme: str, publishable: bool = False
+) -> Path:
+    if publishable:
+        name = f"LIIA {theme} benchmarks {quarter.key} publishable.xlsx"
+        return reports / quarter.key / "publishable" / name
+    return reports / quarter.key / f"LIIA {theme} benchmarks {quarter.key}.xlsx"
+
+
+def status_workbook_path(reports: Path, quarter: Quarter) -> Path:
+    return reports / quarter.key / f"LIIA return status {quarter.key}.xlsx"
 
 
 def pack_path(reports: Path, quarter: Quarter, name: str) -> Path:

@@ -9,6 +9,7 @@ from dagster_duckdb import DuckDBResource
 from pipelines.catalogue import THEMES, load_authorities, load_catalogue
 from pipelines.defs.partitions import quarter_partitions
 from pipelines.defs.resources import LiiaPaths
+from pipelines.download_page import write_download_page
 from pipelines.feedback import feedback_path, feedback_rows, write_feedback
 from pipelines.quarters import parse_quarter
 from pipelines.settlement import authority_summary, settle_quarter, structural_problems
@@ -21,10 +22,12 @@ from pipelines.warehouse import (
 )
 from pipelines.workbooks import (
     PUBLISHABLE,
-    pack_path,
+    RESTRICTED,
     publishable_figures,
     quarter_figures,
-    write_authority_pack,
+    status_workbook_path,
+    theme_workbook_path,
+    write_authority_packs,
     write_status_workbook,
     write_theme_workbook,
 )
@@ -175,49 +178,29 @@ def benchmark_workbooks(
     quarter = parse_quarter(context.partition_key)
     with _working_db(duckdb) as con:
         figures, issues = quarter_figures(con, quarter)
-    folder = Path(paths.reports) / quarter.key
+    reports = Path(paths.reports)
     authorities, catalogue = load_authorities(), load_catalogue()
+    published = publishable_figures(figures, catalogue)
     written = [
         write_theme_workbook(
-            folder / f"LIIA {theme} benchmarks {quarter.key}.xlsx",
-            figures,
+            theme_workbook_path(reports, quarter, theme, publishable=edition is published),
+            edition,
             theme,
             authorities,
             catalogue,
+            marking=PUBLISHABLE if edition is published else RESTRICTED,
         )
+        for edition in (figures, published)
         for theme in THEMES
-    ]
-    published = publishable_figures(figures, catalogue)
-    written += [
-        write_theme_workbook(
-            folder / "publishable" / f"LIIA {theme} benchmarks {quarter.key} publishable.xlsx",
-            published,
-            theme,
-            authorities,
-            catalogue,
-            marking=PUBLISHABLE,
-        )
-        for theme in THEMES
-    ]
-    packs = [
-        write_authority_pack(
-            pack_path(Path(paths.reports), quarter, authorities.name(code)),
-            figures,
-            code,
-            authorities,
-            catalogue,
-        )
-        for code in authorities.codes
     ]
     written.append(
-        write_status_workbook(
-            folder / f"LIIA return status {quarter.key}.xlsx", figures, issues, authorities
-        )
+        write_status_workbook(status_workbook_path(reports, quarter), figures, issues, authorities)
     )
+    packs = write_authority_packs(reports, figures, authorities, catalogue)
     context.add_output_metadata(
         {
             "workbooks": dg.MetadataValue.md("\n".join(f"- {p}" for p in written)),
-            "authority_packs": dg.MetadataValue.path(str(folder / "packs")),
+            "authority_packs": dg.MetadataValue.path(str(packs[0].parent)),
             "packs_written": len(packs),
         }
     )
@@ -244,3 +227,12 @@ def feedback_workbooks(
         )
         written += 1
     context.add_output_metadata({"feedback_workbooks": written})
+
+
+@dg.asset(partitions_def=quarter_partitions, group_name="reports", deps=[benchmark_workbooks])
+def download_page(context: dg.AssetExecutionContext, duckdb: DuckDBResource, paths: LiiaPaths):
+    """reports/index.html: every quarter's workbooks linked, completeness per quarter and a small
+    chart per theme; static, so it opens from disk or any web server."""
+    with _working_db(duckdb) as con:
+        page = write_download_page(Path(paths.reports), con, load_authorities(), load_catalogue())
+    context.add_output_metadata({"page": dg.MetadataValue.path(str(page))})
