@@ -73,7 +73,8 @@ def cmd_run(args) -> int:
         )
     print(
         f"Done in {time.perf_counter() - started:.1f} s. Warehouse for analysts (open it read-only): "
-        f"{resources['paths'].warehouse}; workbooks: {resources['paths'].reports}/<quarter>/"
+        f"{resources['paths'].warehouse}; workbooks: {resources['paths'].reports}/<quarter>/, download page: "
+        f"{resources['paths'].reports}/index.html"
     )
     return 0
 
