@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import time
 from pathlib import Path
 
 from pipelines.quarters import QuarterError, parse_quarter
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def _quarter(text: str):
@@ -27,56 +30,167 @@ def cmd_template(args) -> int:
 
 
 def quarters_with_returns(inbox: Path) -> list:
-    from pipelines.returns import read_return
+    from pipelines.returns import read_cover_quarter
     from pipelines.submissions import folder_quarter, inbox_files
 
     found = set()
     for path in inbox_files(inbox):
-        quarter = folder_quarter(path.relative_to(inbox)) or read_return(path).quarter
+        quarter = folder_quarter(path.relative_to(inbox)) or read_cover_quarter(path)
         if quarter is not None:
             found.add(quarter)
     return sorted(found)
 
 
+def _ranges(quarters: list) -> list[list]:
+    """Consecutive quarters together: each range is one run."""
+    ranges: list[list] = []
+    for quarter in sorted(quarters):
+        if ranges and ranges[-1][-1].next() == quarter:
+            ranges[-1].append(quarter)
+        else:
+            ranges.append([quarter])
+    return ranges
+
+
+class _Progress(logging.Handler):
+    """The run's progress, one line per quarter and stage, instead of Dagster's debug log."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        quarter = getattr(record, "quarter", "")
+        stage = getattr(record, "stage", "")
+        print(f"  {quarter:<11} {stage:<11} {record.getMessage()}", flush=True)
+
+
+QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+
+
 def cmd_run(args) -> int:
     import dagster as dg
 
+    from pipelines.catalogue import load_authorities
     from pipelines.definitions import all_assets
     from pipelines.defs.partitions import quarter_partitions
     from pipelines.defs.resources import default_resources
+    from pipelines.settlement import missing_authorities
 
     resources = default_resources()
-    inbox = Path(resources["paths"].inbox)
-    quarters = quarters_with_returns(inbox) if args.all else [args.quarter]
+    paths = resources["paths"]
+    quarters = quarters_with_returns(Path(paths.inbox)) if args.all else [args.quarter]
     known = set(quarter_partitions.get_partition_keys())
+    for quarter in [q for q in quarters if q.label not in known]:
+        print(f"{quarter.label}: not a quarter this pipeline runs yet; skipped")
+    quarters = [q for q in quarters if q.label in known]
+    if not quarters:
+        print(f"No returns to run in {paths.inbox}.")
+        return 1
+    progress = logging.getLogger("liia.progress")
+    handler = _Progress()
+    progress.addHandler(handler)
+    progress.setLevel(logging.INFO)
+    progress.propagate = False
+    authorities = load_authorities()
     started = time.perf_counter()
-    for quarter in quarters:
-        if quarter.key not in known:
-            print(f"{quarter.label}: not a quarter this pipeline runs yet; skipped")
-            continue
-        t = time.perf_counter()
-        result = dg.materialize(
-            all_assets,
-            partition_key=quarter.key,
-            resources=resources,
-            raise_on_error=False,
-        )
-        if not result.success:
-            print(f"{quarter.label}: the run failed; see the error above", file=sys.stderr)
-            return 1
-        subs = result.output_for_node("validated_returns")["submissions"]
-        counts = subs["status"].value_counts()
-        print(
-            f"{quarter.label}: {len(subs)} files, {counts.get('accepted', 0)} accepted, "
-            f"{counts.get('accepted with value errors', 0)} with value errors, "
-            f"{counts.get('rejected', 0)} rejected, {counts.get('superseded', 0)} superseded ({time.perf_counter() - t:.1f} s)"
-        )
-    print(
-        f"Done in {time.perf_counter() - started:.1f} s. Warehouse for analysts (open it read-only): "
-        f"{resources['paths'].warehouse}; workbooks: {resources['paths'].reports}/<quarter>/, download page: "
-        f"{resources['paths'].reports}/index.html"
-    )
+    summary = []
+    try:
+        for run in _ranges(quarters):
+            span = run[0].label if len(run) == 1 else f"{run[0].label} to {run[-1].label}"
+            print(f"Running {span} ({len(run)} quarter{'s' if len(run) > 1 else ''}, one run)")
+            result = dg.materialize(
+                all_assets,
+                resources=resources,
+                run_config=QUIET,
+                raise_on_error=False,
+                tags={
+                    "dagster/asset_partition_range_start": run[0].label,
+                    "dagster/asset_partition_range_end": run[-1].label,
+                },
+            )
+            if not result.success:
+                print(f"The run of {span} failed: {_failure(result)}", file=sys.stderr)
+                return 1
+            for label, validated in result.output_for_node("validated_returns").items():
+                subs = validated["submissions"]
+                statuses = subs["status"].value_counts()
+                missing = missing_authorities(subs, authorities)
+                summary.append(
+                    f"  {label:<11} {int(statuses.filter(like='accepted').sum())} accepted, "
+                    f"{statuses.get('rejected', 0)} rejected, {len(missing)} missing"
+                    + (f" ({', '.join(missing)})" if missing else "")
+                )
+    finally:
+        progress.removeHandler(handler)
+    print(f"Done in {time.perf_counter() - started:.1f} s.")
+    print("\n".join(summary))
+    print(f"Warehouse for analysts (open it read-only): {paths.warehouse}")
+    print(f"Workbooks: {paths.reports}/<quarter key>/; feedback for each authority in feedback/")
+    print(f"Download page: {Path(paths.reports) / 'index.html'}")
     return 0
+
+
+def _failure(result) -> str:
+    """The first failed step and its error, in one line."""
+    for event in result.all_events:
+        if event.is_step_failure:
+            error = event.step_failure_data.error
+            message = error.message.strip().splitlines()[-1] if error else "unknown error"
+            return f"{event.step_key}: {message}"
+    for evaluation in result.get_asset_check_evaluations():
+        if not evaluation.passed:
+            problems = evaluation.metadata.get("problems")
+            return f"check {evaluation.check_name} failed: {problems.value if problems else ''}"
+    return "see the Dagster UI (liia ui) for the run's log"
+
+
+def cmd_status(args) -> int:
+    import duckdb
+
+    from pipelines.catalogue import load_authorities
+    from pipelines.defs.resources import default_resources
+    from pipelines.settlement import submission_tracker
+
+    warehouse = Path(default_resources()["paths"].warehouse)
+    if not warehouse.exists():
+        print(f"No warehouse yet at {warehouse}: run `liia run --all` first.", file=sys.stderr)
+        return 1
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        latest = con.execute("SELECT max(quarter) FROM submissions").fetchone()[0]
+        key = args.quarter.key if args.quarter else latest
+        subs = con.execute("SELECT * FROM submissions WHERE quarter = ?", [key]).df()
+        issues = con.execute("SELECT * FROM validation_issues WHERE quarter = ?", [key]).df()
+    if subs.empty:
+        print(f"No returns for {key.replace('-Q', ' Q')} in {warehouse}.", file=sys.stderr)
+        return 1
+    authorities = load_authorities()
+    tracker = submission_tracker(subs, issues, authorities)
+    accepted = int(tracker["Status"].str.startswith("accepted").sum())
+    print(f"{key.replace('-Q', ' Q')}: {accepted} of {len(authorities.codes)} accepted")
+    shown = tracker.assign(Received=tracker["Received"].dt.strftime("%d/%m/%Y %H:%M")).fillna("")
+    print(shown.drop(columns=["Date completed", "Template version"]).to_string(index=False))
+    return 0
+
+
+DAGSTER_YAML = """\
+# Written by `liia ui`. Steps in the liia_duckdb pool run one at a time across every run.
+concurrency:
+  pools:
+    default_limit: 1
+telemetry:
+  enabled: false
+"""
+
+
+def cmd_ui(args) -> int:
+    import os
+
+    home = Path(os.environ.get("DAGSTER_HOME", PROJECT_ROOT / ".dagster_home"))
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").exists():
+        (home / "dagster.yaml").write_text(DAGSTER_YAML)
+    print(f"Dagster UI on http://127.0.0.1:{args.port} (run history kept in {home}); Ctrl-C stops")
+    command = [sys.executable, "-m", "dagster", "dev", "-m", "pipelines.definitions"]
+    command += ["--host", "127.0.0.1", "--port", str(args.port)]
+    os.chdir(PROJECT_ROOT)
+    os.execve(sys.executable, command, {**os.environ, "DAGSTER_HOME": str(home)})
 
 
 def cmd_validate(args) -> int:
@@ -157,32 +271,63 @@ def cmd_validate(args) -> int:
     return 2 if unreadable else 1 if errors else 0
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="liia", description="LIIA quarterly benchmarking pipeline"
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(prog="liia", description="LIIA quarterly benchmarking pipeline")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     p = sub.add_parser("template", help="write the blank return template for a quarter")
     p.add_argument("--quarter", type=_quarter, required=True, help="e.g. 2026-27-Q3")
     p.add_argument("--out", type=Path, required=True, help="the .xlsx file to write")
     p.set_defaults(func=cmd_template)
-    p = sub.add_parser("run", help="run the pipeline in-process")
+    p = sub.add_parser(
+        "run",
+        help="run the pipeline in-process, with progress per quarter and stage",
+        description="Runs the pipeline in this process: a range of consecutive quarters is one "
+        "run. Prints progress per quarter and stage and a summary at the end.",
+    )
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--quarter", type=_quarter, help="one quarter, e.g. 2026-27-Q2")
     which.add_argument("--all", action="store_true", help="every quarter with returns in the inbox")
     p.set_defaults(func=cmd_run)
+    p = sub.add_parser(
+        "status",
+        help="print the submission tracker for a quarter",
+        description="Every authority's current return, its status, errors and warnings, from the "
+        "analysts' warehouse (read-only).",
+    )
+    p.add_argument("--quarter", type=_quarter, help="e.g. 2026-27-Q2 (default: the latest)")
+    p.set_defaults(func=cmd_status)
     p = sub.add_parser("validate", help="check returns before sending them (offline)")
     p.add_argument("paths", type=Path, nargs="+", help="return files or folders")
     p.add_argument(
         "--feedback", type=Path, help="also write the feedback workbook under this folder"
     )
     p.set_defaults(func=cmd_validate)
+    p = sub.add_parser(
+        "ui",
+        help="start the Dagster UI on localhost, run history kept between starts",
+        description="Starts `dagster dev` bound to 127.0.0.1 with DAGSTER_HOME=.dagster_home "
+        "(or $DAGSTER_HOME), so runs, schedules and sensors are kept between starts.",
+    )
+    p.add_argument("--port", type=int, default=3000, help="default 3000")
+    p.set_defaults(func=cmd_ui)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("Stopped.", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a person sees one line; the Dagster UI keeps the detail
+        print(f"liia {args.command}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

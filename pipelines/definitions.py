@@ -9,7 +9,10 @@ from pipelines.defs.assets import (
     received_returns,
     validated_returns,
 )
+from pipelines.defs.jobs import quarter_job
 from pipelines.defs.resources import default_resources
+from pipelines.defs.schedules import quarter_deadline_schedule
+from pipelines.defs.sensors import inbox_sensor
 
 all_assets = [
     received_returns,
@@ -21,4 +24,10 @@ all_assets = [
     download_page,
 ]
 
-defs = dg.Definitions(assets=all_assets, resources=default_resources())
+defs = dg.Definitions(
+    assets=all_assets,
+    jobs=[quarter_job],
+    schedules=[quarter_deadline_schedule],
+    sensors=[inbox_sensor],
+    resources=default_resources(),
+)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from pipelines.catalogue import Catalogue
+from pipelines.catalogue import Authorities, Catalogue
 from pipelines.validation import (
     ISSUE_COLUMNS,
     convert_values,
@@ -103,6 +103,12 @@ def authority_summary(submissions: pd.DataFrame, issues: pd.DataFrame) -> pd.Dat
     ).reset_index()
 
 
+def missing_authorities(submissions: pd.DataFrame, authorities: Authorities) -> list[str]:
+    """Names of the authorities without an accepted current return, in the region's order."""
+    accepted = set(submissions.loc[submissions["is_current"], "authority"])
+    return [authorities.name(c) for c in authorities.codes if c not in accepted]
+
+
 def structural_problems(
     submissions: pd.DataFrame, values: pd.DataFrame, catalogue: Catalogue
 ) -> list[str]:
@@ -135,3 +141,41 @@ def covered_population(
     )
     partner_population = partner.map(population).astype("float64").fillna(0)
     return own.astype("float64") + partner_population * workforce
+
+
+def submission_tracker(
+    submissions: pd.DataFrame, issues: pd.DataFrame, authorities: Authorities
+) -> pd.DataFrame:
+    """One row per authority, by name: its current return (or latest, if none is current), status,
+    when it arrived, error and warning counts, and how many files it sent."""
+    counts = issues.groupby(["submission_id", "severity"]).size().unstack(fill_value=0)
+    rows = []
+    for code in sorted(authorities.codes, key=authorities.name):
+        mine = submissions[submissions["authority"] == code].sort_values("received_at")
+        current = mine[mine["is_current"]]
+        shown = current.iloc[-1] if len(current) else (mine.iloc[-1] if len(mine) else None)
+        row = {"Authority": authorities.name(code), "Status": "not returned", "Files": len(mine)}
+        if shown is not None:
+            sid = shown["submission_id"]
+            version = shown["template_version"]
+            row.update(
+                {
+                    "Status": shown["status"],
+                    "Current file": shown["file_name"],
+                    "Received": pd.Timestamp(shown["received_at"]),
+                    "Date completed": shown["completed_on"],
+                    "Template version": None if pd.isna(version) else int(version),
+                    **{
+                        label: int(counts.at[sid, severity])
+                        if sid in counts.index and severity in counts.columns
+                        else 0
+                        for label, severity in (("Errors", "error"), ("Warnings", "warning"))
+                    },
+                }
+            )
+        rows.append(row)
+    columns = ["Authority", "Status", "Current file", "Received", "Date completed"]
+    columns += ["Template version", "Errors", "Warnings", "Files"]
+    tracker = pd.DataFrame(rows).reindex(columns=columns)
+    tracker["Received"] = pd.to_datetime(tracker["Received"])
+    return tracker

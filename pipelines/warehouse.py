@@ -386,6 +386,59 @@ def load_quarter(
     return {table: len(frame) for table, frame in frames.items()}
 
 
+# Each line is one disagreement between the warehouse and the returns it was loaded from.
+RECONCILIATION_SQL = """
+WITH loaded AS (
+    SELECT authority, ref, value FROM return_values
+    WHERE quarter = $quarter AND is_current AND status = 'ok'
+),
+items AS (
+    SELECT authority, indicator_id AS ref, value FROM indicator_values
+    WHERE quarter = $quarter AND kind = 'item' AND status = 'ok'
+)
+SELECT 'value ' || coalesce(l.authority, e.authority) || ' ' || coalesce(l.ref, e.ref)
+       || ': warehouse ' || coalesce(l.value::VARCHAR, 'nothing')
+       || ', current return ' || coalesce(e.value::VARCHAR, 'nothing') AS mismatch
+FROM loaded AS l FULL JOIN expected AS e USING (authority, ref)
+WHERE l.value IS DISTINCT FROM e.value
+UNION ALL
+SELECT 'item ' || coalesce(l.authority, i.authority) || ' ' || coalesce(l.ref, i.ref)
+       || ': indicator_values ' || coalesce(i.value::VARCHAR, 'nothing')
+       || ', return_values ' || coalesce(l.value::VARCHAR, 'nothing')
+FROM loaded AS l FULL JOIN items AS i USING (authority, ref)
+WHERE l.value IS DISTINCT FROM i.value
+UNION ALL
+SELECT 'benchmarks: ' || count(*) || ' rows, expected ' || $expected_rows
+FROM benchmarks WHERE quarter = $quarter
+HAVING count(*) <> $expected_rows
+ORDER BY 1
+"""
+
+
+def reconcile_quarter(
+    con: duckdb.DuckDBPyConnection,
+    quarter: Quarter,
+    values: pd.DataFrame,
+    authorities: Authorities,
+    catalogue: Catalogue,
+) -> list[str]:
+    """Where the warehouse's quarter differs from the validated returns' current, accepted values:
+    empty when it holds exactly them."""
+    expected = values.loc[values["is_current"] & (values["status"] == "ok")]
+    con.register("expected", expected[["authority", "ref", "value"]])
+    try:
+        rows = con.execute(
+            RECONCILIATION_SQL,
+            {
+                "quarter": quarter.key,
+                "expected_rows": len(authorities.codes) * len(catalogue.indicators),
+            },
+        ).fetchall()
+    finally:
+        con.unregister("expected")
+    return [r[0] for r in rows]
+
+
 def publish(con: duckdb.DuckDBPyConnection, target: Path) -> Path:
     """Copy the working database into a new file DuckDB 1.x can open and rename it over `target`.
 

@@ -20,6 +20,7 @@ from openpyxl.worksheet.table import Table, TableStyleInfo
 from pipelines.catalogue import THEME_TITLES, THEMES, Authorities, Catalogue, formula_refs
 from pipelines.disclosure import publishable
 from pipelines.quarters import Quarter, parse_quarter
+from pipelines.settlement import missing_authorities, submission_tracker
 
 NUMBER_FORMATS = {
     "gbp": "£#,##0",
@@ -178,10 +179,8 @@ def publishable_figures(figures: QuarterFigures, catalogue: Catalogue) -> Quarte
 
 def completeness(figures: QuarterFigures, authorities: Authorities) -> tuple[int, list[str]]:
     """(authorities with an accepted current return, names of those without one)."""
-    subs = figures.submissions
-    accepted = set(subs.loc[subs["is_current"], "authority"])
-    missing = [authorities.name(c) for c in authorities.codes if c not in accepted]
-    return len(accepted), missing
+    missing = missing_authorities(figures.submissions, authorities)
+    return len(authorities.codes) - len(missing), missing
 
 
 def _about(wb, figures: QuarterFigures, theme: str, authorities: Authorities, marking: str):
@@ -488,19 +487,6 @@ def write_theme_workbook(
     return save(wb, path)
 
 
-STATUS_COLUMNS = [
-    "Authority",
-    "Status",
-    "Current file",
-    "Received",
-    "Date completed",
-    "Template version",
-    "Errors",
-    "Warnings",
-    "Files received",
-]
-
-
 def write_status_workbook(
     path: Path, figures: QuarterFigures, issues: pd.DataFrame, authorities: Authorities
 ) -> Path:
@@ -508,38 +494,26 @@ def write_status_workbook(
     wb = Workbook()
     ws = wb.active
     ws.title = "Submissions"
-    accepted, missing = completeness(figures, authorities)
+    accepted, _ = completeness(figures, authorities)
     row = _titles(
         ws,
         f"LIIA return status, {figures.quarter.label}",
         f"Accepted: {accepted} of {len(authorities.codes)}. Produced {datetime.now():%d %B %Y %H:%M}.",
     )
-    _header(ws, row, STATUS_COLUMNS)
-    subs = figures.submissions
-    counts = issues.groupby(["submission_id", "severity"]).size().unstack(fill_value=0)
-    for r, code in enumerate(sorted(authorities.codes, key=authorities.name), start=row + 1):
-        mine = subs[subs["authority"] == code].sort_values("received_at")
-        current = mine[mine["is_current"]]
-        shown = current.iloc[-1] if len(current) else (mine.iloc[-1] if len(mine) else None)
-        write_text(ws, r, 1, authorities.name(code))
-        if shown is None:
-            write_text(ws, r, 2, "not returned")
-            ws.cell(r, 9, 0)
-            continue
-        sid = shown["submission_id"]
-        write_text(ws, r, 2, shown["status"])
-        write_text(ws, r, 3, shown["file_name"])
-        ws.cell(
-            r, 4, pd.Timestamp(shown["received_at"]).to_pydatetime()
-        ).number_format = "dd/mm/yyyy hh:mm"
-        write_text(ws, r, 5, _shown(shown["completed_on"]))
-        version = shown["template_version"]
-        ws.cell(r, 6, None if pd.isna(version) else int(version))
-        for c, severity in ((7, "error"), (8, "warning")):
-            has = sid in counts.index and severity in counts.columns
-            ws.cell(r, c, int(counts.at[sid, severity]) if has else 0)
-        ws.cell(r, 9, len(mine))
-    _table(ws, "Submissions", row, row + len(authorities.codes), len(STATUS_COLUMNS))
+    tracker = submission_tracker(figures.submissions, issues, authorities)
+    _header(ws, row, list(tracker.columns))
+    for r, t in enumerate(tracker.to_dict("records"), start=row + 1):
+        for c, column in enumerate(tracker.columns, start=1):
+            value = t[column]
+            if pd.isna(value):
+                continue
+            if column == "Received":
+                ws.cell(r, c, value.to_pydatetime()).number_format = "dd/mm/yyyy hh:mm"
+            elif isinstance(value, str):
+                write_text(ws, r, c, value)
+            else:
+                ws.cell(r, c, int(value))
+    _table(ws, "Submissions", row, row + len(tracker), len(tracker.columns))
     _widths(ws, [26, 26, 46, 17, 15, 10, 8, 9, 9])
     ws.freeze_panes = ws.cell(row + 1, 2)
     return save(wb, path)

@@ -4,7 +4,8 @@ import dagster as dg
 import pytest
 from dagster_duckdb import DuckDBResource
 
-from pipelines.defs.resources import LiiaPaths
+from pipelines.defs.resources import LiiaPaths, QuarterStore
+from pipelines.quarters import parse_quarter
 from scripts.make_sample_returns import main as make_sample_returns
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -21,6 +22,7 @@ def generated_returns(tmp_path_factory) -> Path:
 def run_resources(tmp_path: Path, inbox: Path) -> dict:
     """The pipeline's resources with every output under `tmp_path`."""
     return {
+        "quarter_store": QuarterStore(base_dir=str(tmp_path / "staging")),
         "paths": LiiaPaths(
             inbox=str(inbox),
             archive=str(tmp_path / "archive"),
@@ -32,17 +34,35 @@ def run_resources(tmp_path: Path, inbox: Path) -> dict:
     }
 
 
+def run_quarters(tmp_path: Path, inbox: Path, first: str, last: str | None = None, **kwargs):
+    """Every asset over the quarters `first` to `last` (keys) in one run, outputs under tmp_path."""
+    from pipelines.definitions import all_assets
+
+    return dg.materialize(
+        all_assets,
+        resources=run_resources(tmp_path, inbox),
+        tags={
+            "dagster/asset_partition_range_start": parse_quarter(first).label,
+            "dagster/asset_partition_range_end": parse_quarter(last or first).label,
+        },
+        **kwargs,
+    )
+
+
+def validated(result, quarter: str) -> dict:
+    """What validated_returns gave for one quarter (key) of a run."""
+    return result.output_for_node("validated_returns")[parse_quarter(quarter).label]
+
+
+def check_evaluation(result, name: str):
+    (evaluation,) = [e for e in result.get_asset_check_evaluations() if e.check_name == name]
+    return evaluation
+
+
 @pytest.fixture(scope="session")
 def latest_quarter_run(tmp_path_factory) -> Path:
     """The two latest sample quarters run through every asset, outputs under one folder."""
-    from pipelines.definitions import all_assets
-
     tmp = tmp_path_factory.mktemp("run")
     for quarter in ("2026-27-Q1", "2026-27-Q2"):
-        result = dg.materialize(
-            all_assets,
-            partition_key=quarter,
-            resources=run_resources(tmp, PROJECT / "sample_returns"),
-        )
-        assert result.success
+        assert run_quarters(tmp, PROJECT / "sample_returns", quarter).success
     return tmp

@@ -15,7 +15,7 @@ from python_calamine import CalamineWorkbook
 from pipelines.catalogue import load_authorities, load_catalogue
 from pipelines.settlement import settle_quarter
 from pipelines.submissions import check_files
-from tests.conftest import PROJECT, run_resources
+from tests.conftest import PROJECT, run_quarters, validated
 
 GOOD = PROJECT / "sample_returns" / "2026-27-Q2" / "Barnet LIIA return 2026-27 Q2.xlsx"
 SHEET_FILES = {
@@ -457,9 +457,6 @@ def test_x_without_a_note_is_warned(tmp_path):
 
 
 def test_valid_returns_survive_a_folder_of_bad_files(tmp_path):
-    import dagster as dg
-
-    from pipelines.definitions import all_assets
 
     inbox = tmp_path / "inbox" / "2026-27-Q2"
     inbox.mkdir(parents=True)
@@ -472,12 +469,8 @@ def test_valid_returns_survive_a_folder_of_bad_files(tmp_path):
         shutil.copy(
             PROJECT / "sample_returns" / "2026-27-Q2" / f"{good} LIIA return 2026-27 Q2.xlsx", inbox
         )
-    result = dg.materialize(
-        all_assets,
-        partition_key="2026-27-Q2",
-        resources=run_resources(tmp_path, tmp_path / "inbox"),
-    )
-    subs = result.output_for_node("validated_returns")["submissions"]
+    result = run_quarters(tmp_path, tmp_path / "inbox", "2026-27-Q2")
+    subs = validated(result, "2026-27-Q2")["submissions"]
     current = dict(
         zip(
             subs.loc[subs["is_current"], "authority"],

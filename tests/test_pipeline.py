@@ -2,31 +2,27 @@ import shutil
 import subprocess
 import sys
 
-import dagster as dg
 import duckdb
 import pytest
 from openpyxl import load_workbook
 
 from pipelines.catalogue import evaluate_formula, formula_refs, load_authorities, load_catalogue
-from pipelines.definitions import all_assets, defs
+from pipelines.definitions import defs
 from pipelines.quarters import parse_quarter
 from pipelines.returns import read_return
 from pipelines.template import build_template
-from tests.conftest import PROJECT, run_resources
+from tests.conftest import PROJECT, check_evaluation, run_quarters, validated
 
 SAMPLE = PROJECT / "sample_returns"
 
 
-_resources = run_resources
-
-
 def _run(tmp_path, inbox, quarter):
-    return dg.materialize(all_assets, partition_key=quarter, resources=_resources(tmp_path, inbox))
+    return run_quarters(tmp_path, inbox, quarter)
 
 
 def test_definitions_load():
     assert defs.resolve_asset_graph().get_all_asset_keys()
-    assert "2026-27-Q2" in defs.get_assets_def("benchmarks").partitions_def.get_partition_keys()
+    assert "2026-27 Q2" in defs.get_assets_def("benchmarks").partitions_def.get_partition_keys()
 
 
 def test_one_quarter_runs_end_to_end(latest_quarter_run):
@@ -88,9 +84,9 @@ def test_filled_template_is_accepted(tmp_path):
         inbox / "barnet.xlsx"
     )
     result = _run(tmp_path, inbox, "2026-27-Q1")
-    subs = result.output_for_node("validated_returns")["submissions"]
+    subs = validated(result, "2026-27-Q1")["submissions"]
     assert list(subs["status"]) == ["accepted"]
-    issues = result.output_for_node("validated_returns")["issues"]
+    issues = validated(result, "2026-27-Q1")["issues"]
     assert (issues["severity"] != "error").all()
 
 
@@ -245,10 +241,11 @@ def test_validate_command_refuses_a_file_that_is_not_a_workbook(tmp_path):
 def test_validation_check_reports_each_authority(tmp_path):
     _run(tmp_path, SAMPLE, "2026-27-Q1")  # Sutton's warning compares with its previous quarter
     result = _run(tmp_path, SAMPLE, "2026-27-Q2")
-    (evaluation,) = result.get_asset_check_evaluations()
+    evaluation = check_evaluation(result, "returns_fit_to_load")
     assert evaluation.passed
     rows = {r.data["authority"]: r.data for r in evaluation.metadata["per_authority"].records}
     assert rows["EAL"] == {
+        "quarter": "2026-27 Q2",
         "authority": "EAL",
         "received": 2,
         "accepted": 1,
@@ -268,9 +265,9 @@ def test_cover_quarter_wins_over_the_folder_with_a_warning(tmp_path):
         SAMPLE / "2026-27-Q2" / "Barnet LIIA return 2026-27 Q2.xlsx",
         inbox / "2026-27-Q1" / "barnet.xlsx",
     )
-    q1 = _run(tmp_path, inbox, "2026-27-Q1").output_for_node("validated_returns")["submissions"]
+    q1 = validated(_run(tmp_path, inbox, "2026-27-Q1"), "2026-27-Q1")["submissions"]
     assert q1.empty
-    result = _run(tmp_path, inbox, "2026-27-Q2").output_for_node("validated_returns")
+    result = validated(_run(tmp_path, inbox, "2026-27-Q2"), "2026-27-Q2")
     assert list(result["submissions"]["status"]) == ["accepted"]
     (warning,) = result["issues"].itertuples()
     assert (warning.severity, warning.cell) == (

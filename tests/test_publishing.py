@@ -6,12 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import dagster as dg
 import duckdb
 import pytest
 
-from pipelines.definitions import all_assets
-from tests.conftest import PROJECT, run_resources
+from tests.conftest import PROJECT, run_quarters
 
 SAMPLE = PROJECT / "sample_returns"
 READER = """
@@ -25,9 +23,7 @@ print(con.execute(query).fetchone()[0], flush=True)
 
 
 def _run(tmp_path, quarter):
-    return dg.materialize(
-        all_assets, partition_key=quarter, resources=run_resources(tmp_path, SAMPLE)
-    )
+    return run_quarters(tmp_path, SAMPLE, quarter)
 
 
 def _snapshot(path: Path) -> dict[str, list]:

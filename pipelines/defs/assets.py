@@ -1,5 +1,11 @@
-"""The quarter's assets, from the files in the inbox to the benchmark workbooks."""
+"""The quarter's assets, from the files in the inbox to the benchmark workbooks.
 
+Every asset takes a range of quarters in one run (a backfill is one run, not one per quarter) and
+works through them oldest first; outputs passed between assets are dicts keyed by partition (see
+QuarterStore)."""
+
+import logging
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -8,17 +14,23 @@ from dagster_duckdb import DuckDBResource
 
 from pipelines.catalogue import THEMES, load_authorities, load_catalogue
 from pipelines.defs.partitions import quarter_partitions
-from pipelines.defs.resources import LiiaPaths
+from pipelines.defs.resources import LiiaPaths, working_db
 from pipelines.download_page import write_download_page
 from pipelines.feedback import feedback_path, feedback_rows, write_feedback
-from pipelines.quarters import parse_quarter
-from pipelines.settlement import authority_summary, settle_quarter, structural_problems
+from pipelines.quarters import Quarter, parse_quarter
+from pipelines.settlement import (
+    authority_summary,
+    missing_authorities,
+    settle_quarter,
+    structural_problems,
+)
 from pipelines.submissions import receive_quarter
 from pipelines.warehouse import (
     ANALYST_STORAGE_VERSION,
     export_quarter,
     load_quarter,
     publish,
+    reconcile_quarter,
 )
 from pipelines.workbooks import (
     PUBLISHABLE,
@@ -32,68 +44,27 @@ from pipelines.workbooks import (
     write_theme_workbook,
 )
 
+# `liia run` shows these lines as its progress display; the Dagster UI shows them in the run log.
+progress = logging.getLogger("liia.progress")
 
-@dg.asset(partitions_def=quarter_partitions, group_name="receiving")
-def received_returns(context: dg.AssetExecutionContext, paths: LiiaPaths) -> dict:
-    """Every return in the inbox whose cover names this quarter, archived by SHA-256 and read:
-    the submissions, their raw values with source cells, and cover or structure problems."""
-    quarter = parse_quarter(context.partition_key)
-    submissions, values, issues = receive_quarter(Path(paths.inbox), Path(paths.archive), quarter)
-    context.add_output_metadata({"dagster/row_count": len(submissions), "values_read": len(values)})
-    return {"submissions": submissions, "values": values, "issues": issues}
+QUARTERLY = {
+    "partitions_def": quarter_partitions,
+    "backfill_policy": dg.BackfillPolicy.single_run(),
+}
+# Assets that open the pipeline's DuckDB database share one pool (limit 1 in the instance's
+# dagster.yaml); a file lock around every connection makes it one writer across processes too.
+WAREHOUSE_POOL = "liia_duckdb"
 
 
-@dg.asset(
-    partitions_def=quarter_partitions,
-    group_name="validation",
-    check_specs=[
-        dg.AssetCheckSpec("returns_fit_to_load", asset="validated_returns", blocking=True)
-    ],
-)
-def validated_returns(
-    context: dg.AssetExecutionContext, received_returns: dict, duckdb: DuckDBResource
-):
-    """The quarter's returns validated together: submission statuses, every value with its status,
-    and every error and warning with its cell.
+def _quarters(context: dg.AssetExecutionContext) -> list[tuple[str, Quarter]]:
+    """(partition key, quarter) of the run, oldest first."""
+    keys = context.partition_keys
+    return sorted(((k, parse_quarter(k)) for k in keys), key=lambda kq: kq[1])
 
-    Its blocking check `returns_fit_to_load` shows per authority: received, accepted, rejected,
-    errors and warnings. It fails, and so stops the warehouse load, only where something would
-    poison the benchmarks (two current returns for one authority, values for unknown items); a
-    rejected return or a value error does not."""
-    quarter = parse_quarter(context.partition_key)
-    previous = _previous_values(duckdb, quarter.previous().key)
-    submissions, values, issues = settle_quarter(
-        received_returns["submissions"],
-        received_returns["values"],
-        received_returns["issues"],
-        previous,
-        load_catalogue(),
-        quarter.q,
-        population=load_authorities().table.set_index("liia_code")["population_0_17"],
-    )
-    summary = authority_summary(submissions, issues)
-    yield dg.Output(
-        {"submissions": submissions, "values": values, "issues": issues},
-        metadata={
-            "dagster/row_count": len(values),
-            "errors": int((issues["severity"] == "error").sum()),
-            "warnings": int((issues["severity"] == "warning").sum()),
-            "per_authority": _table(summary),
-        },
-    )
-    problems = structural_problems(submissions, values, load_catalogue())
-    yield dg.AssetCheckResult(
-        check_name="returns_fit_to_load",
-        passed=not problems,
-        severity=dg.AssetCheckSeverity.ERROR,
-        metadata={
-            "per_authority": _table(summary),
-            "rejected_returns": int(summary["rejected"].sum()),
-            "errors": int(summary["errors"].sum()),
-            "warnings": int(summary["warnings"].sum()),
-            "problems": "; ".join(problems) or "none",
-        },
-    )
+
+def _report(context, quarter: Quarter, stage: str, text: str) -> None:
+    context.log.info(f"{quarter.label} {stage}: {text}")
+    progress.info(text, extra={"quarter": quarter.label, "stage": stage})
 
 
 def _table(frame: pd.DataFrame) -> dg.MetadataValue:
@@ -109,130 +80,312 @@ def _table(frame: pd.DataFrame) -> dg.MetadataValue:
     )
 
 
-def _working_db(duckdb: DuckDBResource):
-    Path(duckdb.database).parent.mkdir(parents=True, exist_ok=True)
-    return duckdb.get_connection()
+@dg.asset(group_name="receiving", io_manager_key="quarter_store", **QUARTERLY)
+def received_returns(context: dg.AssetExecutionContext, paths: LiiaPaths) -> dict:
+    """Every return in the inbox whose cover names the quarter, copied byte for byte to the
+    archive under its SHA-256 and read: the submissions, their raw values with source cells, and
+    cover or structure problems. The inbox is never changed."""
+    out, files = {}, 0
+    for key, quarter in _quarters(context):
+        started = time.perf_counter()
+        submissions, values, issues = receive_quarter(
+            Path(paths.inbox), Path(paths.archive), quarter
+        )
+        out[key] = {"submissions": submissions, "values": values, "issues": issues}
+        files += len(submissions)
+        _report(
+            context,
+            quarter,
+            "receiving",
+            f"{len(submissions)} files read, {len(values)} values "
+            f"({time.perf_counter() - started:.1f} s)",
+        )
+    context.add_output_metadata({"dagster/row_count": files, "quarters": len(out)})
+    return out
 
 
-def _previous_values(duckdb: DuckDBResource, quarter_key: str) -> pd.DataFrame:
-    with _working_db(duckdb) as con:
+@dg.asset(
+    group_name="validation",
+    io_manager_key="quarter_store",
+    pool=WAREHOUSE_POOL,
+    check_specs=[
+        dg.AssetCheckSpec(
+            "returns_fit_to_load",
+            asset="validated_returns",
+            blocking=True,
+            description="Fails, and so stops the load, only where something would poison the "
+            "benchmarks: two current returns for one authority, values for unknown items. A "
+            "rejected return or a value error does not.",
+        ),
+        dg.AssetCheckSpec(
+            "all_authorities_returned",
+            asset="validated_returns",
+            description="Warns while fewer than all 33 authorities have an accepted return; "
+            "names the missing ones.",
+        ),
+    ],
+    **QUARTERLY,
+)
+def validated_returns(
+    context: dg.AssetExecutionContext, received_returns: dict, duckdb: DuckDBResource
+):
+    """The quarter's returns validated together: submission statuses, every value with its status,
+    and every error and warning with its cell. Plausibility compares with the previous quarter's
+    current values, from this run when it holds that quarter too."""
+    catalogue, authorities = load_catalogue(), load_authorities()
+    population = authorities.table.set_index("liia_code")["population_0_17"]
+    out, summaries, problems, missing = {}, [], [], {}
+    for key, quarter in _quarters(context):
+        started = time.perf_counter()
+        previous = _previous_values(out, duckdb, quarter)
+        received = received_returns[key]
+        submissions, values, issues = settle_quarter(
+            received["submissions"],
+            received["values"],
+            received["issues"],
+            previous,
+            catalogue,
+            quarter.q,
+            population=population,
+        )
+        out[key] = {"submissions": submissions, "values": values, "issues": issues}
+        summary = authority_summary(submissions, issues)
+        summaries.append(summary.assign(quarter=quarter.label))
+        problems += [
+            f"{quarter.label}: {p}" for p in structural_problems(submissions, values, catalogue)
+        ]
+        missing[quarter.label] = missing_authorities(submissions, authorities)
+        statuses = submissions["status"].value_counts()
+        _report(
+            context,
+            quarter,
+            "validation",
+            f"{int(statuses.filter(like='accepted').sum())} accepted, "
+            f"{statuses.get('rejected', 0)} rejected, "
+            f"{len(missing[quarter.label])} missing; "
+            f"{int((issues['severity'] == 'error').sum())} errors, "
+            f"{int((issues['severity'] == 'warning').sum())} warnings "
+            f"({time.perf_counter() - started:.1f} s)",
+        )
+    per_authority = _table(pd.concat(summaries, ignore_index=True))
+    yield dg.Output(
+        out,
+        metadata={
+            "dagster/row_count": sum(len(v["values"]) for v in out.values()),
+            "errors": sum(int((v["issues"]["severity"] == "error").sum()) for v in out.values()),
+            "warnings": sum(
+                int((v["issues"]["severity"] == "warning").sum()) for v in out.values()
+            ),
+            "per_authority": per_authority,
+        },
+    )
+    yield dg.AssetCheckResult(
+        check_name="returns_fit_to_load",
+        passed=not problems,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={"per_authority": per_authority, "problems": "; ".join(problems) or "none"},
+    )
+    incomplete = {q: names for q, names in missing.items() if names}
+    yield dg.AssetCheckResult(
+        check_name="all_authorities_returned",
+        passed=not incomplete,
+        severity=dg.AssetCheckSeverity.WARN,
+        description="; ".join(
+            f"{q}: {len(authorities.codes) - len(names)} of {len(authorities.codes)} accepted, "
+            f"missing {', '.join(names)}"
+            for q, names in incomplete.items()
+        )
+        or f"Every authority has an accepted return ({', '.join(missing)}).",
+        metadata={
+            q: dg.MetadataValue.text(", ".join(names) or "none") for q, names in missing.items()
+        },
+    )
+
+
+def _previous_values(done: dict, duckdb: DuckDBResource, quarter: Quarter) -> pd.DataFrame:
+    """The current, valid values of the quarter before: from this run if it validated that
+    quarter, else from the working database."""
+    before = quarter.previous()
+    if before.label in done:
+        values = done[before.label]["values"]
+        return values.loc[
+            values["is_current"] & (values["status"] == "ok"), ["authority", "ref", "value"]
+        ]
+    with working_db(duckdb) as con:
         exists = con.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_name = 'return_values'"
         ).fetchone()[0]
         if not exists:
             return pd.DataFrame(columns=["authority", "ref", "value"])
         return con.execute(
-            "SELECT authority, ref, value FROM return_values WHERE quarter = ? AND is_current AND status = 'ok'",
-            [quarter_key],
+            """SELECT authority, ref, value FROM return_values
+            WHERE quarter = ? AND is_current AND status = 'ok'""",
+            [before.key],
         ).df()
 
 
-@dg.asset(partitions_def=quarter_partitions, group_name="warehouse")
-def benchmarks(
-    context: dg.AssetExecutionContext, validated_returns: dict, duckdb: DuckDBResource
-) -> None:
-    """The quarter in the pipeline's working warehouse: submissions, issues, values, derived
+@dg.asset(
+    group_name="benchmarks",
+    pool=WAREHOUSE_POOL,
+    check_specs=[
+        dg.AssetCheckSpec(
+            "warehouse_matches_current_returns",
+            asset="benchmarks",
+            description="The warehouse holds exactly the current returns' accepted values, the "
+            "items behind the indicators match them, and every authority has a row for every "
+            "indicator.",
+        )
+    ],
+    **QUARTERLY,
+)
+def benchmarks(context: dg.AssetExecutionContext, validated_returns: dict, duckdb: DuckDBResource):
+    """The quarter in the pipeline's working database: submissions, issues, values, derived
     indicators, group aggregates and the comparison of every authority with London and its groups,
     replaced in one transaction; trends refreshed for every quarter."""
-    quarter = parse_quarter(context.partition_key)
-    with _working_db(duckdb) as con:
-        counts = load_quarter(
-            con,
-            quarter,
-            validated_returns["submissions"],
-            validated_returns["values"],
-            validated_returns["issues"],
-            load_authorities(),
-            load_catalogue(),
-        )
-    context.add_output_metadata({"dagster/row_count": counts["benchmarks"], **counts})
+    authorities, catalogue = load_authorities(), load_catalogue()
+    counts, mismatches = {}, []
+    with working_db(duckdb) as con:
+        for key, quarter in _quarters(context):
+            started = time.perf_counter()
+            validated = validated_returns[key]
+            counts[key] = load_quarter(
+                con,
+                quarter,
+                validated["submissions"],
+                validated["values"],
+                validated["issues"],
+                authorities,
+                catalogue,
+            )
+            found = reconcile_quarter(con, quarter, validated["values"], authorities, catalogue)
+            mismatches += [f"{quarter.label}: {m}" for m in found]
+            _report(
+                context,
+                quarter,
+                "benchmarks",
+                f"{counts[key]['benchmarks']} comparison rows loaded "
+                f"({time.perf_counter() - started:.1f} s)",
+            )
+    yield dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": sum(c["benchmarks"] for c in counts.values()),
+            "rows_by_quarter": _table(
+                pd.DataFrame([{"quarter": k, **c} for k, c in counts.items()])
+            ),
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name="warehouse_matches_current_returns",
+                passed=not mismatches,
+                severity=dg.AssetCheckSeverity.ERROR,
+                metadata={
+                    "mismatches": len(mismatches),
+                    "first": "; ".join(mismatches[:20]) or "none",
+                },
+            )
+        ],
+    )
 
 
-@dg.asset(partitions_def=quarter_partitions, group_name="warehouse", deps=[benchmarks])
+@dg.asset(group_name="warehouse", pool=WAREHOUSE_POOL, deps=[benchmarks], **QUARTERLY)
 def analysts_warehouse(
     context: dg.AssetExecutionContext, duckdb: DuckDBResource, paths: LiiaPaths
-) -> None:
+) -> dg.MaterializeResult:
     """The copy analysts open read-only (warehouse/liia.duckdb, readable by DuckDB 1.x), replaced
-    atomically with the working warehouse, and the quarter's Parquet exports."""
-    quarter = parse_quarter(context.partition_key)
-    with _working_db(duckdb) as con:
+    atomically with the working warehouse once per run, and each quarter's Parquet exports."""
+    exports = []
+    with working_db(duckdb) as con:
         published = publish(con, Path(paths.warehouse))
-        exports = export_quarter(con, quarter, Path(paths.exports) / quarter.key)
-    context.add_output_metadata(
-        {
-            "published": str(published),
+        for _, quarter in _quarters(context):
+            exports += export_quarter(con, quarter, Path(paths.exports) / quarter.key)
+            _report(context, quarter, "warehouse", f"published to {published}")
+    return dg.MaterializeResult(
+        metadata={
+            "published": dg.MetadataValue.path(str(published)),
             "storage_version": ANALYST_STORAGE_VERSION,
-            "parquet": dg.MetadataValue.md("\n".join(f"- {p}" for p in exports)),
+            "parquet_files": len(exports),
         }
     )
 
 
-@dg.asset(partitions_def=quarter_partitions, group_name="reports", deps=[benchmarks])
+@dg.asset(group_name="reports", pool=WAREHOUSE_POOL, deps=[benchmarks], **QUARTERLY)
 def benchmark_workbooks(
     context: dg.AssetExecutionContext, duckdb: DuckDBResource, paths: LiiaPaths
-) -> None:
+) -> dg.MaterializeResult:
     """One Excel workbook per theme (About, Summary, a sheet and chart per indicator, Trends,
     Definitions), RESTRICTED, and its publishable edition with small counts suppressed
     (publishable/); a pack for each authority (packs/) and the submission status workbook, all
     in reports/<quarter key>/."""
-    quarter = parse_quarter(context.partition_key)
-    with _working_db(duckdb) as con:
-        figures, issues = quarter_figures(con, quarter)
     reports = Path(paths.reports)
     authorities, catalogue = load_authorities(), load_catalogue()
-    published = publishable_figures(figures, catalogue)
-    written = [
-        write_theme_workbook(
-            theme_workbook_path(reports, quarter, theme, publishable=edition is published),
-            edition,
-            theme,
-            authorities,
-            catalogue,
-            marking=PUBLISHABLE if edition is published else RESTRICTED,
+    written = []
+    for _, quarter in _quarters(context):
+        started = time.perf_counter()
+        with working_db(duckdb) as con:
+            figures, issues = quarter_figures(con, quarter)
+        published = publishable_figures(figures, catalogue)
+        themes = [
+            write_theme_workbook(
+                theme_workbook_path(reports, quarter, theme, publishable=edition is published),
+                edition,
+                theme,
+                authorities,
+                catalogue,
+                marking=PUBLISHABLE if edition is published else RESTRICTED,
+            )
+            for edition in (figures, published)
+            for theme in THEMES
+        ]
+        status = write_status_workbook(
+            status_workbook_path(reports, quarter), figures, issues, authorities
         )
-        for edition in (figures, published)
-        for theme in THEMES
-    ]
-    written.append(
-        write_status_workbook(status_workbook_path(reports, quarter), figures, issues, authorities)
-    )
-    packs = write_authority_packs(reports, figures, authorities, catalogue)
-    context.add_output_metadata(
-        {
-            "workbooks": dg.MetadataValue.md("\n".join(f"- {p}" for p in written)),
-            "authority_packs": dg.MetadataValue.path(str(packs[0].parent)),
-            "packs_written": len(packs),
+        packs = write_authority_packs(reports, figures, authorities, catalogue)
+        written += [*themes, status]
+        _report(
+            context,
+            quarter,
+            "reports",
+            f"{len(themes)} theme workbooks, {len(packs)} packs and the status workbook in "
+            f"{reports / quarter.key} ({time.perf_counter() - started:.1f} s)",
+        )
+    return dg.MaterializeResult(
+        metadata={
+            "workbooks": dg.MetadataValue.md("\n".join(f"- `{p}`" for p in written)),
+            "reports_folder": dg.MetadataValue.path(str(reports)),
         }
     )
 
 
-@dg.asset(partitions_def=quarter_partitions, group_name="reports")
+@dg.asset(group_name="reports", **QUARTERLY)
 def feedback_workbooks(
     context: dg.AssetExecutionContext, validated_returns: dict, paths: LiiaPaths
-) -> None:
+) -> dg.MaterializeResult:
     """For each authority that sent a return: every error and warning with sheet and cell, or a
     receipt, in reports/<quarter key>/feedback/<authority>/. Unidentified files go to `Unidentified`."""
-    quarter = parse_quarter(context.partition_key)
-    submissions, issues = validated_returns["submissions"], validated_returns["issues"]
     authorities = load_authorities()
     measures = load_catalogue().items.set_index("ref")["measure"]
     written = 0
-    for code, subs in submissions.groupby(submissions["authority"].fillna(""), sort=True):
-        name = authorities.name(code) if code else "Unidentified"
-        rows = feedback_rows(
-            subs, issues[issues["submission_id"].isin(subs["submission_id"])], measures
-        )
-        write_feedback(
-            feedback_path(Path(paths.reports), quarter, name), name, quarter.label, subs, rows
-        )
-        written += 1
-    context.add_output_metadata({"feedback_workbooks": written})
+    for key, quarter in _quarters(context):
+        submissions = validated_returns[key]["submissions"]
+        issues = validated_returns[key]["issues"]
+        for code, subs in submissions.groupby(submissions["authority"].fillna(""), sort=True):
+            name = authorities.name(code) if code else "Unidentified"
+            rows = feedback_rows(
+                subs, issues[issues["submission_id"].isin(subs["submission_id"])], measures
+            )
+            write_feedback(
+                feedback_path(Path(paths.reports), quarter, name), name, quarter.label, subs, rows
+            )
+            written += 1
+    return dg.MaterializeResult(metadata={"feedback_workbooks": written})
 
 
-@dg.asset(partitions_def=quarter_partitions, group_name="reports", deps=[benchmark_workbooks])
-def download_page(context: dg.AssetExecutionContext, duckdb: DuckDBResource, paths: LiiaPaths):
+@dg.asset(group_name="reports", pool=WAREHOUSE_POOL, deps=[benchmark_workbooks], **QUARTERLY)
+def download_page(
+    context: dg.AssetExecutionContext, duckdb: DuckDBResource, paths: LiiaPaths
+) -> dg.MaterializeResult:
     """reports/index.html: every quarter's workbooks linked, completeness per quarter and a small
     chart per theme; static, so it opens from disk or any web server."""
-    with _working_db(duckdb) as con:
+    with working_db(duckdb) as con:
         page = write_download_page(Path(paths.reports), con, load_authorities(), load_catalogue())
-    context.add_output_metadata({"page": dg.MetadataValue.path(str(page))})
+    return dg.MaterializeResult(metadata={"page": dg.MetadataValue.path(str(page))})

@@ -12,9 +12,11 @@ def quarter_containing(day: date) -> Quarter:
     return Quarter(year, ((day.month - 4) % 12) // 3 + 1)
 
 
-def quarter_keys(until: date | None = None) -> list[str]:
+def quarter_partition_keys(until: date | None = None) -> list[str]:
+    """Every quarter from the first collected to the one under way, as people write them
+    (`2026-27 Q2`): the partitions the Dagster UI shows."""
     last = quarter_containing(until or date.today())
-    return [q.key for q in quarter_range(FIRST_QUARTER, last)]
+    return [q.label for q in quarter_range(FIRST_QUARTER, last)]
 
 
-quarter_partitions = dg.StaticPartitionsDefinition(quarter_keys())
+quarter_partitions = dg.StaticPartitionsDefinition(quarter_partition_keys())

@@ -1,8 +1,17 @@
+"""Resources: where files live, the pipeline's DuckDB database (one writer at a time, across
+processes), and the store for what assets pass to each other."""
+
+import fcntl
 import os
+import pickle
+import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
+
+from pipelines.quarters import parse_quarter
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 WAREHOUSE = PROJECT_ROOT / "warehouse"
@@ -28,6 +37,64 @@ ENVIRONMENT = {
 }
 
 
+LOCK_WAIT_SECONDS = 1800
+
+
+@contextmanager
+def writer_lock(database: Path, wait: float = LOCK_WAIT_SECONDS):
+    """An exclusive lock beside the database, held while a connection is open: DuckDB allows one
+    process at a time and fails at once otherwise, so a second run waits here instead."""
+    database.parent.mkdir(parents=True, exist_ok=True)
+    with open(database.with_name(database.name + ".lock"), "a") as handle:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(
+                        f"Another run has held {database} for over {wait:.0f} s; try again later."
+                    ) from None
+                time.sleep(0.2)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextmanager
+def working_db(duckdb: DuckDBResource):
+    """A connection to the pipeline's own database, under the writer lock."""
+    with writer_lock(Path(duckdb.database)), duckdb.get_connection() as con:
+        yield con
+
+
+class QuarterStore(dg.ConfigurableIOManager):
+    """Keeps what an asset returns for each quarter of a run, so a run over many quarters can
+    pass them on: outputs and inputs are dicts keyed by partition key, one pickle per quarter."""
+
+    base_dir: str = str(WAREHOUSE / "working" / "staging")
+
+    def _path(self, context, partition_key: str) -> Path:
+        key = parse_quarter(partition_key).key
+        return Path(self.base_dir, *context.asset_key.path, f"{key}.pickle")
+
+    def handle_output(self, context: dg.OutputContext, obj: dict) -> None:
+        for partition_key, value in obj.items():
+            path = self._path(context, partition_key)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_suffix(".partial")
+            partial.write_bytes(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+            partial.replace(path)
+
+    def load_input(self, context: dg.InputContext) -> dict:
+        return {
+            key: pickle.loads(self._path(context, key).read_bytes())
+            for key in context.asset_partition_keys
+        }
+
+
 def default_resources() -> dict:
     """The resources, each path overridable by its environment variable. `duckdb` is the pipeline's
     own working database; analysts read the published copy at `paths.warehouse`."""
@@ -35,11 +102,11 @@ def default_resources() -> dict:
         field: os.environ.get(variable, LiiaPaths.model_fields[field].default)
         for field, variable in ENVIRONMENT.items()
     }
+    database = Path(
+        os.environ.get("LIIA_WORKING_DB", str(WAREHOUSE / "working" / "liia-working.duckdb"))
+    )
     return {
         "paths": LiiaPaths(**paths),
-        "duckdb": DuckDBResource(
-            database=os.environ.get(
-                "LIIA_WORKING_DB", str(WAREHOUSE / "working" / "liia-working.duckdb")
-            )
-        ),
+        "duckdb": DuckDBResource(database=str(database)),
+        "quarter_store": QuarterStore(base_dir=str(database.parent / "staging")),
     }

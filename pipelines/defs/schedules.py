@@ -1,0 +1,42 @@
+"""The quarterly run after each return deadline."""
+
+import os
+from datetime import date
+
+import dagster as dg
+
+from pipelines.defs.jobs import quarter_job
+from pipelines.defs.partitions import quarter_containing, quarter_partitions
+from pipelines.quarters import Quarter
+
+# The return deadline: this day of the month, this many months after the quarter ends.
+DEADLINE_DAY = int(os.environ.get("LIIA_DEADLINE_DAY", "15"))
+DEADLINE_MONTHS_AFTER = int(os.environ.get("LIIA_DEADLINE_MONTHS_AFTER", "2"))
+QUARTER_END_MONTHS = (6, 9, 12, 3)
+
+
+def deadline_cron(day: int = DEADLINE_DAY, months_after: int = DEADLINE_MONTHS_AFTER) -> str:
+    """Cron for 07:00 on each deadline: the default is 15 Feb, May, Aug and Nov."""
+    months = sorted((end - 1 + months_after) % 12 + 1 for end in QUARTER_END_MONTHS)
+    return f"0 7 {day} {','.join(str(m) for m in months)} *"
+
+
+def quarter_due(day: date, months_after: int = DEADLINE_MONTHS_AFTER) -> Quarter:
+    """The quarter whose deadline falls in `day`'s month."""
+    month = day.year * 12 + day.month - 1 - months_after
+    return quarter_containing(date(month // 12, month % 12 + 1, 1))
+
+
+@dg.schedule(
+    job=quarter_job,
+    cron_schedule=deadline_cron(),
+    execution_timezone="Europe/London",
+    description="After each return deadline (LIIA_DEADLINE_DAY, default the 15th, of the "
+    "LIIA_DEADLINE_MONTHS_AFTER-th month, default the second, after the quarter ends), runs the "
+    "quarter just ended.",
+)
+def quarter_deadline_schedule(context: dg.ScheduleEvaluationContext):
+    quarter = quarter_due(context.scheduled_execution_time.date())
+    if quarter.label not in quarter_partitions.get_partition_keys():
+        return dg.SkipReason(f"{quarter.label} is not a quarter this pipeline runs yet.")
+    return dg.RunRequest(run_key=f"deadline {quarter.key}", partition_key=quarter.label)
