@@ -114,8 +114,12 @@ def cmd_run(args) -> int:
                 missing = missing_authorities(subs, authorities)
                 summary.append(
                     f"  {label:<11} {int(statuses.filter(like='accepted').sum())} accepted, "
-                    f"{statuses.get('rejected', 0)} rejected, {len(missing)} missing"
-                    + (f" ({', '.join(missing)})" if missing else "")
+                    f"{statuses.get('rejected', 0)} rejected; "
+                    + (
+                        f"no accepted return from {len(missing)}: {', '.join(missing)}"
+                        if missing
+                        else "every authority has an accepted return"
+                    )
                 )
     finally:
         progress.removeHandler(handler)
@@ -164,9 +168,30 @@ def cmd_status(args) -> int:
     tracker = submission_tracker(subs, issues, authorities)
     accepted = int(tracker["Status"].str.startswith("accepted").sum())
     print(f"{key.replace('-Q', ' Q')}: {accepted} of {len(authorities.codes)} accepted")
-    shown = tracker.assign(Received=tracker["Received"].dt.strftime("%d/%m/%Y %H:%M")).fillna("")
-    print(shown.drop(columns=["Date completed", "Template version"]).to_string(index=False))
+    shown = tracker.drop(columns=["Date completed", "Template version"])
+    shown["Received"] = shown["Received"].dt.strftime("%d/%m/%Y %H:%M")
+    print(_text_table(shown))
     return 0
+
+
+def _text_table(frame) -> str:
+    """Text left-aligned, numbers right-aligned, blanks for nothing."""
+    import pandas as pd
+
+    numeric = {c for c in frame.columns if c in ("Errors", "Warnings", "Files")}
+    cells = [
+        [("" if pd.isna(v) else str(int(v)) if c in numeric else str(v)) for c, v in row.items()]
+        for _, row in frame.iterrows()
+    ]
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(frame.columns)]
+
+    def line(values):
+        return "  ".join(
+            v.rjust(w) if c in numeric else v.ljust(w)
+            for c, v, w in zip(frame.columns, values, widths, strict=True)
+        ).rstrip()
+
+    return "\n".join([line(list(frame.columns))] + [line(r) for r in cells])
 
 
 DAGSTER_YAML = """\

@@ -31,6 +31,7 @@ def quarter_due(day: date, months_after: int = DEADLINE_MONTHS_AFTER) -> Quarter
     job=quarter_job,
     cron_schedule=deadline_cron(),
     execution_timezone="Europe/London",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
     description="After each return deadline (LIIA_DEADLINE_DAY, default the 15th, of the "
     "LIIA_DEADLINE_MONTHS_AFTER-th month, default the second, after the quarter ends), runs the "
     "quarter just ended.",

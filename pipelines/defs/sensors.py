@@ -13,6 +13,7 @@ from pipelines.inbox import InboxState, inbox_changes
 @dg.sensor(
     job=quarter_job,
     minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
     description="Starts a run of the quarter a new or changed return's cover names. The same "
     "bytes again start nothing; a file modified in the last few seconds is left until it settles.",
 )
