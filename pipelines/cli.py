@@ -65,7 +65,11 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
 def cmd_run(args) -> int:
+    import warnings
+
     import dagster as dg
+
+    warnings.filterwarnings("ignore", category=dg.BetaWarning)
 
     from pipelines.catalogue import load_authorities
     from pipelines.definitions import all_assets

@@ -10,7 +10,7 @@ from openpyxl.styles import Font
 from openpyxl.worksheet.table import Table, TableStyleInfo
 
 from pipelines.quarters import Quarter
-from pipelines.workbooks import write_text
+from pipelines.workbooks import save, write_text
 
 FEEDBACK_COLUMNS = [
     "Severity",
@@ -102,11 +102,7 @@ def write_feedback(
             )
         )
         issues.freeze_panes = "A2"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.xlsx")
-    wb.save(tmp)
-    tmp.replace(path)
-    return path
+    return save(wb, path)
 
 
 def feedback_path(reports: Path, quarter: Quarter, name: str) -> Path:

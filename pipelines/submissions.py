@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -64,14 +66,24 @@ def folder_quarter(relative: Path) -> Quarter | None:
     return None
 
 
-def archive(path: Path, archive_dir: Path, sha: str) -> Path:
-    """A byte-for-byte copy kept under its hash; the inbox file is never touched."""
+def archive(path: Path, archive_dir: Path, sha: str) -> Path | None:
+    """A byte-for-byte copy kept under its hash; the inbox file is never touched. None if the file
+    changed since it was hashed (still being written): it is taken next time. Two runs may archive
+    the same file at once: each copies to its own temporary name and the first link wins, so the
+    copy's time stays when it was first received."""
     target = archive_dir / sha[:2] / f"{sha}{path.suffix.lower()}"
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(target.suffix + ".part")
-        shutil.copyfile(path, tmp)
-        tmp.replace(target)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.{uuid.uuid4().hex}.part")
+        try:
+            shutil.copyfile(path, tmp)
+            if sha256_of(tmp) != sha:
+                return None
+            os.link(tmp, target)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink(missing_ok=True)
     return target
 
 
@@ -87,6 +99,9 @@ def receive_quarter(inbox: Path, archive_dir: Path, quarter: Quarter):
             continue  # the same bytes twice are one submission
         seen.add(sha)
         archived = archive(path, archive_dir, sha)
+        if archived is None:
+            seen.discard(sha)
+            continue  # changed while being read: still being written
         parsed = read_return(path)
         relative = path.relative_to(inbox)
         folder = folder_quarter(relative)

@@ -445,6 +445,8 @@ def publish(con: duckdb.DuckDBPyConnection, target: Path) -> Path:
     The rename is atomic: a reader who opened `target` before keeps reading the old version, one who
     opens it after sees the new one; nobody sees a partial copy and nobody's lock is in the way."""
     target.parent.mkdir(parents=True, exist_ok=True)
+    for stale in target.parent.glob(f".{target.name}.*.partial*"):
+        stale.unlink()  # left by a run killed while publishing; publishing holds the writer lock
     partial = target.with_name(f".{target.name}.{uuid.uuid4().hex}.partial")
     source = con.execute("SELECT current_database()").fetchone()[0]
     try:

@@ -3,6 +3,8 @@ workbook. Figures come from the warehouse's `benchmarks` and `group_aggregates`,
 
 from __future__ import annotations
 
+import os
+import uuid
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -448,10 +450,16 @@ def _definitions(wb, indicators: pd.DataFrame, catalogue: Catalogue, marking):
     ws.freeze_panes = ws.cell(row + 1, 1)
 
 
+def partial_path(path: Path) -> Path:
+    """A hidden name beside `path`, unique to this writer: two runs writing the same file at once
+    each rename their own complete copy into place."""
+    return path.with_name(f".{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}.partial{path.suffix}")
+
+
 def save(wb: Workbook, path: Path) -> Path:
     """Save next to the target and rename, so a reader never opens a half-written workbook."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.stem}.partial.xlsx")
+    partial = partial_path(path)
     wb.save(partial)
     partial.replace(path)
     return path
@@ -460,7 +468,7 @@ def save(wb: Workbook, path: Path) -> Path:
 def save_text(text: str, path: Path) -> Path:
     """As save(), for a text file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
+    partial = partial_path(path)
     partial.write_text(text, encoding="utf-8")
     partial.replace(path)
     return path

@@ -12,6 +12,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from pipelines.quarters import parse_quarter
+from pipelines.workbooks import partial_path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 WAREHOUSE = PROJECT_ROOT / "warehouse"
@@ -84,7 +85,7 @@ class QuarterStore(dg.ConfigurableIOManager):
         for partition_key, value in obj.items():
             path = self._path(context, partition_key)
             path.parent.mkdir(parents=True, exist_ok=True)
-            partial = path.with_suffix(".partial")
+            partial = partial_path(path)
             partial.write_bytes(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
             partial.replace(path)
 

@@ -1,0 +1,158 @@
+"""Faults: a run killed mid-load, two runs of one quarter at once, a file truncated mid-copy. The
+published warehouse is never half-loaded, nothing is duplicated, and the archive keeps every file
+ever received, byte for byte. Each child run is bounded by a timeout."""
+
+import hashlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+
+from tests.conftest import PROJECT, run_quarters, validated
+
+SAMPLE = PROJECT / "sample_returns"
+RUN_TIMEOUT = 180
+
+
+def _env(tmp: Path, inbox: Path = SAMPLE) -> dict:
+    return {
+        **os.environ,
+        "LIIA_INBOX": str(inbox),
+        "LIIA_ARCHIVE": str(tmp / "archive"),
+        "LIIA_WAREHOUSE": str(tmp / "published" / "liia.duckdb"),
+        "LIIA_EXPORTS": str(tmp / "exports"),
+        "LIIA_REPORTS": str(tmp / "reports"),
+        "LIIA_WORKING_DB": str(tmp / "liia.duckdb"),
+    }
+
+
+def _liia_run(env: dict, quarter: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "pipelines.cli", "run", "--quarter", quarter],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=PROJECT,
+        env=env,
+    )
+
+
+def _snapshot(path: Path) -> dict[str, list]:
+    """Every table, sorted, without the time a file was first seen (which differs between runs
+    in different folders)."""
+    con = duckdb.connect(str(path), read_only=True)
+    tables = [r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()]
+    out = {}
+    for table in tables:
+        columns = [c[0] for c in con.execute(f"DESCRIBE {table}").fetchall()]
+        kept = ", ".join(f'"{c}"' for c in columns if c != "received_at")
+        out[table] = con.execute(f"SELECT {kept} FROM {table} ORDER BY ALL").fetchall()
+    con.close()
+    return out
+
+
+def _archived(archive: Path) -> dict[str, bytes]:
+    return {p.name.split(".")[0]: p.read_bytes() for p in archive.rglob("*") if p.is_file()}
+
+
+def _assert_archived(archive: Path, files: list[Path | bytes]) -> None:
+    kept = _archived(archive)
+    for f in files:
+        data = f if isinstance(f, bytes) else f.read_bytes()
+        sha = hashlib.sha256(data).hexdigest()
+        assert kept.get(sha) == data, (
+            f"not archived byte for byte: {f if isinstance(f, Path) else sha}"
+        )
+    assert not [p for p in archive.rglob("*.part")]
+
+
+def test_a_run_killed_while_loading_never_leaves_the_warehouse_half_loaded(
+    tmp_path, latest_quarter_run
+):
+    env = _env(tmp_path)
+    published = tmp_path / "published" / "liia.duckdb"
+    first = _liia_run(env, "2026-27-Q1")
+    assert first.wait(timeout=RUN_TIMEOUT) == 0, first.stderr.read()
+    before = _snapshot(published)
+    clean = _snapshot(latest_quarter_run / "published" / "liia.duckdb")
+    # Killed at several points after validation: while loading, publishing and writing workbooks.
+    for delay in (0.0, 0.3, 0.7, 1.2, 2.0):
+        child = _liia_run(env, "2026-27-Q2")
+        deadline = time.monotonic() + RUN_TIMEOUT
+        for line in child.stdout:
+            if "validation" in line or time.monotonic() > deadline:
+                break
+        time.sleep(delay)
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+        seen = _snapshot(published)
+        assert seen == before or seen == clean, f"half-loaded after a kill at +{delay} s"
+    last = _liia_run(env, "2026-27-Q2")
+    assert last.wait(timeout=RUN_TIMEOUT) == 0, last.stderr.read()
+    assert _snapshot(published) == clean
+    assert [p.name for p in published.parent.iterdir()] == ["liia.duckdb"]
+    _assert_archived(
+        tmp_path / "archive",
+        sorted((SAMPLE / "2026-27-Q1").glob("*.xlsx")) + sorted((SAMPLE / "2026-27-Q2").glob("*")),
+    )
+
+
+def test_two_runs_of_one_quarter_at_once_both_finish_without_duplicates(tmp_path):
+    env = _env(tmp_path)
+    runs = [_liia_run(env, "2026-27-Q2"), _liia_run(env, "2026-27-Q2")]
+    codes = [r.wait(timeout=RUN_TIMEOUT) for r in runs]
+    assert codes == [0, 0], [r.stderr.read() for r in runs]
+    con = duckdb.connect(str(tmp_path / "published" / "liia.duckdb"), read_only=True)
+    for table, key in (
+        ("benchmarks", "quarter, indicator_id, authority"),
+        ("submissions", "submission_id"),
+        ("return_values", "submission_id, ref"),
+        ("indicator_values", "quarter, authority, indicator_id"),
+    ):
+        total, distinct = con.execute(
+            f"SELECT count(*), count(DISTINCT ({key})) FROM {table}"
+        ).fetchone()
+        assert total == distinct > 0, table
+    assert con.execute("SELECT count(*) FROM benchmarks").fetchone()[0] == 33 * 37
+    assert con.execute("SELECT count(*) FROM submissions").fetchone()[0] == len(
+        list((SAMPLE / "2026-27-Q2").glob("*"))
+    )
+    con.close()
+    _assert_archived(tmp_path / "archive", sorted((SAMPLE / "2026-27-Q2").glob("*")))
+
+
+def test_a_file_truncated_mid_copy_is_not_accepted_and_is_taken_once_complete(tmp_path):
+    inbox = tmp_path / "inbox"
+    folder = inbox / "2026-27-Q2"  # dropped into the quarter's folder, as authorities do
+    folder.mkdir(parents=True)
+    camden = (SAMPLE / "2026-27-Q2" / "Camden LIIA return 2026-27 Q2.xlsx").read_bytes()
+    croydon = SAMPLE / "2026-27-Q2" / "Croydon LIIA return 2026-27 Q2.xlsx"
+    shutil.copy(croydon, folder)
+    (folder / "camden.xlsx").write_bytes(camden[: len(camden) * 2 // 3])
+
+    first = validated(run_quarters(tmp_path, inbox, "2026-27-Q2"), "2026-27-Q2")
+    subs = first["submissions"].set_index("file_name")
+    assert subs.at["camden.xlsx", "status"] == "rejected"
+    assert not subs.at["camden.xlsx", "is_current"]
+    assert subs.at[croydon.name, "status"] == "accepted"
+    problems = " ".join(first["issues"]["problem"])
+    assert "could not be opened" in problems
+
+    (folder / "camden.xlsx").write_bytes(camden)  # the copy completes
+    second = validated(run_quarters(tmp_path, inbox, "2026-27-Q2"), "2026-27-Q2")
+    subs = second["submissions"]
+    current = subs[subs["is_current"]].set_index("authority")
+    assert current.at["CAM", "status"] == "accepted"
+    assert current.at["CAM", "sha256"] == hashlib.sha256(camden).hexdigest()
+    con = duckdb.connect(str(tmp_path / "liia.duckdb"), read_only=True)
+    cam = con.execute(
+        "SELECT count(*) FROM return_values WHERE authority = 'CAM' AND is_current AND status = 'ok'"
+    ).fetchone()[0]
+    assert cam > 50
+    con.close()
+    _assert_archived(tmp_path / "archive", [croydon, camden, camden[: len(camden) * 2 // 3]])
