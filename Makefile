@@ -14,7 +14,7 @@ $(UV):
 # The download page test opens reports/index.html in Debian's chromium.
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: run test lint chromium
+.PHONY: run test lint chromium benchmark
 chromium:
 	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
 	  ($(SUDO) apt-get update -qq && \
@@ -29,3 +29,6 @@ test: .venv chromium
 
 lint: .venv
 	$(UV) run --frozen ruff format --check .
+
+benchmark: .venv
+	$(UV) run --frozen python -m benchmarks.run

@@ -7,6 +7,7 @@ Everything that differs between items or indicators lives in the CSV files under
 from __future__ import annotations
 
 import ast
+import os
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -197,13 +198,14 @@ class Authorities:
             for name in names:
                 lookup[normalise_name(name)] = row.liia_code
         object.__setattr__(self, "_lookup", lookup)
+        object.__setattr__(self, "_names", self.table.set_index("liia_code")["name"].to_dict())
 
     @property
     def codes(self) -> list[str]:
         return list(self.table["liia_code"])
 
     def name(self, code: str) -> str:
-        return self.table.set_index("liia_code").at[code, "name"]
+        return self._names[code]
 
     def resolve(self, text: object) -> str | None:
         """The LIIA code for any name variant, ONS code or DfE code people write; None if unknown."""
@@ -225,8 +227,15 @@ def normalise_name(text: object) -> str:
     return re.sub(r"\s+", " ", s).strip().lower()
 
 
+def load_authorities(path: Path | None = None) -> Authorities:
+    """The region's authorities: `schemas/catalogue/authorities.csv`, or the list `LIIA_AUTHORITIES`
+    names (another region, or the synthetic national set of the benchmarks)."""
+    default = os.environ.get("LIIA_AUTHORITIES") or CATALOGUE_DIR / "authorities.csv"
+    return _read_authorities(Path(path or default))
+
+
 @cache
-def load_authorities(path: Path = CATALOGUE_DIR / "authorities.csv") -> Authorities:
+def _read_authorities(path: Path) -> Authorities:
     table = pd.read_csv(path, dtype=str, keep_default_na=False)
     table["population_0_17"] = table["population_0_17"].astype(int)
     return Authorities(table)

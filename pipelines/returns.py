@@ -29,6 +29,9 @@ class Issue:
     fix: str
 
 
+VALUE_COLUMNS = ["sheet", "ref", "cell", "raw", "note"]
+
+
 @dataclass
 class ParsedReturn:
     path: Path
@@ -37,8 +40,12 @@ class ParsedReturn:
     template_version: int | None = None
     joint_workforce_with: str | None = None
     completed_on: str | None = None
-    values: pd.DataFrame = field(default_factory=pd.DataFrame)
+    records: list[dict] = field(default_factory=list)  # one per value: sheet, ref, cell, raw, note
     issues: list[Issue] = field(default_factory=list)
+
+    @property
+    def values(self) -> pd.DataFrame:
+        return pd.DataFrame(self.records, columns=VALUE_COLUMNS)
 
     @property
     def rejected(self) -> bool:
@@ -117,7 +124,7 @@ def read_return(path: Path) -> ParsedReturn:
                 sheet="Cover",
             )
         )
-    frames = []
+    records: list[dict] = []
     for sheet in THEMES.values():
         actual = sheets.get(sheet.lower())
         if actual is None:
@@ -140,9 +147,8 @@ def read_return(path: Path) -> ParsedReturn:
                 )
             )
             continue
-        frames.append(_read_theme(rows, sheet, parsed))
-    if frames:
-        parsed.values = pd.concat(frames, ignore_index=True)
+        records += _read_theme(rows, sheet, parsed)
+    parsed.records = records
     return parsed
 
 
@@ -215,7 +221,8 @@ def _read_cover(wb: CalamineWorkbook, sheets: dict, parsed: ParsedReturn) -> Non
         parsed.joint_workforce_with = load_authorities().resolve(value)
 
 
-def _read_theme(rows: list[list], sheet: str, parsed: ParsedReturn) -> pd.DataFrame:
+def _read_theme(rows: list[list], sheet: str, parsed: ParsedReturn) -> list[dict]:
+    """The theme sheet's rows below its header, each with its Value cell."""
     wanted = [h.lower() for h in HEADER[:4]]
     for r, row in enumerate(rows):
         labels = [_clean(c).lower() if isinstance(c, str) else "" for c in row]
@@ -231,7 +238,7 @@ def _read_theme(rows: list[list], sheet: str, parsed: ParsedReturn) -> pd.DataFr
                 sheet=sheet,
             )
         )
-        return pd.DataFrame()
+        return []
     records = []
     for r in range(header_row + 1, len(rows)):
         row = rows[r]
@@ -249,4 +256,4 @@ def _read_theme(rows: list[list], sheet: str, parsed: ParsedReturn) -> pd.DataFr
                 "note": _clean(note) if note not in (None, "") else "",
             }
         )
-    return pd.DataFrame(records, columns=["sheet", "ref", "cell", "raw", "note"])
+    return records

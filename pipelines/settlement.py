@@ -35,9 +35,8 @@ def settle_quarter(
     versions = dict(
         zip(accepted["submission_id"], accepted["template_version"].astype(int), strict=True)
     )
-    values = values[values["submission_id"].isin(versions)]
+    values = convert_values(values[values["submission_id"].isin(versions)], catalogue)
     issues = validate_quarter(values, versions, catalogue)
-    values = convert_values(values, catalogue)
     values = values.merge(submissions[["submission_id", "authority"]], on="submission_id")
     warnings = plausibility_warnings(values, previous_values, catalogue, quarter_number)
     frames = [structure_issues.reindex(columns=ISSUE_COLUMNS), issues, warnings]

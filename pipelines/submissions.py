@@ -12,7 +12,13 @@ from pathlib import Path
 import pandas as pd
 
 from pipelines.quarters import Quarter, QuarterError, parse_quarter
-from pipelines.returns import RETURN_SUFFIXES, Issue, read_cover_quarter, read_return
+from pipelines.returns import (
+    RETURN_SUFFIXES,
+    VALUE_COLUMNS,
+    Issue,
+    read_cover_quarter,
+    read_return,
+)
 
 SUBMISSION_COLUMNS = [
     "submission_id",
@@ -161,14 +167,10 @@ def collect(received: list, quarter: Quarter | None):
         )
         for issue in parsed.issues:
             issues.append({"submission_id": sid, **issue.__dict__})
-        if not parsed.rejected and not parsed.values.empty:
-            values.append(parsed.values.assign(submission_id=sid))
+        if not parsed.rejected:
+            values += [{**record, "submission_id": sid} for record in parsed.records]
     submissions = pd.DataFrame(subs, columns=SUBMISSION_COLUMNS)
-    value_frame = (
-        pd.concat(values, ignore_index=True)
-        if values
-        else pd.DataFrame(columns=["sheet", "ref", "cell", "raw", "note", "submission_id"])
-    )
+    value_frame = pd.DataFrame(values, columns=[*VALUE_COLUMNS, "submission_id"])
     issue_frame = pd.DataFrame(
         issues,
         columns=["submission_id", "severity", "sheet", "cell", "ref", "found", "problem", "fix"],

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from pipelines.catalogue import Catalogue, load_authorities, load_catalogue
-from pipelines.quarters import Quarter, quarter_range
+from pipelines.quarters import Quarter, parse_quarter, quarter_range
 from pipelines.template import build_template
 
 FIRST, LAST = Quarter(2024, 1), Quarter(2026, 2)
@@ -107,13 +107,21 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("sample_returns"))
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--authorities", type=Path, help="another authority list (CSV)")
+    parser.add_argument("--first", type=parse_quarter, default=FIRST, help="first quarter")
+    parser.add_argument("--last", type=parse_quarter, default=LAST, help="last quarter")
+    parser.add_argument(
+        "--clean",
+        action="store_true",
+        help="every authority returns every quarter, without the deliberate problems",
+    )
     args = parser.parse_args(argv)
-    catalogue, authorities = load_catalogue(), load_authorities()
+    catalogue, authorities = load_catalogue(), load_authorities(args.authorities)
     units = catalogue.items.set_index("ref")["unit"]
     rng = np.random.default_rng(args.seed)
     for folder in args.out.glob("20*"):
         shutil.rmtree(folder)
-    for t, quarter in enumerate(quarter_range(FIRST, LAST)):
+    for t, quarter in enumerate(quarter_range(args.first, args.last)):
         version = catalogue.template_version(quarter)
         refs = list(catalogue.items_for(version)["ref"])
         table = authorities.table.set_index("liia_code")
@@ -121,13 +129,15 @@ def main(argv=None) -> None:
             code: authority_values(catalogue, quarter, row.population_0_17, rng, t)
             for code, row in table.iterrows()
         }
-        if quarter >= JOINT_FROM:  # one workforce return covers both: the pair's combined figures
+        if (
+            quarter >= JOINT_FROM and not args.clean
+        ):  # one workforce return covers both: the pair's combined figures
             a, b = JOINT_WORKFORCE
             for ref in catalogue.items[catalogue.items["theme"] == "workforce"]["ref"]:
                 combined = all_values[a][ref] + all_values[b][ref]
                 all_values[a][ref] = all_values[b][ref] = combined
         for code, row in table.iterrows():
-            if code in NOT_RETURNED.get(quarter, []):
+            if code in NOT_RETURNED.get(quarter, []) and not args.clean:
                 continue
             values = {ref: display(all_values[code][ref], units[ref]) for ref in refs}
             cover = {
@@ -136,11 +146,14 @@ def main(argv=None) -> None:
                 "Email": f"performance@{code.lower()}.example.gov.uk",
                 "Date completed": quarter.end.isoformat(),
             }
-            if quarter >= JOINT_FROM and code in JOINT_WORKFORCE:
+            if quarter >= JOINT_FROM and code in JOINT_WORKFORCE and not args.clean:
                 partner = [c for c in JOINT_WORKFORCE if c != code][0]
                 cover["Workforce reported jointly with"] = table.at[partner, "name"]
-            header_offset = 0
-            values, cover, header_offset, extra = apply_problems(code, quarter, values, cover, t)
+            header_offset, extra = 0, {}
+            if not args.clean:
+                values, cover, header_offset, extra = apply_problems(
+                    code, quarter, values, cover, t
+                )
             name = f"{row['name']} LIIA return {quarter.label}.xlsx"
             write_return(args.out / quarter.key / name, quarter, values, cover, header_offset)
             for suffix, (v2, c2) in extra.items():
