@@ -25,6 +25,7 @@ SAMPLE = PROJECT / "sample_returns"
 CACHE = PROJECT / "benchmarks" / ".cache"
 QUARTER = "2026-27-Q1"  # 33 returns, all accepted
 NATIONAL_AUTHORITIES = 153
+REPEATS = 3  # timed runs of the quarter and of the resubmission; the median is printed
 NATIONAL_FIRST, NATIONAL_LAST = "2024-25-Q1", "2026-27-Q4"  # 12 quarters
 TARGETS = {
     "quarter_end_to_end": ("one quarter end to end", 5.0, "s"),
@@ -89,25 +90,33 @@ def measure_quarter_end_to_end(work: Path) -> dict:
     shutil.rmtree(work / "working")
     state = inbox_changes(inbox, InboxState(), settle=0).state
 
-    started = time.perf_counter()
-    result = _materialize(QUARTER)
-    end_to_end = time.perf_counter() - started
-    assert result.success
+    end_to_end = []
+    for _ in range(REPEATS):  # each from an empty warehouse
+        shutil.rmtree(work / "working", ignore_errors=True)
+        shutil.rmtree(work / "reports", ignore_errors=True)
+        started = time.perf_counter()
+        assert _materialize(QUARTER).success
+        end_to_end.append(time.perf_counter() - started)
 
     barnet = inbox / QUARTER / "Barnet LIIA return 2026-27 Q1.xlsx"
-    wb = load_workbook(barnet)
-    wb["Finance"]["D7"] = 81_000_000
-    corrected = work / "Barnet corrected.xlsx"
-    wb.save(corrected)
-    landed = time.perf_counter()
-    shutil.copy(corrected, inbox / QUARTER / "Barnet LIIA return 2026-27 Q1 v2.xlsx")
-    changes = inbox_changes(inbox, state, settle=0)
-    assert changes.arrived
-    assert _materialize(QUARTER).success
-    resubmission = time.perf_counter() - landed
+    resubmission = []
+    for n in range(REPEATS):
+        wb = load_workbook(barnet)
+        wb["Finance"]["D7"] = 81_000_000 + n
+        corrected = work / f"Barnet corrected {n}.xlsx"
+        wb.save(corrected)
+        landed = time.perf_counter()
+        shutil.copy(corrected, inbox / QUARTER / corrected.name)
+        changes = inbox_changes(inbox, state, settle=0)
+        state = changes.state
+        assert changes.arrived
+        assert _materialize(QUARTER).success
+        resubmission.append(time.perf_counter() - landed)
     return {
-        "quarter_end_to_end": end_to_end,
-        "resubmission": resubmission,
+        "quarter_end_to_end": statistics.median(end_to_end),
+        "quarter_end_to_end_all": end_to_end,
+        "resubmission": statistics.median(resubmission),
+        "resubmission_all": resubmission,
         "peak_mb": _peak_mb(),
     }
 
@@ -303,10 +312,11 @@ def main(argv=None) -> None:
         print(f"{label:<58} {seconds:>8.2f} s  {extra}")
 
     line(
-        TARGETS["quarter_end_to_end"][0],
+        TARGETS["quarter_end_to_end"][0] + f" (median of {REPEATS})",
         quarter["quarter_end_to_end"],
         _verdict("quarter_end_to_end", quarter["quarter_end_to_end"]),
     )
+    print(f"{'  each run':<58} " + ", ".join(f"{t:.2f}" for t in quarter["quarter_end_to_end_all"]))
     print(f"{'  peak memory of that process':<58} {quarter['peak_mb']:>8.0f} MB")
     ours = stage["receiving_and_validation"]
     line(TARGETS["receiving_and_validation"][0], ours)
@@ -329,10 +339,11 @@ def main(argv=None) -> None:
     )
     print(f"{'  benchmarks rows':<58} {national['benchmark_rows']:>8}")
     line(
-        TARGETS["resubmission"][0],
+        TARGETS["resubmission"][0] + f" (median of {REPEATS})",
         quarter["resubmission"],
         _verdict("resubmission", quarter["resubmission"]),
     )
+    print(f"{'  each run':<58} " + ", ".join(f"{t:.2f}" for t in quarter["resubmission_all"]))
     print(
         f"{TARGETS['analyst_query'][0]:<58} {national['analyst_query'] * 1000:>8.1f} ms "
         f"({national['analyst_rows']} rows)  target < 50 ms: "

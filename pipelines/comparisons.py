@@ -245,6 +245,14 @@ ORDER BY b.indicator_id, m.authority
 """
 
 
+def _temp_table(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -> None:
+    con.register("_frame", frame)
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM _frame")
+    finally:
+        con.unregister("_frame")
+
+
 def compare_quarter(
     con: duckdb.DuckDBPyConnection,
     items: pd.DataFrame,
@@ -265,8 +273,10 @@ def compare_quarter(
         "catalogue_indicators": catalogue.indicators,
         "region_authorities": authorities.table,
     }
+    # Native temporary tables: the generated SQL reads these frames dozens of times, and scanning
+    # a pandas frame costs far more per read than a table.
     for name, frame in registered.items():
-        con.register(name, frame)
+        _temp_table(con, name, frame)
     try:
         indicator_rows = list(catalogue.indicators.itertuples())
         item_refs = set(catalogue.items["ref"])
@@ -285,17 +295,14 @@ def compare_quarter(
         group_aggregates = con.sql(
             " UNION ALL ".join(_group_aggregate_sql(r) for r in indicator_rows)
         ).df()
-        con.register("unit_indicators", unit_indicators)
-        con.register("group_aggregates", group_aggregates)
+        _temp_table(con, "unit_indicators", unit_indicators)
+        _temp_table(con, "group_aggregates", group_aggregates)
         unit_benchmarks = con.execute(UNIT_BENCHMARK_SQL, {"fifth": FIFTH}).df()
-        con.register("unit_benchmarks", unit_benchmarks)
+        _temp_table(con, "unit_benchmarks", unit_benchmarks)
         benchmarks = con.sql(AUTHORITY_BENCHMARK_SQL).df()
     finally:
         for name in [*registered, "unit_indicators", "group_aggregates", "unit_benchmarks"]:
-            try:
-                con.unregister(name)
-            except duckdb.Error:
-                pass
+            con.execute(f"DROP TABLE IF EXISTS temp.{name}")
     indicators = benchmarks[["authority", "indicator_id", "reporting_unit", "value", "status"]]
     return {
         "indicators": indicators,

@@ -12,7 +12,7 @@ import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
-from pipelines.catalogue import THEMES, load_authorities, load_catalogue
+from pipelines.catalogue import load_authorities, load_catalogue
 from pipelines.defs.partitions import quarter_partitions
 from pipelines.defs.resources import LiiaPaths, working_db
 from pipelines.download_page import write_download_page
@@ -32,17 +32,7 @@ from pipelines.warehouse import (
     publish,
     reconcile_quarter,
 )
-from pipelines.workbooks import (
-    PUBLISHABLE,
-    RESTRICTED,
-    publishable_figures,
-    quarter_figures,
-    status_workbook_path,
-    theme_workbook_path,
-    write_authority_packs,
-    write_status_workbook,
-    write_theme_workbook,
-)
+from pipelines.workbooks import in_parallel, quarter_figures, write_quarter_workbooks
 
 # `liia run` shows these lines as its progress display; the Dagster UI shows them in the run log.
 progress = logging.getLogger("liia.progress")
@@ -323,23 +313,8 @@ def benchmark_workbooks(
         started = time.perf_counter()
         with working_db(duckdb) as con:
             figures, issues = quarter_figures(con, quarter)
-        published = publishable_figures(figures, catalogue)
-        themes = [
-            write_theme_workbook(
-                theme_workbook_path(reports, quarter, theme, publishable=edition is published),
-                edition,
-                theme,
-                authorities,
-                catalogue,
-                marking=PUBLISHABLE if edition is published else RESTRICTED,
-            )
-            for edition in (figures, published)
-            for theme in THEMES
-        ]
-        status = write_status_workbook(
-            status_workbook_path(reports, quarter), figures, issues, authorities
-        )
-        packs = write_authority_packs(reports, figures, authorities, catalogue)
+        books = write_quarter_workbooks(reports, figures, issues, authorities, catalogue)
+        themes, (status,), packs = books["themes"], books["status"], books["packs"]
         written += [*themes, status]
         _report(
             context,
@@ -364,7 +339,7 @@ def feedback_workbooks(
     receipt, in reports/<quarter key>/feedback/<authority>/. Unidentified files go to `Unidentified`."""
     authorities = load_authorities()
     measures = load_catalogue().items.set_index("ref")["measure"]
-    written = 0
+    calls = []
     for key, quarter in _quarters(context):
         submissions = validated_returns[key]["submissions"]
         issues = validated_returns[key]["issues"]
@@ -373,11 +348,10 @@ def feedback_workbooks(
             rows = feedback_rows(
                 subs, issues[issues["submission_id"].isin(subs["submission_id"])], measures
             )
-            write_feedback(
-                feedback_path(Path(paths.reports), quarter, name), name, quarter.label, subs, rows
-            )
-            written += 1
-    return dg.MaterializeResult(metadata={"feedback_workbooks": written})
+            path = feedback_path(Path(paths.reports), quarter, name)
+            calls.append((write_feedback, (path, name, quarter.label, subs, rows), {}))
+    written = in_parallel(calls)
+    return dg.MaterializeResult(metadata={"feedback_workbooks": len(written)})
 
 
 @dg.asset(group_name="reports", pool=WAREHOUSE_POOL, deps=[benchmark_workbooks], **QUARTERLY)
