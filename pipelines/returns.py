@@ -63,8 +63,14 @@ def cell_name(row: int, col: int) -> str:
     return f"{letters}{row + 1}"
 
 
+_MESSY = re.compile(r"\s{2}|[^\S ]")  # two spaces, or any space other than a plain one
+
+
 def _clean(text: object) -> str:
-    return re.sub(r"\s+", " ", str(text).replace("\xa0", " ")).strip()
+    text = str(text)
+    if not _MESSY.search(text):
+        return text.strip()
+    return re.sub(r"\s+", " ", text.replace("\xa0", " ")).strip()
 
 
 def _structure_error(problem: str, fix: str, sheet: str | None = None, cell: str | None = None):
