@@ -75,7 +75,7 @@ def cmd_run(args) -> int:
     from pipelines.definitions import all_assets
     from pipelines.defs.partitions import quarter_partitions
     from pipelines.defs.resources import default_resources
-    from pipelines.settlement import missing_authorities
+    from pipelines.settlement import completeness_text
 
     resources = default_resources()
     paths = resources["paths"]
@@ -114,17 +114,9 @@ def cmd_run(args) -> int:
                 return 1
             for label, validated in result.output_for_node("validated_returns").items():
                 subs = validated["submissions"]
-                statuses = subs["status"].value_counts()
-                missing = missing_authorities(subs, authorities)
-                summary.append(
-                    f"  {label:<11} {int(statuses.filter(like='accepted').sum())} accepted, "
-                    f"{statuses.get('rejected', 0)} rejected; "
-                    + (
-                        f"no accepted return from {len(missing)}: {', '.join(missing)}"
-                        if missing
-                        else "every authority has an accepted return"
-                    )
-                )
+                files = f"{len(subs)} files, {int((subs['status'] == 'rejected').sum())} rejected"
+                text = completeness_text(subs, authorities)
+                summary.append(f"  {label:<11} {files}; {text}")
     finally:
         progress.removeHandler(handler)
     print(f"Done in {time.perf_counter() - started:.1f} s.")

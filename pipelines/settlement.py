@@ -108,6 +108,20 @@ def missing_authorities(submissions: pd.DataFrame, authorities: Authorities) -> 
     return [authorities.name(c) for c in authorities.codes if c not in accepted]
 
 
+def completeness_text(submissions: pd.DataFrame, authorities: Authorities) -> str:
+    """`30 of 33 accepted; not returned: Hackney, Westminster; rejected: Lewisham`."""
+    missing = missing_authorities(submissions, authorities)
+    sent = {authorities.name(c) for c in submissions["authority"].dropna()}
+    text = f"{len(authorities.codes) - len(missing)} of {len(authorities.codes)} accepted"
+    not_returned = [n for n in missing if n not in sent]
+    rejected = [n for n in missing if n in sent]
+    if not_returned:
+        text += f"; not returned: {', '.join(not_returned)}"
+    if rejected:
+        text += f"; no return accepted (rejected): {', '.join(rejected)}"
+    return text
+
+
 def structural_problems(
     submissions: pd.DataFrame, values: pd.DataFrame, catalogue: Catalogue
 ) -> list[str]:

@@ -20,6 +20,7 @@ from pipelines.feedback import feedback_path, feedback_rows, write_feedback
 from pipelines.quarters import Quarter, parse_quarter
 from pipelines.settlement import (
     authority_summary,
+    completeness_text,
     missing_authorities,
     settle_quarter,
     structural_problems,
@@ -144,7 +145,10 @@ def validated_returns(
         problems += [
             f"{quarter.label}: {p}" for p in structural_problems(submissions, values, catalogue)
         ]
-        missing[quarter.label] = missing_authorities(submissions, authorities)
+        missing[quarter.label] = (
+            missing_authorities(submissions, authorities),
+            completeness_text(submissions, authorities),
+        )
         statuses = submissions["status"].value_counts()
         _report(
             context,
@@ -152,7 +156,7 @@ def validated_returns(
             "validation",
             f"{int(statuses.filter(like='accepted').sum())} accepted, "
             f"{statuses.get('rejected', 0)} rejected, "
-            f"{len(missing[quarter.label])} missing; "
+            f"{len(missing[quarter.label][0])} without an accepted return; "
             f"{int((issues['severity'] == 'error').sum())} errors, "
             f"{int((issues['severity'] == 'warning').sum())} warnings "
             f"({time.perf_counter() - started:.1f} s)",
@@ -175,20 +179,14 @@ def validated_returns(
         severity=dg.AssetCheckSeverity.ERROR,
         metadata={"per_authority": per_authority, "problems": "; ".join(problems) or "none"},
     )
-    incomplete = {q: names for q, names in missing.items() if names}
+    incomplete = [q for q, (names, _) in missing.items() if names]
     yield dg.AssetCheckResult(
         check_name="all_authorities_returned",
         passed=not incomplete,
         severity=dg.AssetCheckSeverity.WARN,
-        description="; ".join(
-            f"{q}: {len(authorities.codes) - len(names)} of {len(authorities.codes)} accepted, "
-            f"missing {', '.join(names)}"
-            for q, names in incomplete.items()
-        )
+        description=" | ".join(f"{q}: {missing[q][1]}" for q in incomplete)
         or f"Every authority has an accepted return ({', '.join(missing)}).",
-        metadata={
-            q: dg.MetadataValue.text(", ".join(names) or "none") for q, names in missing.items()
-        },
+        metadata={q: dg.MetadataValue.text(text) for q, (_, text) in missing.items()},
     )
 
 
