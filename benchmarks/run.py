@@ -40,17 +40,6 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _env(work: Path, inbox: Path) -> dict[str, str]:
-    return {
-        "LIIA_INBOX": str(inbox),
-        "LIIA_ARCHIVE": str(work / "archive"),
-        "LIIA_WAREHOUSE": str(work / "published" / "liia.duckdb"),
-        "LIIA_EXPORTS": str(work / "exports"),
-        "LIIA_REPORTS": str(work / "reports"),
-        "LIIA_WORKING_DB": str(work / "working" / "liia.duckdb"),
-    }
-
-
 def _materialize(quarter_key: str, last_key: str | None = None, selection=None):
     import dagster as dg
 
@@ -81,11 +70,12 @@ def measure_quarter_end_to_end(work: Path) -> dict:
     warnings.filterwarnings("ignore", category=dg.BetaWarning)
     from openpyxl import load_workbook
 
+    from pipelines.defs.resources import environment_for
     from pipelines.inbox import InboxState, inbox_changes
 
     inbox = work / "inbox"
     shutil.copytree(SAMPLE / QUARTER, inbox / QUARTER)
-    os.environ.update(_env(work, inbox))
+    os.environ.update(environment_for(work, inbox))
     _materialize(QUARTER, selection=["received_returns"])  # imports and first-use costs, untimed
     shutil.rmtree(work / "working")
     state = inbox_changes(inbox, InboxState(), settle=0).state
@@ -216,7 +206,7 @@ def measure_national_backfill(work: Path) -> dict:
 
     from pipelines.catalogue import load_authorities, load_catalogue
     from pipelines.quarters import parse_quarter, quarter_range
-    from pipelines.settlement import settle_quarter
+    from pipelines.settlement import current_values, settle_quarter
     from pipelines.submissions import receive_quarter
     from pipelines.warehouse import load_quarter, publish
 
@@ -233,7 +223,7 @@ def measure_national_backfill(work: Path) -> dict:
         received = receive_quarter(returns, work / "archive", quarter)
         subs, values, issues = settle_quarter(*received, previous, catalogue, quarter.q, population)
         load_quarter(con, quarter, subs, values, issues, authorities, catalogue)
-        previous = values.loc[values["is_current"] & (values["status"] == "ok")]
+        previous = current_values(values)
     backfill = time.perf_counter() - started
     rows = con.execute("SELECT count(*) FROM benchmarks").fetchone()[0]
     published = publish(con, work / "published" / "national.duckdb")

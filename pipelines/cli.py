@@ -220,7 +220,7 @@ def cmd_validate(args) -> int:
     from pipelines.catalogue import load_authorities, load_catalogue
     from pipelines.feedback import feedback_path, feedback_rows, write_feedback
     from pipelines.returns import RETURN_SUFFIXES
-    from pipelines.settlement import settle_quarter
+    from pipelines.settlement import current_values, settle_quarter
     from pipelines.submissions import check_files
 
     files = []
@@ -246,7 +246,7 @@ def cmd_validate(args) -> int:
             subs, values, structure, previous, catalogue, quarter.q if quarter else 1
         )
         if quarter:
-            settled[quarter.key] = values[values["is_current"] & (values["status"] == "ok")]
+            settled[quarter.key] = current_values(values)
         for sub in subs.itertuples():
             mine = issues[issues["submission_id"] == sub.submission_id]
             rows = feedback_rows(subs[subs["submission_id"] == sub.submission_id], mine, measures)

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines.catalogue import Catalogue, formula_refs
-from pipelines.quarters import parse_quarter
+from pipelines.quarters import Quarter, parse_quarter
 
 SUPPRESSED = "c"
 SMALL_COUNTS = (1, 5)
@@ -207,12 +207,14 @@ def publishable(
     )
     hidden_rows = {k for k, s in zip(keys, suppressed, strict=True) if s}
     known_rows = set(keys)
-    for value, change, back in (
-        ("previous_value", "change_on_quarter", 1),
-        ("year_earlier_value", "change_on_year", 4),
+    quarters = {q: parse_quarter(q) for q in benchmarks["quarter"].unique()}
+    for value, change, before in (
+        ("previous_value", "change_on_quarter", Quarter.previous),
+        ("year_earlier_value", "change_on_year", Quarter.year_earlier),
     ):
         # An earlier quarter outside the frame cannot be checked, so its figure is hidden.
-        earlier = [(_quarter_before(q, back), i, a) for q, i, a in keys]
+        then_keys = {q: before(quarter).key for q, quarter in quarters.items()}
+        earlier = [(then_keys[q], i, a) for q, i, a in keys]
         then = np.array([k in hidden_rows or k not in known_rows for k in earlier], dtype=bool)
         hide[value] |= then
         hide[change] |= then | suppressed
@@ -250,10 +252,3 @@ def _units(rows: list[dict], suppressed: np.ndarray) -> list[Unit]:
         value = r["value"] if r["status"] == "ok" else None
         units[r["reporting_unit"]] = Unit(r["reporting_unit"], bool(hit), value, groups)
     return list(units.values())
-
-
-def _quarter_before(key: str, back: int) -> str:
-    quarter = parse_quarter(key)
-    for _ in range(back):
-        quarter = quarter.previous()
-    return quarter.key

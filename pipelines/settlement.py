@@ -102,6 +102,11 @@ def authority_summary(submissions: pd.DataFrame, issues: pd.DataFrame) -> pd.Dat
     ).reset_index()
 
 
+def current_values(values: pd.DataFrame) -> pd.DataFrame:
+    """The values that count: from current returns, without an error or x."""
+    return values.loc[values["is_current"] & (values["status"] == "ok")]
+
+
 def missing_authorities(submissions: pd.DataFrame, authorities: Authorities) -> list[str]:
     """Names of the authorities without an accepted current return, in the region's order."""
     accepted = set(submissions.loc[submissions["is_current"], "authority"])
@@ -133,9 +138,7 @@ def structural_problems(
     problems += [f"{a} has more than one current return" for a in sorted(set(doubled))]
     if current["authority"].isna().any():
         problems.append("a current return has no authority")
-    unknown = set(values.loc[values["is_current"] & (values["status"] == "ok"), "ref"]) - set(
-        catalogue.items["ref"]
-    )
+    unknown = set(current_values(values)["ref"]) - set(catalogue.items["ref"])
     problems += [f"current values for unknown item {ref}" for ref in sorted(unknown)]
     return problems
 

@@ -18,6 +18,7 @@ import pandas as pd
 from pipelines.catalogue import THEME_TITLES, THEMES, Authorities, Catalogue
 from pipelines.comparisons import compare_quarter, item_status, reporting_units
 from pipelines.quarters import Quarter, parse_quarter, quarter_range
+from pipelines.settlement import current_values
 
 # The oldest DuckDB the analysts' copy opens in (the duckdb-cli on PyPI, DBeaver, R are still 1.x).
 ANALYST_STORAGE_VERSION = "v1.0.0"
@@ -424,7 +425,7 @@ def reconcile_quarter(
 ) -> list[str]:
     """Where the warehouse's quarter differs from the validated returns' current, accepted values:
     empty when it holds exactly them."""
-    expected = values.loc[values["is_current"] & (values["status"] == "ok")]
+    expected = current_values(values)
     con.register("expected", expected[["authority", "ref", "value"]])
     try:
         rows = con.execute(

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.defs.resources import environment_for
 from tests.conftest import PROJECT, run_quarters, validated
 
 SAMPLE = PROJECT / "sample_returns"
@@ -20,15 +21,7 @@ RUN_TIMEOUT = 180
 
 
 def _env(tmp: Path, inbox: Path = SAMPLE) -> dict:
-    return {
-        **os.environ,
-        "LIIA_INBOX": str(inbox),
-        "LIIA_ARCHIVE": str(tmp / "archive"),
-        "LIIA_WAREHOUSE": str(tmp / "published" / "liia.duckdb"),
-        "LIIA_EXPORTS": str(tmp / "exports"),
-        "LIIA_REPORTS": str(tmp / "reports"),
-        "LIIA_WORKING_DB": str(tmp / "liia.duckdb"),
-    }
+    return {**os.environ, **environment_for(tmp, inbox)}
 
 
 def _liia_run(env: dict, quarter: str) -> subprocess.Popen:

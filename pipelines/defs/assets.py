@@ -21,6 +21,7 @@ from pipelines.quarters import Quarter, parse_quarter
 from pipelines.settlement import (
     authority_summary,
     completeness_text,
+    current_values,
     missing_authorities,
     settle_quarter,
     structural_problems,
@@ -195,10 +196,7 @@ def _previous_values(done: dict, duckdb: DuckDBResource, quarter: Quarter) -> pd
     quarter, else from the working database."""
     before = quarter.previous()
     if before.label in done:
-        values = done[before.label]["values"]
-        return values.loc[
-            values["is_current"] & (values["status"] == "ok"), ["authority", "ref", "value"]
-        ]
+        return current_values(done[before.label]["values"])[["authority", "ref", "value"]]
     with working_db(duckdb) as con:
         exists = con.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_name = 'return_values'"

@@ -38,6 +38,19 @@ ENVIRONMENT = {
 }
 
 
+def environment_for(folder: Path, inbox: Path) -> dict[str, str]:
+    """The environment that points a run at `inbox` with every output under `folder`, laid out as
+    the defaults are (for a run in another process: a benchmark, a fault test)."""
+    return {
+        ENVIRONMENT["inbox"]: str(inbox),
+        ENVIRONMENT["archive"]: str(folder / "archive"),
+        ENVIRONMENT["warehouse"]: str(folder / "published" / "liia.duckdb"),
+        ENVIRONMENT["exports"]: str(folder / "exports"),
+        ENVIRONMENT["reports"]: str(folder / "reports"),
+        "LIIA_WORKING_DB": str(folder / "working" / "liia.duckdb"),
+    }
+
+
 LOCK_WAIT_SECONDS = 1800
 
 
