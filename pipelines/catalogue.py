@@ -10,7 +10,7 @@ import ast
 import os
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 
 import pandas as pd
@@ -30,14 +30,6 @@ THEME_TITLES = {
     "workforce": "Workforce",
     "send": "Special educational needs and disabilities",
 }
-UNIT_LABELS = {
-    "gbp": "£",
-    "count": "Number",
-    "fte": "FTE",
-    "weeks": "Weeks",
-    "days": "Days",
-}
-WHOLE_NUMBER_UNITS = {"count", "gbp"}
 POPULATION = "population_0_17"
 
 
@@ -155,15 +147,37 @@ class Catalogue:
     indicators: pd.DataFrame
     template_versions: pd.DataFrame
     rules: tuple[Rule, ...]
+    units: (
+        pd.DataFrame
+    )  # unit -> label, decimals (the precision values are collected and compared at)
+
+    @cached_property
+    def first_quarter(self) -> Quarter:
+        """The first quarter collected: that of the first template."""
+        return min(parse_quarter(q) for q in self.template_versions["first_quarter"])
+
+    @cached_property
+    def whole_number_units(self) -> set[str]:
+        return set(self.units.index[self.units["decimals"] == 0])
+
+    @cached_property
+    def item_decimals(self) -> dict[str, int]:
+        """Each item's decimals, by Ref: rules compare its values rounded to these."""
+        units = self.items.set_index("ref")["unit"]
+        return {ref: int(self.units.at[unit, "decimals"]) for ref, unit in units.items()}
+
+    @cached_property
+    def _version_starts(self) -> list[tuple[Quarter, int]]:
+        return sorted(
+            (parse_quarter(row.first_quarter), int(row.version))
+            for row in self.template_versions.itertuples()
+        )
 
     def template_version(self, quarter: Quarter) -> int:
-        version = 0
-        for row in self.template_versions.itertuples():
-            if parse_quarter(row.first_quarter) <= quarter:
-                version = max(version, int(row.version))
-        if not version:
+        versions = [version for first, version in self._version_starts if first <= quarter]
+        if not versions:
             raise ValueError(f"no template version covers {quarter.label}")
-        return version
+        return max(versions)
 
     def items_for(self, version: int, theme: str | None = None) -> pd.DataFrame:
         items = self.items[self.items["since_template"] <= version]
@@ -181,7 +195,8 @@ def load_catalogue(directory: Path = CATALOGUE_DIR) -> Catalogue:
     indicators = pd.read_csv(directory / "indicators.csv")
     versions = pd.read_csv(directory / "template_versions.csv")
     rules = tuple(r for row in items.itertuples() for r in parse_rules(row.ref, row.rule))
-    return Catalogue(items, indicators, versions, rules)
+    units = pd.read_csv(directory / "units.csv").set_index("unit")
+    return Catalogue(items, indicators, versions, rules, units)
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -23,22 +24,22 @@ def _quarter(text: str):
 def cmd_template(args) -> int:
     from pipelines.template import build_template
 
+    if args.out.is_dir():
+        print(f"--out {args.out}: that is a folder; give the file to write", file=sys.stderr)
+        return 2
     args.out.parent.mkdir(parents=True, exist_ok=True)
     build_template(args.quarter).save(args.out)
     print(f"Wrote the {args.quarter.label} return template to {args.out}")
     return 0
 
 
-def quarters_with_returns(inbox: Path) -> list:
-    from pipelines.returns import read_cover_quarter
-    from pipelines.submissions import folder_quarter, inbox_files
+def quarters_with_returns(inbox: Path, archive: Path) -> list:
+    """Every quarter some file in the inbox belongs to."""
+    from pipelines.submissions import cover_quarters, received_files
 
-    found = set()
-    for path in inbox_files(inbox):
-        quarter = folder_quarter(path.relative_to(inbox)) or read_cover_quarter(path)
-        if quarter is not None:
-            found.add(quarter)
-    return sorted(found)
+    files = received_files(inbox, archive)
+    covers = cover_quarters(files, archive)
+    return sorted({f.quarter(covers[f.sha]) for f in files})
 
 
 def _ranges(quarters: list) -> list[list]:
@@ -79,7 +80,11 @@ def cmd_run(args) -> int:
 
     resources = default_resources()
     paths = resources["paths"]
-    quarters = quarters_with_returns(Path(paths.inbox)) if args.all else [args.quarter]
+    quarters = (
+        quarters_with_returns(Path(paths.inbox), Path(paths.archive))
+        if args.all
+        else [args.quarter]
+    )
     known = set(quarter_partitions.get_partition_keys())
     for quarter in [q for q in quarters if q.label not in known]:
         print(f"{quarter.label}: not a quarter this pipeline runs yet; skipped")
@@ -146,7 +151,8 @@ def cmd_status(args) -> int:
 
     from pipelines.catalogue import load_authorities
     from pipelines.defs.resources import default_resources
-    from pipelines.settlement import submission_tracker
+    from pipelines.safe_text import safe_text
+    from pipelines.settlement import submission_tracker, unmatched_files, unmatched_text
 
     warehouse = Path(default_resources()["paths"].warehouse)
     if not warehouse.exists():
@@ -167,6 +173,10 @@ def cmd_status(args) -> int:
     shown = tracker.drop(columns=["Date completed", "Template version"])
     shown["Received"] = shown["Received"].dt.strftime("%d/%m/%Y %H:%M")
     print(_text_table(shown))
+    if unmatched := unmatched_text(subs):
+        print(f"\n{unmatched}:")
+        for f in unmatched_files(subs).sort_values("file_name").itertuples():
+            print(safe_text(f"  {f.relative_path}: {f.status}"))
     return 0
 
 
@@ -174,9 +184,14 @@ def _text_table(frame) -> str:
     """Text left-aligned, numbers right-aligned, blanks for nothing."""
     import pandas as pd
 
+    from pipelines.safe_text import safe_text
+
     numeric = {c for c in frame.columns if c in ("Errors", "Warnings", "Files")}
     cells = [
-        [("" if pd.isna(v) else str(int(v)) if c in numeric else str(v)) for c, v in row.items()]
+        [
+            ("" if pd.isna(v) else str(int(v)) if c in numeric else safe_text(v, 80))
+            for c, v in row.items()
+        ]
         for _, row in frame.iterrows()
     ]
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(frame.columns)]
@@ -201,8 +216,6 @@ telemetry:
 
 
 def cmd_ui(args) -> int:
-    import os
-
     home = Path(os.environ.get("DAGSTER_HOME", PROJECT_ROOT / ".dagster_home"))
     home.mkdir(parents=True, exist_ok=True)
     if not (home / "dagster.yaml").exists():
@@ -214,31 +227,54 @@ def cmd_ui(args) -> int:
     os.execve(sys.executable, command, {**os.environ, "DAGSTER_HOME": str(home)})
 
 
+def _validate_files(paths: list[Path]) -> tuple[list[Path], str | None]:
+    """The files to check, or why there are none: folders give every file in them."""
+    from pipelines.submissions import inbox_files
+
+    files = []
+    for path in paths:
+        if path.is_dir():
+            found = inbox_files(path)
+            if not found:
+                return [], f"{path}: no files to check in this folder"
+            files += found
+        elif path.is_file():
+            files.append(path)
+        else:
+            return [], f"{path}: no such file"
+    return files, None
+
+
 def cmd_validate(args) -> int:
     import pandas as pd
 
     from pipelines.catalogue import load_authorities, load_catalogue
     from pipelines.feedback import feedback_path, feedback_rows, write_feedback
-    from pipelines.returns import RETURN_SUFFIXES
+    from pipelines.safe_text import safe_text
     from pipelines.settlement import current_values, settle_quarter
-    from pipelines.submissions import check_files
+    from pipelines.submissions import check_files, sha256_of
 
-    files = []
-    for path in args.paths:
-        if path.is_dir():
-            files += sorted(p for p in path.rglob("*") if p.suffix.lower() in RETURN_SUFFIXES)
-        elif path.is_file():
-            files.append(path)
+    if args.feedback and args.feedback.exists() and not args.feedback.is_dir():
+        print(f"--feedback {args.feedback}: that is a file; give a folder", file=sys.stderr)
+        return 2
+    files, problem = _validate_files(args.paths)
+    if problem:
+        print(safe_text(problem), file=sys.stderr)
+        return 2
+    first_of: dict[str, Path] = {}
+    for path in files:
+        sha = sha256_of(path)
+        if sha in first_of:
+            print(safe_text(f"{path.name}: the same file as {first_of[sha].name}, checked once"))
         else:
-            print(f"{path}: no such file", file=sys.stderr)
-            return 2
+            first_of[sha] = path
     catalogue, authorities = load_catalogue(), load_authorities()
     measures = catalogue.items.set_index("ref")["measure"]
     unreadable = errors = 0
     no_previous = pd.DataFrame(columns=["authority", "ref", "value"])
     settled: dict[str, pd.DataFrame] = {}
     compared = False
-    checked = sorted(check_files(files), key=lambda c: (c[0] is None, c[0] or 0))
+    checked = sorted(check_files(list(first_of.values())), key=lambda c: (c[0] is None, c[0] or 0))
     for quarter, subs, values, structure in checked:
         previous = settled.get(quarter.previous().key, no_previous) if quarter else no_previous
         compared |= not previous.empty
@@ -250,16 +286,13 @@ def cmd_validate(args) -> int:
         for sub in subs.itertuples():
             mine = issues[issues["submission_id"] == sub.submission_id]
             rows = feedback_rows(subs[subs["submission_id"] == sub.submission_id], mine, measures)
-            status = (
-                "rejected" if sub.status == "rejected" else "accepted" if rows.empty else sub.status
-            )
-            print(f"{sub.file_name}: {status}")
+            status = "accepted" if sub.status.startswith("accepted") and rows.empty else sub.status
+            print(safe_text(f"{sub.file_name}: {status}"))
             for r in rows.itertuples(index=False):
                 where = "!".join(x for x in (r[2], r[3]) if x)
-                print(
-                    f"  {r[0]}: {where + ' ' if where else ''}{r[4] + ' ' if r[4] else ''}{r[7]} {r[8]}"
-                )
-            unreadable += any("could not be opened" in p for p in mine["problem"])
+                line = f"  {r[0]}: {where + ' ' if where else ''}{r[4] + ' ' if r[4] else ''}{r[7]} {r[8]}"
+                print(safe_text(line, 2000))
+            unreadable += sub.status == "not a workbook" or not pd.isna(sub.unreadable)
             errors += int((mine["severity"] == "error").sum())
             if args.feedback:
                 name = (
@@ -277,7 +310,7 @@ def cmd_validate(args) -> int:
                     subs[subs["submission_id"] == sub.submission_id],
                     rows,
                 )
-                print(f"  feedback written to {target}")
+                print(safe_text(f"  feedback written to {target}"))
     if compared:
         print("Compared with your previous quarter's return given here.")
     else:
@@ -343,11 +376,17 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except BrokenPipeError:  # the reader went away (`liia validate ... | head`): stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
     except KeyboardInterrupt:
         print("Stopped.", file=sys.stderr)
         return 130
     except Exception as exc:  # a person sees one line; the Dagster UI keeps the detail
-        print(f"liia {args.command}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        from pipelines.safe_text import safe_text
+
+        print(safe_text(f"liia {args.command}: {type(exc).__name__}: {exc}", 2000), file=sys.stderr)
         return 1
 
 

@@ -59,14 +59,19 @@ def item_status(
     )
     has_current = set(submissions.loc[submissions["is_current"], "authority"])
     rejected_only = set(submissions["authority"].dropna()) - has_current
-    version = catalogue.template_version(quarter)
-    not_collected = set(catalogue.items.loc[catalogue.items["since_template"] > version, "ref"])
-    missing = out["status"].isna()
-    out.loc[missing & out["ref"].isin(not_collected), "status"] = "not collected"
-    out.loc[missing & out["authority"].isin(rejected_only), "status"] = "return rejected"
-    out.loc[missing & ~out["authority"].isin(has_current | rejected_only), "status"] = (
-        "not returned"
+    # Not collected: an item the quarter's template does not have, or (a return made on an older
+    # template) that the authority's own return could not hold.
+    current_subs = submissions[submissions["is_current"]]
+    quarter_version = catalogue.template_version(quarter)
+    own_version = out["authority"].map(
+        current_subs.set_index("authority")["template_version"].astype("float64")
     )
+    since = out["ref"].map(catalogue.items.set_index("ref")["since_template"])
+    not_collected = (since > quarter_version) | (since > own_version.fillna(quarter_version))
+    out.loc[not_collected, ["status", "value"]] = ["not collected", None]
+    # An authority without a return is that, whatever its template would have held.
+    out.loc[out["authority"].isin(rejected_only), "status"] = "return rejected"
+    out.loc[~out["authority"].isin(has_current | rejected_only), "status"] = "not returned"
     # a required item absent from an accepted return was reported as an error on that return
     out["status"] = out["status"].fillna("value rejected")
     out.loc[out["status"] != "ok", "value"] = None

@@ -34,6 +34,7 @@ class QuarterEntry:
     accepted: int
     expected: int
     missing: list[str]
+    unmatched: int = 0  # files that named no authority we know
 
 
 @dataclass(frozen=True)
@@ -46,15 +47,18 @@ class ThemeTrend:
 def quarter_entries(con: duckdb.DuckDBPyConnection, authorities: Authorities) -> list[QuarterEntry]:
     """Every quarter in the warehouse, newest first, with who has an accepted current return."""
     accepted = con.execute(
-        """SELECT q.quarter, q.label, list(DISTINCT s.authority) FILTER (WHERE s.is_current)
+        """SELECT q.quarter, q.label, list(DISTINCT s.authority) FILTER (WHERE s.is_current),
+               count(*) FILTER (WHERE s.authority IS NULL)
         FROM quarters AS q JOIN submissions AS s USING (quarter)
         GROUP BY ALL ORDER BY q.quarter DESC"""
     ).fetchall()
     entries = []
-    for key, label, codes in accepted:
+    for key, label, codes, unmatched in accepted:
         codes = set(codes or [])
         missing = [authorities.name(c) for c in authorities.codes if c not in codes]
-        entries.append(QuarterEntry(key, label, len(codes), len(authorities.codes), missing))
+        entries.append(
+            QuarterEntry(key, label, len(codes), len(authorities.codes), missing, unmatched)
+        )
     return entries
 
 
@@ -176,9 +180,15 @@ def _downloads(reports: Path, entry: QuarterEntry, authorities: Authorities) -> 
 
 def _completeness(entry: QuarterEntry) -> str:
     missing = ", ".join(entry.missing) if entry.missing else "none"
+    unmatched = (
+        f" {entry.unmatched} file{'s' if entry.unmatched > 1 else ''} could not be matched to "
+        "an authority."
+        if entry.unmatched
+        else ""
+    )
     return (
         f"{entry.accepted} of {entry.expected} authorities returned and accepted. "
-        f"Missing or rejected: {escape(missing)}."
+        f"Missing or rejected: {escape(missing)}.{unmatched}"
     )
 
 
@@ -212,7 +222,7 @@ def page_html(
     completeness = "".join(
         f'<tr><th scope="row"><a href="#q-{e.key}">{e.label}</a></th>'
         f"<td>{e.accepted} of {e.expected}</td>"
-        f"<td>{escape(', '.join(e.missing) or 'none')}</td></tr>"
+        f"<td>{escape(', '.join(e.missing) or 'none')}</td><td>{e.unmatched}</td></tr>"
         for e in entries
     )
     return f"""<!DOCTYPE html>
@@ -244,7 +254,8 @@ counts from 1 to 5, and any figure that would reveal one, with c.</p>
 <table>
 <caption>Authorities with an accepted return, by quarter</caption>
 <thead><tr><th scope="col">Quarter</th><th scope="col">Accepted</th>
-<th scope="col">Missing or rejected</th></tr></thead>
+<th scope="col">Missing or rejected</th>
+<th scope="col">Files not matched to an authority</th></tr></thead>
 <tbody>{completeness}</tbody>
 </table>
 </section>

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipelines.quarters import Quarter
-from pipelines.returns import read_cover_quarter
-from pipelines.submissions import folder_quarter, inbox_files, sha256_of
+from pipelines.returns import read_cover_quarters
+from pipelines.submissions import arrival_quarter, folder_quarter, inbox_files, sha256_of
 
 # A file modified this recently may still be being copied: it is looked at again next time.
 SETTLE_SECONDS = 10.0
@@ -72,11 +72,12 @@ def inbox_changes(
         if sha in seen:
             continue
         seen.add(sha)
-        quarter = read_cover_quarter(path) or folder_quarter(Path(relative))
-        if quarter is None:
-            unplaced.append(relative)
-        else:
-            arrived.setdefault(quarter, []).append(sha)
+        quarter = (
+            read_cover_quarters([path])[0]
+            or folder_quarter(Path(relative))
+            or arrival_quarter(stat.st_mtime)
+        )
+        arrived.setdefault(quarter, []).append(sha)
     present = {p.relative_to(inbox).as_posix() for p in paths}
     files = {k: v for k, v in files.items() if k in present}
     return InboxChanges(arrived, settling, unplaced, InboxState(files, seen))

@@ -75,6 +75,11 @@ def parse_quarter(text: object) -> Quarter:
     )
 
 
+def quarter_containing(day: date) -> Quarter:
+    year = day.year if day.month >= 4 else day.year - 1
+    return Quarter(year, ((day.month - 4) % 12) // 3 + 1)
+
+
 def quarter_range(first: Quarter, last: Quarter) -> list[Quarter]:
     out, q = [], first
     while q <= last:

@@ -1,21 +1,38 @@
-"""Reading a return workbook with python-calamine: the cover, and every value with its cell."""
+"""Reading a return: the cover, and every value with its cell, from the rows a bounded worker read
+(see pipelines.reader). Every problem becomes an Issue in plain words, never an exception; text
+from the file is made safe (pipelines.safe_text) before anything else sees it."""
 
 from __future__ import annotations
 
 import re
-import zipfile
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
-from python_calamine import CalamineWorkbook
 
-from pipelines.catalogue import THEMES, load_authorities
+from pipelines.catalogue import THEMES, load_authorities, load_catalogue
 from pipelines.quarters import Quarter, QuarterError, parse_quarter
+from pipelines.reader import UNREADABLE, read_workbooks
+from pipelines.safe_text import safe_text
 from pipelines.template import HEADER
 
-RETURN_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".ods"}
-MAX_UNCOMPRESSED_BYTES = 50_000_000  # a real return is well under 1 MB unzipped
+WANTED_SHEETS = frozenset(["cover", *(s.lower() for s in THEMES.values())])
+# What a computer leaves beside files and nobody sends: not submissions.
+SYSTEM_FILES = {".ds_store", "thumbs.db", "desktop.ini"}
+EXCEL_FAMILY = {".xlsx", ".xlsm", ".xltx", ".xltm"}
+NOTE_LIMIT = 1000
+
+
+def is_system_file(path: Path) -> bool:
+    """An Excel lock file (`~$...`), a hidden file, a folder's thumbnail cache, or a README that
+    tells people what the folder is for."""
+    name = path.name
+    return (
+        name.startswith(("~$", "."))
+        or name.lower() in SYSTEM_FILES
+        or name.lower().startswith("readme")
+    )
 
 
 @dataclass
@@ -42,6 +59,8 @@ class ParsedReturn:
     completed_on: str | None = None
     records: list[dict] = field(default_factory=list)  # one per value: sheet, ref, cell, raw, note
     issues: list[Issue] = field(default_factory=list)
+    not_a_workbook: bool = False
+    unreadable: str | None = None  # why the file could not be read at all (see reader.UNREADABLE)
 
     @property
     def values(self) -> pd.DataFrame:
@@ -51,6 +70,12 @@ class ParsedReturn:
     def rejected(self) -> bool:
         """A cover or structure error rejects the whole return."""
         return any(i.severity == "error" and i.ref is None for i in self.issues)
+
+    @property
+    def status(self) -> str:
+        if self.not_a_workbook:
+            return "not a workbook"
+        return "rejected" if self.rejected else "received"
 
 
 def cell_name(row: int, col: int) -> str:
@@ -66,8 +91,8 @@ def cell_name(row: int, col: int) -> str:
 _MESSY = re.compile(r"\s{2}|[^\S ]")  # two spaces, or any space other than a plain one
 
 
-def _clean(text: object) -> str:
-    text = str(text)
+def _clean(text: object, limit: int | None = None) -> str:
+    text = safe_text(text) if limit is None else safe_text(text, limit)
     if not _MESSY.search(text):
         return text.strip()
     return re.sub(r"\s+", " ", text.replace("\xa0", " ")).strip()
@@ -77,89 +102,105 @@ def _structure_error(problem: str, fix: str, sheet: str | None = None, cell: str
     return Issue("error", sheet, cell, None, None, problem, fix)
 
 
-def _reason(exc: Exception) -> str:
-    """The first line of a library's error, kept short: never a traceback or a megabyte message."""
-    return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+def _resave_advice(path: Path) -> str:
+    if path.suffix.lower() in EXCEL_FAMILY:
+        return "Open it in Excel to check it, save it again, and send the new copy."
+    return (
+        "Open it in your spreadsheet program, save it as an Excel Workbook (.xlsx), and send that."
+    )
 
 
-def _open_workbook(path: Path) -> CalamineWorkbook:
-    if path.suffix.lower() in {".xlsx", ".xlsm"} and zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as z:
-            if sum(i.file_size for i in z.infolist()) > MAX_UNCOMPRESSED_BYTES:
-                raise ValueError(
-                    "the file unpacks to more than 50 MB, far larger than any return; "
-                    "save a fresh copy of the template with only your figures"
-                )
-    return CalamineWorkbook.from_path(str(path))
+def unreadable_issue(path: Path, answer: dict) -> tuple[Issue, bool]:
+    """The one line for a file that cannot be read at all, and whether it is not a workbook."""
+    kind, description = answer["unreadable"], answer.get("description", "")
+    if kind == "other":
+        if "format we do not read" in description or "too old" in description:
+            problem = f"This file cannot be read as a workbook: it is {description}."
+            fix = "Open it in Excel or LibreOffice, save it as an Excel Workbook (.xlsx), and send that."
+        else:
+            problem = f"This is not a workbook: it is {description}."
+            fix = (
+                "Send your return as the LIIA template filled in, an Excel workbook (.xlsx); "
+                "a PDF, document, CSV or web page cannot be read."
+            )
+        return _structure_error(problem, fix), True
+    if kind == "password":
+        problem = "The workbook is password-protected, so it cannot be read."
+        fix = (
+            "Remove the password and send it again (Excel: File > Info > Protect Workbook > "
+            "Encrypt with Password, and clear it; LibreOffice: File > Save As, with "
+            "'Save with password' unticked)."
+        )
+    elif kind == "damaged":
+        problem = (
+            f"The file is damaged and could not be opened ({description}): it may have been cut "
+            "short while being copied or attached."
+        )
+        fix = _resave_advice(path)
+    elif kind == "too large":
+        problem = f"The file was not read: it is {description}, far larger than any return."
+        fix = "Copy your figures into a fresh LIIA template and send that."
+    elif kind == "missing":
+        problem = "The file disappeared before it could be read."
+        fix = "Send it again."
+    else:
+        problem = f"The file could not be read: {UNREADABLE.get(kind, 'it is damaged')}."
+        fix = _resave_advice(path)
+    return _structure_error(problem, fix), False
 
 
-def read_cover_quarter(path: Path) -> Quarter | None:
-    """Only the quarter on the cover (None where it cannot be read): a cheap look at a file."""
-    parsed = ParsedReturn(Path(path))
-    try:
-        wb = _open_workbook(parsed.path)
-    except Exception:
-        return None
-    _read_cover(wb, {_clean(name).lower(): name for name in wb.sheet_names}, parsed)
-    return parsed.quarter
+def read_returns(paths: list[Path], today: date | None = None) -> list[ParsedReturn]:
+    """Every return in `paths`, each read in a bounded worker; problems become Issues."""
+    answers = read_workbooks(paths, WANTED_SHEETS)
+    return [parse_return(Path(p), a, today) for p, a in zip(paths, answers, strict=True)]
 
 
 def read_return(path: Path) -> ParsedReturn:
-    """Everything in one return; problems become Issues, never exceptions."""
-    parsed = ParsedReturn(Path(path))
-    try:
-        wb = _open_workbook(parsed.path)
-    except Exception as exc:  # calamine raises several types for unreadable files
-        reason = _reason(exc)
-        if "password" in reason.lower():
-            problem = "The workbook is password-protected, so it cannot be read."
-            fix = "Remove the password (File > Info > Protect Workbook > Encrypt with Password) and send it again."
-        else:
-            problem = f"The file could not be opened as a workbook ({reason})."
-            fix = "Send the return as an Excel workbook (.xlsx) saved from the LIIA template."
-        parsed.issues.append(_structure_error(problem, fix))
+    return read_returns([path])[0]
+
+
+def read_cover_quarters(paths: list[Path], today: date | None = None) -> list[Quarter | None]:
+    """The quarter each file's cover names (None where it names none we accept): a cheap look."""
+    answers = read_workbooks(paths, frozenset(["cover"]))
+    quarters = []
+    for path, answer in zip(paths, answers, strict=True):
+        parsed = ParsedReturn(Path(path))
+        if "unreadable" not in answer:
+            cover = _sheet(answer, "cover")
+            if cover is not None:
+                _read_cover(answer["rows"][cover], parsed, today)
+        quarters.append(parsed.quarter)
+    return quarters
+
+
+def _sheet(answer: dict, wanted: str) -> str | None:
+    """The workbook's own name of a sheet (`' finance '` for `finance`)."""
+    for name in answer["names"]:
+        if " ".join(str(name).split()).lower() == wanted:
+            return name
+    return None
+
+
+def parse_return(path: Path, answer: dict, today: date | None = None) -> ParsedReturn:
+    """A return from what the reader sent back for it."""
+    parsed = ParsedReturn(path)
+    if "unreadable" in answer:
+        issue, parsed.not_a_workbook = unreadable_issue(path, answer)
+        parsed.unreadable = answer["unreadable"]
+        parsed.issues.append(issue)
         return parsed
-    sheets = {_clean(name).lower(): name for name in wb.sheet_names}
-    try:
-        _read_cover(wb, sheets, parsed)
-    except Exception as exc:
+    names = [safe_text(n, 100) for n in answer["names"]]
+    found = {sheet: _sheet(answer, sheet.lower()) for sheet in ["Cover", *THEMES.values()]}
+    if not any(found.values()):
         parsed.issues.append(
             _structure_error(
-                f"The Cover sheet could not be read ({_reason(exc)}).",
-                "Copy your cover details into a fresh LIIA template and send that.",
-                sheet="Cover",
+                "This is not a LIIA return: it has no Cover sheet and none of the Finance, "
+                f"Adolescents, Workforce or SEND sheets (sheets found: {', '.join(names) or 'none'}).",
+                "Fill in the LIIA return template for the quarter and send that.",
             )
         )
-    records: list[dict] = []
-    for sheet in THEMES.values():
-        actual = sheets.get(sheet.lower())
-        if actual is None:
-            parsed.issues.append(
-                _structure_error(
-                    f"The {sheet} sheet is missing (sheets found: {', '.join(wb.sheet_names)}).",
-                    f"Use the LIIA template and keep its sheet named '{sheet}'.",
-                    sheet=sheet,
-                )
-            )
-            continue
-        try:
-            rows = wb.get_sheet_by_name(actual).to_python()
-        except Exception as exc:  # malformed sheet XML, e.g. an entity-expansion attack
-            parsed.issues.append(
-                _structure_error(
-                    f"The {sheet} sheet could not be read ({_reason(exc)}).",
-                    "Copy your figures into a fresh LIIA template and send that.",
-                    sheet=sheet,
-                )
-            )
-            continue
-        records += _read_theme(rows, sheet, parsed)
-    parsed.records = records
-    return parsed
-
-
-def _read_cover(wb: CalamineWorkbook, sheets: dict, parsed: ParsedReturn) -> None:
-    if "cover" not in sheets:
+        return parsed
+    if found["Cover"] is None:
         parsed.issues.append(
             _structure_error(
                 "The Cover sheet is missing, so we cannot tell which authority and quarter this is.",
@@ -167,64 +208,139 @@ def _read_cover(wb: CalamineWorkbook, sheets: dict, parsed: ParsedReturn) -> Non
                 sheet="Cover",
             )
         )
-        return
+    elif found["Cover"] in answer["problems"]:
+        parsed.issues.append(_unreadable_sheet("Cover", answer["problems"][found["Cover"]]))
+    else:
+        _read_cover(answer["rows"][found["Cover"]], parsed, today)
+    records: list[dict] = []
+    for sheet in THEMES.values():
+        actual = found[sheet]
+        if actual is None:
+            parsed.issues.append(
+                _structure_error(
+                    f"The {sheet} sheet is missing (sheets found: {', '.join(names)}).",
+                    f"Use the LIIA template and keep its sheet named '{sheet}'.",
+                    sheet=sheet,
+                )
+            )
+        elif actual in answer["problems"]:
+            parsed.issues.append(_unreadable_sheet(sheet, answer["problems"][actual]))
+        else:
+            records += _read_theme(answer["rows"][actual], sheet, parsed)
+    parsed.records = records
+    return parsed
+
+
+def _unreadable_sheet(sheet: str, why: str) -> Issue:
+    return _structure_error(
+        f"The {sheet} sheet could not be read: {why}.",
+        "Copy your figures into a fresh LIIA template and send that.",
+        sheet=sheet,
+    )
+
+
+def _cover_error(parsed: ParsedReturn, cell: str, found: object, problem: str, fix: str) -> None:
+    parsed.issues.append(Issue("error", "Cover", cell, None, _clean(found), problem, fix))
+
+
+def _read_cover(rows: list[list], parsed: ParsedReturn, today: date | None = None) -> None:
     found: dict[str, tuple[object, str]] = {}
-    for r, row in enumerate(wb.get_sheet_by_name(sheets["cover"]).to_python()):
+    for r, row in enumerate(rows):
         if len(row) >= 2 and isinstance(row[0], str) and _clean(row[0]):
             found[_clean(row[0]).lower()] = (row[1], cell_name(r, 1))
+    authorities, catalogue = load_authorities(), load_catalogue()
     value, cell = found.get("local authority", ("", "B3"))
-    code = load_authorities().resolve(value)
-    if code is None:
-        parsed.issues.append(
-            Issue(
-                "error",
-                "Cover",
-                cell,
-                None,
-                _clean(value),
-                f"The local authority '{_clean(value)}' is not one we recognise.",
-                "Choose your authority from the drop-down, or give its ONS or DfE code.",
-            )
+    parsed.authority = authorities.resolve(_clean(value))
+    if parsed.authority is None:
+        _cover_error(
+            parsed,
+            cell,
+            value,
+            f"The local authority '{_clean(value)}' is not one we recognise.",
+            "Choose your authority from the drop-down, or give its ONS or DfE code.",
         )
-    parsed.authority = code
     value, cell = found.get("quarter", ("", "B4"))
     try:
-        parsed.quarter = parse_quarter(value)
+        quarter = parse_quarter(_clean(value))
     except QuarterError as exc:
-        parsed.issues.append(
-            Issue(
-                "error",
-                "Cover",
-                cell,
-                None,
-                _clean(value),
-                f"The quarter {exc}.",
-                "Write the quarter as on the template, e.g. 2026-27 Q2.",
-            )
+        _cover_error(
+            parsed,
+            cell,
+            value,
+            f"The quarter {exc}.",
+            "Write the quarter as on the template, e.g. 2026-27 Q2.",
         )
-    value, cell = found.get("template version", ("", "B5"))
-    try:
-        parsed.template_version = int(float(str(value).strip()))
-    except ValueError:
-        parsed.issues.append(
-            Issue(
-                "error",
-                "Cover",
+    else:
+        first = catalogue.first_quarter
+        if quarter.start > (today or date.today()):
+            _cover_error(
+                parsed,
                 cell,
-                None,
-                _clean(value),
-                "The template version is not a number.",
-                "Use the current LIIA template; its cover shows the version.",
+                value,
+                f"The quarter {quarter.label} has not started yet.",
+                "Check the quarter on the cover: a return is for a quarter that has ended.",
             )
-        )
+        elif quarter < first:
+            _cover_error(
+                parsed,
+                cell,
+                value,
+                f"The quarter {quarter.label} is before LIIA's collection began ({first.label}).",
+                "Check the quarter on the cover.",
+            )
+        else:
+            parsed.quarter = quarter
+    _read_template_version(found, parsed, catalogue)
     value, _ = found.get("date completed", (None, None))
     if value not in (None, ""):
         parsed.completed_on = (
-            value.isoformat()[:10] if hasattr(value, "isoformat") else _clean(value)
+            value.isoformat()[:10] if hasattr(value, "isoformat") else _clean(value, 40)
         )
     value, _ = found.get("workforce reported jointly with", (None, None))
     if value not in (None, ""):
-        parsed.joint_workforce_with = load_authorities().resolve(value)
+        parsed.joint_workforce_with = authorities.resolve(_clean(value))
+
+
+def _read_template_version(found: dict, parsed: ParsedReturn, catalogue) -> None:
+    value, cell = found.get("template version", ("", "B5"))
+    issued = sorted(int(v) for v in catalogue.template_versions["version"])
+    try:
+        version = int(float(str(value).strip()))
+    except (ValueError, OverflowError):
+        version = None
+    if version not in issued:
+        _cover_error(
+            parsed,
+            cell,
+            value,
+            f"The template version '{_clean(value)}' is not one LIIA has issued "
+            f"({', '.join(map(str, issued))}).",
+            "Use the LIIA template for the quarter; its cover shows the version.",
+        )
+        return
+    parsed.template_version = version
+    if parsed.quarter is None:
+        return
+    expected = catalogue.template_version(parsed.quarter)
+    if version < expected:
+        items = catalogue.items
+        missing = items.loc[
+            (items["since_template"] > version) & (items["since_template"] <= expected), "ref"
+        ]
+        parsed.issues.append(
+            Issue(
+                "warning",
+                "Cover",
+                cell,
+                None,
+                str(version),
+                f"This return is on template version {version}, but {parsed.quarter.label} uses "
+                f"version {expected}: the items version {version} does not have "
+                f"({', '.join(missing)}) are shown as not collected (z) for you this quarter.",
+                f"Use the version {expected} template next time (LIIA sends it; "
+                f"`liia template --quarter {parsed.quarter.key}` writes it).",
+            )
+        )
 
 
 def _read_theme(rows: list[list], sheet: str, parsed: ParsedReturn) -> list[dict]:
@@ -256,10 +372,10 @@ def _read_theme(rows: list[list], sheet: str, parsed: ParsedReturn) -> list[dict
         records.append(
             {
                 "sheet": sheet,
-                "ref": _clean(ref).upper(),
+                "ref": _clean(ref, 40).upper(),
                 "cell": f"{sheet}!{cell_name(r, col['value'])}",
-                "raw": raw,
-                "note": _clean(note) if note not in (None, "") else "",
+                "raw": safe_text(raw) if isinstance(raw, str) else raw,
+                "note": _clean(note, NOTE_LIMIT) if note not in (None, "") else "",
             }
         )
     return records

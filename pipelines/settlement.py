@@ -14,6 +14,9 @@ from pipelines.validation import (
     validate_quarter,
 )
 
+# Statuses of files that give nothing to the benchmarks.
+NOT_USED = ("rejected", "not a workbook")
+
 
 def settle_quarter(
     submissions: pd.DataFrame,
@@ -31,7 +34,7 @@ def settle_quarter(
     `previous_values` holds the previous quarter's current values (authority, ref, value);
     `population` (0-17, by authority) enables the London-distribution warnings."""
     submissions = submissions.copy()
-    accepted = submissions[submissions["status"] != "rejected"]
+    accepted = submissions[submissions["status"] == "received"]
     versions = dict(
         zip(accepted["submission_id"], accepted["template_version"].astype(int), strict=True)
     )
@@ -54,17 +57,17 @@ def settle_quarter(
 
     errors = bad.groupby("submission_id").size()
     has_errors = submissions["submission_id"].map(errors).fillna(0) > 0
-    submissions.loc[submissions["status"] != "rejected", "status"] = "accepted"
+    submissions.loc[submissions["status"] == "received", "status"] = "accepted"
     submissions.loc[has_errors & (submissions["status"] == "accepted"), "status"] = (
         "accepted with value errors"
     )
     order = submissions.sort_values(
         ["completed_on", "received_at", "file_name"], na_position="first"
     )
-    candidates = order[order["status"] != "rejected"]
+    candidates = order[order["status"].str.startswith("accepted")]
     current = set(candidates.groupby("authority").tail(1)["submission_id"])
     submissions["is_current"] = submissions["submission_id"].isin(current)
-    superseded = ~submissions["is_current"] & (submissions["status"] != "rejected")
+    superseded = ~submissions["is_current"] & submissions["status"].str.startswith("accepted")
     submissions.loc[superseded, "status"] = "superseded"
     values["is_current"] = values["submission_id"].isin(current)
     cols = [
@@ -95,7 +98,7 @@ def authority_summary(submissions: pd.DataFrame, issues: pd.DataFrame) -> pd.Dat
         {
             "received": grouped.size(),
             "accepted": grouped["status"].agg(lambda s: int(s.str.startswith("accepted").sum())),
-            "rejected": grouped["status"].agg(lambda s: int((s == "rejected").sum())),
+            "rejected": grouped["status"].agg(lambda s: int(s.isin(NOT_USED).sum())),
             "errors": grouped["error"].sum().astype(int),
             "warnings": grouped["warning"].sum().astype(int),
         }
@@ -124,7 +127,23 @@ def completeness_text(submissions: pd.DataFrame, authorities: Authorities) -> st
         text += f"; not returned: {', '.join(not_returned)}"
     if rejected:
         text += f"; no return accepted (rejected): {', '.join(rejected)}"
+    if unmatched := unmatched_text(submissions):
+        text += f"; {unmatched}"
     return text
+
+
+def unmatched_files(submissions: pd.DataFrame) -> pd.DataFrame:
+    """Files that name no authority we know (unreadable, not a workbook, or a cover that names
+    none): they get the Unidentified feedback."""
+    return submissions[submissions["authority"].isna()]
+
+
+def unmatched_text(submissions: pd.DataFrame) -> str:
+    """`4 files could not be matched to an authority`, or nothing when every file was."""
+    n = len(unmatched_files(submissions))
+    if not n:
+        return ""
+    return f"{n} file{'s' if n > 1 else ''} could not be matched to an authority"
 
 
 def structural_problems(

@@ -6,7 +6,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Font, PatternFill, Protection
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from pipelines.catalogue import THEME_TITLES, THEMES, UNIT_LABELS, load_authorities, load_catalogue
+from pipelines.catalogue import THEME_TITLES, THEMES, load_authorities, load_catalogue
 from pipelines.quarters import Quarter
 
 COVER_LABELS = [
@@ -89,7 +89,7 @@ def build_template(
         for row, item in enumerate(items.itertuples(), start=HEADER_ROW + 1):
             ws.cell(row, 1, item.ref)
             ws.cell(row, 2, item.measure)
-            ws.cell(row, 3, UNIT_LABELS[item.unit])
+            ws.cell(row, 3, catalogue.units.at[item.unit, "label"])
             value = (values or {}).get(item.ref)
             value, note = value if isinstance(value, tuple) else (value, None)
             for col, v in ((4, value), (5, note)):

@@ -8,10 +8,12 @@ import re
 import pandas as pd
 import pandera.pandas as pa
 
-from pipelines.catalogue import WHOLE_NUMBER_UNITS, Catalogue, Rule
+from pipelines.catalogue import Catalogue, Rule
 
 ISSUE_COLUMNS = ["submission_id", "severity", "sheet", "cell", "ref", "found", "problem", "fix"]
-_NUMBER = re.compile(r"^[£]?\s*-?[\d,]*\.?\d+$")
+# Digits with commas only between groups of three (1,234 and 12,345,678, never 12,5 or 1,2,3),
+# an optional decimal part, and a pound sign and minus in either order.
+_NUMBER = re.compile(r"^(?:-£|£-|-|£)?(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?$")
 
 
 def to_number(raw: object) -> tuple[float | None, str, str | None]:
@@ -31,10 +33,17 @@ def to_number(raw: object) -> tuple[float | None, str, str | None]:
     if text.lower() == "x":
         return None, "x", None
     compact = text.replace(" ", "")
-    if _NUMBER.match(compact.replace("£-", "-£").replace("-£", "£-")):
+    if _NUMBER.match(compact) and any(c.isdigit() for c in compact):
         return float(compact.replace("£", "").replace(",", "")), "ok", None
     if text.startswith("#"):
         return None, "error", f"the cell holds the Excel error {text}"
+    if "," in compact and _NUMBER.match(compact.replace(",", "")):
+        return (
+            None,
+            "error",
+            f"'{text}' is not a number we can read: a comma may only separate thousands "
+            "(1,234 or 12,345,678), and decimals take a point (12.5)",
+        )
     return None, "error", f"'{text}' is not a number"
 
 
@@ -62,13 +71,15 @@ def convert_values(values: pd.DataFrame, catalogue: Catalogue) -> pd.DataFrame:
     return out
 
 
-def rule_results(wide: pd.DataFrame, rules: list[Rule]) -> pd.DataFrame:
-    """Whether each rule holds for each return (a rule with a missing term holds): one column per
-    rule, named by its text."""
+def rule_results(wide: pd.DataFrame, rules: list[Rule], decimals: dict[str, int]) -> pd.DataFrame:
+    """Whether each rule holds for each return: one column per rule, named by its text. A rule
+    with a missing term (not given, or rejected) cannot be checked, so it holds. Both sides are
+    compared at the items' decimals, so FTE that add up exactly (1.9 + 0.3 = 2.2) are equal."""
     out = {}
     for rule in rules:
-        left = wide[rule.ref]
-        right = sum(wide[t] for t in rule.terms)
+        places = max(decimals[r] for r in (rule.ref, *rule.terms))
+        left = wide[rule.ref].round(places)
+        right = sum(wide[t] for t in rule.terms).round(places)
         holds = left <= right if rule.op == "<=" else left >= right
         out[rule.text] = holds | left.isna() | right.isna()
     return pd.DataFrame(out, index=wide.index)
@@ -77,6 +88,7 @@ def rule_results(wide: pd.DataFrame, rules: list[Rule]) -> pd.DataFrame:
 def value_schema(catalogue: Catalogue, version: int) -> pa.DataFrameSchema:
     """The long frame of one template version's values: one row per submission and Ref."""
     known = list(catalogue.items_for(version)["ref"])
+    whole = catalogue.whole_number_units
     return pa.DataFrameSchema(
         {
             "submission_id": pa.Column(str),
@@ -95,7 +107,7 @@ def value_schema(catalogue: Catalogue, version: int) -> pa.DataFrameSchema:
             pa.Check(
                 lambda df: (
                     df["value"].isna()
-                    | ~df["unit"].isin(WHOLE_NUMBER_UNITS)
+                    | ~df["unit"].isin(whole)
                     | (df["value"] == df["value"].round())
                 ),
                 name="not whole",
@@ -109,10 +121,11 @@ def rule_schema(catalogue: Catalogue, version: int) -> pa.DataFrameSchema:
     check (a check per rule costs pandera's fixed overhead each); the failing rows' rules are
     named afterwards from rule_results."""
     rules = catalogue.rules_for(version)
+    decimals = catalogue.item_decimals
     return pa.DataFrameSchema(
         checks=[
             pa.Check(
-                lambda wide: rule_results(wide, rules).all(axis=1),
+                lambda wide: rule_results(wide, rules, decimals).all(axis=1),
                 name="consistency rules",
                 error="a consistency rule is broken",
             )
@@ -225,7 +238,11 @@ def validate_quarter(
                             "fix": f"Restore the row for {ref} from the LIIA template and fill it in.",
                         }
                     )
+        # A rejected value keeps only itself out: rules it is a term of cannot be checked.
+        rejected = {(i["submission_id"], i["ref"]) for i in issues if i["severity"] == "error"}
         usable = part.drop_duplicates(["submission_id", "ref"], keep=False)
+        keys = zip(usable["submission_id"], usable["ref"], strict=True)
+        usable = usable.assign(value=usable["value"].where([k not in rejected for k in keys]))
         wide = usable.pivot(index="submission_id", columns="ref", values="value")
         wide = wide.reindex(columns=refs)
         cells = usable.set_index(["submission_id", "ref"])
@@ -234,7 +251,9 @@ def validate_quarter(
             out = []
             rules = {r.text: r for r in catalogue.rules_for(version)}
             failing = sorted({int(i) for i in fc["index"].dropna()})
-            broken = ~rule_results(wide.iloc[failing], list(rules.values())).stack()
+            broken = ~rule_results(
+                wide.iloc[failing], list(rules.values()), catalogue.item_decimals
+            ).stack()
             for sub, text in broken[broken].index:
                 rule = rules[text]
                 v = cells.loc[(sub, rule.ref)]

@@ -27,7 +27,13 @@ from openpyxl.writer.excel import ExcelWriter
 from pipelines.catalogue import THEME_TITLES, THEMES, Authorities, Catalogue, formula_refs
 from pipelines.disclosure import publishable
 from pipelines.quarters import Quarter, parse_quarter
-from pipelines.settlement import missing_authorities, submission_tracker
+from pipelines.reader import die_with_parent
+from pipelines.settlement import (
+    missing_authorities,
+    submission_tracker,
+    unmatched_files,
+    unmatched_text,
+)
 
 NUMBER_FORMATS = {
     "gbp": "£#,##0",
@@ -510,10 +516,13 @@ def write_status_workbook(
     ws = wb.active
     ws.title = "Submissions"
     accepted, _ = completeness(figures, authorities)
+    unmatched = unmatched_text(figures.submissions)
     row = _titles(
         ws,
         f"LIIA return status, {figures.quarter.label}",
-        f"Accepted: {accepted} of {len(authorities.codes)}. Produced {datetime.now():%d %B %Y %H:%M}.",
+        f"Accepted: {accepted} of {len(authorities.codes)}. "
+        + (f"{unmatched} (sheet Unmatched files). " if unmatched else "")
+        + f"Produced {datetime.now():%d %B %Y %H:%M}.",
     )
     tracker = submission_tracker(figures.submissions, issues, authorities)
     _header(ws, row, list(tracker.columns))
@@ -531,6 +540,24 @@ def write_status_workbook(
     _table(ws, "Submissions", row, row + len(tracker), len(tracker.columns))
     _widths(ws, [26, 26, 46, 17, 15, 10, 8, 9, 9])
     ws.freeze_panes = ws.cell(row + 1, 2)
+    files = unmatched_files(figures.submissions)
+    if len(files):
+        files = files.sort_values("relative_path")
+        ws = wb.create_sheet("Unmatched files")
+        row = _titles(ws, f"Files not matched to an authority, {figures.quarter.label}", unmatched)
+        first_error = (
+            issues[issues["severity"] == "error"].groupby("submission_id")["problem"].first()
+        )
+        _header(ws, row, ["File", "Received", "Status", "What is wrong"])
+        for r, f in enumerate(files.itertuples(), start=row + 1):
+            write_text(ws, r, 1, f.relative_path)
+            ws.cell(
+                r, 2, pd.Timestamp(f.received_at).to_pydatetime()
+            ).number_format = "dd/mm/yyyy hh:mm"
+            write_text(ws, r, 3, f.status)
+            write_text(ws, r, 4, first_error.get(f.submission_id, ""))
+        _table(ws, "UnmatchedFiles", row, row + len(files), 4)
+        _widths(ws, [50, 17, 16, 100])
     return save(wb, path)
 
 
@@ -687,19 +714,40 @@ def pack_path(reports: Path, quarter: Quarter, name: str) -> Path:
 _TASKS: list = []
 
 
-def _run_task(index: int) -> Path:
-    function, args, kwargs = _TASKS[index]
-    return function(*args, **kwargs)
+@dataclass(frozen=True)
+class WriteFailure:
+    """A file that could not be written, and why: the others are written all the same."""
+
+    path: str
+    reason: str
+
+
+def _attempt(function, args, kwargs):
+    try:
+        return function(*args, **kwargs)
+    except Exception as exc:
+        return WriteFailure(str(args[0]) if args else "", f"{type(exc).__name__}: {exc}"[:300])
+
+
+def _run_task(index: int):
+    return _attempt(*_TASKS[index])
 
 
 def in_parallel(calls: list[tuple], workers: int | None = None) -> list:
-    """The results of (function, args, kwargs) calls, in order, across the machine's cores."""
+    """The results of (function, args, kwargs) calls, in order, across the machine's cores; a
+    call that raises gives a WriteFailure instead of stopping the rest. Workers end with this
+    process, however it ends."""
     workers = min(workers or os.cpu_count() or 1, len(calls))
     if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
-        return [function(*args, **kwargs) for function, args, kwargs in calls]
+        return [_attempt(*call) for call in calls]
     _TASKS[:] = calls
     try:
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        with ProcessPoolExecutor(
+            workers,
+            mp_context=multiprocessing.get_context("fork"),
+            initializer=die_with_parent,
+            initargs=(os.getpid(),),
+        ) as pool:
             return list(pool.map(_run_task, range(len(calls))))
     finally:
         _TASKS.clear()

@@ -170,18 +170,18 @@ CASES = [
     (
         "text renamed .xlsx",
         raw_file(b"Authority,Value\nBarnet,12\n"),
-        "rejected",
+        "not a workbook",
         None,
-        "could not be opened",
+        "This is not a workbook: it is a text file",
     ),
     (
         "PDF renamed .xlsx",
         raw_file(b"%PDF-1.4\n1 0 obj <<>> endobj\n%%EOF"),
-        "rejected",
+        "not a workbook",
         None,
-        "could not be opened",
+        "This is not a workbook: it is a PDF document",
     ),
-    ("empty file", raw_file(b""), "rejected", None, "could not be opened"),
+    ("empty file", raw_file(b""), "not a workbook", None, "it is an empty file"),
     (
         "corrupt zip",
         lambda tmp: raw_file(GOOD.read_bytes()[:4000])(tmp),

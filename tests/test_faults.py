@@ -50,7 +50,11 @@ def _snapshot(path: Path) -> dict[str, list]:
 
 
 def _archived(archive: Path) -> dict[str, bytes]:
-    return {p.name.split(".")[0]: p.read_bytes() for p in archive.rglob("*") if p.is_file()}
+    return {
+        p.name.split(".")[0]: p.read_bytes()
+        for p in archive.rglob("*")
+        if p.is_file() and p.parent != archive  # the archive's own index sits at its top
+    }
 
 
 def _assert_archived(archive: Path, files: list[Path | bytes]) -> None:
@@ -149,3 +153,21 @@ def test_a_file_truncated_mid_copy_is_not_accepted_and_is_taken_once_complete(tm
     assert cam > 50
     con.close()
     _assert_archived(tmp_path / "archive", [croydon, camden, camden[: len(camden) * 2 // 3]])
+
+
+def test_a_feedback_workbook_that_cannot_be_written_costs_no_other_authority(tmp_path):
+    inbox = tmp_path / "inbox" / "2026-27-Q2"
+    inbox.mkdir(parents=True)
+    for name in ("Barnet", "Camden"):
+        shutil.copy(SAMPLE / "2026-27-Q2" / f"{name} LIIA return 2026-27 Q2.xlsx", inbox)
+    blocked = tmp_path / "reports" / "2026-27-Q2" / "feedback" / "Barnet"
+    blocked.parent.mkdir(parents=True)
+    blocked.write_text("a file where Barnet's folder should be")
+    result = run_quarters(tmp_path, tmp_path / "inbox", "2026-27-Q2", raise_on_error=False)
+    failed = [e.step_key for e in result.all_events if e.is_step_failure]
+    assert failed == ["feedback_workbooks"]
+    feedback = tmp_path / "reports" / "2026-27-Q2" / "feedback"
+    assert (feedback / "Camden" / "LIIA feedback 2026-27-Q2 Camden.xlsx").exists()
+    message = next(e for e in result.all_events if e.is_step_failure).step_failure_data.error
+    assert "1 file(s) could not be written" in message.message
+    assert (tmp_path / "reports" / "index.html").exists()  # the rest of the run went on

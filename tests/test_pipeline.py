@@ -233,7 +233,7 @@ def test_validate_command_refuses_a_file_that_is_not_a_workbook(tmp_path):
         text=True,
         cwd=PROJECT,
     )
-    assert result.returncode == 2 and "could not be opened" in result.stdout
+    assert result.returncode == 2 and "This is not a workbook: it is a text file" in result.stdout
     assert "Traceback" not in result.stderr
     assert list(tmp_path.glob("*.xlsx")) != []
 

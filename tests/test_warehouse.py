@@ -28,6 +28,10 @@ VERSIONS = """version,first_quarter,note
 1,2024-25-Q1,first
 2,2025-26-Q1,adds N01
 """
+UNITS = """unit,label,decimals,note
+count,Number,0,
+fte,FTE,2,
+"""
 AUTHORITIES = """ons_code,dfe_la_code,liia_code,name,inner_outer_ons,inner_outer_statutory,sub_region,population_0_17,aliases
 E1,1,AAA,Aville,Inner,Inner,North,10000,
 E2,2,BBB,Beeton,Inner,Outer,North,20000,
@@ -97,6 +101,7 @@ def region(tmp_path_factory):
         ("indicators.csv", INDICATORS),
         ("template_versions.csv", VERSIONS),
         ("authorities.csv", AUTHORITIES),
+        ("units.csv", UNITS),
     ]:
         (folder / name).write_text(text)
     return load_catalogue(folder), load_authorities(folder / "authorities.csv"), folder

@@ -34,7 +34,12 @@ from pipelines.warehouse import (
     publish,
     reconcile_quarter,
 )
-from pipelines.workbooks import in_parallel, quarter_figures, write_quarter_workbooks
+from pipelines.workbooks import (
+    WriteFailure,
+    in_parallel,
+    quarter_figures,
+    write_quarter_workbooks,
+)
 
 # `liia run` shows these lines as its progress display; the Dagster UI shows them in the run log.
 progress = logging.getLogger("liia.progress")
@@ -304,12 +309,13 @@ def benchmark_workbooks(
     in reports/<quarter key>/."""
     reports = Path(paths.reports)
     authorities, catalogue = load_authorities(), load_catalogue()
-    written = []
+    written, failed = [], []
     for _, quarter in _quarters(context):
         started = time.perf_counter()
         with working_db(duckdb) as con:
             figures, issues = quarter_figures(con, quarter)
         books = write_quarter_workbooks(reports, figures, issues, authorities, catalogue)
+        failed += _failures(context, books)
         themes, (status,), packs = books["themes"], books["status"], books["packs"]
         written += [*themes, status]
         _report(
@@ -319,12 +325,32 @@ def benchmark_workbooks(
             f"{len(themes)} theme workbooks, {len(packs)} packs and the status workbook in "
             f"{reports / quarter.key} ({time.perf_counter() - started:.1f} s)",
         )
+    _fail_if_any(failed)
     return dg.MaterializeResult(
         metadata={
             "workbooks": dg.MetadataValue.md("\n".join(f"- `{p}`" for p in written)),
             "reports_folder": dg.MetadataValue.path(str(reports)),
         }
     )
+
+
+def _failures(context, written: dict[str, list] | list) -> list[WriteFailure]:
+    """The files that could not be written (each logged); the rest were written."""
+    results = (
+        [r for kind in written.values() for r in kind] if isinstance(written, dict) else written
+    )
+    failed = [r for r in results if isinstance(r, WriteFailure)]
+    for f in failed:
+        context.log.error(f"{f.path} could not be written: {f.reason}")
+    return failed
+
+
+def _fail_if_any(failed: list[WriteFailure]) -> None:
+    if failed:
+        raise dg.Failure(
+            description=f"{len(failed)} file(s) could not be written; every other one was.",
+            metadata={"not_written": "; ".join(f"{f.path}: {f.reason}" for f in failed[:20])},
+        )
 
 
 @dg.asset(group_name="reports", **QUARTERLY)
@@ -346,8 +372,10 @@ def feedback_workbooks(
             )
             path = feedback_path(Path(paths.reports), quarter, name)
             calls.append((write_feedback, (path, name, quarter.label, subs, rows), {}))
-    written = in_parallel(calls)
-    return dg.MaterializeResult(metadata={"feedback_workbooks": len(written)})
+    results = in_parallel(calls)
+    failed = _failures(context, results)
+    _fail_if_any(failed)
+    return dg.MaterializeResult(metadata={"feedback_workbooks": len(results) - len(failed)})
 
 
 @dg.asset(group_name="reports", pool=WAREHOUSE_POOL, deps=[benchmark_workbooks], **QUARTERLY)
