@@ -42,17 +42,6 @@ def quarters_with_returns(inbox: Path, archive: Path) -> list:
     return sorted({f.quarter(covers[f.sha]) for f in files})
 
 
-def _ranges(quarters: list) -> list[list]:
-    """Consecutive quarters together: each range is one run."""
-    ranges: list[list] = []
-    for quarter in sorted(quarters):
-        if ranges and ranges[-1][-1].next() == quarter:
-            ranges[-1].append(quarter)
-        else:
-            ranges.append([quarter])
-    return ranges
-
-
 class _Progress(logging.Handler):
     """The run's progress, one line per quarter and stage, instead of Dagster's debug log."""
 
@@ -71,12 +60,14 @@ def cmd_run(args) -> int:
     import dagster as dg
 
     warnings.filterwarnings("ignore", category=dg.BetaWarning)
+    warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 
     from pipelines.catalogue import load_authorities
     from pipelines.definitions import all_assets
-    from pipelines.defs.partitions import quarter_partitions
+    from pipelines.defs.instance import cli_run_tags, project_instance, release_abandoned_runs
+    from pipelines.defs.partitions import open_quarters
     from pipelines.defs.resources import default_resources
-    from pipelines.settlement import completeness_text
+    from pipelines.settlement import NOT_USED, completeness_text
 
     resources = default_resources()
     paths = resources["paths"]
@@ -85,13 +76,13 @@ def cmd_run(args) -> int:
         if args.all
         else [args.quarter]
     )
-    known = set(quarter_partitions.get_partition_keys())
-    for quarter in [q for q in quarters if q.label not in known]:
-        print(f"{quarter.label}: not a quarter this pipeline runs yet; skipped")
-    quarters = [q for q in quarters if q.label in known]
     if not quarters:
         print(f"No returns to run in {paths.inbox}.")
         return 1
+    instance = project_instance()
+    for run_id in release_abandoned_runs(instance):
+        print(f"Marked run {run_id} failed: the liia run that made it was killed.")
+    open_quarters(instance, quarters)
     progress = logging.getLogger("liia.progress")
     handler = _Progress()
     progress.addHandler(handler)
@@ -101,27 +92,24 @@ def cmd_run(args) -> int:
     started = time.perf_counter()
     summary = []
     try:
-        for run in _ranges(quarters):
-            span = run[0].label if len(run) == 1 else f"{run[0].label} to {run[-1].label}"
-            print(f"Running {span} ({len(run)} quarter{'s' if len(run) > 1 else ''}, one run)")
+        for quarter in sorted(quarters):
+            print(f"Running {quarter.label}")
             result = dg.materialize(
                 all_assets,
+                instance=instance,
+                partition_key=quarter.label,
                 resources=resources,
                 run_config=QUIET,
                 raise_on_error=False,
-                tags={
-                    "dagster/asset_partition_range_start": run[0].label,
-                    "dagster/asset_partition_range_end": run[-1].label,
-                },
+                tags=cli_run_tags(),
             )
             if not result.success:
-                print(f"The run of {span} failed: {_failure(result)}", file=sys.stderr)
+                print(f"The run of {quarter.label} failed: {_failure(result)}", file=sys.stderr)
                 return 1
-            for label, validated in result.output_for_node("validated_returns").items():
-                subs = validated["submissions"]
-                files = f"{len(subs)} files, {int((subs['status'] == 'rejected').sum())} rejected"
-                text = completeness_text(subs, authorities)
-                summary.append(f"  {label:<11} {files}; {text}")
+            subs = result.output_for_node("validated_returns")["submissions"]
+            files = f"{len(subs)} files, {int(subs['status'].isin(NOT_USED).sum())} rejected"
+            text = completeness_text(subs, authorities)
+            summary.append(f"  {quarter.label:<11} {files}; {text}")
     finally:
         progress.removeHandler(handler)
     print(f"Done in {time.perf_counter() - started:.1f} s.")
@@ -129,6 +117,7 @@ def cmd_run(args) -> int:
     print(f"Warehouse for analysts (open it read-only): {paths.warehouse}")
     print(f"Workbooks: {paths.reports}/<quarter key>/; feedback for each authority in feedback/")
     print(f"Download page: {Path(paths.reports) / 'index.html'}")
+    print(f"Run history (liia ui shows it): {instance.root_directory}")
     return 0
 
 
@@ -159,7 +148,10 @@ def cmd_status(args) -> int:
         print(f"No warehouse yet at {warehouse}: run `liia run --all` first.", file=sys.stderr)
         return 1
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        latest = con.execute("SELECT max(quarter) FROM submissions").fetchone()[0]
+        latest = con.execute(
+            """SELECT coalesce((SELECT quarter FROM latest_quarter), max(quarter))
+            FROM submissions"""
+        ).fetchone()[0]
         key = args.quarter.key if args.quarter else latest
         subs = con.execute("SELECT * FROM submissions WHERE quarter = ?", [key]).df()
         issues = con.execute("SELECT * FROM validation_issues WHERE quarter = ?", [key]).df()
@@ -205,26 +197,75 @@ def _text_table(frame) -> str:
     return "\n".join([line(list(frame.columns))] + [line(r) for r in cells])
 
 
-DAGSTER_YAML = """\
-# Written by `liia ui`. Steps in the liia_duckdb pool run one at a time across every run.
-concurrency:
-  pools:
-    default_limit: 1
-telemetry:
-  enabled: false
-"""
+STOP_SECONDS = 10  # how long the UI's processes are given to stop before they are killed
+
+
+def _port_taken(port: int) -> bool:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
 
 
 def cmd_ui(args) -> int:
-    home = Path(os.environ.get("DAGSTER_HOME", PROJECT_ROOT / ".dagster_home"))
-    home.mkdir(parents=True, exist_ok=True)
-    if not (home / "dagster.yaml").exists():
-        (home / "dagster.yaml").write_text(DAGSTER_YAML)
-    print(f"Dagster UI on http://127.0.0.1:{args.port} (run history kept in {home}); Ctrl-C stops")
+    import signal
+    import subprocess
+
+    if _port_taken(args.port):
+        print(
+            f"liia ui: port {args.port} on 127.0.0.1 is in use (another liia ui?); "
+            "choose another with --port",
+            file=sys.stderr,
+        )
+        return 2
+    from pipelines.defs.instance import dagster_home, project_instance, release_abandoned_runs
+
+    home = dagster_home()
+    release_abandoned_runs(project_instance())
+    print(f"Dagster UI on http://127.0.0.1:{args.port} (run history in {home}); Ctrl-C stops it.")
     command = [sys.executable, "-m", "dagster", "dev", "-m", "pipelines.definitions"]
     command += ["--host", "127.0.0.1", "--port", str(args.port)]
-    os.chdir(PROJECT_ROOT)
-    os.execve(sys.executable, command, {**os.environ, "DAGSTER_HOME": str(home)})
+    command += ["--log-level", "warning", "--code-server-log-level", "warning"]
+    # Its own session: Ctrl-C and SIGTERM reach this process, which stops the UI and waits for it.
+    ui = subprocess.Popen(
+        command,
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "DAGSTER_HOME": str(home), "PYTHONWARNINGS": "ignore"},
+        start_new_session=True,
+    )
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        code = ui.wait()
+        print("The Dagster UI stopped.", file=sys.stderr)
+        return code
+    except KeyboardInterrupt:
+        ui.send_signal(signal.SIGINT)  # dagster dev stops its webserver, daemon and code servers
+        deadline = time.monotonic() + STOP_SECONDS
+        while time.monotonic() < deadline and _group_alive(ui.pid):
+            ui.poll()
+            time.sleep(0.2)
+        if _group_alive(ui.pid):
+            os.killpg(ui.pid, signal.SIGKILL)
+        ui.wait()
+        print("Stopped.")
+        return 0
+
+
+def _group_alive(group: int) -> bool:
+
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def _validate_files(paths: list[Path]) -> tuple[list[Path], str | None]:

@@ -45,12 +45,14 @@ class ThemeTrend:
 
 
 def quarter_entries(con: duckdb.DuckDBPyConnection, authorities: Authorities) -> list[QuarterEntry]:
-    """Every quarter in the warehouse, newest first, with who has an accepted current return."""
+    """Every quarter with an accepted return, newest first, with who has one."""
     accepted = con.execute(
         """SELECT q.quarter, q.label, list(DISTINCT s.authority) FILTER (WHERE s.is_current),
                count(*) FILTER (WHERE s.authority IS NULL)
         FROM quarters AS q JOIN submissions AS s USING (quarter)
-        GROUP BY ALL ORDER BY q.quarter DESC"""
+        GROUP BY ALL
+        HAVING bool_or(s.is_current)  -- a quarter with no accepted return is not published
+        ORDER BY q.quarter DESC"""
     ).fetchall()
     entries = []
     for key, label, codes, unmatched in accepted:

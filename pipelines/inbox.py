@@ -1,83 +1,90 @@
-"""Watching the inbox: which files are new or changed since last look, and which quarter each is
-for. What was seen is kept as a small JSON cursor, so only new or touched files are hashed."""
+"""Watching the inbox: which files have not had their answer yet, and the quarter each belongs to.
+
+What has been seen lives where it belongs, not in the sensor's cursor: a file has its answer once
+the published warehouse holds its submission (by SHA-256), and what each file's cover says is kept
+beside the archived copy. So the sensor's first look after a restart, or on a new server, runs
+nothing for files already loaded, and its state stays small however many files arrive."""
 
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipelines.quarters import Quarter
-from pipelines.returns import read_cover_quarters
-from pipelines.submissions import arrival_quarter, folder_quarter, inbox_files, sha256_of
+import duckdb
+
+from pipelines.quarters import Quarter, parse_quarter
+from pipelines.submissions import InboxFile, archive, cover_quarters, inbox_files, look
 
 # A file modified this recently may still be being copied: it is looked at again next time.
 SETTLE_SECONDS = 10.0
 
 
+@dataclass(frozen=True)
+class Published:
+    """What the analysts' warehouse holds: every file's SHA-256, and the quarters with returns."""
+
+    shas: frozenset[str] = frozenset()
+    quarters_with_returns: tuple[Quarter, ...] = ()
+
+
+def published(warehouse: Path) -> Published:
+    """Read from the published copy, which a run replaces atomically and never locks."""
+    if not warehouse.exists():
+        return Published()
+    try:
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            shas = {r[0] for r in con.execute("SELECT sha256 FROM submissions").fetchall()}
+            quarters = con.execute(
+                "SELECT DISTINCT quarter FROM submissions WHERE is_current ORDER BY quarter"
+            ).fetchall()
+    except duckdb.Error:
+        return Published()  # an older or damaged copy: every file looks new, and is run again
+    return Published(frozenset(shas), tuple(parse_quarter(q) for (q,) in quarters))
+
+
 @dataclass
-class InboxState:
-    """What the inbox held last time: each file's size, modification time and SHA-256, and every
-    SHA-256 ever seen (the same bytes under another name are not new)."""
-
-    files: dict[str, list] = field(default_factory=dict)
-    seen: set[str] = field(default_factory=set)
-
-    @classmethod
-    def from_cursor(cls, cursor: str | None) -> InboxState:
-        if not cursor:
-            return cls()
-        data = json.loads(cursor)
-        return cls(data["files"], set(data["seen"]))
-
-    def to_cursor(self) -> str:
-        return json.dumps({"files": self.files, "seen": sorted(self.seen)}, sort_keys=True)
-
-
-@dataclass
-class InboxChanges:
-    arrived: dict[Quarter, list[str]]  # quarter -> SHA-256 of each new file for it
-    settling: list[str]  # files still being written
-    unplaced: list[str]  # new files whose quarter neither cover nor folder tells
-    state: InboxState
+class InboxLook:
+    waiting: dict[Quarter, list[InboxFile]] = field(default_factory=dict)  # not answered yet
+    settling: list[str] = field(default_factory=list)  # still being written
+    files: int = 0
 
     def run_key(self, quarter: Quarter) -> str:
-        digest = hashlib.sha256(" ".join(sorted(self.arrived[quarter])).encode()).hexdigest()
-        return f"inbox {quarter.key} {digest[:16]}"
+        shas = " ".join(sorted(f.sha for f in self.waiting[quarter]))
+        return f"inbox {quarter.key} {hashlib.sha256(shas.encode()).hexdigest()[:16]}"
 
 
-def inbox_changes(
-    inbox: Path, state: InboxState, now: float | None = None, settle: float = SETTLE_SECONDS
-) -> InboxChanges:
-    """New or changed returns in the inbox since `state`, grouped by the quarter each is for."""
+def look_at_inbox(
+    inbox: Path,
+    archive_dir: Path,
+    answered: frozenset[str],
+    now: float | None = None,
+    settle: float = SETTLE_SECONDS,
+) -> InboxLook:
+    """Every settled file in the inbox without an answer yet, archived, by the quarter it belongs
+    to (the same bytes twice count once)."""
     now = time.time() if now is None else now
-    files = dict(state.files)
-    seen = set(state.seen)
-    arrived: dict[Quarter, list[str]] = {}
-    settling, unplaced = [], []
-    paths = inbox_files(inbox)
-    for path in paths:
-        relative = path.relative_to(inbox).as_posix()
-        stat = path.stat()
-        if now - stat.st_mtime < settle:
-            settling.append(relative)
+    result = InboxLook()
+    seen: set[str] = set()
+    new: list[InboxFile] = []
+    for path in inbox_files(inbox):
+        result.files += 1
+        try:
+            if now - path.stat().st_mtime < settle:
+                result.settling.append(path.relative_to(inbox).as_posix())
+                continue
+        except OSError:
             continue
-        known = files.get(relative)
-        if known and known[:2] == [stat.st_size, stat.st_mtime_ns]:
+        f = look(inbox, path)
+        if f is None or f.sha in answered or f.sha in seen:
             continue
-        sha = sha256_of(path)
-        files[relative] = [stat.st_size, stat.st_mtime_ns, sha]
-        if sha in seen:
+        if archive(path, archive_dir, f.sha) is None:
+            result.settling.append(f.relative.as_posix())
             continue
-        seen.add(sha)
-        quarter = (
-            read_cover_quarters([path])[0]
-            or folder_quarter(Path(relative))
-            or arrival_quarter(stat.st_mtime)
-        )
-        arrived.setdefault(quarter, []).append(sha)
-    present = {p.relative_to(inbox).as_posix() for p in paths}
-    files = {k: v for k, v in files.items() if k in present}
-    return InboxChanges(arrived, settling, unplaced, InboxState(files, seen))
+        seen.add(f.sha)
+        new.append(f)
+    covers = cover_quarters(new, archive_dir)
+    for f in new:
+        result.waiting.setdefault(f.quarter(covers[f.sha]), []).append(f)
+    return result

@@ -88,7 +88,11 @@ TABLES = [
         "submissions",
         "Every file ever received, one row per distinct content (SHA-256), with its status.",
         (
-            ("quarter", "VARCHAR", "Quarter key the cover names (or the folder, if unreadable)"),
+            (
+                "quarter",
+                "VARCHAR",
+                "Quarter the cover names, else its folder, else when it arrived",
+            ),
             ("submission_id", "VARCHAR", "First 16 hex digits of the SHA-256"),
             ("authority", "VARCHAR", "LIIA code read from the cover (NULL if unresolved)"),
             ("file_name", "VARCHAR", "File name as received"),
@@ -102,7 +106,7 @@ TABLES = [
             (
                 "status",
                 "VARCHAR",
-                "accepted, accepted with value errors, rejected, superseded",
+                "accepted, accepted with value errors, superseded, rejected, or not a workbook",
             ),
             ("is_current", "BOOLEAN", "The authority's return used for the quarter"),
         ),
@@ -235,6 +239,13 @@ def create_schema(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"COMMENT ON TABLE {table.name} IS {_quote(table.comment)}")
         for name, _, comment in table.columns:
             con.execute(f"COMMENT ON COLUMN {table.name}.{name} IS {_quote(comment)}")
+    con.execute(LATEST_QUARTER_VIEW_SQL)
+    con.execute(
+        "COMMENT ON VIEW latest_quarter IS "
+        + _quote("The latest quarter with an accepted return: what 'latest' means everywhere.")
+    )
+    con.execute("COMMENT ON COLUMN latest_quarter.quarter IS 'Quarter key, e.g. 2026-27-Q2'")
+    con.execute("COMMENT ON COLUMN latest_quarter.label IS 'Quarter as people read it'")
     for theme in THEMES:
         con.execute(THEME_VIEW_SQL.format(theme=theme))
         con.execute(
@@ -242,6 +253,14 @@ def create_schema(con: duckdb.DuckDBPyConnection) -> None:
             f"{_quote(f'{THEME_TITLES[theme]}: benchmarks with names, ready to read.')}"
         )
 
+
+# A quarter with no accepted return yet (the one under way, say) is never the latest.
+LATEST_QUARTER_VIEW_SQL = """
+CREATE OR REPLACE VIEW latest_quarter AS
+SELECT q.quarter, q.label
+FROM quarters AS q
+WHERE q.quarter = (SELECT max(quarter) FROM submissions WHERE is_current)
+"""
 
 THEME_VIEW_SQL = """
 CREATE OR REPLACE VIEW benchmark_{theme} AS
@@ -338,6 +357,31 @@ def _replace(con, table: str, frame: pd.DataFrame, quarter: Quarter | None = Non
     con.unregister("incoming")
 
 
+def _comparison_frames(con, quarter, submissions, values, authorities, catalogue) -> dict:
+    """The quarter's indicator values, group aggregates and benchmarks; none for a quarter with no
+    accepted return, which has nothing to compare (and so is never anyone's latest quarter)."""
+    if not submissions["is_current"].any():
+        return {
+            name: pd.DataFrame(columns=[c for c, _, _ in TABLE_BY_NAME[name].columns])
+            for name in ("indicator_values", "group_aggregates", "benchmarks")
+        }
+    items = item_status(quarter, values, submissions, authorities, catalogue)
+    units = reporting_units(submissions, authorities)
+    compared = compare_quarter(con, items, units, authorities, catalogue)
+    item_units = units[units["scope"] == "authority"][["authority", "unit"]]
+    item_rows = items.merge(item_units, on="authority").rename(
+        columns={"ref": "indicator_id", "unit": "reporting_unit"}
+    )
+    return {
+        "indicator_values": pd.concat(
+            [item_rows.assign(kind="item"), compared["indicators"].assign(kind="indicator")],
+            ignore_index=True,
+        ),
+        "group_aggregates": compared["group_aggregates"],
+        "benchmarks": compared["benchmarks"],
+    }
+
+
 def load_quarter(
     con: duckdb.DuckDBPyConnection,
     quarter: Quarter,
@@ -349,23 +393,11 @@ def load_quarter(
 ) -> dict[str, int]:
     """Replace the quarter's rows in every table, and the reference tables, in one transaction;
     then refresh the trends. Returns the quarter's row counts."""
-    items = item_status(quarter, values, submissions, authorities, catalogue)
-    units = reporting_units(submissions, authorities)
-    compared = compare_quarter(con, items, units, authorities, catalogue)
-    item_units = units[units["scope"] == "authority"][["authority", "unit"]]
-    item_rows = items.merge(item_units, on="authority").rename(
-        columns={"ref": "indicator_id", "unit": "reporting_unit"}
-    )
     frames = {
         "submissions": submissions,
         "validation_issues": issues,
         "return_values": values,
-        "indicator_values": pd.concat(
-            [item_rows.assign(kind="item"), compared["indicators"].assign(kind="indicator")],
-            ignore_index=True,
-        ),
-        "group_aggregates": compared["group_aggregates"],
-        "benchmarks": compared["benchmarks"],
+        **_comparison_frames(con, quarter, submissions, values, authorities, catalogue),
     }
     con.execute("BEGIN TRANSACTION")
     try:
@@ -426,13 +458,14 @@ def reconcile_quarter(
     """Where the warehouse's quarter differs from the validated returns' current, accepted values:
     empty when it holds exactly them."""
     expected = current_values(values)
+    has_returns = bool(values["is_current"].any())
     con.register("expected", expected[["authority", "ref", "value"]])
     try:
         rows = con.execute(
             RECONCILIATION_SQL,
             {
                 "quarter": quarter.key,
-                "expected_rows": len(authorities.codes) * len(catalogue.indicators),
+                "expected_rows": len(authorities.codes) * len(catalogue.indicators) * has_returns,
             },
         ).fetchall()
     finally:

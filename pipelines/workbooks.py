@@ -160,6 +160,11 @@ class QuarterFigures:
     def current(self) -> pd.DataFrame:
         return self.benchmarks[self.benchmarks["quarter"] == self.quarter.key]
 
+    @property
+    def has_returns(self) -> bool:
+        """Whether any authority's return was accepted: a quarter without is not published."""
+        return bool(len(self.submissions)) and bool(self.submissions["is_current"].any())
+
 
 def quarter_figures(con: duckdb.DuckDBPyConnection, quarter: Quarter, quarters: int = 8):
     """What the quarter's workbooks show: its benchmarks with the seven quarters before, its group

@@ -1,6 +1,7 @@
 """Running on its own: the deadline schedule, the inbox sensor, a backfill as one run, the checks,
 one DuckDB connection at a time, and the `liia` command."""
 
+import itertools
 import os
 import shutil
 import subprocess
@@ -12,6 +13,7 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 import duckdb
 import pytest
+from dagster._utils.schedules import schedule_execution_time_iterator
 from openpyxl import load_workbook
 
 from pipelines.definitions import defs
@@ -20,7 +22,7 @@ from pipelines.defs.schedules import deadline_cron, quarter_deadline_schedule, q
 from pipelines.defs.sensors import inbox_sensor
 from pipelines.quarters import parse_quarter
 from pipelines.warehouse import reconcile_quarter
-from tests.conftest import PROJECT, check_evaluation, run_quarters, validated
+from tests.conftest import PROJECT, check_evaluation, run_quarter, validated
 
 SAMPLE = PROJECT / "sample_returns"
 LONDON = ZoneInfo("Europe/London")
@@ -37,13 +39,40 @@ def test_definitions_load_with_the_job_schedule_and_sensor():
     assert len(graph.asset_check_keys) == 3
 
 
-def test_schedule_tick_on_15_november_runs_the_quarter_just_ended():
+def _schedule_tick(instance, when: datetime):
     context = dg.build_schedule_context(
-        scheduled_execution_time=datetime(2026, 11, 15, 7, tzinfo=LONDON)
+        instance=instance, scheduled_execution_time=when, repository_def=defs.get_repository_def()
     )
-    request = quarter_deadline_schedule(context)
-    assert isinstance(request, dg.RunRequest)
-    assert request.partition_key == "2026-27 Q2"
+    return quarter_deadline_schedule.evaluate_tick(context)
+
+
+def test_schedule_tick_on_15_november_runs_the_quarter_just_ended():
+    with dg.instance_for_test() as instance:
+        tick = _schedule_tick(instance, datetime(2026, 11, 15, 7, tzinfo=LONDON))
+        (request,) = tick.run_requests
+        assert request.partition_key == "2026-27 Q2"
+        assert "2026-27 Q2" in instance.get_dynamic_partitions("quarters")
+
+
+def test_the_schedule_requests_its_quarter_at_every_deadline_for_ten_years():
+    """The definitions as loaded today, evaluated at deadlines years ahead: no reload needed."""
+    with dg.instance_for_test() as instance:
+        # the daemon's own iterator over the schedule's cron, from today
+        ticks = schedule_execution_time_iterator(
+            datetime(2026, 11, 30, tzinfo=LONDON).timestamp(),
+            quarter_deadline_schedule.cron_schedule,
+            quarter_deadline_schedule.execution_timezone,
+        )
+        deadlines = list(itertools.takewhile(lambda d: d.year < 2037, ticks))
+        assert len(deadlines) == 40
+        for when in deadlines:
+            (request,) = _schedule_tick(instance, when).run_requests
+            assert request.partition_key == quarter_due(when.date()).label
+        requested = instance.get_dynamic_partitions("quarters")
+        for label in ("2027-28 Q1", "2027-28 Q2", "2027-28 Q3", "2027-28 Q4", "2030-31 Q4"):
+            assert label in requested
+        first = _schedule_tick(instance, datetime(2027, 5, 15, 7, tzinfo=LONDON))
+        assert first.run_requests[0].partition_key == "2026-27 Q4"
 
 
 def test_the_deadline_is_configurable():
@@ -60,37 +89,44 @@ def _settled(path, seconds_ago=60):
     return path
 
 
-def _tick(inbox, cursor=None):
-    context = dg.build_sensor_context(
-        cursor=cursor, resources={"paths": LiiaPaths(inbox=str(inbox))}
+def _tick(instance, folder, inbox=None):
+    """The inbox sensor's evaluation, as the daemon makes it: its dynamic partitions applied."""
+    paths = LiiaPaths(
+        inbox=str(inbox or folder / "inbox"),
+        archive=str(folder / "archive"),
+        warehouse=str(folder / "published" / "liia.duckdb"),
     )
+    context = dg.build_sensor_context(instance=instance, resources={"paths": paths})
     result = inbox_sensor(context)
-    requests = result if isinstance(result, list) else []
-    return requests, context.cursor
+    for request in result.dynamic_partitions_requests:
+        instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+    assert len(result.cursor) < 200  # the state stays small whatever the inbox holds
+    return result.run_requests
 
 
-def test_sensor_runs_the_quarter_a_new_file_names_and_nothing_for_the_same_bytes(tmp_path):
+def test_sensor_asks_once_for_new_content_in_a_new_quarter(tmp_path):
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     barnet = SAMPLE / "2026-27-Q2" / "Barnet LIIA return 2026-27 Q2.xlsx"
     _settled(shutil.copy(barnet, inbox / "barnet.xlsx"))
-    requests, cursor = _tick(inbox)
-    assert [r.partition_key for r in requests] == ["2026-27 Q2"]
+    with dg.instance_for_test() as instance:
+        (first,) = _tick(instance, tmp_path)
+        assert first.partition_key == "2026-27 Q2"
+        assert instance.get_dynamic_partitions("quarters") == ["2026-27 Q2"]
+        # Again, and with the same bytes under another name: the same run key, so Dagster starts
+        # nothing new.
+        _settled(shutil.copy(barnet, inbox / "barnet copy.xlsx"))
+        (again,) = _tick(instance, tmp_path)
+        assert again.run_key == first.run_key
 
-    again, cursor = _tick(inbox, cursor)
-    assert again == []
-    _settled(shutil.copy(barnet, inbox / "barnet copy.xlsx"))  # the same bytes, another name
-    again, cursor = _tick(inbox, cursor)
-    assert again == []
-
-    # A resubmission of an earlier quarter: new bytes whose cover names 2026-27 Q1.
-    wb = load_workbook(SAMPLE / "2026-27-Q1" / "Barnet LIIA return 2026-27 Q1.xlsx")
-    wb["Finance"]["D7"] = 12345
-    wb.save(inbox / "barnet q1 corrected.xlsx")
-    _settled(inbox / "barnet q1 corrected.xlsx")
-    resubmitted, cursor = _tick(inbox, cursor)
-    assert [r.partition_key for r in resubmitted] == ["2026-27 Q1"]
-    assert resubmitted[0].run_key != requests[0].run_key
+        # A resubmission of an earlier quarter: new bytes whose cover names 2026-27 Q1.
+        wb = load_workbook(SAMPLE / "2026-27-Q1" / "Barnet LIIA return 2026-27 Q1.xlsx")
+        wb["Finance"]["D7"] = 12345
+        wb.save(inbox / "barnet q1 corrected.xlsx")
+        _settled(inbox / "barnet q1 corrected.xlsx")
+        requests = _tick(instance, tmp_path)
+        assert [r.partition_key for r in requests] == ["2026-27 Q1", "2026-27 Q2"]
+        assert requests[1].run_key == first.run_key
 
 
 def test_sensor_waits_for_a_file_still_being_written(tmp_path):
@@ -99,22 +135,40 @@ def test_sensor_waits_for_a_file_still_being_written(tmp_path):
     data = (SAMPLE / "2026-27-Q2" / "Camden LIIA return 2026-27 Q2.xlsx").read_bytes()
     copying = inbox / "camden.xlsx"
     copying.write_bytes(data[: len(data) // 2])  # half copied, modified just now
-    requests, cursor = _tick(inbox)
-    assert requests == []
-    copying.write_bytes(data)
-    _settled(copying)
-    requests, _ = _tick(inbox, cursor)
-    assert [r.partition_key for r in requests] == ["2026-27 Q2"]
+    with dg.instance_for_test() as instance:
+        assert _tick(instance, tmp_path) == []
+        copying.write_bytes(data)
+        _settled(copying)
+        assert [r.partition_key for r in _tick(instance, tmp_path)] == ["2026-27 Q2"]
+
+
+def test_sensor_runs_nothing_for_files_already_in_the_warehouse(tmp_path, latest_quarter_run):
+    inbox = tmp_path / "inbox"
+    for quarter in ("2026-27-Q1", "2026-27-Q2"):
+        shutil.copytree(SAMPLE / quarter, inbox / quarter)
+    for path in inbox.rglob("*.xlsx"):
+        _settled(path)
+    with dg.instance_for_test() as instance:
+        assert _tick(instance, latest_quarter_run, inbox) == []
+        # A late return for Q1 runs Q1, then Q2, whose comparisons with Q1 it changes.
+        late = inbox / "2026-27-Q1" / "Barnet late.xlsx"
+        wb = load_workbook(SAMPLE / "2026-27-Q1" / "Barnet LIIA return 2026-27 Q1.xlsx")
+        wb["Cover"]["B8"] = "2026-08-01"
+        wb.save(late)
+        _settled(late)
+        requests = _tick(instance, latest_quarter_run, inbox)
+        assert [r.partition_key for r in requests] == ["2026-27 Q1", "2026-27 Q2"]
 
 
 def test_completeness_check_names_the_authorities_missing_from_the_latest_quarter(tmp_path):
     from pipelines.defs.assets import received_returns, validated_returns
 
-    result = run_quarters(
+    result = run_quarter(
         tmp_path, SAMPLE, "2026-27-Q2", selection=[received_returns, validated_returns]
     )
     check = check_evaluation(result, "all_authorities_returned")
     assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
+    assert check.partition == "2026-27 Q2"
     assert check.description == (
         "2026-27 Q2: 30 of 33 accepted; not returned: Hackney, Westminster; "
         "no return accepted (rejected): Lewisham"
@@ -122,24 +176,25 @@ def test_completeness_check_names_the_authorities_missing_from_the_latest_quarte
     assert check_evaluation(result, "returns_fit_to_load").passed
 
 
-def test_a_backfill_is_one_run_that_matches_quarter_by_quarter_runs(tmp_path, latest_quarter_run):
-    result = run_quarters(tmp_path, SAMPLE, "2026-27-Q1", "2026-27-Q2")
-    assert result.success
-    # One run materialised both quarters of every asset.
-    materialised = {
-        (e.asset_key.to_user_string(), e.partition)
-        for e in result.get_asset_materialization_events()
-    }
-    assert ("benchmarks", "2026-27 Q1") in materialised
-    assert ("benchmark_workbooks", "2026-27 Q2") in materialised
-    assert len(materialised) == 2 * 7
-    # Plausibility in Q2 compared with Q1 from the same run: Sutton's two warnings.
-    q2 = validated(result, "2026-27-Q2")
+def test_each_quarter_is_a_run_whose_checks_say_which_quarter(tmp_path, latest_quarter_run):
+    with dg.instance_for_test() as instance:
+        results = [run_quarter(tmp_path, SAMPLE, q, instance) for q in ("2026-27-Q1", "2026-27-Q2")]
+        assert all(r.success for r in results)
+        for result, label in zip(results, ("2026-27 Q1", "2026-27 Q2"), strict=True):
+            materialised = {e.partition for e in result.get_asset_materialization_events()}
+            assert materialised == {label}
+            checks = result.get_asset_check_evaluations()
+            assert len(checks) == 3 and {c.partition for c in checks} == {label}
+        # The instance keeps each quarter's result of each check.
+        key = dg.AssetCheckKey(dg.AssetKey("validated_returns"), "all_authorities_returned")
+        history = instance.event_log_storage.get_asset_check_execution_history(key, limit=10)
+        assert {h.partition for h in history} == {"2026-27 Q1", "2026-27 Q2"}
+    # Plausibility in Q2 compared with Q1, loaded by the run before: Sutton's two warnings.
+    q2 = validated(results[1])
     subs, issues = q2["submissions"], q2["issues"]
     sutton = subs.loc[subs["authority"] == "SUT", "submission_id"]
     warnings = issues[issues["submission_id"].isin(sutton) & (issues["severity"] == "warning")]
     assert len(warnings) == 2
-    assert check_evaluation(result, "warehouse_matches_current_returns").passed
 
     def rows(path):
         con = duckdb.connect(str(path), read_only=True)
@@ -242,3 +297,23 @@ def test_status_prints_the_submission_tracker(latest_quarter_run):
     assert "not returned" in lines["Hackney"] and "rejected" in lines["Lewisham"]
     missing = _liia("status", env={"LIIA_WAREHOUSE": str(latest_quarter_run / "none.duckdb")})
     assert missing.returncode == 1 and "liia run --all" in missing.stderr
+
+
+def test_a_quarter_with_no_returns_is_never_published_or_latest(tmp_path, latest_quarter_run):
+    """The quarter under way, run with an empty inbox for it: no workbooks, not on the page, and
+    'latest' stays the last quarter with returns, in the warehouse and in `liia status`."""
+    shutil.copytree(latest_quarter_run, tmp_path, dirs_exist_ok=True)
+    result = run_quarter(tmp_path, SAMPLE, "2026-27-Q3")
+    assert result.success
+    assert not (tmp_path / "reports" / "2026-27-Q3").exists()
+    page = (tmp_path / "reports" / "index.html").read_text()
+    assert "Latest quarter: 2026-27 Q2" in page and "2026-27 Q3" not in page
+    published = tmp_path / "published" / "liia.duckdb"
+    con = duckdb.connect(str(published), read_only=True)
+    assert con.execute("SELECT label FROM latest_quarter").fetchall() == [("2026-27 Q2",)]
+    assert con.execute(
+        "SELECT count(*) FROM benchmarks WHERE quarter = '2026-27-Q3'"
+    ).fetchone() == (0,)
+    con.close()
+    status = _liia("status", env={"LIIA_WAREHOUSE": str(published)})
+    assert status.returncode == 0 and status.stdout.startswith("2026-27 Q2: 30 of 33 accepted")

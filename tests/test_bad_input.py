@@ -15,7 +15,7 @@ from python_calamine import CalamineWorkbook
 from pipelines.catalogue import load_authorities, load_catalogue
 from pipelines.settlement import settle_quarter
 from pipelines.submissions import check_files
-from tests.conftest import PROJECT, run_quarters, validated
+from tests.conftest import PROJECT, run_quarter, validated
 
 GOOD = PROJECT / "sample_returns" / "2026-27-Q2" / "Barnet LIIA return 2026-27 Q2.xlsx"
 SHEET_FILES = {
@@ -469,8 +469,8 @@ def test_valid_returns_survive_a_folder_of_bad_files(tmp_path):
         shutil.copy(
             PROJECT / "sample_returns" / "2026-27-Q2" / f"{good} LIIA return 2026-27 Q2.xlsx", inbox
         )
-    result = run_quarters(tmp_path, tmp_path / "inbox", "2026-27-Q2")
-    subs = validated(result, "2026-27-Q2")["submissions"]
+    result = run_quarter(tmp_path, tmp_path / "inbox", "2026-27-Q2")
+    subs = validated(result)["submissions"]
     current = dict(
         zip(
             subs.loc[subs["is_current"], "authority"],

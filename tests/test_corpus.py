@@ -14,7 +14,7 @@ from pipelines.reader import MEMORY_BUDGET, ReaderPool, read_workbooks
 from pipelines.returns import WANTED_SHEETS
 from pipelines.submissions import sha256_of
 from scripts.bad_input_corpus import BASE_RETURN, corpus_files, validate
-from tests.conftest import PROJECT, run_quarters
+from tests.conftest import PROJECT, run_quarter
 
 CORPUS = PROJECT / "tests" / "corpus"
 FILES = corpus_files([CORPUS])
@@ -140,7 +140,7 @@ def corpus_quarter(tmp_path_factory):
     shutil.copytree(SAMPLE_Q1, inbox)
     for path in FILES:
         shutil.copy(path, inbox / f"{path.parent.name}__{path.name}")
-    result = run_quarters(tmp, tmp / "inbox", "2026-27-Q1")
+    result = run_quarter(tmp, tmp / "inbox", "2026-27-Q1")
     return tmp, result
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 
 from pipelines.defs.resources import environment_for
-from tests.conftest import PROJECT, run_quarters, validated
+from tests.conftest import PROJECT, run_quarter, validated
 
 SAMPLE = PROJECT / "sample_returns"
 RUN_TIMEOUT = 180
@@ -68,7 +68,37 @@ def _assert_archived(archive: Path, files: list[Path | bytes]) -> None:
     assert not [p for p in archive.rglob("*.part")]
 
 
-def test_a_run_killed_while_loading_never_leaves_the_warehouse_half_loaded(
+def _descendants(pid: int) -> set[int]:
+    """Every process below `pid` (its children, theirs, ...), from /proc."""
+    parents: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def _running(pids: set[int]) -> set[int]:
+    """Those of `pids` still running (a zombie waiting to be reaped has stopped)."""
+    alive = set()
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z":
+            alive.add(pid)
+    return alive
+
+
+def test_a_run_killed_mid_way_leaves_no_half_loaded_warehouse_and_no_process(
     tmp_path, latest_quarter_run
 ):
     env = _env(tmp_path)
@@ -77,20 +107,31 @@ def test_a_run_killed_while_loading_never_leaves_the_warehouse_half_loaded(
     assert first.wait(timeout=RUN_TIMEOUT) == 0, first.stderr.read()
     before = _snapshot(published)
     clean = _snapshot(latest_quarter_run / "published" / "liia.duckdb")
-    # Killed at several points after validation: while loading, publishing and writing workbooks.
-    for delay in (0.0, 0.3, 0.7, 1.2, 2.0):
+    # Killed at several points after validation: while loading, publishing and writing workbooks
+    # (the last, with the workbook writers and the file readers running).
+    for stage, delay in (("validation", 0.0), ("validation", 0.6), ("benchmarks", 0.3)):
         child = _liia_run(env, "2026-27-Q2")
         deadline = time.monotonic() + RUN_TIMEOUT
         for line in child.stdout:
-            if "validation" in line or time.monotonic() > deadline:
+            if stage in line or time.monotonic() > deadline:
                 break
         time.sleep(delay)
+        helpers = _descendants(child.pid)
         child.send_signal(signal.SIGKILL)
         child.wait(timeout=30)
         seen = _snapshot(published)
-        assert seen == before or seen == clean, f"half-loaded after a kill at +{delay} s"
+        assert seen == before or seen == clean, f"half-loaded after a kill at {stage} +{delay} s"
+        left = _running(helpers)
+        for _ in range(50):  # workers end with their parent within moments
+            if not left:
+                break
+            time.sleep(0.1)
+            left = _running(left)
+        assert not left, f"processes left after a kill at {stage} +{delay} s: {left}"
+    assert helpers, "the last kill came while workers were running"
     last = _liia_run(env, "2026-27-Q2")
     assert last.wait(timeout=RUN_TIMEOUT) == 0, last.stderr.read()
+    assert "the liia run that made it was killed" in last.stdout.read()
     assert _snapshot(published) == clean
     assert [p.name for p in published.parent.iterdir()] == ["liia.duckdb"]
     _assert_archived(
@@ -132,7 +173,7 @@ def test_a_file_truncated_mid_copy_is_not_accepted_and_is_taken_once_complete(tm
     shutil.copy(croydon, folder)
     (folder / "camden.xlsx").write_bytes(camden[: len(camden) * 2 // 3])
 
-    first = validated(run_quarters(tmp_path, inbox, "2026-27-Q2"), "2026-27-Q2")
+    first = validated(run_quarter(tmp_path, inbox, "2026-27-Q2"))
     subs = first["submissions"].set_index("file_name")
     assert subs.at["camden.xlsx", "status"] == "rejected"
     assert not subs.at["camden.xlsx", "is_current"]
@@ -141,7 +182,7 @@ def test_a_file_truncated_mid_copy_is_not_accepted_and_is_taken_once_complete(tm
     assert "could not be opened" in problems
 
     (folder / "camden.xlsx").write_bytes(camden)  # the copy completes
-    second = validated(run_quarters(tmp_path, inbox, "2026-27-Q2"), "2026-27-Q2")
+    second = validated(run_quarter(tmp_path, inbox, "2026-27-Q2"))
     subs = second["submissions"]
     current = subs[subs["is_current"]].set_index("authority")
     assert current.at["CAM", "status"] == "accepted"
@@ -163,7 +204,7 @@ def test_a_feedback_workbook_that_cannot_be_written_costs_no_other_authority(tmp
     blocked = tmp_path / "reports" / "2026-27-Q2" / "feedback" / "Barnet"
     blocked.parent.mkdir(parents=True)
     blocked.write_text("a file where Barnet's folder should be")
-    result = run_quarters(tmp_path, tmp_path / "inbox", "2026-27-Q2", raise_on_error=False)
+    result = run_quarter(tmp_path, tmp_path / "inbox", "2026-27-Q2", raise_on_error=False)
     failed = [e.step_key for e in result.all_events if e.is_step_failure]
     assert failed == ["feedback_workbooks"]
     feedback = tmp_path / "reports" / "2026-27-Q2" / "feedback"

@@ -2,6 +2,7 @@ import shutil
 import subprocess
 import sys
 
+import dagster as dg
 import duckdb
 import pytest
 from openpyxl import load_workbook
@@ -11,18 +12,19 @@ from pipelines.definitions import defs
 from pipelines.quarters import parse_quarter
 from pipelines.returns import read_return
 from pipelines.template import build_template
-from tests.conftest import PROJECT, check_evaluation, run_quarters, validated
+from tests.conftest import PROJECT, check_evaluation, run_quarter, validated
 
 SAMPLE = PROJECT / "sample_returns"
 
 
 def _run(tmp_path, inbox, quarter):
-    return run_quarters(tmp_path, inbox, quarter)
+    return run_quarter(tmp_path, inbox, quarter)
 
 
-def test_definitions_load():
+def test_definitions_load_with_quarters_that_appear_by_themselves():
     assert defs.resolve_asset_graph().get_all_asset_keys()
-    assert "2026-27 Q2" in defs.get_assets_def("benchmarks").partitions_def.get_partition_keys()
+    partitions = defs.get_assets_def("benchmarks").partitions_def
+    assert isinstance(partitions, dg.DynamicPartitionsDefinition) and partitions.name == "quarters"
 
 
 def test_one_quarter_runs_end_to_end(latest_quarter_run):
@@ -84,9 +86,9 @@ def test_filled_template_is_accepted(tmp_path):
         inbox / "barnet.xlsx"
     )
     result = _run(tmp_path, inbox, "2026-27-Q1")
-    subs = validated(result, "2026-27-Q1")["submissions"]
+    subs = validated(result)["submissions"]
     assert list(subs["status"]) == ["accepted"]
-    issues = validated(result, "2026-27-Q1")["issues"]
+    issues = validated(result)["issues"]
     assert (issues["severity"] != "error").all()
 
 
@@ -242,10 +244,9 @@ def test_validation_check_reports_each_authority(tmp_path):
     _run(tmp_path, SAMPLE, "2026-27-Q1")  # Sutton's warning compares with its previous quarter
     result = _run(tmp_path, SAMPLE, "2026-27-Q2")
     evaluation = check_evaluation(result, "returns_fit_to_load")
-    assert evaluation.passed
+    assert evaluation.passed and evaluation.partition == "2026-27 Q2"
     rows = {r.data["authority"]: r.data for r in evaluation.metadata["per_authority"].records}
     assert rows["EAL"] == {
-        "quarter": "2026-27 Q2",
         "authority": "EAL",
         "received": 2,
         "accepted": 1,
@@ -265,9 +266,9 @@ def test_cover_quarter_wins_over_the_folder_with_a_warning(tmp_path):
         SAMPLE / "2026-27-Q2" / "Barnet LIIA return 2026-27 Q2.xlsx",
         inbox / "2026-27-Q1" / "barnet.xlsx",
     )
-    q1 = validated(_run(tmp_path, inbox, "2026-27-Q1"), "2026-27-Q1")["submissions"]
+    q1 = validated(_run(tmp_path, inbox, "2026-27-Q1"))["submissions"]
     assert q1.empty
-    result = validated(_run(tmp_path, inbox, "2026-27-Q2"), "2026-27-Q2")
+    result = validated(_run(tmp_path, inbox, "2026-27-Q2"))
     assert list(result["submissions"]["status"]) == ["accepted"]
     (warning,) = result["issues"].itertuples()
     assert (warning.severity, warning.cell) == (

@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.conftest import PROJECT, run_quarters
+from tests.conftest import PROJECT, run_quarter
 
 SAMPLE = PROJECT / "sample_returns"
 READER = """
@@ -23,7 +23,7 @@ print(con.execute(query).fetchone()[0], flush=True)
 
 
 def _run(tmp_path, quarter):
-    return run_quarters(tmp_path, SAMPLE, quarter)
+    return run_quarter(tmp_path, SAMPLE, quarter)
 
 
 def _snapshot(path: Path) -> dict[str, list]:

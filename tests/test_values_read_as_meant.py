@@ -9,7 +9,7 @@ import duckdb
 import pytest
 from openpyxl import load_workbook
 
-from tests.conftest import PROJECT, run_quarters
+from tests.conftest import PROJECT, run_quarter
 
 QUARTER = "2026-27-Q1"
 SAMPLE = PROJECT / "sample_returns" / QUARTER
@@ -64,7 +64,7 @@ def warehouse(tmp_path_factory):
     # The guidance above the Finance header deleted: the sheet's first four rows hold nothing.
     _edited(inbox, "Greenwich", {("Finance", "D9"): "tbc"}, blank_top=("Finance", 4))
     shutil.copy(SAMPLE / "Hackney LIIA return 2026-27 Q1.xlsx", inbox)
-    assert run_quarters(tmp, tmp / "inbox", QUARTER).success
+    assert run_quarter(tmp, tmp / "inbox", QUARTER).success
     con = duckdb.connect(str(tmp / "liia.duckdb"), read_only=True)
     yield con
     con.close()

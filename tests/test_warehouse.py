@@ -276,4 +276,5 @@ def test_every_table_and_column_is_described(warehouse):
         "benchmark_finance",
         "benchmark_send",
         "benchmark_workforce",
+        "latest_quarter",
     ]

@@ -48,6 +48,7 @@ def environment_for(folder: Path, inbox: Path) -> dict[str, str]:
         ENVIRONMENT["exports"]: str(folder / "exports"),
         ENVIRONMENT["reports"]: str(folder / "reports"),
         "LIIA_WORKING_DB": str(folder / "working" / "liia.duckdb"),
+        "DAGSTER_HOME": str(folder / "dagster_home"),
     }
 
 
@@ -85,28 +86,24 @@ def working_db(duckdb: DuckDBResource):
 
 
 class QuarterStore(dg.ConfigurableIOManager):
-    """Keeps what an asset returns for each quarter of a run, so a run over many quarters can
-    pass them on: outputs and inputs are dicts keyed by partition key, one pickle per quarter."""
+    """Keeps what an asset returns for a quarter, one pickle per asset and quarter, for the next
+    asset of the run (and a re-run of one step) to read."""
 
     base_dir: str = str(WAREHOUSE / "working" / "staging")
 
-    def _path(self, context, partition_key: str) -> Path:
-        key = parse_quarter(partition_key).key
+    def _path(self, context) -> Path:
+        key = parse_quarter(context.partition_key).key
         return Path(self.base_dir, *context.asset_key.path, f"{key}.pickle")
 
-    def handle_output(self, context: dg.OutputContext, obj: dict) -> None:
-        for partition_key, value in obj.items():
-            path = self._path(context, partition_key)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            partial = partial_path(path)
-            partial.write_bytes(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
-            partial.replace(path)
+    def handle_output(self, context: dg.OutputContext, obj) -> None:
+        path = self._path(context)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = partial_path(path)
+        partial.write_bytes(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
+        partial.replace(path)
 
-    def load_input(self, context: dg.InputContext) -> dict:
-        return {
-            key: pickle.loads(self._path(context, key).read_bytes())
-            for key in context.asset_partition_keys
-        }
+    def load_input(self, context: dg.InputContext):
+        return pickle.loads(self._path(context).read_bytes())
 
 
 def default_resources() -> dict:

@@ -6,8 +6,8 @@ from datetime import date
 import dagster as dg
 
 from pipelines.defs.jobs import quarter_job
-from pipelines.defs.partitions import quarter_containing, quarter_partitions
-from pipelines.quarters import Quarter
+from pipelines.defs.partitions import open_quarters
+from pipelines.quarters import Quarter, quarter_containing
 
 # The return deadline: this day of the month, this many months after the quarter ends.
 DEADLINE_DAY = int(os.environ.get("LIIA_DEADLINE_DAY", "15"))
@@ -38,6 +38,5 @@ def quarter_due(day: date, months_after: int = DEADLINE_MONTHS_AFTER) -> Quarter
 )
 def quarter_deadline_schedule(context: dg.ScheduleEvaluationContext):
     quarter = quarter_due(context.scheduled_execution_time.date())
-    if quarter.label not in quarter_partitions.get_partition_keys():
-        return dg.SkipReason(f"{quarter.label} is not a quarter this pipeline runs yet.")
+    open_quarters(context.instance, [quarter])
     return dg.RunRequest(run_key=f"deadline {quarter.key}", partition_key=quarter.label)

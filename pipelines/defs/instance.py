@@ -1,0 +1,66 @@
+"""The one Dagster instance every run records into: `liia run`, `liia ui`, the daemon's schedule and
+sensor. It lives in DAGSTER_HOME (`.dagster_home/` in the project unless set), configured by
+`deploy/dagster.yaml`: a run queue, the one-writer pool, run monitoring and retention."""
+
+import os
+import socket
+from pathlib import Path
+
+import dagster as dg
+from dagster._core.storage.dagster_run import DagsterRunStatus, RunsFilter
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+INSTANCE_CONFIG = PROJECT_ROOT / "deploy" / "dagster.yaml"
+# Tags on runs `liia run` makes in its own process, so one it left behind can be recognised.
+LAUNCHED_BY, PROCESS, HOST = "liia/launched_by", "liia/pid", "liia/host"
+
+
+def dagster_home() -> Path:
+    """DAGSTER_HOME, set up with the project's dagster.yaml the first time."""
+    home = Path(os.environ.get("DAGSTER_HOME") or PROJECT_ROOT / ".dagster_home").resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text(INSTANCE_CONFIG.read_text())
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def project_instance() -> dg.DagsterInstance:
+    dagster_home()
+    return dg.DagsterInstance.get()
+
+
+def cli_run_tags() -> dict[str, str]:
+    return {LAUNCHED_BY: "liia run", PROCESS: str(os.getpid()), HOST: socket.gethostname()}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def release_abandoned_runs(instance: dg.DagsterInstance) -> list[str]:
+    """Runs that a `liia run` on this machine left unfinished when it was killed: marked failed,
+    and their pool slots freed, so they hold up nothing. Their ids."""
+    unfinished = instance.get_runs(
+        filters=RunsFilter(
+            statuses=[DagsterRunStatus.STARTED, DagsterRunStatus.STARTING],
+            tags={LAUNCHED_BY: "liia run", HOST: socket.gethostname()},
+        )
+    )
+    released = []
+    for run in unfinished:
+        pid = int(run.tags.get(PROCESS, "0"))
+        if pid and not _alive(pid):
+            instance.report_run_failed(
+                run, f"The liia run process ({pid}) ended without finishing."
+            )
+            instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+            released.append(run.run_id)
+    return released

@@ -1,0 +1,230 @@
+"""Two years of the service's life, 2024-25 Q1 to 2025-26 Q4, in one real Dagster instance (a
+temporary DAGSTER_HOME) with the project's own definitions, loaded once: the deadline schedule and
+the inbox sensor are evaluated at each simulated moment, and the runs they ask for are executed
+through the instance as the daemon would (a run key already used starts nothing).
+
+Returns arrive early, on time, late, twice with the same bytes, corrected, with the wrong quarter
+on the cover and at the top of the inbox; one quarter has none by its deadline; a PDF lands with no
+quarter at all. At the end the warehouse equals a clean `liia run --all` over the same files.
+
+A region of four authorities (Barnet, Camden, Kingston and Richmond, who report workforce jointly
+from 2025-26 Q1) keeps the forty-odd runs quick; the authority list is configuration
+(LIIA_AUTHORITIES), as for any region."""
+
+import os
+import shutil
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+import duckdb
+import pandas as pd
+import pytest
+from dagster._core.storage.dagster_run import RunsFilter
+from openpyxl import load_workbook
+
+from pipelines.catalogue import CATALOGUE_DIR
+from pipelines.definitions import all_assets, defs
+from pipelines.defs.resources import LiiaPaths, environment_for
+from pipelines.defs.schedules import quarter_deadline_schedule
+from pipelines.defs.sensors import inbox_sensor
+from pipelines.quarters import parse_quarter, quarter_range
+from pipelines.submissions import sha256_of
+from tests.conftest import PROJECT, run_resources
+from tests.test_faults import _snapshot
+
+LONDON = ZoneInfo("Europe/London")
+SAMPLE = PROJECT / "sample_returns"
+REGION = ["BAR", "CAM", "KUT", "RUT"]
+NAMES = {
+    "BAR": "Barnet",
+    "CAM": "Camden",
+    "KUT": "Kingston upon Thames",
+    "RUT": "Richmond upon Thames",
+}
+QUARTERS = quarter_range(parse_quarter("2024-25 Q1"), parse_quarter("2025-26 Q4"))
+
+
+def _deadline(quarter) -> datetime:
+    end = quarter.end
+    month = end.month + 2
+    return datetime(end.year + (month > 12), (month - 1) % 12 + 1, 15, 7, tzinfo=LONDON)
+
+
+class Service:
+    """The instance, the inbox and the outputs; the daemon's part played by hand."""
+
+    def __init__(self, tmp: Path, instance: dg.DagsterInstance):
+        self.tmp, self.instance = tmp, instance
+        self.inbox = tmp / "inbox"
+        self.inbox.mkdir(parents=True)
+        self.resources = run_resources(tmp, self.inbox)
+        self.paths = LiiaPaths(
+            inbox=str(self.inbox),
+            archive=str(tmp / "archive"),
+            warehouse=str(tmp / "published" / "liia.duckdb"),
+        )
+        self.runs: list[tuple[str, str]] = []  # (partition, what asked for it)
+
+    def drop(self, code, quarter, when, folder=True, name=None, edit=None):
+        """`code`'s sample return for `quarter` arriving at `when` (its modification time)."""
+        source = SAMPLE / quarter.key / f"{NAMES[code]} LIIA return {quarter.label}.xlsx"
+        target = (self.inbox / quarter.key if folder else self.inbox) / (name or source.name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if edit:
+            wb = load_workbook(source)
+            edit(wb)
+            wb.save(target)
+        else:
+            shutil.copy(source, target)
+        os.utime(target, (when.timestamp(), when.timestamp()))
+        return target
+
+    def sensor(self) -> list[str]:
+        context = dg.build_sensor_context(instance=self.instance, resources={"paths": self.paths})
+        result = inbox_sensor(context)
+        for request in result.dynamic_partitions_requests:
+            self.instance.add_dynamic_partitions(
+                request.partitions_def_name, list(request.partition_keys)
+            )
+        return self.execute(result.run_requests, "sensor")
+
+    def schedule(self, when: datetime) -> list[str]:
+        context = dg.build_schedule_context(
+            instance=self.instance,
+            scheduled_execution_time=when,
+            repository_def=defs.get_repository_def(),
+        )
+        return self.execute(
+            quarter_deadline_schedule.evaluate_tick(context).run_requests, "schedule"
+        )
+
+    def execute(self, requests, source: str) -> list[str]:
+        ran = []
+        for request in requests:
+            used = self.instance.get_runs(
+                filters=RunsFilter(tags={"dagster/run_key": request.run_key}), limit=1
+            )
+            if used:
+                continue
+            result = dg.materialize(
+                all_assets,
+                instance=self.instance,
+                partition_key=request.partition_key,
+                resources=self.resources,
+                tags={**request.tags, "dagster/run_key": request.run_key, "liia/source": source},
+            )
+            assert result.success, request.partition_key
+            self.runs.append((request.partition_key, source))
+            ran.append(request.partition_key)
+        return ran
+
+    def published_quarters(self) -> set[str]:
+        return {p.name for p in (self.tmp / "reports").iterdir() if p.is_dir()}
+
+
+def _later_date_completed(wb):
+    wb["Cover"]["B8"] = "2099-01-01"
+    wb["Finance"]["D6"] = 90_000_000
+
+
+def _cover_says(label):
+    def edit(wb):
+        wb["Cover"]["B4"] = label
+
+    return edit
+
+
+@pytest.fixture(scope="module")
+def region(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("region")
+    table = pd.read_csv(CATALOGUE_DIR / "authorities.csv", dtype=str, keep_default_na=False)
+    table[table["liia_code"].isin(REGION)].to_csv(folder / "authorities.csv", index=False)
+    return folder / "authorities.csv"
+
+
+def test_two_years_of_quarters_run_by_themselves(tmp_path, region, monkeypatch):
+    monkeypatch.setenv("LIIA_AUTHORITIES", str(region))
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(PROJECT / "deploy" / "dagster.yaml", home)
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        service = Service(tmp_path / "live", instance)
+        _live_through_two_years(service)
+        final = service.sensor()
+        assert final == []  # every file has its answer
+        live_runs = list(service.runs)
+        instance_runs = instance.get_runs()
+    # Every quarter with returns was run by the schedule or the sensor, without a reload.
+    for quarter in QUARTERS:
+        sources = {s for p, s in live_runs if p == quarter.label}
+        assert {"sensor", "schedule"} <= sources, quarter.label
+    assert len(instance_runs) == len(live_runs)
+    # No file went unanswered.
+    live = tmp_path / "live"
+    con = duckdb.connect(str(live / "published" / "liia.duckdb"), read_only=True)
+    answered = {r[0] for r in con.execute("SELECT sha256 FROM submissions").fetchall()}
+    con.close()
+    files = [p for p in service.inbox.rglob("*") if p.is_file()]
+    assert {sha256_of(p) for p in files} <= answered
+    # The warehouse equals a clean run of every quarter over the same files.
+    clean = tmp_path / "clean"
+    for variable, value in environment_for(clean, service.inbox).items():
+        monkeypatch.setenv(variable, value)
+    from pipelines.cli import main
+
+    assert main(["run", "--all"]) == 0
+    assert _snapshot(live / "liia.duckdb") == _snapshot(clean / "working" / "liia.duckdb")
+    assert sorted(service.published_quarters()) == [q.key for q in QUARTERS]
+
+
+def _live_through_two_years(service: Service) -> None:
+    for quarter in QUARTERS:
+        deadline = _deadline(quarter)
+        early, on_time, late = (deadline - pd.Timedelta(days=d) for d in (25, 1, -12))
+        if quarter.label == "2025-26 Q2":  # nothing by the deadline: run, and not published
+            assert service.schedule(deadline) == [quarter.label]
+            assert quarter.key not in service.published_quarters()
+            page = (service.tmp / "reports" / "index.html").read_text()
+            assert quarter.label not in page
+            for code in REGION:
+                service.drop(code, quarter, late)
+            assert service.sensor() == [quarter.label]
+            continue
+        # Early: the quarter is not a partition yet; the first return makes it one and runs it.
+        assert quarter.label not in service.instance.get_dynamic_partitions("quarters")
+        service.drop("BAR", quarter, early)
+        service.drop("CAM", quarter, early)
+        assert service.sensor() == [quarter.label]
+        if quarter.label == "2024-25 Q2":  # the same bytes again, under another name
+            barnet = SAMPLE / quarter.key / f"Barnet LIIA return {quarter.label}.xlsx"
+            copy = shutil.copy(barnet, service.inbox / quarter.key / "Barnet (copy).xlsx")
+            os.utime(copy, (early.timestamp(), early.timestamp()))
+            assert service.sensor() == []
+        if quarter.label == "2024-25 Q4":  # Kingston's cover names the quarter before
+            service.drop(
+                "KUT", quarter, on_time, name="Kingston Q4.xlsx", edit=_cover_says("2024-25 Q3")
+            )
+            assert service.sensor() == ["2024-25 Q3", "2024-25 Q4"]
+        elif quarter.label == "2025-26 Q1":  # Kingston's at the top of the inbox
+            service.drop("KUT", quarter, on_time, folder=False)
+            assert service.sensor() == [quarter.label]
+        else:  # on time: in the inbox just before the deadline, and read by the deadline's run
+            service.drop("KUT", quarter, on_time)
+        assert service.schedule(deadline) == [quarter.label]
+        assert quarter.key in service.published_quarters()
+        assert service.sensor() == []
+        service.drop("RUT", quarter, late)
+        if quarter.label == "2024-25 Q4":  # then Kingston's right file
+            service.drop("KUT", quarter, late)
+        if quarter.label == "2024-25 Q3":  # Camden corrects its return
+            service.drop(
+                "CAM", quarter, late, name="Camden corrected.xlsx", edit=_later_date_completed
+            )
+        if quarter.label == "2025-26 Q3":  # a PDF with no quarter, in Q3's collection
+            pdf = service.inbox / "minutes.pdf"
+            pdf.write_bytes(b"%PDF-1.4\n%%EOF\n")
+            os.utime(pdf, (late.timestamp(), late.timestamp()))
+        ran = service.sensor()
+        assert ran[0] == quarter.label
