@@ -193,6 +193,12 @@ def load_catalogue(directory: Path = CATALOGUE_DIR) -> Catalogue:
     items = pd.read_csv(directory / "items.csv", dtype={"rule": "string"})
     items["can_be_negative"] = items["can_be_negative"].eq("yes")
     indicators = pd.read_csv(directory / "indicators.csv")
+    if "comparison" not in indicators:  # an older catalogue: every indicator a rate
+        indicators["comparison"] = "rate"
+    indicators["comparison"] = indicators["comparison"].fillna("rate")
+    if "comparison_note" not in indicators:
+        indicators["comparison_note"] = ""
+    indicators["comparison_note"] = indicators["comparison_note"].fillna("")
     versions = pd.read_csv(directory / "template_versions.csv")
     rules = tuple(r for row in items.itertuples() for r in parse_rules(row.ref, row.rule))
     units = pd.read_csv(directory / "units.csv").set_index("unit")

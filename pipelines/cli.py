@@ -28,7 +28,7 @@ def cmd_template(args) -> int:
         print(f"--out {args.out}: that is a folder; give the file to write", file=sys.stderr)
         return 2
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    build_template(args.quarter).save(args.out)
+    build_template(args.quarter, args.out)
     print(f"Wrote the {args.quarter.label} return template to {args.out}")
     return 0
 

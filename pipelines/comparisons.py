@@ -168,7 +168,7 @@ def _group_aggregate_sql(row) -> str:
 # aggregates are ratios of sums over every unit reporting all the formula's items.
 UNIT_BENCHMARK_SQL = """
 WITH unit_rows AS (
-    SELECT u.*, i.polarity,
+    SELECT u.*, i.polarity, i.comparison,
            u.value IS NOT NULL AND NOT u.low_reliability AS ranked,
            CASE WHEN i.polarity = 'lower_is_better' THEN u.value ELSE -u.value END AS badness
     FROM unit_indicators AS u
@@ -194,12 +194,20 @@ distribution AS (
     FROM ranked
     GROUP BY indicator_id
 )
-SELECT r.scope, r.unit, r.indicator_id, r.value, r.status, r.low_reliability, r.rank,
+SELECT r.scope, r.unit, r.indicator_id, r.value, r.status, r.low_reliability,
+       -- a size-driven total is not ranked against authorities of other sizes
+       CASE WHEN r.comparison = 'rate' THEN r.rank END AS rank,
        d.n_reporting, d.n_units,
        d.london_median, d.london_lower_quartile, d.london_upper_quartile,
        d.london_min, d.london_max,
-       -- A = the best quarter of London by polarity (neutral: the highest values)
-       CASE WHEN NOT r.ranked THEN NULL
+       -- A = the best quarter of London by polarity; a neutral indicator's quarters are placed
+       -- by value, Q1 lowest to Q4 highest, with no better or worse
+       CASE WHEN NOT r.ranked OR r.comparison <> 'rate' THEN NULL
+            WHEN r.polarity = 'neutral' THEN
+                CASE WHEN r.value <= d.london_lower_quartile THEN 'Q1'
+                     WHEN r.value <= d.london_median THEN 'Q2'
+                     WHEN r.value <= d.london_upper_quartile THEN 'Q3'
+                     ELSE 'Q4' END
             WHEN r.polarity = 'lower_is_better' THEN
                 CASE WHEN r.value <= d.london_lower_quartile THEN 'A'
                      WHEN r.value <= d.london_median THEN 'B'
@@ -212,9 +220,11 @@ SELECT r.scope, r.unit, r.indicator_id, r.value, r.status, r.low_reliability, r.
                      ELSE 'D' END
        END AS quartile_band,
        -- the fifth of ranked units at each end, at least one: ceil(0.2 * n) ranks
-       CASE WHEN NOT r.ranked THEN NULL
-            WHEN r.rank <= ceil($fifth * d.n_reporting) THEN 'top 20%'
-            WHEN r.rank_from_bottom <= ceil($fifth * d.n_reporting) THEN 'bottom 20%'
+       CASE WHEN NOT r.ranked OR r.comparison <> 'rate' THEN NULL
+            WHEN r.rank <= ceil($fifth * d.n_reporting) THEN
+                CASE WHEN r.polarity = 'neutral' THEN 'highest 20%' ELSE 'top 20%' END
+            WHEN r.rank_from_bottom <= ceil($fifth * d.n_reporting) THEN
+                CASE WHEN r.polarity = 'neutral' THEN 'lowest 20%' ELSE 'bottom 20%' END
        END AS top_bottom_20
 FROM ranked AS r
 JOIN distribution AS d USING (indicator_id)

@@ -175,7 +175,7 @@ def publishable(
     suppressed = primary_suppression(benchmarks, items, catalogue).to_numpy().copy()
     hide = {column: np.zeros(len(benchmarks), dtype=bool) for column in NUMERIC_COLUMNS}
     hidden_groups: set[tuple] = set()
-    columns = ["quarter", "indicator_id", "reporting_unit", "value", "status", "rank"]
+    columns = ["quarter", "indicator_id", "reporting_unit", "value", "status", "low_reliability"]
     columns += [*GROUP_COLUMNS.values(), *GROUP_NAME_COLUMNS.values()]
     records = benchmarks[[c for c in dict.fromkeys(columns) if c]].to_dict("records")
     by_indicator: dict[tuple[str, str], list[int]] = {}
@@ -193,10 +193,11 @@ def publishable(
                 if column is None or r[column] == name:
                     hide[GROUP_COLUMNS[grouping]][p] = True
         hidden_groups |= {(quarter, indicator, g, n) for g, n in hidden}
+        # the values the order statistics are taken over (totals are not ranked, but have them)
         ranked = {
             records[p]["reporting_unit"]: (records[p]["value"], bool(suppressed[p]))
             for p in positions
-            if not pd.isna(records[p]["rank"])
+            if not pd.isna(records[p]["value"]) and not records[p]["low_reliability"]
         }
         for column in order_statistics_to_suppress(list(ranked.values())):
             hide[column][positions] = True

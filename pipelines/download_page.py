@@ -15,11 +15,11 @@ import duckdb
 import pandas as pd
 
 from pipelines.catalogue import THEME_TITLES, THEMES, Authorities, Catalogue
+from pipelines.layout import save_text
 from pipelines.quarters import parse_quarter
 from pipelines.workbooks import (
     format_value,
     pack_path,
-    save_text,
     status_workbook_path,
     theme_workbook_path,
 )
@@ -106,16 +106,29 @@ def _chart(trend: ThemeTrend) -> str:
         f"{last[0]}; lowest {format_value(min(values), ind)}, highest "
         f"{format_value(max(values), ind)}."
     )
-    width, height, pad = 300, 110, 14
-    low, high = min(values), max(values)
+    # The axis includes zero, so a small change looks small; its ends and zero are labelled.
+    width, height, left, pad = 320, 140, 64, 16
+    low, high = min([0.0, *values]), max([0.0, *values])
     span = (high - low) or 1.0
-    step = (width - 2 * pad) / max(len(values) - 1, 1)
-    xy = [
-        (pad + i * step, height - pad - (v - low) / span * (height - 2 * pad))
-        for i, v in enumerate(values)
-    ]
-    points = " ".join(f"{x:.1f},{y:.1f}" for x, y in xy)
-    dots = "".join(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5"/>' for x, y in xy)
+    step = (width - left - pad) / max(len(values) - 1, 1)
+
+    def y(v: float) -> float:
+        return height - 2 * pad - (v - low) / span * (height - 3 * pad) + pad / 2
+
+    xy = [(left + i * step, y(v)) for i, v in enumerate(values)]
+    points = " ".join(f"{x:.1f},{yv:.1f}" for x, yv in xy)
+    dots = "".join(f'<circle cx="{x:.1f}" cy="{yv:.1f}" r="2.5"/>' for x, yv in xy)
+    ticks = "".join(
+        f'<line x1="{left - 4}" y1="{y(v):.1f}" x2="{width - pad}" y2="{y(v):.1f}" class="grid"/>'
+        f'<text x="{left - 6}" y="{y(v) + 4:.1f}" text-anchor="end" class="tick">'
+        f"{escape(format_value(v, ind))}</text>"
+        for v in sorted({low, 0.0, high})
+    )
+    quarters = (
+        f'<text x="{left}" y="{height - 4}" class="tick">{escape(first[0])}</text>'
+        f'<text x="{width - pad}" y="{height - 4}" text-anchor="end" class="tick">'
+        f"{escape(last[0])}</text>"
+    )
     rows = "".join(
         f'<tr><th scope="row">{escape(q)}</th><td>{escape(format_value(v, ind))}</td></tr>'
         for q, v in trend.points
@@ -126,11 +139,13 @@ def _chart(trend: ThemeTrend) -> str:
  width="{width}" height="{height}">
 <title id="{ident}-title">{escape(title)}</title>
 <desc id="{ident}-desc">{escape(description)}</desc>
-<line x1="{pad}" y1="{height - pad}" x2="{width - pad}" y2="{height - pad}" class="axis"/>
+<line x1="{left}" y1="{pad / 2}" x2="{left}" y2="{height - 2 * pad + pad / 2}" class="axis"/>
+{ticks}{quarters}
 <polyline points="{points}" class="line"/>{dots}
 </svg>
 <figcaption>{escape(title)}: {escape(format_value(last[1], ind))} in {escape(last[0])}
-(lowest {escape(format_value(low, ind))}, highest {escape(format_value(high, ind))}).</figcaption>
+(lowest {escape(format_value(min(values), ind))}, highest
+{escape(format_value(max(values), ind))}; the scale starts at zero).</figcaption>
 <details><summary>Figures for {escape(THEME_TITLES[trend.theme])}</summary>
 <table><caption>{escape(title)}, by quarter</caption>
 <thead><tr><th scope="col">Quarter</th><th scope="col">London</th></tr></thead>
@@ -205,6 +220,7 @@ a:focus,summary:focus{outline:3px solid #fd0;background:#fd0;color:#0b0c0c}
 .chart{margin:0;flex:1 1 18rem}
 .chart svg{max-width:100%;height:auto;border:1px solid #b1b4b6}
 .axis{stroke:#505a5f;stroke-width:1}.line{fill:none;stroke:#1d70b8;stroke-width:2.5}
+.grid{stroke:#b1b4b6;stroke-width:.5}.tick{font-size:10px;fill:#0b0c0c}
 circle{fill:#1d70b8}
 table{border-collapse:collapse;margin:.5rem 0}
 th,td{border-bottom:1px solid #b1b4b6;padding:.25rem .75rem .25rem 0;text-align:left}

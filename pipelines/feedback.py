@@ -5,12 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-from openpyxl import Workbook
-from openpyxl.styles import Font
-from openpyxl.worksheet.table import Table, TableStyleInfo
 
+from pipelines.layout import Book
 from pipelines.quarters import Quarter
-from pipelines.workbooks import save, write_text
 
 FEEDBACK_COLUMNS = [
     "Severity",
@@ -23,7 +20,6 @@ FEEDBACK_COLUMNS = [
     "What is wrong",
     "How to fix it",
 ]
-WIDTHS = [10, 40, 13, 7, 8, 50, 14, 70, 60]
 
 
 def feedback_rows(
@@ -80,29 +76,30 @@ def summary_lines(
 def write_feedback(
     path: Path, name: str, quarter_label: str, submissions: pd.DataFrame, rows: pd.DataFrame
 ) -> Path:
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "Summary"
-    for i, line in enumerate(summary_lines(name, quarter_label, submissions, rows), start=1):
-        write_text(ws, i, 1, line).font = Font(bold=(i == 1), size=14 if i == 1 else 11)
-    ws.column_dimensions["A"].width = 110
+    """The authority's feedback workbook: a summary, and every issue with its sheet and cell."""
+    book = Book(path)
+    title, *lines = summary_lines(name, quarter_label, submissions, rows)
+    summary = book.sheet("Summary", title, landscape=False, one_page=True)
+    summary.caps[0] = 80
+    for line in lines:
+        if line:
+            summary.text(summary.row, 0, line, wrap=True)
+        summary.row += 1
+    summary.width(0, 80)
     if len(rows):
-        issues = wb.create_sheet("Issues")
-        for c, h in enumerate(FEEDBACK_COLUMNS, start=1):
-            issues.cell(1, c, h).font = Font(bold=True)
-            issues.column_dimensions[chr(64 + c)].width = WIDTHS[c - 1]
-        for r, row in enumerate(rows.itertuples(index=False), start=2):
-            for c, v in enumerate(row, start=1):
-                write_text(issues, r, c, v)
-        issues.add_table(
-            Table(
-                displayName="Issues",
-                ref=f"A1:I{len(rows) + 1}",
-                tableStyleInfo=TableStyleInfo(name="TableStyleMedium2", showRowStripes=True),
-            )
-        )
-        issues.freeze_panes = "A2"
-    return save(wb, path)
+        issues = book.sheet("Issues", f"Issues: {name}, {quarter_label}")
+        top = issues.row + 1
+        wrapped = {"File", "Measure", "What is wrong", "How to fix it"}
+        for r, row in enumerate(rows.itertuples(index=False), start=top + 1):
+            for c, (column, value) in enumerate(zip(FEEDBACK_COLUMNS, row, strict=True)):
+                issues.text(r, c, value, wrap=column in wrapped)
+        issues.table(top, top + len(rows), FEEDBACK_COLUMNS, "Issues")
+        issues.caps.update({1: 30, 5: 34, 6: 16, 7: 44, 8: 40})
+        issues.width(7, 30)
+        issues.width(8, 28)
+        issues.ws.freeze_panes(top + 1, 0)
+        issues.ws.repeat_rows(top)
+    return book.close()
 
 
 def feedback_path(reports: Path, quarter: Quarter, name: str) -> Path:

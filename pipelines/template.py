@@ -1,12 +1,15 @@
-"""The blank return template, generated from the catalogue, and the same layout filled in."""
+"""The return template, generated from the catalogue with XlsxWriter: blank for authorities, or
+filled in (the sample returns, tests). Each sheet prints on one A4 page with its labels beside
+their inputs; what LIIA fills in (labels, the quarter, the template version, Refs and measures) is
+locked, and only the white-on-yellow input cells are open."""
 
 from __future__ import annotations
 
-from openpyxl import Workbook
-from openpyxl.styles import Font, PatternFill, Protection
-from openpyxl.worksheet.datavalidation import DataValidation
+from datetime import datetime
+from pathlib import Path
 
 from pipelines.catalogue import THEME_TITLES, THEMES, load_authorities, load_catalogue
+from pipelines.layout import Book
 from pipelines.quarters import Quarter
 
 COVER_LABELS = [
@@ -18,10 +21,10 @@ COVER_LABELS = [
     "Date completed",
     "Workforce reported jointly with",
 ]
+PREFILLED = {"Quarter", "Template version"}
 HEADER = ["Ref", "Measure", "Unit", "Value", "Notes"]
 HEADER_ROW = 5  # guidance sits above; readers find the header by content, not by this number
-_OPEN = PatternFill("solid", fgColor="FFF2CC")
-_BOLD = Font(bold=True)
+OPEN = "#FFF2CC"
 
 
 def guidance(theme: str, quarter: Quarter) -> list[str]:
@@ -33,75 +36,145 @@ def guidance(theme: str, quarter: Quarter) -> list[str]:
     ]
 
 
-def build_template(
-    quarter: Quarter, values: dict | None = None, cover: dict | None = None
-) -> Workbook:
-    """The return workbook for `quarter`: blank, or filled with `values` ({ref: value or (value,
-    note)}) and `cover` ({label: value}) for sample returns and tests."""
+def _formula_result(formula: str) -> float:
+    """The cached result of a simple arithmetic formula (`=120+35`), as Excel stores one."""
+    from pipelines.catalogue import evaluate_formula
+
+    return evaluate_formula(formula.lstrip("="), {})
+
+
+def write_template(
+    path: Path,
+    quarter: Quarter,
+    values: dict | None = None,
+    cover: dict | None = None,
+    extra_guidance: dict[str, int] | None = None,
+) -> Path:
+    """The return workbook for `quarter`: blank, or with `values` ({ref: value, or (value, note)};
+    a string starting `=` is a formula, stored with its result) and `cover` ({label: value}).
+    `extra_guidance` ({sheet: rows}) puts more guidance rows above a sheet's header, as some
+    authorities do."""
     catalogue, authorities = load_catalogue(), load_authorities()
     version = catalogue.template_version(quarter)
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "Cover"
-    ws["A1"], ws["A1"].font = "LIIA quarterly data return", Font(bold=True, size=14)
-    ws.column_dimensions["A"].width = 34
-    ws.column_dimensions["B"].width = 44
+    book = Book(path)
+    wb = book.workbook
+    # the same template, the same bytes: made "on" the quarter's last day
+    wb.set_properties({"created": datetime(quarter.end.year, quarter.end.month, quarter.end.day)})
+    locked = book.format()
+    label = book.format(bold=True)
+    open_cell = book.format(locked=False, bg_color=OPEN, border=1, border_color="#BFBFBF")
+    open_wrap = book.format(
+        locked=False, bg_color=OPEN, border=1, border_color="#BFBFBF", text_wrap=True
+    )
+
+    ws = wb.add_worksheet("Cover")
+    ws.set_paper(9)
+    ws.set_portrait()
+    ws.fit_to_pages(1, 1)
+    ws.set_column(0, 0, 34)
+    ws.set_column(1, 1, 44)
+    ws.write_string(0, 0, "LIIA quarterly data return", book.format(bold=True, font_size=14))
     cover_values = {"Quarter": quarter.label, "Template version": version} | (cover or {})
-    for i, label in enumerate(COVER_LABELS, start=3):
-        ws.cell(i, 1, label).font = _BOLD
-        cell = ws.cell(i, 2, cover_values.get(label))
-        cell.protection = Protection(locked=False)
-        cell.fill = _OPEN
-    names = ",".join(authorities.table["name"])
-    if len(names) <= 255:
-        dv = DataValidation(type="list", formula1=f'"{names}"', allow_blank=True)
-    else:  # Excel limits an inline list to 255 characters: point at a hidden list instead
-        lists = wb.create_sheet("Lists")
-        for i, name in enumerate(authorities.table["name"], start=1):
-            lists.cell(i, 1, name)
-        lists.sheet_state = "hidden"
-        dv = DataValidation(type="list", formula1=f"Lists!$A$1:$A${len(authorities.table)}")
-    dv.showErrorMessage = True
-    dv.errorTitle, dv.error = "Local authority", "Choose your authority from the list."
-    ws.add_data_validation(dv)
-    dv.add("B3")
-    ws.protection.sheet = True
+    for row, name in enumerate(COVER_LABELS, start=2):
+        ws.write_string(row, 0, name, label)
+        value = cover_values.get(name)
+        fmt = book.format(bold=True, bg_color="#E7E6E6") if name in PREFILLED else open_cell
+        if value is None:
+            ws.write_blank(row, 1, None, fmt)
+        elif isinstance(value, int | float):
+            ws.write_number(row, 1, value, fmt)
+        else:
+            ws.write_string(row, 1, str(value), fmt)
+    ws.write_string(
+        len(COVER_LABELS) + 3,
+        0,
+        "The quarter and template version are filled in by LIIA and locked.",
+        book.format(italic=True),
+    )
+    ws.data_validation(
+        2,
+        1,
+        2,
+        1,
+        {
+            "validate": "list",
+            "source": f"=Lists!$A$1:$A${len(authorities.table)}",
+            "error_title": "Local authority",
+            "error_message": "Choose your authority from the list.",
+        },
+    )
+    ws.protect()
 
     for theme, sheet in THEMES.items():
-        ws = wb.create_sheet(sheet)
-        for i, line in enumerate(guidance(theme, quarter), start=1):
-            ws.cell(i, 1, line).font = _BOLD if i == 1 else Font(italic=True)
-        for col, (name, width) in enumerate(zip(HEADER, [8, 80, 10, 16, 40], strict=True), start=1):
-            ws.cell(HEADER_ROW, col, name).font = _BOLD
-            ws.column_dimensions["ABCDE"[col - 1]].width = width
+        ws = wb.add_worksheet(sheet)
+        ws.set_paper(9)
+        ws.set_portrait()
+        ws.fit_to_pages(1, 1)
+        ws.set_margins(left=0.4, right=0.4, top=0.6, bottom=0.6)
+        for col, width in enumerate([7, 58, 8, 14, 34]):
+            ws.set_column(col, col, width)
+        lines = guidance(theme, quarter)
+        extra = (extra_guidance or {}).get(sheet, 0)
+        if extra:
+            lines += ["Please read the guidance on the LIIA website before completing this sheet."]
+            lines += [""] * (extra - 1)
+        for row, text in enumerate(lines):
+            fmt = book.format(bold=True) if row == 0 else book.format(italic=True)
+            ws.write_string(row, 0, text, fmt)
+        header_row = HEADER_ROW - 1 + extra
+        for col, name in enumerate(HEADER):
+            ws.write_string(header_row, col, name, book.format(bold=True, bottom=1))
         items = catalogue.items_for(version, theme)
-        positive = DataValidation(
-            type="custom", formula1='OR(D{r}="x",AND(ISNUMBER(D{r}),D{r}>=0))', allow_blank=True
-        )
-        signed = DataValidation(type="custom", formula1='OR(D{r}="x",ISNUMBER(D{r}))')
-        for dv in (positive, signed):
-            dv.showErrorMessage = True
-            dv.errorTitle = "Value"
-            dv.error = (
-                "Enter a number (not negative unless the measure allows it), or x if not available."
-            )
-            ws.add_data_validation(dv)
-        for row, item in enumerate(items.itertuples(), start=HEADER_ROW + 1):
-            ws.cell(row, 1, item.ref)
-            ws.cell(row, 2, item.measure)
-            ws.cell(row, 3, catalogue.units.at[item.unit, "label"])
+        wrap = book.format(text_wrap=True)
+        for row, item in enumerate(items.itertuples(), start=header_row + 1):
+            ws.write_string(row, 0, item.ref, locked)
+            ws.write_string(row, 1, item.measure, wrap)
+            ws.write_string(row, 2, catalogue.units.at[item.unit, "label"], locked)
             value = (values or {}).get(item.ref)
             value, note = value if isinstance(value, tuple) else (value, None)
-            for col, v in ((4, value), (5, note)):
-                cell = ws.cell(row, col, v)
-                cell.protection = Protection(locked=False)
-                cell.fill = _OPEN
-            dv = signed if item.can_be_negative else positive
-            if not dv.sqref:  # Excel reads the formula relative to the first cell of the range
-                dv.formula1 = dv.formula1.replace("{r}", str(row))
-            dv.add(f"D{row}")
-        ws.freeze_panes = f"A{HEADER_ROW + 1}"
-        ws.protection.sheet = True
-    if "Lists" in wb.sheetnames:
-        wb.move_sheet("Lists", offset=len(wb.sheetnames))
-    return wb
+            if value is None:
+                ws.write_blank(row, 3, None, open_cell)
+            elif isinstance(value, str) and value.startswith("="):
+                ws.write_formula(row, 3, value, open_cell, _formula_result(value))
+            elif isinstance(value, str):
+                ws.write_string(row, 3, value, open_cell)
+            else:
+                ws.write_number(row, 3, value, open_cell)
+            if note:
+                ws.write_string(row, 4, note, open_wrap)
+            else:
+                ws.write_blank(row, 4, None, open_wrap)
+            if len(item.measure) > 58:
+                ws.set_row(row, 26)
+            cell = f"D{row + 1}"
+            rule = (
+                f'OR({cell}="x",ISNUMBER({cell}))'
+                if item.can_be_negative
+                else f'OR({cell}="x",AND(ISNUMBER({cell}),{cell}>=0))'
+            )
+            ws.data_validation(
+                row,
+                3,
+                row,
+                3,
+                {
+                    "validate": "custom",
+                    "value": rule,
+                    "ignore_blank": True,
+                    "error_title": "Value",
+                    "error_message": "Enter a number (not negative unless the measure allows "
+                    "it), or x if not available.",
+                },
+            )
+        ws.freeze_panes(header_row + 1, 0)
+        ws.protect()
+    lists = wb.add_worksheet("Lists")  # the drop-down's names: Excel limits an inline list
+    for i, name in enumerate(authorities.table["name"]):
+        lists.write_string(i, 0, name, locked)
+    lists.hide()
+    return book.close()
+
+
+def build_template(quarter: Quarter, path: Path) -> Path:
+    """The blank return for `quarter`."""
+    return write_template(path, quarter)

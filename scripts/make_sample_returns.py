@@ -10,14 +10,13 @@ from __future__ import annotations
 import argparse
 import re
 import shutil
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from pipelines.catalogue import Catalogue, load_authorities, load_catalogue
 from pipelines.quarters import Quarter, parse_quarter, quarter_range
-from pipelines.template import build_template
+from pipelines.template import write_template
 
 FIRST, LAST = Quarter(2024, 1), Quarter(2026, 2)
 JOINT_WORKFORCE = ("KUT", "RUT")
@@ -73,34 +72,9 @@ def display(value: float, unit: str) -> float | int:
 
 
 def write_return(path: Path, quarter: Quarter, values: dict, cover: dict, header_offset: int = 0):
-    wb = build_template(quarter, values, cover)
-    if header_offset:
-        ws = wb["Workforce"]
-        ws.insert_rows(4, header_offset)
-        ws.cell(4, 1, "Please read the guidance on the LIIA website before completing this sheet.")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    wb.save(path)
-    _cache_formula_results(path, values)
-
-
-def _cache_formula_results(path: Path, values: dict) -> None:
-    """openpyxl writes formulas without a cached result; Excel stores one. Add it, as Excel would."""
-    formulas = {v[1:]: v for v in values.values() if isinstance(v, str) and v.startswith("=")}
-    if not formulas:
-        return
-    tmp = path.with_suffix(".tmp")
-    with zipfile.ZipFile(path) as src, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as dst:
-        for info in src.infolist():
-            data = src.read(info.filename)
-            if info.filename.startswith("xl/worksheets/"):
-                text = data.decode()
-                for body in formulas:
-                    result = eval(body, {"__builtins__": {}})  # our own arithmetic, e.g. 120+35
-                    text = text.replace(f"<f>{body}</f><v></v>", f"<f>{body}</f><v>{result}</v>")
-                    text = text.replace(f"<f>{body}</f><v />", f"<f>{body}</f><v>{result}</v>")
-                data = text.encode()
-            dst.writestr(info, data)
-    tmp.replace(path)
+    """The template filled in; `header_offset` more guidance rows above the Workforce header."""
+    extra = {"Workforce": header_offset} if header_offset else None
+    write_template(path, quarter, values, cover, extra_guidance=extra)
 
 
 def main(argv=None) -> None:

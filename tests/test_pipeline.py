@@ -11,7 +11,7 @@ from pipelines.catalogue import evaluate_formula, formula_refs, load_authorities
 from pipelines.definitions import defs
 from pipelines.quarters import parse_quarter
 from pipelines.returns import read_return
-from pipelines.template import build_template
+from pipelines.template import write_template
 from tests.conftest import PROJECT, check_evaluation, run_quarter, validated
 
 SAMPLE = PROJECT / "sample_returns"
@@ -82,8 +82,8 @@ def test_filled_template_is_accepted(tmp_path):
     values = dict(zip(sample.values["ref"], sample.values["raw"], strict=True))
     inbox = tmp_path / "inbox"
     inbox.mkdir()
-    build_template(parse_quarter("2026-27 Q1"), values, {"Local authority": "Barnet"}).save(
-        inbox / "barnet.xlsx"
+    write_template(
+        inbox / "barnet.xlsx", parse_quarter("2026-27 Q1"), values, {"Local authority": "Barnet"}
     )
     result = _run(tmp_path, inbox, "2026-27-Q1")
     subs = validated(result)["submissions"]
@@ -146,11 +146,10 @@ def _feedback_issues(reports, quarter) -> dict[str, list[tuple]]:
     out = {}
     for path in (reports / quarter / "feedback").rglob("*.xlsx"):
         wb = load_workbook(path)
-        rows = (
-            list(wb["Issues"].iter_rows(min_row=2, values_only=True))
-            if "Issues" in wb.sheetnames
-            else []
-        )
+        rows = []
+        if "Issues" in wb.sheetnames:
+            ws = wb["Issues"]
+            rows = [[c.value for c in r] for r in ws[ws.tables["Issues"].ref]][1:]
         out[path.parent.name] = [(r[0], r[2], r[3], r[4]) for r in rows]
     return out
 
@@ -171,7 +170,7 @@ def test_deliberate_problems_reach_only_their_authority(latest_quarter_run):
     receipt = load_workbook(
         reports / "2026-27-Q2" / "feedback" / "Barnet" / "LIIA feedback 2026-27-Q2 Barnet.xlsx"
     )
-    assert "accepted" in receipt["Summary"]["A3"].value
+    assert any("accepted" in str(c.value) for c in receipt["Summary"]["A"])
     ealing = load_workbook(
         reports / "2026-27-Q2" / "feedback" / "Ealing" / "LIIA feedback 2026-27-Q2 Ealing.xlsx"
     )

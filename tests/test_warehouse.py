@@ -214,10 +214,11 @@ def test_statuses_where_there_is_no_value(warehouse):
     assert now["BBB"]["status"] == "not available" and now["BBB"]["symbol"] == "x"
     assert {a: r["rank"] for a, r in now.items() if a != "BBB"} == {"AAA": 1, "KUT": 2, "RUT": 3}
     assert now["AAA"]["london_value"] == pytest.approx(62 / 80000 * 10000)
+    # neutral: placed by value, Q4 the highest quarter, with no better or worse
     assert {a: r["quartile_band"] for a, r in now.items() if a != "BBB"} == {
-        "AAA": "A",
-        "KUT": "B",
-        "RUT": "D",
+        "AAA": "Q4",
+        "KUT": "Q2",
+        "RUT": "Q1",
     }
     before = _rows(warehouse, "N-I1", "2024-25-Q4")
     assert {r["status"] for a, r in before.items() if a != "BBB"} == {"not collected"}

@@ -1,93 +1,338 @@
-"""The benchmark and status workbooks, read back: sheets, every figure against the warehouse,
-charts with titles and alternative text, and text from returns kept as text."""
+"""The workbooks, read back as a reader would meet them: every figure against the warehouse,
+comparison by kind (rates ranked and banded; neutral indicators placed by value in greys; totals
+neither), percentages as fractions, headers that are never cut off, charts with visible axes, text
+categories with cached values and alternative text, the authorities' notes beside their values
+and nowhere in the publishable edition, one-page templates, and text from returns kept as text."""
 
 import re
 import zipfile
+from dataclasses import replace
 from datetime import datetime
+from pathlib import Path
 
 import duckdb
 import pandas as pd
 import pytest
 from openpyxl import load_workbook
+from openpyxl.utils import get_column_letter
 
 from pipelines.catalogue import THEMES, load_authorities, load_catalogue
 from pipelines.feedback import FEEDBACK_COLUMNS, write_feedback
 from pipelines.quarters import parse_quarter
-from pipelines.workbooks import QuarterFigures, write_status_workbook
+from pipelines.workbooks import (
+    BAND_FILLS,
+    POSITION_FILLS,
+    QuarterFigures,
+    quarter_figures,
+    write_status_workbook,
+    write_theme_workbook,
+)
 
 QUARTER = "2026-27-Q2"
 HOSTILE = '=HYPERLINK("http://example.com/steal","Click for your figures")'
+MERTON_NOTE = "Recording system migration"
 
 
-def _theme_path(run, theme):
-    return run / "reports" / QUARTER / f"LIIA {theme} benchmarks {QUARTER}.xlsx"
+def _reports(run) -> Path:
+    return run / "reports" / QUARTER
+
+
+def _theme_path(run, theme, publishable=False):
+    if publishable:
+        return _reports(run) / "publishable" / f"LIIA {theme} benchmarks {QUARTER} publishable.xlsx"
+    return _reports(run) / f"LIIA {theme} benchmarks {QUARTER}.xlsx"
+
+
+def _table(ws, name) -> pd.DataFrame:
+    rows = list(ws[ws.tables[name].ref])
+    header = [c.value for c in rows[0]]
+    return pd.DataFrame([[c.value for c in r] for r in rows[1:]], columns=header, dtype=object)
+
+
+def _value_column(frame) -> str:
+    return next(c for c in frame.columns if c.startswith("Value"))
 
 
 @pytest.mark.parametrize("theme", list(THEMES))
-def test_theme_workbook_sheets_and_every_figure_match_the_warehouse(latest_quarter_run, theme):
+def test_theme_workbook_shows_every_figure_of_the_warehouse_as_its_kind_asks(
+    latest_quarter_run, theme
+):
     catalogue, authorities = load_catalogue(), load_authorities()
     indicators = catalogue.indicators[catalogue.indicators["theme"] == theme]
     wb = load_workbook(_theme_path(latest_quarter_run, theme))
-    assert wb.sheetnames[:2] == ["About", "Summary"]
-    assert wb.sheetnames[-2:] == ["Trends", "Definitions"]
-    assert len(wb.sheetnames) == 4 + len(indicators)
+    assert wb.sheetnames == ["About", "Summary", *indicators["id"], "Trends", "Definitions"]
+    assert all(len(n) <= 31 and n == n.strip() for n in wb.sheetnames)
     assert all("RESTRICTED" in ws["A2"].value for ws in wb.worksheets)
     about = " ".join(str(c.value) for c in wb["About"]["A"] if c.value)
     assert "Returns accepted: 30 of 33" in about and "Hackney" in about and "Westminster" in about
+    assert isinstance(wb["About"]["A4"].value, datetime)  # Produced, a date
     con = duckdb.connect(str(latest_quarter_run / "liia.duckdb"), read_only=True)
     names = authorities.table.set_index("liia_code")["name"]
     for n, ind in enumerate(indicators.itertuples(), start=1):
-        ws = wb.worksheets[1 + n]
-        assert ws.title.startswith(f"{n} ")
-        table = ws.tables[f"Indicator{n}"]
-        rows = list(ws[table.ref])
-        header = [c.value for c in rows[0]]
-        shown = pd.DataFrame([[c.value for c in r] for r in rows[1:]], columns=header, dtype=object)
+        ws = wb[ind.id]
+        shown = _table(ws, f"Indicator{n}")
         expected = con.execute(
             "SELECT * FROM benchmarks WHERE quarter = ? AND indicator_id = ?", [QUARTER, ind.id]
         ).df()
         expected["name"] = expected["authority"].map(names)
         assert len(shown) == 33 and set(shown["Authority"]) == set(expected["name"])
         by_name = expected.set_index("name")
-        for row in shown.itertuples(index=False):
-            b = by_name.loc[row[1]]
+        value = _value_column(shown)
+        for row in shown.to_dict("records"):
+            b = by_name.loc[row["Authority"]]
             if pd.isna(b["value"]):
-                assert row[2] == b["symbol"] and row[0] is None
+                assert row[value] == b["symbol"]
             else:
-                assert row[2] == round(b["value"], int(ind.decimals)), (ind.id, row[1])
-                assert row[0] == (None if pd.isna(b["rank"]) else b["rank"])
-            assert (row[4] or None) == (None if pd.isna(b["quartile_band"]) else b["quartile_band"])
-            flag = None if pd.isna(b["top_bottom_20"]) else b["top_bottom_20"]
-            assert (row[5] or None) == flag
-        ranks = [r for r in shown["Rank"] if not pd.isna(r)]
-        assert ranks == sorted(ranks)
+                scale = 100 if ind.unit == "percent" else 1  # percentages are fractions
+                assert row[value] == pytest.approx(b["value"] / scale), (ind.id, row["Authority"])
+            if ind.comparison == "rate" and ind.polarity != "neutral":
+                assert row["Rank"] == (None if pd.isna(b["rank"]) else b["rank"])
+                assert (row["Quartile band"] or None) == (
+                    None if pd.isna(b["quartile_band"]) else b["quartile_band"]
+                )
+        if ind.comparison == "rate" and ind.polarity != "neutral":
+            ranks = [r for r in shown["Rank"] if not pd.isna(r)]
+            assert ranks == sorted(ranks)
+        else:  # totals and neutral indicators are not ranked: largest first
+            numbers = [v for v in shown[value] if isinstance(v, float | int)]
+            assert numbers == sorted(numbers, reverse=True) and "Rank" not in shown
 
 
-def test_every_chart_has_a_title_and_alternative_text(latest_quarter_run):
-    path = _theme_path(latest_quarter_run, "workforce")
+def test_neutral_indicators_and_totals_carry_no_better_or_worse_band_colour_or_rank(
+    latest_quarter_run,
+):
+    catalogue = load_catalogue()
+    neutral = catalogue.indicators[catalogue.indicators["polarity"] == "neutral"]
+    totals = catalogue.indicators[catalogue.indicators["comparison"] == "total"]
+    assert len(neutral) >= 8 and set(totals["id"]) == {"FIN-I01", "WF-I09"}
+    polar_fills = {f"FF{c[1:]}" for c in BAND_FILLS.values()}
+    for ind in pd.concat([neutral, totals]).itertuples():
+        wb = load_workbook(_theme_path(latest_quarter_run, ind.theme))
+        ws = wb[ind.id]
+        n = list(catalogue.indicators[catalogue.indicators["theme"] == ind.theme]["id"]).index(
+            ind.id
+        )
+        shown = _table(ws, f"Indicator{n + 1}")
+        assert "Rank" not in shown and "Quartile band" not in shown
+        assert "Top or bottom 20%" not in shown
+        if ind.comparison == "total":
+            assert not [c for c in shown.columns if "Quarter of London" in c]
+            assert any(
+                "London total" in str(c.value)
+                for c in ws[f"{get_column_letter(len(shown.columns) + 2)}"]
+            )
+        else:
+            positions = shown["Quarter of London (Q1 lowest, Q4 highest)"].dropna()
+            assert set(positions) - {""} <= {"Q1", "Q2", "Q3", "Q4", "u", "x", "z"}
+            flags = set(shown["Highest or lowest 20%"].dropna()) - {""}
+            assert flags <= {"highest 20%", "lowest 20%"}
+        fills = {
+            c.fill.fgColor.rgb for row in ws.iter_rows() for c in row if c.fill.fill_type == "solid"
+        }
+        assert not fills & polar_fills, ind.id
+        summary = wb["Summary"]
+        header = [c.value for c in summary[5]]
+        band_col = header.index(f"{ind.id} band") + 1
+        bands = {summary.cell(r, band_col).value for r in range(6, 39)}
+        expected = {"Q1", "Q2", "Q3", "Q4"} if ind.comparison == "rate" else set()
+        assert bands - {"x", "u", "z", None, ""} <= expected
+    assert {f"FF{c[1:]}" for c in POSITION_FILLS.values()}.isdisjoint(polar_fills)
+
+
+def test_percentages_are_fractions_and_units_stand_in_the_formats(latest_quarter_run):
+    wb = load_workbook(_theme_path(latest_quarter_run, "workforce"))
+    ws = wb["WF-I01"]
+    cell = next(c for c in ws["C"][5:] if isinstance(c.value, float))
+    assert cell.number_format == "0.0%" and 0 < cell.value < 1
+    finance = load_workbook(_theme_path(latest_quarter_run, "finance"))["FIN-I01"]
+    money = next(c for c in finance["B"][5:] if isinstance(c.value, float))
+    assert money.number_format == '£#,##0.0"m"'
+
+
+def _widths(ws) -> dict[int, float]:
+    """Each column's width (a <col> element may cover several columns)."""
+    widths = {}
+    for dim in ws.column_dimensions.values():
+        for col in range(dim.min or 0, (dim.max or 0) + 1):
+            widths[col] = dim.width
+    return widths
+
+
+def _header_cells(path: Path):
+    """Every table header cell, with its column's width."""
+    wb = load_workbook(path)
+    for ws in wb.worksheets:
+        widths = _widths(ws)
+        for table in ws.tables.values():
+            for cell in ws[table.ref][0]:
+                yield ws.title, cell, widths.get(cell.column, 8.43)
+
+
+def test_no_header_is_cut_off_in_any_workbook(latest_quarter_run):
+    reports = _reports(latest_quarter_run)
+    paths = [
+        _theme_path(latest_quarter_run, "finance"),
+        _theme_path(latest_quarter_run, "send", publishable=True),
+        reports / "packs" / f"LIIA pack {QUARTER} Merton.xlsx",
+        reports / f"LIIA return status {QUARTER}.xlsx",
+        reports / "feedback" / "Brent" / f"LIIA feedback {QUARTER} Brent.xlsx",
+    ]
+    checked = 0
+    for path in paths:
+        for sheet, cell, width in _header_cells(path):
+            text = str(cell.value)
+            fits = len(text) <= width
+            wraps = bool(cell.alignment.wrap_text)
+            longest_word = max(len(w) for w in text.split())
+            assert fits or (wraps and longest_word <= width), (path.name, sheet, text, width)
+            checked += 1
+    assert checked > 200
+
+
+def _charts(path: Path) -> tuple[list[str], list[str]]:
     with zipfile.ZipFile(path) as z:
-        drawings = [n for n in z.namelist() if re.match(r"xl/drawings/drawing\d+\.xml$", n)]
-        charts = [n for n in z.namelist() if re.match(r"xl/charts/chart\d+\.xml$", n)]
-        alt_texts = [
-            d for n in drawings for d in re.findall(r'descr="([^"]+)"', z.read(n).decode())
+        charts = [
+            z.read(n).decode() for n in z.namelist() if re.match(r"xl/charts/chart\d+\.xml$", n)
         ]
-        titled = [n for n in charts if re.search(rb"<(c:)?title>.*?<a:t>[^<]+</a:t>", z.read(n))]
-    indicators = (load_catalogue().indicators["theme"] == "workforce").sum()
-    assert len(charts) == 2 * indicators  # a bar chart per indicator, a line chart per trend
-    assert len(titled) == len(charts) and len(alt_texts) == len(charts)
-    assert any("best Kensington and Chelsea" in a for a in alt_texts)
+        drawings = [
+            z.read(n).decode() for n in z.namelist() if re.match(r"xl/drawings/drawing\d+\.xml$", n)
+        ]
+    return charts, [d for x in drawings for d in re.findall(r'descr="([^"]+)"', x)]
 
 
-def test_status_workbook_lists_every_authority(latest_quarter_run):
-    ws = load_workbook(
-        latest_quarter_run / "reports" / QUARTER / f"LIIA return status {QUARTER}.xlsx"
-    )["Submissions"]
-    rows = {r[0]: r for r in ws.iter_rows(min_row=6, values_only=True) if r[0]}
-    assert len(rows) == 33
-    assert rows["Hackney"][1] == "not returned" and rows["Lewisham"][1] == "rejected"
-    assert rows["Brent"][1:3] == ("accepted with value errors", "Brent LIIA return 2026-27 Q2.xlsx")
-    assert rows["Brent"][6] == 1 and rows["Sutton"][7] == 2
-    assert rows["Ealing"][2].endswith("resubmitted.xlsx") and rows["Ealing"][8] == 2
+def test_every_chart_has_visible_axes_text_categories_and_alternative_text(latest_quarter_run):
+    con = duckdb.connect(str(latest_quarter_run / "liia.duckdb"), read_only=True)
+    with_figure = dict(
+        con.execute(
+            """SELECT indicator_id, count(*) FROM benchmarks
+            WHERE quarter = ? AND value IS NOT NULL GROUP BY ALL""",
+            [QUARTER],
+        ).fetchall()
+    )
+    indicators = load_catalogue().indicators
+    workforce = indicators[indicators["theme"] == "workforce"]
+    charts, alt = _charts(_theme_path(latest_quarter_run, "workforce"))
+    assert len(charts) == 2 * len(workforce)  # a bar chart per indicator, a line chart per trend
+    assert len(alt) == len(charts)
+    bars = [c for c in charts if "<c:barChart>" in c]
+    for chart in charts:
+        assert re.search(r"<c:title>.*?<a:t>[^<]+</a:t>", chart)
+        # Visible, as Excel itself writes it: no <c:delete val="1"/>, labels not "none".
+        axes = re.findall(r"<c:(?:catAx|valAx)>.*?</c:(?:catAx|valAx)>", chart, re.S)
+        assert len(axes) == 2
+        assert not [a for a in axes if '<c:delete val="1"/>' in a or 'tickLblPos val="none"' in a]
+    counts = sorted(int(re.search(r'<c:strCache><c:ptCount val="(\d+)"/>', c)[1]) for c in bars)
+    # every authority with a figure, and London as the comparator (a joint unit shows on both rows)
+    assert counts == sorted(with_figure[i] + 1 for i in workforce["id"])
+    assert all("<c:strRef>" in c for c in bars)
+    bar_alt = [a for a in alt if a.startswith("Bar chart of")]
+    assert len(bar_alt) == len(bars) and all("highest" in a for a in bar_alt)
+    assert all("London" in a or "Median authority" in a for a in bar_alt)
+
+
+def test_a_pack_puts_its_own_bar_and_name_in_every_chart_with_london(latest_quarter_run):
+    authorities, catalogue = load_authorities(), load_catalogue()
+    packs = _reports(latest_quarter_run) / "packs"
+    assert len(list(packs.glob("*.xlsx"))) == 33
+    path = packs / f"LIIA pack {QUARTER} Sutton.xlsx"
+    wb = load_workbook(path)
+    con = duckdb.connect(str(latest_quarter_run / "liia.duckdb"), read_only=True)
+    expected = con.execute(
+        """SELECT i.name, b.* FROM benchmarks b JOIN indicators i USING (indicator_id)
+           WHERE quarter = ? AND authority = 'SUT'""",
+        [QUARTER],
+    ).df()
+    shown = _table(wb["Summary"], "Pack")
+    assert len(shown) == len(catalogue.indicators) == len(expected)
+    by_name = expected.set_index("name")
+    units = catalogue.indicators.set_index("name")["unit"]
+    for row in shown.to_dict("records"):
+        b = by_name.loc[row["Indicator"]]
+        if pd.isna(b["value"]):
+            assert row["Value"] == b["symbol"]  # every missing value shows its symbol
+        else:
+            scale = 100 if units[row["Indicator"]] == "percent" else 1
+            assert row["Value"] == pytest.approx(b["value"] / scale)
+    flagged = expected["top_bottom_20"].notna().sum()
+    assert wb.sheetnames == ["Summary", "To explain", *THEMES.values()]
+    assert len(_table(wb["To explain"], "Explain")) == flagged
+    charts, alt = _charts(path)
+    assert len(charts) == flagged == len(alt)
+    for chart in charts:
+        names = re.search(r"<c:strCache>(.*?)</c:strCache>", chart, re.S)[1]
+        labels = re.findall(r"<c:v>([^<]+)</c:v>", names)
+        own = labels.index("Sutton")
+        assert "London" in labels or "Median authority" in labels
+        point = re.search(rf'<c:dPt><c:idx val="{own}"/>.*?<a:srgbClr val="(\w+)"/>', chart, re.S)
+        assert point and point[1] == "C00000"
+        assert '<c:delete val="1"/>' not in chart
+    assert all("Sutton highlighted" in a for a in alt)
+    assert sorted(authorities.table["name"]) == list(
+        _table(wb["Finance"], "ThemeFinance")["Authority"]
+    )
+
+
+def test_an_authoritys_notes_stand_beside_its_values_and_nowhere_published(latest_quarter_run):
+    reports = _reports(latest_quarter_run)
+    ws = load_workbook(_theme_path(latest_quarter_run, "adolescents"))["ADO-I07"]
+    shown = _table(ws, "Indicator7").set_index("Authority")
+    note = shown.at["Merton", "Note from the authority"]
+    assert note.startswith("ADO09: Recording system migration") and "ADO10:" in note
+    pack = _table(
+        load_workbook(reports / "packs" / f"LIIA pack {QUARTER} Merton.xlsx")["Summary"], "Pack"
+    )
+    notes = pack.set_index("Indicator")["Your note in the return"]
+    assert MERTON_NOTE in notes["Assessments with exploitation factors per 10k children"]
+    for path in (reports / "publishable").glob("*.xlsx"):
+        with zipfile.ZipFile(path) as z:
+            text = b" ".join(z.read(n) for n in z.namelist() if n.endswith(".xml"))
+        assert MERTON_NOTE.encode() not in text and b"Note from the authority" not in text
+
+
+def test_a_chart_whose_values_are_all_suppressed_gives_way_to_a_sentence(
+    latest_quarter_run, tmp_path
+):
+    con = duckdb.connect(str(latest_quarter_run / "liia.duckdb"), read_only=True)
+    figures, _ = quarter_figures(con, parse_quarter(QUARTER))
+    benchmarks = figures.benchmarks.copy()
+    benchmarks["value"] = benchmarks["value"].astype(object)
+    hidden = (benchmarks["indicator_id"] == "ADO-I01") & (benchmarks["quarter"] == QUARTER)
+    benchmarks.loc[hidden, "value"] = "c"
+    benchmarks.loc[hidden, ["rank", "quartile_band", "top_bottom_20"]] = None
+    suppressed = replace(figures, benchmarks=benchmarks, notes=pd.DataFrame())
+    path = write_theme_workbook(
+        tmp_path / "suppressed.xlsx",
+        suppressed,
+        "adolescents",
+        load_authorities(),
+        load_catalogue(),
+    )
+    ws = load_workbook(path)["ADO-I01"]
+    texts = [c.value for row in ws.iter_rows() for c in row if isinstance(c.value, str)]
+    assert any("suppressed (c)" in t and "no chart" in t for t in texts)
+    assert "Ranked: 0 of 33" in texts
+    charts, _ = _charts(path)
+    adolescents = (load_catalogue().indicators["theme"] == "adolescents").sum()
+    assert len([c for c in charts if "<c:barChart>" in c]) == adolescents - 1
+
+
+def test_the_template_prints_a_page_a_sheet_with_its_prefilled_cells_locked(tmp_path):
+    from pipelines.template import build_template
+
+    path = build_template(parse_quarter("2026-27 Q3"), tmp_path / "template.xlsx")
+    with zipfile.ZipFile(path) as z:
+        sheets = [
+            z.read(n).decode() for n in sorted(z.namelist()) if n.startswith("xl/worksheets/sheet")
+        ]
+    for xml in sheets[:5]:
+        assert '<pageSetUpPr fitToPage="1"/>' in xml
+        assert 'paperSize="9"' in xml and "fitToHeight" not in xml.replace('fitToHeight="1"', "")
+        assert "<sheetProtection" in xml
+    wb = load_workbook(path)
+    cover = wb["Cover"]
+    assert cover["B4"].protection.locked and cover["B5"].protection.locked
+    assert cover["B3"].protection.locked is False and cover["B6"].protection.locked is False
+    assert wb["Finance"]["D6"].protection.locked is False and wb["Finance"]["B6"].protection.locked
 
 
 def test_text_from_a_return_is_never_a_formula(tmp_path):
@@ -98,6 +343,7 @@ def test_text_from_a_return_is_never_a_formula(tmp_path):
                 "submission_id": "s1",
                 "authority": "BAR",
                 "file_name": f"{HOSTILE}.xlsx",
+                "relative_path": f"{HOSTILE}.xlsx",
                 "received_at": datetime(2026, 10, 1),
                 "completed_on": "+44 20 7946 0000",
                 "template_version": 2,
@@ -142,42 +388,22 @@ def test_text_from_a_return_is_never_a_formula(tmp_path):
         assert not any(b"<f>" in s for s in sheets)
 
 
-def test_authority_pack_against_london_with_its_own_bar_highlighted(latest_quarter_run):
-    authorities, catalogue = load_authorities(), load_catalogue()
-    packs = latest_quarter_run / "reports" / QUARTER / "packs"
-    assert len(list(packs.glob("*.xlsx"))) == 33
-    path = packs / f"LIIA pack {QUARTER} Sutton.xlsx"
-    wb = load_workbook(path)
-    assert wb.sheetnames == ["Summary", *THEMES.values()]
-    ws = wb["Summary"]
-    rows = list(ws[ws.tables["Pack"].ref])[1:]
-    con = duckdb.connect(str(latest_quarter_run / "liia.duckdb"), read_only=True)
-    expected = con.execute(
-        """SELECT i.name, b.* FROM benchmarks b JOIN indicators i USING (indicator_id)
-           WHERE quarter = ? AND authority = 'SUT'""",
-        [QUARTER],
-    ).df()
-    assert len(rows) == len(catalogue.indicators) == len(expected)
-    by_name = expected.set_index("name")
-    for row in rows:
-        b = by_name.loc[row[1].value]
-        decimals = int(catalogue.indicators.set_index("name").at[row[1].value, "decimals"])
-        assert row[2].value == (b["symbol"] if pd.isna(b["value"]) else round(b["value"], decimals))
-        assert row[4].value == (None if pd.isna(b["rank"]) else b["rank"])
-        assert (row[7].value or None) == (
-            None if pd.isna(b["top_bottom_20"]) else b["top_bottom_20"]
-        )
-    flagged = expected["top_bottom_20"].notna().sum()
-    assert ws["A4"].value.endswith(f"explain: {flagged}")
-    own = sorted(authorities.table["name"]).index("Sutton")
-    with zipfile.ZipFile(path) as z:
-        charts = [z.read(n).decode() for n in z.namelist() if n.startswith("xl/charts/chart")]
-        drawings = [
-            z.read(n).decode() for n in z.namelist() if re.match(r"xl/drawings/drawing\d+\.xml$", n)
-        ]
-    assert len(charts) == len(catalogue.indicators)
-    for chart in charts:
-        point = re.search(r"<dPt><idx val=\"(\d+)\" />.*?<a:srgbClr val=\"(\w+)\"", chart)
-        assert point and (int(point[1]), point[2]) == (own, "C00000")
-    alt = [d for x in drawings for d in re.findall(r'descr="([^"]+)"', x)]
-    assert len(alt) == len(charts) and all("Sutton highlighted" in a for a in alt)
+def test_status_workbook_lists_every_authority(latest_quarter_run):
+    ws = load_workbook(_reports(latest_quarter_run) / f"LIIA return status {QUARTER}.xlsx")[
+        "Submissions"
+    ]
+    rows = _table(ws, "Submissions").set_index("Authority")
+    assert len(rows) == 33
+    assert (
+        rows.at["Hackney", "Status"] == "not returned"
+        and rows.at["Lewisham", "Status"] == "rejected"
+    )
+    assert rows.at["Brent", "Status"] == "accepted with value errors"
+    assert rows.at["Brent", "Current file"] == "Brent LIIA return 2026-27 Q2.xlsx"
+    assert rows.at["Brent", "Errors"] == 1 and rows.at["Sutton", "Warnings"] == 2
+    assert (
+        rows.at["Ealing", "Current file"].endswith("resubmitted.xlsx")
+        and rows.at["Ealing", "Files"] == 2
+    )
+    assert isinstance(rows.at["Brent", "Received"], datetime)
+    assert isinstance(rows.at["Brent", "Date completed"], datetime)

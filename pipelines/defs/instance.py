@@ -2,6 +2,7 @@
 sensor. It lives in DAGSTER_HOME (`.dagster_home/` in the project unless set), configured by
 `deploy/dagster.yaml`: a run queue, the one-writer pool, run monitoring and retention."""
 
+import fcntl
 import os
 import socket
 from pathlib import Path
@@ -27,8 +28,18 @@ def dagster_home() -> Path:
 
 
 def project_instance() -> dg.DagsterInstance:
-    dagster_home()
-    return dg.DagsterInstance.get()
+    """The instance, its storage created or upgraded by one process at a time (two `liia run`s
+    started together would otherwise both create its tables)."""
+    home = dagster_home()
+    with open(home / ".liia-instance.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            instance = dg.DagsterInstance.get()
+            instance.get_runs(limit=1)  # opens, and if need be creates, each storage
+            instance.get_asset_keys()
+            return instance
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def cli_run_tags() -> dict[str, str]:

@@ -11,8 +11,8 @@ from pathlib import Path
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from pipelines.layout import partial_path
 from pipelines.quarters import parse_quarter
-from pipelines.workbooks import partial_path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 WAREHOUSE = PROJECT_ROOT / "warehouse"

@@ -1,0 +1,302 @@
+"""The house style of every workbook we write, with XlsxWriter (built to write files as Excel
+itself saves them): titles and the security marking on every sheet, headers that wrap, columns as
+wide as their content, text always stored as text, numbers in the unit's format, tables, and A4
+print set-up. A workbook is written beside its target and renamed into place, so nobody ever opens
+a half-written file."""
+
+from __future__ import annotations
+
+import math
+import os
+import uuid
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+import xlsxwriter
+
+A4 = 9
+BLUE, DARK, GREY, RED = "#1D70B8", "#0B0C0C", "#505A5F", "#C00000"
+ROW_HEIGHT = 15  # points, one line of 11-point text
+MIN_WIDTH, MAX_WIDTH = 6, 48  # column widths in characters
+# Values: percentages are stored as fractions, so Excel shows 14.0% and sums them right.
+NUMBER_FORMATS = {
+    "gbp": "£#,##0",
+    "gbp_m": '£#,##0.0"m"',
+    "percent": "0.0%",
+    "rate_10k": "#,##0.0",
+    "ratio": "#,##0.0",
+    "fte": "#,##0.0",
+    "count": "#,##0",
+    "weeks": "#,##0.0",
+    "days": "#,##0.0",
+}
+UNIT_WORDS = {
+    "gbp": "£",
+    "gbp_m": "£ million",
+    "percent": "%",
+    "rate_10k": "per 10,000 children",
+    "ratio": "ratio",
+    "fte": "FTE",
+}
+
+
+def stored(value: float, unit: str) -> float:
+    """A figure as a workbook holds it: a percentage as a fraction (14.0 -> 0.14)."""
+    return value / 100 if unit == "percent" else value
+
+
+def partial_path(path: Path) -> Path:
+    """A hidden name beside `path`, unique to this writer: two runs writing the same file at once
+    each rename their own complete copy into place."""
+    return path.with_name(f".{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}.partial{path.suffix}")
+
+
+def save_text(text: str, path: Path) -> Path:
+    """A text file written beside `path` and renamed into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = partial_path(path)
+    partial.write_text(text, encoding="utf-8")
+    partial.replace(path)
+    return path
+
+
+class Book:
+    """One workbook being written."""
+
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path, self.partial = path, partial_path(path)
+        self.workbook = xlsxwriter.Workbook(
+            str(self.partial),
+            {
+                # Text stays text: nothing an authority wrote becomes a formula, number or link.
+                "strings_to_formulas": False,
+                "strings_to_numbers": False,
+                "strings_to_urls": False,
+                "nan_inf_to_errors": True,
+                "in_memory": True,  # small files: no temporary file per sheet
+            },
+        )
+        self._formats: dict[tuple, object] = {}
+        self.sheets: list[Sheet] = []
+
+    def format(self, **properties):
+        key = tuple(sorted(properties.items()))
+        if key not in self._formats:
+            self._formats[key] = self.workbook.add_format(
+                {"font_name": "Arial", "font_size": 10, "valign": "top", **properties}
+            )
+        return self._formats[key]
+
+    def sheet(self, name: str, title: str, marking: str | None = None, **options) -> Sheet:
+        sheet = Sheet(self, name, title, marking, **options)
+        self.sheets.append(sheet)
+        return sheet
+
+    def close(self) -> Path:
+        for sheet in self.sheets:
+            sheet.finish()
+        try:
+            self.workbook.close()
+            self.partial.replace(self.path)
+        finally:
+            self.partial.unlink(missing_ok=True)
+        return self.path
+
+
+class Sheet:
+    """A worksheet that remembers what it holds, to size its columns and rows when finished."""
+
+    def __init__(
+        self,
+        book: Book,
+        name: str,
+        title: str,
+        marking: str | None = None,
+        landscape: bool = True,
+        one_page: bool = False,
+        caps: dict[int, int] | None = None,
+    ):
+        self.book, self.name, self.title = book, name, title
+        self.ws = book.workbook.add_worksheet(name)
+        self.lengths: dict[int, int] = {}
+        self.minimums: dict[int, int] = {}
+        self.caps = caps or {}
+        self.wrapped: dict[int, list[tuple[int, str]]] = {}  # row -> (column, text) that wraps
+        self.heights: dict[int, float] = {}
+        self.ws.set_paper(A4)
+        if landscape:
+            self.ws.set_landscape()
+        else:
+            self.ws.set_portrait()
+        self.ws.fit_to_pages(1, 1 if one_page else 0)
+        self.ws.set_margins(left=0.5, right=0.5, top=0.75, bottom=0.75)
+        word = (marking or "").split(":")[0]
+        if word:
+            self.ws.set_header(f'&C&"Arial,Bold"&K{RED[1:]}{_escape_header(word)}')
+        self.ws.set_footer(f"&L{_escape_header(title[:120])}&RPage &P of &N")
+        self.ws.write_string(0, 0, title, book.format(bold=True, font_size=14))
+        self.heights[0] = 20
+        self.row = 1
+        if marking:
+            self.ws.write_string(1, 0, marking, book.format(bold=True, font_color=RED))
+            self.row = 2
+
+    # --- cells -------------------------------------------------------------------------------
+
+    def text(self, row: int, col: int, value: object, wrap: bool = False, **style) -> None:
+        """Text, stored as text whatever it looks like (`=SUM(...)`, `+44`, `-1` stay strings)."""
+        text = (
+            "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
+        )
+        properties = {**style, **({"text_wrap": True} if wrap else {})}
+        if not text:
+            self.ws.write_blank(row, col, None, self.book.format(**properties))
+            return
+        self.ws.write_string(row, col, text, self.book.format(**properties))
+        if wrap:  # as wide as the text up to the column's cap, then it wraps
+            self.wrapped.setdefault(row, []).append((col, text))
+            self.minimums[col] = max(self.minimums.get(col, 0), _longest_word(text))
+        self._measure(col, len(text))
+
+    def line(self, text: str, **style) -> int:
+        """A line of text under the title, in column A, left to run across: its row."""
+        row = self.row
+        self.ws.write_string(row, 0, text, self.book.format(**style))
+        self.row += 1
+        return row
+
+    def paragraph(self, text: str, columns: int, characters: int = 0, **style) -> int:
+        """Text under the title that wraps across the first `columns` columns (about `characters`
+        wide, for its height): its row. Outside any table, so merging the cells harms nothing."""
+        row = self.row
+        fmt = self.book.format(text_wrap=True, **style)
+        if columns > 1:
+            self.ws.merge_range(row, 0, row, columns - 1, text, fmt)
+        else:
+            self.ws.write_string(row, 0, text, fmt)
+        lines = math.ceil(len(text) * 1.1 / max(characters, 40))
+        self.heights[row] = ROW_HEIGHT * max(lines, 1)
+        self.row += 1
+        return row
+
+    def number(self, row: int, col: int, value, unit: str | None = None, **style) -> None:
+        """A figure in its unit's format; a symbol (x, z, c, u) or nothing in its place."""
+        if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+            self.ws.write_blank(row, col, None, self.book.format(**style))
+            return
+        if isinstance(value, str):
+            self.text(row, col, value, align="right", **style)
+            return
+        shown = stored(float(value), unit or "")
+        fmt = NUMBER_FORMATS.get(unit or "", "#,##0.0")
+        self.ws.write_number(row, col, shown, self.book.format(num_format=fmt, **style))
+        self._measure(col, len(_as_text(float(value), unit)) + 3)
+
+    def integer(self, row: int, col: int, value, **style) -> None:
+        if value is None or pd.isna(value):
+            self.ws.write_blank(row, col, None, self.book.format(**style))
+            return
+        self.ws.write_number(row, col, int(value), self.book.format(num_format="0", **style))
+        self._measure(col, len(str(int(value))))
+
+    def date(self, row: int, col: int, value, with_time: bool = False) -> None:
+        if value is None or pd.isna(value):
+            return
+        stamp = pd.Timestamp(value).to_pydatetime()
+        fmt = "dd/mm/yyyy hh:mm" if with_time else "dd/mm/yyyy"
+        self.ws.write_datetime(row, col, stamp, self.book.format(num_format=fmt))
+        self._measure(col, len(fmt))
+
+    def produced(self) -> int:
+        """`Produced: 29 November 2026 20:08` under the title: a date cell, its words in its format."""
+        row = self.row
+        fmt = self.book.format(num_format='"Produced: "d mmmm yyyy hh:mm', align="left")
+        self.ws.write_datetime(row, 0, datetime.now(), fmt)
+        self.row += 1
+        return row
+
+    def header(self, row: int, labels: list[str], first_col: int = 0) -> None:
+        """Bold headers that wrap: a column is never narrower than a header's longest word."""
+        fmt = self._header_format()
+        for col, label in enumerate(labels, start=first_col):
+            self.ws.write_string(row, col, label, fmt)
+            self.wrapped.setdefault(row, []).append((col, label))
+            self.minimums[col] = max(self.minimums.get(col, 0), _longest_word(label) + 1)
+
+    def _header_format(self):
+        return self.book.format(bold=True, text_wrap=True, bg_color="#DEE0E2", bottom=1)
+
+    def table(self, header_row: int, last_row: int, labels: list[str], name: str) -> None:
+        """The header row and the rows under it as an Excel table (filters, banded rows)."""
+        self.header(header_row, labels)
+        if last_row > header_row:
+            self.ws.add_table(
+                header_row,
+                0,
+                last_row,
+                len(labels) - 1,
+                {
+                    "name": name,
+                    "style": "Table Style Light 1",
+                    "columns": [
+                        {"header": label, "header_format": self._header_format()}
+                        for label in labels
+                    ],
+                },
+            )
+
+    def width(self, col: int, characters: int) -> None:
+        """A column at least this wide (for what is not written cell by cell, e.g. a chart)."""
+        self.minimums[col] = max(self.minimums.get(col, 0), characters)
+
+    def _measure(self, col: int, length: int) -> None:
+        if length > self.lengths.get(col, 0):
+            self.lengths[col] = length
+
+    # --- the end -----------------------------------------------------------------------------
+
+    def column_widths(self) -> dict[int, float]:
+        columns = set(self.lengths) | set(self.minimums)
+        widths = {}
+        for col in columns:
+            content = self.lengths.get(col, 0) + 2
+            width = min(max(content, MIN_WIDTH), self.caps.get(col, MAX_WIDTH))
+            widths[col] = max(width, self.minimums.get(col, 0))
+        return widths
+
+    def finish(self) -> None:
+        widths = self.column_widths()
+        for col, width in widths.items():
+            if col == 0 and self.lengths.get(0, 0) > 60:
+                width = min(width, 18)  # long lines in column A run across, not widen it
+            self.ws.set_column(col, col, width)
+        for row, cells in self.wrapped.items():
+            # Arial 10 is narrower than the width unit (a '0' in Calibri 11): len/width lines
+            lines = max(
+                math.ceil(len(text) / max(widths.get(col, MIN_WIDTH), 1)) or 1
+                for col, text in cells
+            )
+            self.heights[row] = max(self.heights.get(row, ROW_HEIGHT), ROW_HEIGHT * lines)
+        for row, height in self.heights.items():
+            self.ws.set_row(row, height)
+
+
+def _longest_word(text: str) -> int:
+    return max((len(w) for w in str(text).split()), default=0)
+
+
+def _as_text(value: float, unit: str | None) -> str:
+    if unit == "percent":
+        return f"{value:,.1f}%"
+    if unit in ("gbp", "count"):
+        return f"£{value:,.0f}" if unit == "gbp" else f"{value:,.0f}"
+    if unit == "gbp_m":
+        return f"£{value:,.1f}m"
+    return f"{value:,.1f}"
+
+
+def _escape_header(text: str) -> str:
+    """Excel's header codes start with &: a literal & is &&."""
+    return text.replace("&", "&&")
