@@ -1,3 +1,4 @@
+import shutil
 from pathlib import Path
 
 import dagster as dg
@@ -61,10 +62,27 @@ def check_evaluation(result, name: str):
     return evaluation
 
 
+# What latest_quarter_run's runs gave, by quarter key, for tests that read a run's events.
+LATEST_RESULTS: dict = {}
+
+
 @pytest.fixture(scope="session")
 def latest_quarter_run(tmp_path_factory) -> Path:
-    """The two latest sample quarters run through every asset, outputs under one folder."""
+    """The two latest sample quarters run through every asset, one run each, recorded in a real
+    Dagster instance (tmp/dagster_home, the project's dagster.yaml); outputs under one folder."""
     tmp = tmp_path_factory.mktemp("run")
-    for quarter in ("2026-27-Q1", "2026-27-Q2"):
-        assert run_quarter(tmp, PROJECT / "sample_returns", quarter).success
+    home = tmp / "dagster_home"
+    home.mkdir()
+    shutil.copy(PROJECT / "deploy" / "dagster.yaml", home)
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        for quarter in ("2026-27-Q1", "2026-27-Q2"):
+            result = run_quarter(tmp, PROJECT / "sample_returns", quarter, instance)
+            assert result.success
+            LATEST_RESULTS[quarter] = result
     return tmp
+
+
+@pytest.fixture(scope="session")
+def latest_results(latest_quarter_run) -> dict:
+    """latest_quarter_run's run results, by quarter key."""
+    return LATEST_RESULTS
