@@ -125,6 +125,9 @@ class Sheet:
         self.caps = caps or {}
         self.wrapped: dict[int, list[tuple[int, str]]] = {}  # row -> (column, text) that wraps
         self.heights: dict[int, float] = {}
+        self.breaks: list[int] = []  # rows a printed page starts at
+        self.chart_names: list[str] = []  # the names and figures of the chart last laid out
+        self.chart_values: list[float] = []
         self.ws.set_paper(A4)
         if landscape:
             self.ws.set_landscape()

@@ -296,7 +296,7 @@ def chart_rows(
 
 
 def _page_break_before(sheet: Sheet, row: int) -> None:
-    sheet.breaks = sorted({*getattr(sheet, "breaks", []), row})
+    sheet.breaks = sorted({*sheet.breaks, row})
     sheet.ws.set_h_pagebreaks(sheet.breaks)
 
 
