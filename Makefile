@@ -25,7 +25,7 @@ run: .venv
 
 test: .venv chromium
 	$(UV) run --frozen ruff check .
-	$(UV) run --frozen pytest -q
+	$(UV) run --frozen pytest -q --numprocesses 2
 
 lint: .venv
 	$(UV) run --frozen ruff format --check .

@@ -211,6 +211,14 @@ def _port_taken(port: int) -> bool:
     return False
 
 
+def cmd_instance(args) -> int:
+    from pipelines.defs.instance import project_instance
+
+    with project_instance() as instance:
+        print(f"Dagster instance ready in {instance.root_directory}")
+    return 0
+
+
 def cmd_ui(args) -> int:
     import signal
     import subprocess
@@ -410,6 +418,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--port", type=int, default=3000, help="default 3000")
     p.set_defaults(func=cmd_ui)
+    p = sub.add_parser(
+        "instance",
+        help="create the Dagster instance's storage in DAGSTER_HOME if it is new",
+        description="Creates the run, event and schedule storage in DAGSTER_HOME (.dagster_home "
+        "unless set), one process at a time. The service units run it before starting, so the "
+        "daemon and the webserver never both create it.",
+    )
+    p.set_defaults(func=cmd_instance)
     return parser
 
 

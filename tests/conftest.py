@@ -12,6 +12,17 @@ from scripts.make_sample_returns import main as make_sample_returns
 PROJECT = Path(__file__).resolve().parent.parent
 
 
+def pytest_collection_modifyitems(items):
+    """Tests marked long_running(seconds) go first, longest first, so that with two workers
+    neither is left running one of them alone at the end."""
+
+    def seconds(item) -> float:
+        marker = item.get_closest_marker("long_running")
+        return marker.kwargs["seconds"] if marker else 0
+
+    items.sort(key=seconds, reverse=True)
+
+
 @pytest.fixture(scope="session")
 def generated_returns(tmp_path_factory) -> Path:
     """A fresh run of the generator with the committed seed."""

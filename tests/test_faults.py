@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from pipelines.defs.resources import environment_for
 from tests.conftest import PROJECT, run_quarter, validated
@@ -98,6 +99,7 @@ def _running(pids: set[int]) -> set[int]:
     return alive
 
 
+@pytest.mark.long_running(seconds=50)
 def test_a_run_killed_mid_way_leaves_no_half_loaded_warehouse_and_no_process(
     tmp_path, latest_quarter_run
 ):
@@ -140,6 +142,7 @@ def test_a_run_killed_mid_way_leaves_no_half_loaded_warehouse_and_no_process(
     )
 
 
+@pytest.mark.long_running(seconds=35)
 def test_two_runs_of_one_quarter_at_once_both_finish_without_duplicates(tmp_path):
     env = _env(tmp_path)
     runs = [_liia_run(env, "2026-27-Q2"), _liia_run(env, "2026-27-Q2")]

@@ -3,7 +3,6 @@ systemd units in deploy/systemd/ start them."""
 
 import os
 import re
-import shlex
 import signal
 import socket
 import subprocess
@@ -13,6 +12,7 @@ import urllib.request
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from pipelines.defs.resources import environment_for
 from tests.conftest import PROJECT
@@ -36,7 +36,7 @@ def _environment(tmp_path: Path) -> dict:
 def _wait_for_webserver(port: int, process: subprocess.Popen) -> None:
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
-        assert process.poll() is None, "it stopped before serving"
+        assert process.poll() is None, f"it stopped before serving: {process.stdout.read()}"
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=2) as r:
                 assert r.status == 200
@@ -77,6 +77,7 @@ def test_liia_ui_on_a_port_in_use_says_so_at_once(tmp_path):
     assert result.stderr.count("\n") == 1 and f"port {port}" in result.stderr
 
 
+@pytest.mark.long_running(seconds=30)
 def test_liia_ui_serves_quietly_and_stops_cleanly_on_sigterm(tmp_path):
     port = _free_port()
     ui = subprocess.Popen(
@@ -107,16 +108,20 @@ def test_liia_ui_serves_quietly_and_stops_cleanly_on_sigterm(tmp_path):
     assert len(lines) < 10 and "Warning" not in output and "DEBUG" not in output, output
 
 
-def _unit_command(name: str, env: dict) -> tuple[list[str], dict]:
-    """A unit's ExecStart and Environment, with the install folder as this checkout."""
-    text = (UNITS / name).read_text()
-    command = re.search(r"^ExecStart=(.+)$", text, re.M)[1].replace("/opt/liia", str(PROJECT))
+def _unit_command(name: str, port: int, env: dict) -> tuple[list[str], dict]:
+    """A unit's ExecStartPre then ExecStart as one shell command, as systemd runs them, with the
+    install folder as this checkout; and its Environment."""
+    text = (UNITS / name).read_text().replace("/opt/liia", str(PROJECT))
+    pre = re.search(r"^ExecStartPre=(.+)$", text, re.M)[1]
+    start = re.search(r"^ExecStart=(.+)$", text, re.M)[1].replace(" 3000", f" {port}")
     unit_env = dict(re.findall(r"^Environment=(\w+)=(.+)$", text, re.M))
     assert set(unit_env) == {"DAGSTER_HOME"}
-    return shlex.split(command), {**env, "DAGSTER_HOME": env["DAGSTER_HOME"]}
+    return ["bash", "-c", f"{pre} && exec {start}"], {**env, "DAGSTER_HOME": env["DAGSTER_HOME"]}
 
 
 def test_the_service_units_start_the_daemon_and_the_webserver_and_stop_on_sigterm(tmp_path):
+    """Started together on a new DAGSTER_HOME, as `systemctl enable --now` does: without the
+    units' ExecStartPre both created the instance's storage and broke it."""
     env = _environment(tmp_path)
     home = Path(env["DAGSTER_HOME"])
     home.mkdir()
@@ -124,8 +129,7 @@ def test_the_service_units_start_the_daemon_and_the_webserver_and_stop_on_sigter
     port = _free_port()
     processes = []
     for unit in ("liia-dagster-daemon.service", "liia-dagster-webserver.service"):
-        command, unit_env = _unit_command(unit, env)
-        command = [c if c != "3000" else str(port) for c in command]
+        command, unit_env = _unit_command(unit, port, env)
         processes.append(
             subprocess.Popen(
                 command,
