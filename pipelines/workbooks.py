@@ -102,6 +102,13 @@ def london_label(ind, n: int | None = None, of: int | None = None) -> str:
     return "London (sum of numerators over sum of denominators)"
 
 
+def _records_by_indicator(frame: pd.DataFrame) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {}
+    for r in frame.to_dict("records"):
+        out.setdefault(r["indicator_id"], []).append(r)
+    return out
+
+
 @dataclass(frozen=True)
 class QuarterFigures:
     """What a quarter's workbooks show, read from the warehouse."""
@@ -127,17 +134,11 @@ class QuarterFigures:
     @cached_property
     def records(self) -> dict[str, list[dict]]:
         """The quarter's benchmarks rows as plain records, by indicator (read once, not per sheet)."""
-        out: dict[str, list[dict]] = {}
-        for r in self.current.to_dict("records"):
-            out.setdefault(r["indicator_id"], []).append(r)
-        return out
+        return _records_by_indicator(self.current)
 
     @cached_property
     def group_records(self) -> dict[str, list[dict]]:
-        out: dict[str, list[dict]] = {}
-        for r in self.groups.to_dict("records"):
-            out.setdefault(r["indicator_id"], []).append(r)
-        return out
+        return _records_by_indicator(self.groups)
 
     @cached_property
     def notes_by_item(self) -> dict[tuple[str, str], str]:
