@@ -116,6 +116,58 @@ def formula_sql(formula: str, column_of) -> str:
     return emit(tree)
 
 
+ONE = ""  # the constant term of a linear form
+
+
+def _linear_sum(a: dict, b: dict, sign: float) -> dict:
+    out = dict(a)
+    for name, coef in b.items():
+        out[name] = out.get(name, 0.0) + sign * coef
+    return {n: c for n, c in out.items() if c}
+
+
+def ratio_form(formula: str) -> tuple[dict[str, float], dict[str, float]]:
+    """The formula as numerator / denominator, each a linear form {name: coefficient} with the
+    constant under ONE: `WF02 / (WF01 + WF02) * 100` is ({WF02: 100}, {WF01: 1, WF02: 1}). This is
+    what a ratio of sums adds up, and what the disclosure audit's equations are made of. Raises
+    for a formula that is not one linear form over another."""
+    tree = ast.parse(formula, mode="eval")
+    formula_refs(formula)
+
+    def constant(form: dict) -> float | None:
+        return form.get(ONE, 0.0) if set(form) <= {ONE} else None
+
+    def form(node) -> tuple[dict, dict]:
+        if isinstance(node, ast.Expression):
+            return form(node.body)
+        if isinstance(node, ast.Name):
+            return {node.id: 1.0}, {ONE: 1.0}
+        if isinstance(node, ast.Constant):
+            return {ONE: float(node.value)}, {ONE: 1.0}
+        if isinstance(node, ast.UnaryOp):
+            n, d = form(node.operand)
+            return {k: -v for k, v in n.items()}, d
+        (ln, ld), (rn, rd) = form(node.left), form(node.right)
+        if isinstance(node.op, ast.Add | ast.Sub):
+            if ld != rd:
+                raise ValueError(f"formula '{formula}' adds ratios with different denominators")
+            return _linear_sum(ln, rn, 1.0 if isinstance(node.op, ast.Add) else -1.0), ld
+        if isinstance(node.op, ast.Mult):
+            for (n, d), (on, od) in (((ln, ld), (rn, rd)), ((rn, rd), (ln, ld))):
+                k = constant(on) if constant(od) == 1.0 else None
+                if k is not None:
+                    return {name: c * k for name, c in n.items()}, d
+            raise ValueError(f"formula '{formula}' multiplies two items")
+        k = constant(rn) if constant(rd) == 1.0 else None
+        if k is not None and constant(ld) == 1.0:  # a form over a constant
+            return {name: c / k for name, c in ln.items()}, {ONE: 1.0}
+        if constant(ld) == 1.0 and constant(rd) == 1.0:
+            return ln, rn
+        raise ValueError(f"formula '{formula}' is not one linear form over another")
+
+    return form(tree)
+
+
 def evaluate_formula(formula: str, names: dict[str, float]) -> float | None:
     """The formula's value for `names`; None where a name is missing or a divisor is zero."""
     ops = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b}

@@ -101,7 +101,7 @@ def cmd_run(args) -> int:
                 resources=resources,
                 run_config=QUIET,
                 raise_on_error=False,
-                tags=cli_run_tags(),
+                tags={**cli_run_tags(), **getattr(args, "tags", {})},
             )
             if not result.success:
                 print(f"The run of {quarter.label} failed: {_failure(result)}", file=sys.stderr)
@@ -115,10 +115,28 @@ def cmd_run(args) -> int:
     print(f"Done in {time.perf_counter() - started:.1f} s.")
     print("\n".join(summary))
     print(f"Warehouse for analysts (open it read-only): {paths.warehouse}")
-    print(f"Workbooks: {paths.reports}/<quarter key>/; feedback for each authority in feedback/")
-    print(f"Download page: {Path(paths.reports) / 'index.html'}")
+    reports = Path(paths.reports)
+    print(f"Public page (the open web): {reports / 'public' / 'index.html'}")
+    print(f"Members' page (the 33 authorities): {reports / 'members' / 'index.html'}")
+    print(f"Each authority's feedback and pack: {reports / 'authorities'}/<name>/")
+    print(f"LIIA's team (status, release state): {reports / 'liia' / 'index.html'}")
     print(f"Run history (liia ui shows it): {instance.root_directory}")
     return 0
+
+
+def cmd_release(args) -> int:
+    """Release a quarter before its deadline: run it, tagged as the data lead's release."""
+    from pipelines.release import RELEASE_TAG
+
+    args.all, args.tags = False, {RELEASE_TAG: "requested"}
+    code = cmd_run(args)
+    if code == 0:
+        from pipelines.defs.resources import default_resources, working_db
+        from pipelines.public_edition import release_summary
+
+        with working_db(default_resources()["duckdb"]) as con:
+            print(release_summary(con, args.quarter))
+    return code
 
 
 def _failure(result) -> str:
@@ -396,6 +414,15 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--quarter", type=_quarter, help="one quarter, e.g. 2026-27-Q2")
     which.add_argument("--all", action="store_true", help="every quarter with returns in the inbox")
     p.set_defaults(func=cmd_run)
+    p = sub.add_parser(
+        "release",
+        help="release a quarter before its deadline (the data lead's call)",
+        description="Runs the quarter and releases it now: its benchmarks reach the packs, theme "
+        "workbooks, pages and the public edition. A quarter is otherwise released by the first run "
+        "at or after its return deadline.",
+    )
+    p.add_argument("--quarter", type=_quarter, required=True, help="e.g. 2026-27-Q3")
+    p.set_defaults(func=cmd_release)
     p = sub.add_parser(
         "status",
         help="print the submission tracker for a quarter",

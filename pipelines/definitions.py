@@ -6,6 +6,7 @@ from pipelines.defs.assets import (
     benchmarks,
     download_page,
     feedback_workbooks,
+    public_release,
     received_returns,
     validated_returns,
 )
@@ -18,6 +19,7 @@ all_assets = [
     received_returns,
     validated_returns,
     benchmarks,
+    public_release,
     analysts_warehouse,
     feedback_workbooks,
     benchmark_workbooks,

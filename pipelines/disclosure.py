@@ -1,30 +1,34 @@
-"""Disclosure control for the publishable edition: counts from 1 to 5 become `c`, and so does every
-figure from which one could be worked back.
+"""Disclosure control for the public edition: what a quarter's release shows, figure by figure.
 
-Primary suppression: a unit's indicator value is `c` when any count item of its formula is from 1
-to 5 (numerator or denominator: a rate per 10,000 children gives the count back with the public
-population, and a percentage of a small denominator is a small count).
-
-Secondary suppression: group figures are ratios of sums, so a published London, Inner/Outer or
-sub-region figure, less the published members, leaves the suppressed members' sum. A suppressed
-value is safe while no combination of the published group figures isolates it; where one does, the
-smallest group figure involved is suppressed too, until none does. Order statistics (lowest,
-highest, median, quartiles) that are, or are interpolated from, a suppressed value are `c`.
+- **As shown.** Every figure is rounded to the decimals it is shown at; the file holds what the
+  reader sees, so a rate and a public population give back no more than the rounded figure does.
+- **Primary suppression.** A unit's value is `c` when any count item of its formula is from 1 to 5
+  (numerator or denominator; for a joint unit, in either return).
+- **Statistics over what is shown.** Ranks (k of the n shown), bands, fifths, lowest, highest,
+  median and quartiles are taken over the shown values only, so none of them places a suppressed
+  value; changes and earlier quarters come from those quarters' own public releases.
+- **Complementary suppression, proven.** Group figures (London, Inner/Outer, sub-region) are
+  ratios of sums over every member, suppressed ones included, so they constrain what is hidden.
+  `pipelines.disclosure_audit` finds, for every small count, the range an intruder is left with
+  given every shown figure; while one is too narrow, a complementary unit (sharing the most groups
+  with it, the smallest value first) or, where none is left, a group figure (London last) is
+  suppressed too, and the audit runs again.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+import duckdb
 import numpy as np
 import pandas as pd
 
-from pipelines.catalogue import Catalogue, formula_refs
-from pipelines.quarters import Quarter, parse_quarter
+from pipelines.catalogue import ONE, POPULATION, Catalogue, formula_refs, ratio_form
+from pipelines.comparisons import FIFTH, UNIT_BENCHMARK_SQL
+from pipelines.disclosure_audit import SMALL, Finding, Model, Shown, audit, interval
 
 SUPPRESSED = "c"
-SMALL_COUNTS = (1, 5)
+SMALL_COUNTS = SMALL
 # The group figures a theme workbook shows, with the benchmarks column that holds each.
 GROUP_COLUMNS = {
     "london": "london_value",
@@ -32,13 +36,23 @@ GROUP_COLUMNS = {
     "sub_region": "sub_region_value",
 }
 GROUP_NAME_COLUMNS = {"london": None, "inner_outer_ons": "inner_outer", "sub_region": "sub_region"}
-ORDER_STATISTICS = {
-    "london_min": 0.0,
-    "london_lower_quartile": 0.25,
-    "london_median": 0.5,
-    "london_upper_quartile": 0.75,
-    "london_max": 1.0,
-}
+ORDER_STATISTICS = [
+    "london_min",
+    "london_lower_quartile",
+    "london_median",
+    "london_upper_quartile",
+    "london_max",
+]
+NUMERIC_COLUMNS = [
+    "value",
+    *GROUP_COLUMNS.values(),
+    *ORDER_STATISTICS,
+    "previous_value",
+    "change_on_quarter",
+    "year_earlier_value",
+    "change_on_year",
+]
+SHOWN_STATUSES = ("ok", "no denominator")  # a unit in its groups' sums
 
 
 def count_refs(catalogue: Catalogue) -> dict[str, list[str]]:
@@ -68,188 +82,393 @@ def primary_suppression(
     return pd.Series([k in units for k in keys], index=benchmarks.index, dtype=bool)
 
 
-def _determined(members: np.ndarray) -> np.ndarray:
-    """Which unknowns (columns) a set of published sums (rows of 0/1) pins down exactly: column j
-    is determined when the unit vector e_j lies in the rows' span."""
-    if members.size == 0:
-        return np.zeros(members.shape[1], dtype=bool)
-    base = np.linalg.matrix_rank(members)
-    return np.array(
-        [
-            np.linalg.matrix_rank(np.vstack([members, np.eye(members.shape[1])[j]])) == base
-            for j in range(members.shape[1])
-        ]
+@dataclass
+class QuarterUnits:
+    """One quarter's units as the release sees them, indicator by indicator."""
+
+    rows: dict[str, dict[str, dict]]  # indicator -> unit -> first benchmarks row of the unit
+    groups: dict[str, dict[tuple[str, str], tuple[str, ...]]]  # indicator -> group -> members
+    group_values: dict[tuple[str, str, str], float]  # (indicator, grouping, name) -> as shown
+    decimals: dict[str, int]
+
+
+def _quarter_units(benchmarks: pd.DataFrame, groups: pd.DataFrame, catalogue) -> QuarterUnits:
+    decimals = dict(zip(catalogue.indicators["id"], catalogue.indicators["decimals"], strict=True))
+    rows: dict[str, dict[str, dict]] = {}
+    members: dict[str, dict[tuple[str, str], list[str]]] = {}
+    for r in benchmarks.to_dict("records"):
+        units = rows.setdefault(r["indicator_id"], {})
+        if r["reporting_unit"] in units:
+            continue
+        units[r["reporting_unit"]] = r
+        if r["status"] not in SHOWN_STATUSES:
+            continue
+        for grouping, column in GROUP_NAME_COLUMNS.items():
+            key = (grouping, "London" if column is None else r[column])
+            members.setdefault(r["indicator_id"], {}).setdefault(key, []).append(
+                r["reporting_unit"]
+            )
+    values = {
+        (g.indicator_id, g.grouping, g.group_name): round(float(g.value), decimals[g.indicator_id])
+        for g in groups.itertuples()
+        if g.grouping in GROUP_COLUMNS and not pd.isna(g.value)
+    }
+    return QuarterUnits(
+        rows,
+        {i: {k: tuple(v) for k, v in m.items()} for i, m in members.items()},
+        values,
+        decimals,
     )
 
 
 @dataclass
-class Unit:
-    """A unit in one quarter's and indicator's group sums."""
+class Suppression:
+    """What the release hides in one quarter, and why."""
 
-    name: str
-    suppressed: bool
-    value: float | None  # the published value, None if none
-    groups: tuple[tuple[str, str], ...]  # (grouping, group name) of each published group figure
+    primary: set[tuple[str, str]]  # (indicator, unit)
+    complementary: set[tuple[str, str]] = field(default_factory=set)
+    groups: set[tuple[str, str, str]] = field(default_factory=set)  # (indicator, grouping, name)
 
-
-def _exposed(members: dict, hidden: list[str], hidden_groups: set) -> str | None:
-    """The first hidden unit that the published group figures pin down, if any."""
-    column = {u: j for j, u in enumerate(hidden)}
-    matrix = np.zeros((len(members), len(hidden)))
-    for r, (key, names) in enumerate(members.items()):
-        if key not in hidden_groups:
-            matrix[r, [column[u] for u in names if u in column]] = 1
-    exposed = np.flatnonzero(_determined(matrix[matrix.any(axis=1)]))
-    return hidden[exposed[0]] if len(exposed) else None
+    @property
+    def units(self) -> set[tuple[str, str]]:
+        return self.primary | self.complementary
 
 
-def secondary_suppression(units: list[Unit]) -> tuple[set[str], set[tuple[str, str]]]:
-    """The further unit values and group figures to suppress so that no suppressed value can be
-    worked back from the published group figures.
-
-    An exposed unit is covered by suppressing a complementary unit: the one sharing the most groups
-    with it, the smallest value first, as is usual. A group figure (London last) is suppressed only
-    where no unit is left to hide."""
-    by_name = {u.name: u for u in units}
-    members: dict[tuple[str, str], list[str]] = {}
-    for u in units:
-        for key in u.groups:
-            members.setdefault(key, []).append(u.name)
-    hidden = sorted(u.name for u in units if u.suppressed)
-    extra: set[str] = set()
-    hidden_groups: set[tuple[str, str]] = set()
-    while hidden and (exposed := _exposed(members, hidden, hidden_groups)) is not None:
-        shared = set(by_name[exposed].groups) - hidden_groups
-        candidates = [
-            (-len(shared & set(u.groups)), u.value, u.name)
-            for u in units
-            if u.name not in hidden and u.value is not None and shared & set(u.groups)
-        ]
-        if candidates:
-            chosen = min(candidates)[2]
-            extra.add(chosen)
-            hidden = sorted([*hidden, chosen])
-        else:
-            hidden_groups.add(min(shared, key=lambda k: (k[0] == "london", len(members[k]), k[1])))
-    return extra, hidden_groups
-
-
-def _interpolated_from(n: int, p: float) -> list[int]:
-    """Positions (in ascending order) a quantile_cont at p interpolates between."""
-    h = (n - 1) * p
-    return sorted({math.floor(h), math.ceil(h)})
-
-
-def order_statistics_to_suppress(ranked: list[tuple[float, bool]]) -> set[str]:
-    """The London distribution columns that are, or are interpolated from, a suppressed value.
-    `ranked`: (value, suppressed) of each ranked unit."""
-    ordered = sorted(ranked, key=lambda r: r[0])
-    return {
-        column
-        for column, p in ORDER_STATISTICS.items()
-        if ordered and any(ordered[k][1] for k in _interpolated_from(len(ordered), p))
+def audit_model(q: QuarterUnits, hidden: Suppression, catalogue, population) -> Model:
+    """What an intruder knows of the quarter's counts from the public edition."""
+    refs = count_refs(catalogue)
+    items = catalogue.items.set_index("ref")
+    forms = {
+        i: ratio_form(f)
+        for i, f in zip(catalogue.indicators["id"], catalogue.indicators["formula"], strict=True)
+        if refs[i]
     }
+    model = Model(
+        forms=forms,
+        population=population,
+        counts=set(items.index[items["unit"] == "count"]),
+        negative=set(items.index[items["can_be_negative"] == "yes"]),
+    )
+    for indicator in forms:
+        for unit, r in q.rows.get(indicator, {}).items():
+            if (indicator, unit) in hidden.units or r["status"] not in SHOWN_STATUSES:
+                continue
+            if r["status"] == "ok":
+                low, high = interval(
+                    round(float(r["value"]), q.decimals[indicator]), q.decimals[indicator]
+                )
+                model.shown.append(Shown(indicator, (unit,), low, high))
+            else:
+                model.shown.append(Shown(indicator, (unit,), zero_denominator=True))
+            model.not_small |= {(unit, ref) for ref in refs[indicator]}
+        for (grouping, name), members in q.groups.get(indicator, {}).items():
+            value = q.group_values.get((indicator, grouping, name))
+            if value is None or (indicator, grouping, name) in hidden.groups:
+                continue
+            low, high = interval(value, q.decimals[indicator])
+            model.shown.append(Shown(indicator, members, low, high))
+    return model
 
 
-NUMERIC_COLUMNS = [
-    "value",
-    *GROUP_COLUMNS.values(),
-    *ORDER_STATISTICS,
-    "previous_value",
-    "change_on_quarter",
-    "year_earlier_value",
-    "change_on_year",
-]
+def _targets(q: QuarterUnits, items: pd.DataFrame, catalogue) -> list[tuple[str, str]]:
+    """The small counts (unit, ref) that enter some figure: what the audit protects."""
+    low, high = SMALL_COUNTS
+    small = {
+        (a, r)
+        for a, r, v in zip(items["authority"], items["ref"], items["value"], strict=True)
+        if low <= v <= high
+    }
+    targets = set()
+    for indicator, refs in count_refs(catalogue).items():
+        for unit, r in q.rows.get(indicator, {}).items():
+            if r["status"] not in SHOWN_STATUSES:
+                continue
+            for ref in refs:
+                if any((a, ref) in small for a in unit.split("+")):
+                    targets.add((unit, ref))
+    return sorted(targets)
 
 
-def publishable(
+def _complement(q: QuarterUnits, hidden: Suppression, target, forms: dict) -> bool:
+    """Hide one more figure that covers `target`; False when nothing is left to hide.
+
+    A complementary unit is hidden in every indicator that uses the count, as a small count is:
+    hidden in one, its count would still be pinned down by the others."""
+    unit, ref = target
+    involved = [
+        i
+        for i, units in q.rows.items()
+        if ref in forms[i][0] | forms[i][1]
+        and unit in units
+        and units[unit]["status"] in SHOWN_STATUSES
+    ]
+    if not involved:
+        return False
+    # Groups are compared in the indicator whose denominator is public (children 0-17) if any:
+    # there a shown figure gives the count back to its rounding.
+    involved.sort(key=lambda i: not set(forms[i][1]) <= {ONE, POPULATION})
+    lead = involved[0]
+    mine = [
+        k
+        for k, members in q.groups.get(lead, {}).items()
+        if unit in members and (lead, *k) not in hidden.groups and (lead, *k) in q.group_values
+    ]
+
+    def newly_hidden(other: str) -> set[tuple[str, str]]:
+        return {
+            (i, other)
+            for i in involved
+            if (i, other) not in hidden.units and q.rows[i].get(other, {}).get("status") == "ok"
+        }
+
+    candidates = []
+    for other, r in q.rows[lead].items():
+        if other == unit or r["status"] != "ok" or not newly_hidden(other):
+            continue
+        shared = sum(other in q.groups[lead][k] for k in mine)
+        if shared:
+            candidates.append((-shared, abs(float(r["value"])), other))
+    if candidates:
+        hidden.complementary |= newly_hidden(min(candidates)[2])
+        return True
+    for indicator in involved:
+        shown = [
+            (k[0] == "london", len(members), k)
+            for k, members in q.groups.get(indicator, {}).items()
+            if unit in members
+            and (indicator, *k) not in hidden.groups
+            and (indicator, *k) in q.group_values
+        ]
+        if shown:
+            hidden.groups.add((indicator, *min(shown)[2]))
+            return True
+    return False
+
+
+def choose_suppression(
+    q: QuarterUnits, items: pd.DataFrame, primary: set, catalogue, population
+) -> tuple[Suppression, list[Finding]]:
+    """Primary suppression, then complementary suppressions until the audit passes."""
+    hidden = Suppression(set(primary))
+    targets = _targets(q, items, catalogue)
+    forms = {
+        i: ratio_form(f)
+        for i, f in zip(catalogue.indicators["id"], catalogue.indicators["formula"], strict=True)
+    }
+    while True:
+        findings = audit(audit_model(q, hidden, catalogue, population), targets)
+        failing = [(f.unit, f.ref) for f in findings if not f.protected]
+        if not failing:
+            return hidden, findings
+        acted = False
+        for target in failing:
+            acted |= _complement(q, hidden, target, forms)
+        if not acted:  # every figure that could cover them is hidden already
+            return hidden, findings
+
+
+def unit_populations(benchmarks: pd.DataFrame, population: pd.Series) -> dict[str, float]:
+    """Children 0-17 of each reporting unit (a joint unit's authorities added up)."""
+    units = benchmarks[["authority", "reporting_unit"]].drop_duplicates()
+    units = units.assign(population=units["authority"].map(population).astype(float))
+    return units.groupby("reporting_unit")["population"].sum().to_dict()
+
+
+@dataclass(frozen=True)
+class PublicQuarter:
+    """A quarter's public edition: its benchmarks rows and group figures, with `c` where hidden,
+    and how it was protected."""
+
+    benchmarks: pd.DataFrame
+    groups: pd.DataFrame
+    suppression: Suppression
+    findings: list[Finding]
+
+    def counts(self, catalogue) -> pd.DataFrame:
+        """Suppressions of each kind, per indicator."""
+        rows = []
+        for ind in catalogue.indicators["id"]:
+            rows.append(
+                {
+                    "indicator_id": ind,
+                    "primary": sum(i == ind for i, _ in self.suppression.primary),
+                    "complementary": sum(i == ind for i, _ in self.suppression.complementary),
+                    "group_figures": sum(g[0] == ind for g in self.suppression.groups),
+                }
+            )
+        return pd.DataFrame(rows)
+
+
+def _direction(change, polarity) -> str | None:
+    if change is None or isinstance(change, str) or pd.isna(change):
+        return None
+    if change == 0:
+        return "no change"
+    if polarity == "neutral":
+        return "up" if change > 0 else "down"
+    return "improved" if (change > 0) == (polarity == "higher_is_better") else "worsened"
+
+
+def public_quarter(
     benchmarks: pd.DataFrame,
     groups: pd.DataFrame,
     items: pd.DataFrame,
     catalogue: Catalogue,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The benchmarks (any quarters) and group aggregates with disclosure control applied:
-    suppressed figures hold the text `c`; the rank, band and 20% flag of a suppressed value are
-    removed. Statutory Inner/Outer figures are dropped (the workbooks do not show them)."""
-    benchmarks = benchmarks.reset_index(drop=True)
-    suppressed = primary_suppression(benchmarks, items, catalogue).to_numpy().copy()
-    hide = {column: np.zeros(len(benchmarks), dtype=bool) for column in NUMERIC_COLUMNS}
-    hidden_groups: set[tuple] = set()
-    columns = ["quarter", "indicator_id", "reporting_unit", "value", "status", "low_reliability"]
-    columns += [*GROUP_COLUMNS.values(), *GROUP_NAME_COLUMNS.values()]
-    records = benchmarks[[c for c in dict.fromkeys(columns) if c]].to_dict("records")
-    by_indicator: dict[tuple[str, str], list[int]] = {}
-    for position, r in enumerate(records):
-        by_indicator.setdefault((r["quarter"], r["indicator_id"]), []).append(position)
+    population: pd.Series,
+    earlier: pd.DataFrame | None = None,
+) -> PublicQuarter:
+    """The public edition of one quarter's `benchmarks` rows and `group_aggregates`.
 
-    for (quarter, indicator), positions in by_indicator.items():
-        units = _units([records[p] for p in positions], suppressed[positions])
-        extra, hidden = secondary_suppression(units)
-        for p in positions:
-            r = records[p]
-            suppressed[p] |= r["reporting_unit"] in extra
-            for grouping, name in hidden:
-                column = GROUP_NAME_COLUMNS[grouping]
-                if column is None or r[column] == name:
-                    hide[GROUP_COLUMNS[grouping]][p] = True
-        hidden_groups |= {(quarter, indicator, g, n) for g, n in hidden}
-        # the values the order statistics are taken over (totals are not ranked, but have them)
-        ranked = {
-            records[p]["reporting_unit"]: (records[p]["value"], bool(suppressed[p]))
-            for p in positions
-            if not pd.isna(records[p]["value"]) and not records[p]["low_reliability"]
-        }
-        for column in order_statistics_to_suppress(list(ranked.values())):
-            hide[column][positions] = True
-
-    hide["value"] |= suppressed
-    keys = list(
-        zip(benchmarks["quarter"], benchmarks["indicator_id"], benchmarks["authority"], strict=True)
+    `items`: the quarter's count items (authority, ref, value); `population`: children 0-17 by
+    authority; `earlier`: the public benchmarks of earlier quarters (their own releases), for the
+    previous-quarter and year-earlier figures."""
+    b = benchmarks.reset_index(drop=True)
+    q = _quarter_units(b, groups, catalogue)
+    primary_rows = primary_suppression(
+        b,
+        items.assign(quarter=b["quarter"].iloc[0]) if "quarter" not in items else items,
+        catalogue,
     )
-    hidden_rows = {k for k, s in zip(keys, suppressed, strict=True) if s}
-    known_rows = set(keys)
-    quarters = {q: parse_quarter(q) for q in benchmarks["quarter"].unique()}
-    for value, change, before in (
-        ("previous_value", "change_on_quarter", Quarter.previous),
-        ("year_earlier_value", "change_on_year", Quarter.year_earlier),
-    ):
-        # An earlier quarter outside the frame cannot be checked, so its figure is hidden.
-        then_keys = {q: before(quarter).key for q, quarter in quarters.items()}
-        earlier = [(then_keys[q], i, a) for q, i, a in keys]
-        then = np.array([k in hidden_rows or k not in known_rows for k in earlier], dtype=bool)
-        hide[value] |= then
-        hide[change] |= then | suppressed
-
-    out = benchmarks.copy()
-    for column, mask in hide.items():
-        out[column] = out[column].astype(object)
-        out.loc[mask & out[column].notna().to_numpy(), column] = SUPPRESSED
-    out.loc[suppressed, "symbol"] = SUPPRESSED
-    out.loc[suppressed, ["rank", "quartile_band", "top_bottom_20"]] = None
-    out.loc[hide["change_on_quarter"], "direction_on_quarter"] = None
-    out.loc[hide["change_on_year"], "direction_on_year"] = None
-
-    shown = groups[groups["grouping"].isin(GROUP_COLUMNS)].copy()
-    shown["value"] = shown["value"].astype(object)
-    group_keys = shown[["quarter", "indicator_id", "grouping", "group_name"]]
-    shown.loc[[tuple(k) in hidden_groups for k in group_keys.itertuples(index=False)], "value"] = (
-        SUPPRESSED
+    primary = set(
+        zip(b.loc[primary_rows, "indicator_id"], b.loc[primary_rows, "reporting_unit"], strict=True)
     )
-    return out, shown
-
-
-def _units(rows: list[dict], suppressed: np.ndarray) -> list[Unit]:
-    """The units in the group sums of one quarter and indicator. A zero denominator gives no value,
-    but the unit's numerator is still in its groups' sums."""
-    units: dict[str, Unit] = {}
-    for r, hit in zip(rows, suppressed, strict=True):
-        if r["status"] not in ("ok", "no denominator") or r["reporting_unit"] in units:
-            continue
-        groups = tuple(
-            (grouping, "London" if name_column is None else r[name_column])
-            for grouping, name_column in GROUP_NAME_COLUMNS.items()
-            if not pd.isna(r[GROUP_COLUMNS[grouping]])
+    hidden, findings = choose_suppression(
+        q, items, primary, catalogue, unit_populations(b, population)
+    )
+    out = b.copy()
+    keys = list(zip(out["indicator_id"], out["reporting_unit"], strict=True))
+    is_hidden = np.array([k in hidden.units for k in keys])
+    decimals = out["indicator_id"].map(q.decimals)
+    out["value"] = [
+        None if pd.isna(v) else round(float(v), int(d))
+        for v, d in zip(out["value"], decimals, strict=True)
+    ]
+    out = _shown_statistics(out, is_hidden, catalogue)
+    for grouping, column in GROUP_COLUMNS.items():
+        names = (
+            ["London"] * len(out)
+            if GROUP_NAME_COLUMNS[grouping] is None
+            else out[GROUP_NAME_COLUMNS[grouping]]
         )
-        value = r["value"] if r["status"] == "ok" else None
-        units[r["reporting_unit"]] = Unit(r["reporting_unit"], bool(hit), value, groups)
-    return list(units.values())
+        out[column] = [
+            SUPPRESSED
+            if (i, grouping, n) in hidden.groups
+            else q.group_values.get((i, grouping, n))
+            for i, n in zip(out["indicator_id"], names, strict=True)
+        ]
+    for column in NUMERIC_COLUMNS:
+        out[column] = out[column].astype(object)
+    out.loc[is_hidden, "value"] = SUPPRESSED
+    out.loc[is_hidden, "symbol"] = SUPPRESSED
+    out = _earlier_figures(out, earlier, catalogue)
+    shown = groups[groups["grouping"].isin(GROUP_COLUMNS)].copy()
+    shown["value"] = [
+        SUPPRESSED
+        if (g.indicator_id, g.grouping, g.group_name) in hidden.groups
+        else q.group_values.get((g.indicator_id, g.grouping, g.group_name))
+        for g in shown.itertuples()
+    ]
+    shown["value"] = shown["value"].astype(object)
+    return PublicQuarter(out, shown.reset_index(drop=True), hidden, findings)
+
+
+def _shown_statistics(out: pd.DataFrame, is_hidden: np.ndarray, catalogue) -> pd.DataFrame:
+    """Ranks, n, bands, fifths and order statistics over the shown values only, by the same SQL
+    as the restricted edition's (pipelines.comparisons)."""
+    units = out[~out.duplicated(["indicator_id", "reporting_unit"])].copy()
+    hidden_units = set(
+        zip(out.loc[is_hidden, "indicator_id"], out.loc[is_hidden, "reporting_unit"], strict=True)
+    )
+    units["value"] = [
+        None if (i, u) in hidden_units else v
+        for i, u, v in zip(
+            units["indicator_id"], units["reporting_unit"], units["value"], strict=True
+        )
+    ]
+    frame = pd.DataFrame(
+        {
+            "scope": "any",
+            "unit": units["reporting_unit"],
+            "indicator_id": units["indicator_id"],
+            "value": pd.to_numeric(units["value"]).astype("float64"),
+            "status": units["status"],
+            "low_reliability": units["low_reliability"].astype(bool),
+        }
+    )
+    con = duckdb.connect()
+    try:
+        con.register("unit_indicators", frame)
+        con.register("catalogue_indicators", catalogue.indicators)
+        shown = con.execute(UNIT_BENCHMARK_SQL, {"fifth": FIFTH}).df()
+    finally:
+        con.close()
+    columns = ["rank", "n_reporting", *ORDER_STATISTICS, "quartile_band", "top_bottom_20"]
+    shown = shown.rename(columns={"unit": "reporting_unit"})[
+        ["indicator_id", "reporting_unit", *columns]
+    ]
+    decimals = dict(zip(catalogue.indicators["id"], catalogue.indicators["decimals"], strict=True))
+    for column in ORDER_STATISTICS:
+        shown[column] = [
+            None if pd.isna(v) else round(float(v), int(decimals[i]))
+            for i, v in zip(shown["indicator_id"], shown[column], strict=True)
+        ]
+    merged = out.drop(columns=columns).merge(
+        shown, on=["indicator_id", "reporting_unit"], how="left"
+    )
+    return merged[out.columns]
+
+
+def _earlier_figures(out: pd.DataFrame, earlier: pd.DataFrame | None, catalogue) -> pd.DataFrame:
+    """Previous-quarter and year-earlier figures from those quarters' public releases, and the
+    changes between the figures as shown (so a change says nothing the two figures do not)."""
+    from pipelines.quarters import parse_quarter
+
+    quarter = parse_quarter(out["quarter"].iloc[0])
+    polarity = out["indicator_id"].map(catalogue.indicators.set_index("id")["polarity"])
+    decimals = out["indicator_id"].map(catalogue.indicators.set_index("id")["decimals"])
+    for then, value_col, change_col, direction_col in (
+        (quarter.previous().key, "previous_value", "change_on_quarter", "direction_on_quarter"),
+        (quarter.year_earlier().key, "year_earlier_value", "change_on_year", "direction_on_year"),
+    ):
+        found = {}
+        if earlier is not None and len(earlier):
+            rows = earlier[earlier["quarter"] == then]
+            found = {
+                (i, a): (v, u)
+                for i, a, v, u in zip(
+                    rows["indicator_id"],
+                    rows["authority"],
+                    rows["value"],
+                    rows["reporting_unit"],
+                    strict=True,
+                )
+            }
+        values, changes, directions = [], [], []
+        for i, a, unit, now, pol, d in zip(
+            out["indicator_id"],
+            out["authority"],
+            out["reporting_unit"],
+            out["value"],
+            polarity,
+            decimals,
+            strict=True,
+        ):
+            before, before_unit = found.get((i, a), (None, None))
+            before = None if not isinstance(before, str) and pd.isna(before) else before
+            values.append(before)
+            if SUPPRESSED in (before, now):
+                change = (
+                    SUPPRESSED
+                    if before is not None and now is not None and not pd.isna(now)
+                    else None
+                )
+            elif before is None or now is None or pd.isna(now) or before_unit != unit:
+                change = None
+            else:
+                change = round(float(now) - float(before), int(d))
+            changes.append(change)
+            directions.append(_direction(change, pol))
+        out[value_col] = pd.Series(values, index=out.index, dtype=object)
+        out[change_col] = pd.Series(changes, index=out.index, dtype=object)
+        out[direction_col] = directions
+    return out

@@ -1,7 +1,10 @@
-"""The download page, reports/index.html: every quarter's workbooks, completeness per quarter and a
-small chart per theme. One static file with relative links and no script, so it works opened from
-disk or served by any web server; headings, captions, labelled charts and tables for screen
-readers."""
+"""The download pages, one per audience, each in its own tree under reports/ and linking only
+inside it: public/ (the open web: the publishable edition and its CSV, with what the release is),
+members/ (the 33 authorities: restricted theme workbooks and packs), authorities/<name>/ (what one
+authority alone receives: its feedback and its pack) and liia/ (LIIA's team: the status workbooks,
+every quarter's release state, unidentified files). Static files with relative links and no script,
+so they work opened from disk or served by any web server; headings, captions, labelled charts and
+tables for screen readers."""
 
 from __future__ import annotations
 
@@ -15,11 +18,20 @@ import duckdb
 import pandas as pd
 
 from pipelines.catalogue import THEME_TITLES, THEMES, Authorities, Catalogue
+from pipelines.feedback import authority_folder, feedback_path
 from pipelines.layout import save_text
-from pipelines.quarters import parse_quarter
+from pipelines.public_edition import releases_of
+from pipelines.quarters import Quarter, parse_quarter
+from pipelines.release import REVISIONS_POLICY, ReleaseSettings, deadline
 from pipelines.workbooks import (
+    AUTHORITIES,
+    LIIA_TEAM,
+    MEMBERS,
+    PUBLIC,
     format_value,
+    own_pack_path,
     pack_path,
+    public_csv_path,
     status_workbook_path,
     theme_workbook_path,
 )
@@ -44,15 +56,20 @@ class ThemeTrend:
     points: list[tuple[str, float]]  # (quarter label, London value), oldest first
 
 
-def quarter_entries(con: duckdb.DuckDBPyConnection, authorities: Authorities) -> list[QuarterEntry]:
-    """Every quarter with an accepted return, newest first, with who has one."""
+def quarter_entries(
+    con: duckdb.DuckDBPyConnection, authorities: Authorities, released_only: bool = True
+) -> list[QuarterEntry]:
+    """Quarters with an accepted return (released ones only, unless asked), newest first, with
+    who has one."""
     accepted = con.execute(
         """SELECT q.quarter, q.label, list(DISTINCT s.authority) FILTER (WHERE s.is_current),
                count(*) FILTER (WHERE s.authority IS NULL)
         FROM quarters AS q JOIN submissions AS s USING (quarter)
+        WHERE NOT $released OR q.quarter IN (SELECT quarter FROM releases)
         GROUP BY ALL
         HAVING bool_or(s.is_current)  -- a quarter with no accepted return is not published
-        ORDER BY q.quarter DESC"""
+        ORDER BY q.quarter DESC""",
+        {"released": released_only},
     ).fetchall()
     entries = []
     for key, label, codes, unmatched in accepted:
@@ -64,17 +81,27 @@ def quarter_entries(con: duckdb.DuckDBPyConnection, authorities: Authorities) ->
     return entries
 
 
-def theme_trends(con: duckdb.DuckDBPyConnection, catalogue: Catalogue) -> list[ThemeTrend]:
-    """London's figure for each theme's first indicator over the latest quarters."""
+def theme_trends(
+    con: duckdb.DuckDBPyConnection, catalogue: Catalogue, public: bool
+) -> list[ThemeTrend]:
+    """London's figure for each theme's first indicator over the latest released quarters: as
+    published (public) or as computed (members)."""
+    source = (
+        """SELECT quarter, value FROM public_group_figures
+        WHERE grouping = 'london' AND indicator_id = $id AND NOT suppressed
+        QUALIFY release = max(release) OVER (PARTITION BY quarter)"""
+        if public
+        else """SELECT quarter, value FROM group_aggregates
+        WHERE grouping = 'london' AND indicator_id = $id
+          AND quarter IN (SELECT quarter FROM releases)"""
+    )
     trends = []
     for theme in THEMES:
         indicator = catalogue.indicators[catalogue.indicators["theme"] == theme].iloc[0]
         rows = con.execute(
-            """SELECT q.label, g.value
-            FROM group_aggregates AS g JOIN quarters AS q USING (quarter)
-            WHERE g.grouping = 'london' AND g.indicator_id = ? AND g.value IS NOT NULL
-            ORDER BY q.quarter DESC LIMIT ?""",
-            [indicator["id"], CHART_QUARTERS],
+            f"""SELECT q.label, g.value FROM ({source}) AS g JOIN quarters AS q USING (quarter)
+            WHERE g.value IS NOT NULL ORDER BY q.quarter DESC LIMIT $n""",
+            {"id": indicator["id"], "n": CHART_QUARTERS},
         ).fetchall()
         trends.append(ThemeTrend(theme, indicator, list(reversed(rows))))
     return trends
@@ -85,9 +112,16 @@ def _size(path: Path) -> str:
     return f"{kb:,.0f} KB" if kb < 1024 else f"{kb / 1024:,.1f} MB"
 
 
-def _link(reports: Path, path: Path, text: str) -> str:
-    href = "/".join(quote(part) for part in path.relative_to(reports).parts)
-    return f'<a href="{href}">{escape(text)}</a> <span class="meta">(Excel, {_size(path)})</span>'
+def _link(root: Path, path: Path, text: str) -> str:
+    """A link relative to the page's own tree, with the file's kind and size."""
+    href = "/".join(quote(part) for part in path.relative_to(root).parts)
+    kind = {".csv": "CSV", ".xlsx": "Excel"}.get(path.suffix, path.suffix.lstrip(".").upper())
+    return f'<a href="{href}">{escape(text)}</a> <span class="meta">({kind}, {_size(path)})</span>'
+
+
+def _links(root: Path, files: list[tuple[str, Path]]) -> str:
+    items = [f"<li>{_link(root, p, text)}</li>" for text, p in files if p.exists()]
+    return f"<ul>{''.join(items)}</ul>" if items else "<p>None written yet.</p>"
 
 
 def _chart(trend: ThemeTrend) -> str:
@@ -153,48 +187,6 @@ def _chart(trend: ThemeTrend) -> str:
 </figure>"""
 
 
-def _downloads(reports: Path, entry: QuarterEntry, authorities: Authorities) -> str:
-    quarter = parse_quarter(entry.key)
-    theme_links, public_links = [], []
-    for theme in THEMES:
-        for publishable, links in ((False, theme_links), (True, public_links)):
-            path = theme_workbook_path(reports, quarter, theme, publishable)
-            if path.exists():
-                links.append(f"<li>{_link(reports, path, THEME_TITLES[theme])}</li>")
-    status = status_workbook_path(reports, quarter)
-    packs = [
-        (name, pack_path(reports, quarter, name))
-        for name in sorted(authorities.name(c) for c in authorities.codes)
-    ]
-    pack_links = [f"<li>{_link(reports, p, n)}</li>" for n, p in packs if p.exists()]
-    parts = [f'<section aria-labelledby="q-{entry.key}"><h3 id="q-{entry.key}">{entry.label}</h3>']
-    parts.append(f"<p>{_completeness(entry)}</p>")
-    if theme_links:
-        parts.append(
-            "<h4>Theme workbooks (RESTRICTED: the 33 authorities only)</h4>"
-            f"<ul>{''.join(theme_links)}</ul>"
-        )
-    if public_links:
-        parts.append(
-            "<h4>Publishable edition (small counts suppressed)</h4>"
-            f"<ul>{''.join(public_links)}</ul>"
-        )
-    if status.exists():
-        parts.append(
-            "<h4>Return status (RESTRICTED)</h4>"
-            f"<ul><li>{_link(reports, status, 'Who has returned, errors and warnings')}</li></ul>"
-        )
-    if pack_links:
-        parts.append(
-            f"<details><summary>Authority packs, {len(pack_links)} (RESTRICTED)</summary>"
-            f'<ul class="packs">{"".join(pack_links)}</ul></details>'
-        )
-    if len(parts) == 2:
-        parts.append("<p>No workbooks written for this quarter yet.</p>")
-    parts.append("</section>")
-    return "\n".join(parts)
-
-
 def _completeness(entry: QuarterEntry) -> str:
     missing = ", ".join(entry.missing) if entry.missing else "none"
     unmatched = (
@@ -226,79 +218,264 @@ table{border-collapse:collapse;margin:.5rem 0}
 th,td{border-bottom:1px solid #b1b4b6;padding:.25rem .75rem .25rem 0;text-align:left}
 caption{text-align:left;font-weight:bold}
 .packs{columns:3 16rem}
+.about dt{font-weight:bold;margin-top:.5rem}.about dd{margin:0 0 0 0;max-width:48rem}
+.release{font-weight:bold}
 """
 
 
-def page_html(
-    reports: Path,
-    entries: list[QuarterEntry],
-    trends: list[ThemeTrend],
-    authorities: Authorities,
-    produced: datetime,
-) -> str:
-    latest = entries[0].label if entries else "none yet"
-    completeness = "".join(
-        f'<tr><th scope="row"><a href="#q-{e.key}">{e.label}</a></th>'
-        f"<td>{e.accepted} of {e.expected}</td>"
-        f"<td>{escape(', '.join(e.missing) or 'none')}</td><td>{e.unmatched}</td></tr>"
-        for e in entries
-    )
+def _document(title: str, header: str, main: str) -> str:
     return f"""<!DOCTYPE html>
 <html lang="en-GB">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>LIIA quarterly benchmarks: downloads</title>
+<title>{escape(title)}</title>
 <style>{STYLE}</style>
 </head>
 <body>
 <a class="skip" href="#main">Skip to the downloads</a>
 <header>
-<h1>LIIA quarterly benchmarks</h1>
-<p>Children's services benchmarks for the 33 London authorities. Latest quarter: {latest}.
-Page produced {produced:%d %B %Y %H:%M}.</p>
-<p>Workbooks marked RESTRICTED are for the 33 authorities only. The publishable edition replaces
-counts from 1 to 5, and any figure that would reveal one, with c.</p>
+<h1>{escape(title)}</h1>
+{header}
 </header>
 <main id="main">
-<section aria-labelledby="glance">
-<h2 id="glance">London at a glance</h2>
-<div class="charts">
-{"".join(_chart(t) for t in trends)}
-</div>
-</section>
-<section aria-labelledby="returns">
-<h2 id="returns">Returns by quarter</h2>
-<table>
-<caption>Authorities with an accepted return, by quarter</caption>
-<thead><tr><th scope="col">Quarter</th><th scope="col">Accepted</th>
-<th scope="col">Missing or rejected</th>
-<th scope="col">Files not matched to an authority</th></tr></thead>
-<tbody>{completeness}</tbody>
-</table>
-</section>
-<section aria-labelledby="downloads">
-<h2 id="downloads">Downloads by quarter</h2>
-{"".join(_downloads(reports, e, authorities) for e in entries)}
-</section>
+{main}
 </main>
 </body>
 </html>
 """
 
 
-def write_download_page(
+def _glance(trends: list[ThemeTrend]) -> str:
+    return f"""<section aria-labelledby="glance">
+<h2 id="glance">London at a glance</h2>
+<div class="charts">
+{"".join(_chart(t) for t in trends)}
+</div>
+</section>"""
+
+
+def _release_lines(con, entry: QuarterEntry, root: Path) -> str:
+    """When the quarter was released, each revision and what changed, and the earlier releases'
+    files kept beside it."""
+    quarter = parse_quarter(entry.key)
+    releases = releases_of(con, quarter)
+    if not releases:
+        return ""
+    first, last = releases[0], releases[-1]
+    lines = [f"Released {first.released_at:%d %B %Y}."]
+    for r in releases[1:]:
+        lines.append(f"Revised {r.released_at:%d %B %Y} (release {r.number}): {escape(r.changes)}.")
+    kept = [root / entry.key / f"release {r.number}" for r in releases[:-1]]
+    links = [
+        f'<a href="{quote(entry.key)}/{quote(k.name)}/">{escape(k.name)}</a>'
+        for k in kept
+        if k.exists()
+    ]
+    if links:
+        lines.append("Earlier releases, kept as published: " + ", ".join(links) + ".")
+    status = "revised" if last.revised else "released"
+    return f'<p class="release" data-status="{status}">{" ".join(lines)}</p>'
+
+
+def public_page(con, reports: Path, entries, trends, settings: ReleaseSettings, produced) -> str:
+    root = reports / PUBLIC
+    latest = entries[0] if entries else None
+    next_quarter = parse_quarter(latest.key).next() if latest else None
+    sections = []
+    for e in entries:
+        quarter = parse_quarter(e.key)
+        files = [
+            (
+                f"{THEME_TITLES[t]} (publishable edition)",
+                theme_workbook_path(reports, quarter, t, True),
+            )
+            for t in THEMES
+        ] + [("Every published figure, one row each", public_csv_path(reports, quarter))]
+        sections.append(
+            f'<section aria-labelledby="q-{e.key}"><h3 id="q-{e.key}">{escape(e.label)}</h3>'
+            f"{_release_lines(con, e, root)}<p>{_completeness(e)}</p>{_links(root, files)}</section>"
+        )
+    next_release = (
+        f"{deadline(next_quarter):%d %B %Y} ({next_quarter.label}, after its return deadline)"
+        if next_quarter
+        else "after the first quarter's return deadline"
+    )
+    header = f"""<p>Children's services benchmarks for the 33 London authorities, as released to
+the public. Latest quarter: {escape(latest.label) if latest else "none released yet"}.</p>
+<dl class="about">
+<dt>What these figures are</dt><dd>{escape(settings.status_sentence())} Counts from 1 to 5, and
+any figure from which one could be worked back, are shown as [c]; every figure is rounded as
+shown.</dd>
+<dt>Source</dt><dd>{escape(settings.source)}</dd>
+<dt>Contact</dt><dd>{escape(settings.contact)}</dd>
+<dt>Released</dt><dd>{escape(_released_text(con, latest))}</dd>
+<dt>Next release</dt><dd>{escape(next_release)}</dd>
+<dt>Revisions</dt><dd>{escape(REVISIONS_POLICY)}</dd>
+</dl>
+<p class="meta">Page produced {produced:%d %B %Y %H:%M}.</p>"""
+    main = (
+        (_glance(trends) if entries else "")
+        + '<section aria-labelledby="downloads"><h2 id="downloads">Downloads by quarter</h2>'
+        + ("".join(sections) or "<p>No quarter has been released yet.</p>")
+        + "</section>"
+    )
+    return _document("LIIA quarterly benchmarks: public edition", header, main)
+
+
+def _released_text(con, entry: QuarterEntry | None) -> str:
+    if entry is None:
+        return "nothing released yet"
+    releases = releases_of(con, parse_quarter(entry.key))
+    last = releases[-1]
+    text = f"{entry.label}: {releases[0].released_at:%d %B %Y}"
+    return text + (f", revised {last.released_at:%d %B %Y}" if last.revised else "")
+
+
+def members_page(con, reports: Path, entries, trends, authorities, produced) -> str:
+    root = reports / MEMBERS
+    sections = []
+    for e in entries:
+        quarter = parse_quarter(e.key)
+        themes = [(THEME_TITLES[t], theme_workbook_path(reports, quarter, t)) for t in THEMES]
+        packs = [
+            (n, pack_path(reports, quarter, n))
+            for n in sorted(authorities.name(c) for c in authorities.codes)
+        ]
+        sections.append(
+            f'<section aria-labelledby="q-{e.key}"><h3 id="q-{e.key}">{escape(e.label)}</h3>'
+            f"{_release_lines(con, e, reports / PUBLIC).split('Earlier releases')[0]}"
+            f"<p>{_completeness(e)}</p><h4>Theme workbooks</h4>{_links(root, themes)}"
+            f'<details><summary>Authority packs</summary><div class="packs">'
+            f"{_links(root, packs)}</div></details></section>"
+        )
+    header = f"""<p>RESTRICTED: for the 33 LIIA authorities only. Do not publish or forward.
+Every figure as returned, with authorities' own notes; the public edition is published
+separately.</p><p class="meta">Page produced {produced:%d %B %Y %H:%M}.</p>"""
+    main = (
+        (_glance(trends) if entries else "")
+        + '<section aria-labelledby="downloads"><h2 id="downloads">Downloads by quarter</h2>'
+        + ("".join(sections) or "<p>No quarter has been released yet.</p>")
+        + "</section>"
+    )
+    return _document("LIIA quarterly benchmarks: members", header, main)
+
+
+def liia_page(con, reports: Path, entries, produced) -> str:
+    root = reports / LIIA_TEAM
+    rows, sections = [], []
+    for e in entries:
+        quarter = parse_quarter(e.key)
+        releases = releases_of(con, quarter)
+        state = (
+            f"release {releases[-1].number} of {releases[-1].released_at:%d %B %Y}"
+            if releases
+            else f"not released (deadline {deadline(quarter):%d %B %Y})"
+        )
+        rows.append(
+            f'<tr><th scope="row"><a href="#q-{e.key}">{escape(e.label)}</a></th>'
+            f"<td>{escape(state)}</td><td>{e.accepted} of {e.expected}</td>"
+            f"<td>{escape(', '.join(e.missing) or 'none')}</td><td>{e.unmatched}</td></tr>"
+        )
+        files = [("Who has returned, errors and warnings", status_workbook_path(reports, quarter))]
+        files.append(
+            (
+                "Feedback on files that named no authority",
+                feedback_path(reports, quarter, "Unidentified"),
+            )
+        )
+        sections.append(
+            f'<section aria-labelledby="q-{e.key}"><h3 id="q-{e.key}">{escape(e.label)}</h3>'
+            f"<p>{_completeness(e)}</p>{_links(root, files)}</section>"
+        )
+    header = f"""<p>RESTRICTED: LIIA's data team. Every quarter with a return, released or not.</p>
+<p class="meta">Page produced {produced:%d %B %Y %H:%M}.</p>"""
+    main = f"""<section aria-labelledby="returns">
+<h2 id="returns">Returns and releases by quarter</h2>
+<table>
+<caption>Release state and authorities with an accepted return, by quarter</caption>
+<thead><tr><th scope="col">Quarter</th><th scope="col">Release</th><th scope="col">Accepted</th>
+<th scope="col">Missing or rejected</th>
+<th scope="col">Files not matched to an authority</th></tr></thead>
+<tbody>{"".join(rows)}</tbody>
+</table>
+</section>
+<section aria-labelledby="downloads"><h2 id="downloads">Status by quarter</h2>
+{"".join(sections)}</section>"""
+    return _document("LIIA quarterly benchmarks: data team", header, main)
+
+
+def authority_page(reports: Path, name: str, quarters: list[Quarter], produced) -> str:
+    root = authority_folder(reports, name)
+    sections = []
+    for quarter in quarters:
+        files = [
+            (f"Feedback on your return for {quarter.label}", feedback_path(reports, quarter, name)),
+            (f"Your benchmark pack for {quarter.label}", own_pack_path(reports, quarter, name)),
+        ]
+        if not any(p.exists() for _, p in files):
+            continue
+        sections.append(
+            f'<section aria-labelledby="q-{quarter.key}"><h3 id="q-{quarter.key}">'
+            f"{escape(quarter.label)}</h3>{_links(root, files)}</section>"
+        )
+    header = f"""<p>RESTRICTED: for {escape(name)} only. Feedback on the returns you sent, and your
+pack once a quarter is released.</p><p class="meta">Page produced {produced:%d %B %Y %H:%M}.</p>"""
+    main = (
+        '<section aria-labelledby="downloads"><h2 id="downloads">By quarter</h2>'
+        + ("".join(sections) or "<p>Nothing yet.</p>")
+        + "</section>"
+    )
+    return _document(f"LIIA quarterly benchmarks: {name}", header, main)
+
+
+def write_download_pages(
     reports: Path,
     con: duckdb.DuckDBPyConnection,
     authorities: Authorities,
     catalogue: Catalogue,
-) -> Path:
-    """reports/index.html from the warehouse and the workbooks on disk."""
-    html = page_html(
-        reports,
-        quarter_entries(con, authorities),
-        theme_trends(con, catalogue),
-        authorities,
-        datetime.now(),
+) -> dict[str, Path]:
+    """Every audience's page from the warehouse and the files on disk: public, members, liia and
+    each authority's."""
+    produced = datetime.now()
+    released = quarter_entries(con, authorities)
+    every = quarter_entries(con, authorities, released_only=False)
+    (reports / "index.html").unlink(missing_ok=True)  # one page for all is what this replaced
+    pages = {
+        PUBLIC: save_text(
+            public_page(
+                con,
+                reports,
+                released,
+                theme_trends(con, catalogue, True),
+                ReleaseSettings.from_environment(),
+                produced,
+            ),
+            reports / PUBLIC / "index.html",
+        ),
+        MEMBERS: save_text(
+            members_page(
+                con, reports, released, theme_trends(con, catalogue, False), authorities, produced
+            ),
+            reports / MEMBERS / "index.html",
+        ),
+        LIIA_TEAM: save_text(
+            liia_page(con, reports, every, produced), reports / LIIA_TEAM / "index.html"
+        ),
+    }
+    quarters = [parse_quarter(e.key) for e in every]
+    all_quarters = sorted(
+        {
+            parse_quarter(k)
+            for (k,) in con.execute("SELECT DISTINCT quarter FROM submissions").fetchall()
+        },
+        key=lambda q: q.key,
+        reverse=True,
     )
-    return save_text(html, reports / "index.html")
+    for code in authorities.codes:
+        name = authorities.name(code)
+        pages[f"{AUTHORITIES}/{name}"] = save_text(
+            authority_page(reports, name, all_quarters or quarters, produced),
+            authority_folder(reports, name) / "index.html",
+        )
+    return pages

@@ -102,5 +102,15 @@ def write_feedback(
     return book.close()
 
 
+def authority_folder(reports: Path, name: str) -> Path:
+    """What one authority alone receives (reports/authorities/<name>/); files that name no
+    authority are answered by LIIA's team (reports/liia/unidentified/)."""
+    if name == "Unidentified":
+        return reports / "liia" / "unidentified"
+    return reports / "authorities" / name
+
+
 def feedback_path(reports: Path, quarter: Quarter, name: str) -> Path:
-    return reports / quarter.key / "feedback" / name / f"LIIA feedback {quarter.key} {name}.xlsx"
+    return (
+        authority_folder(reports, name) / quarter.key / f"LIIA feedback {quarter.key} {name}.xlsx"
+    )

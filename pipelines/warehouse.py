@@ -241,6 +241,86 @@ TABLES = [
         ),
     ),
 ]
+
+RESTRICTED_MARKING = "RESTRICTED: for the 33 LIIA authorities only. Do not publish or forward."
+PUBLIC_MARKING = "OFFICIAL: publishable edition, as released to the public."
+
+
+def _public_columns() -> tuple[tuple[str, str, str], ...]:
+    shown = {name: (kind, comment) for name, kind, comment in TABLE_BY_NAME["benchmarks"].columns}
+    kept = list(shown)
+    columns = [("release", "INTEGER", "Release of the quarter these figures were published in")]
+    for name in kept:
+        kind, comment = shown[name]
+        columns.append(
+            (name, kind, f"As published (rounded as shown; NULL where suppressed): {comment}")
+        )
+    columns += [
+        (
+            "suppressed_columns",
+            "VARCHAR",
+            "Comma-separated columns shown as c (suppressed) on this row",
+        ),
+        ("suppression", "VARCHAR", "primary (a count from 1 to 5), complementary, or NULL"),
+    ]
+    return tuple(columns)
+
+
+TABLE_BY_NAME = {t.name: t for t in TABLES}
+TABLES += [
+    Table(
+        "releases",
+        f"{PUBLIC_MARKING} Every release of a quarter: the first, and each revision, kept.",
+        (
+            ("quarter", "VARCHAR", "Quarter key"),
+            ("release", "INTEGER", "1 for the first release, 2, 3, ... for revisions"),
+            ("released_at", "TIMESTAMPTZ", "When the release was made"),
+            ("reason", "VARCHAR", "deadline, data lead (released early by hand) or revision"),
+            ("changes", "VARCHAR", "What changed since the release before, in words"),
+            ("figures_changed", "INTEGER", "Published figures that differ from the release before"),
+            (
+                "submissions",
+                "VARCHAR[]",
+                "The current returns it was made from, CODE:submission_id",
+            ),
+        ),
+    ),
+    Table(
+        "public_benchmarks",
+        f"{PUBLIC_MARKING} What the public edition shows of each figure, release by release: "
+        "values rounded as shown, c where suppressed; ranks, bands and order statistics over the "
+        "shown values only.",
+        _public_columns(),
+    ),
+    Table(
+        "public_group_figures",
+        f"{PUBLIC_MARKING} London, Inner/Outer and sub-region figures as published, by release.",
+        (
+            ("quarter", "VARCHAR", "Quarter key"),
+            ("release", "INTEGER", "Release of the quarter"),
+            ("indicator_id", "VARCHAR", "Indicator id"),
+            ("grouping", "VARCHAR", "london, inner_outer_ons or sub_region"),
+            ("group_name", "VARCHAR", "The group"),
+            ("value", "DOUBLE", "As published, rounded as shown; NULL where suppressed"),
+            ("suppressed", "BOOLEAN", "Shown as c"),
+            ("units", "INTEGER", "Units reporting (published)"),
+        ),
+    ),
+    Table(
+        "disclosure_audit",
+        f"{RESTRICTED_MARKING} The audit of each release: for each small count, whether the "
+        "published figures leave an intruder a range from 0 to at least the protection margin.",
+        (
+            ("quarter", "VARCHAR", "Quarter key"),
+            ("release", "INTEGER", "Release of the quarter"),
+            ("reporting_unit", "VARCHAR", "Unit whose count is protected"),
+            ("ref", "VARCHAR", "The count item"),
+            ("protected", "BOOLEAN", "The published figures leave it a range from 0 to the margin"),
+            ("smallest", "DOUBLE", "Smallest value it could take (where computed exactly)"),
+            ("largest", "DOUBLE", "Largest value it could take (where computed exactly)"),
+        ),
+    ),
+]
 TABLE_BY_NAME = {t.name: t for t in TABLES}
 
 
@@ -264,7 +344,22 @@ def create_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(LATEST_QUARTER_VIEW_SQL)
     con.execute(
         "COMMENT ON VIEW latest_quarter IS "
-        + _quote("The latest quarter with an accepted return: what 'latest' means everywhere.")
+        + _quote("The latest released quarter: what 'latest' means everywhere.")
+    )
+    con.execute(EDITIONS_VIEW_SQL)
+    con.execute(
+        "COMMENT ON VIEW figures_by_edition IS "
+        + _quote(
+            "Each figure's restricted value beside what the public edition shows of it "
+            "(public_value, public_symbol c where suppressed), from the latest release."
+        )
+    )
+    con.execute(
+        "CREATE OR REPLACE VIEW marking AS SELECT "
+        + _quote(RESTRICTED_MARKING)
+        + " AS marking, 'Tables and views hold restricted figures unless their comment starts "
+        "OFFICIAL: public_benchmarks, public_group_figures and releases hold only what was "
+        "published.' AS note"
     )
     con.execute("COMMENT ON COLUMN latest_quarter.quarter IS 'Quarter key, e.g. 2026-27-Q2'")
     con.execute("COMMENT ON COLUMN latest_quarter.label IS 'Quarter as people read it'")
@@ -276,12 +371,28 @@ def create_schema(con: duckdb.DuckDBPyConnection) -> None:
         )
 
 
-# A quarter with no accepted return yet (the one under way, say) is never the latest.
+# Only a released quarter is ever the latest: not the one under way with a few early returns.
 LATEST_QUARTER_VIEW_SQL = """
 CREATE OR REPLACE VIEW latest_quarter AS
 SELECT q.quarter, q.label
 FROM quarters AS q
-WHERE q.quarter = (SELECT max(quarter) FROM submissions WHERE is_current)
+WHERE q.quarter = (SELECT max(quarter) FROM releases)
+"""
+
+# Each figure's restricted value beside what the public was shown in the quarter's latest release.
+EDITIONS_VIEW_SQL = """
+CREATE OR REPLACE VIEW figures_by_edition AS
+SELECT b.quarter, b.indicator_id, b.authority, b.value AS restricted_value, b.symbol,
+       p.release, p.value AS public_value,
+       CASE WHEN p.release IS NULL THEN 'not released'
+            WHEN list_contains(string_split(p.suppressed_columns, ','), 'value') THEN 'c'
+            ELSE p.symbol END AS public_symbol,
+       p.suppression
+FROM benchmarks AS b
+LEFT JOIN (
+    SELECT * FROM public_benchmarks
+    QUALIFY release = max(release) OVER (PARTITION BY quarter)
+) AS p USING (quarter, indicator_id, authority)
 """
 
 THEME_VIEW_SQL = """

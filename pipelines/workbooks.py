@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import multiprocessing
 import os
+import shutil
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -23,7 +24,7 @@ import duckdb
 import pandas as pd
 
 from pipelines.catalogue import THEME_TITLES, THEMES, Authorities, Catalogue, formula_refs
-from pipelines.disclosure import publishable
+from pipelines.feedback import authority_folder
 from pipelines.layout import (
     BLUE,
     DARK,
@@ -185,11 +186,19 @@ def quarter_figures(con: duckdb.DuckDBPyConnection, quarter: Quarter, quarters: 
     return QuarterFigures(quarter, benchmarks, groups, submissions, items, notes), issues
 
 
-def publishable_figures(figures: QuarterFigures, catalogue: Catalogue) -> QuarterFigures:
-    """The figures with the spec's disclosure control applied (see pipelines.disclosure), and no
-    authority's notes: they are for the 33 authorities only."""
-    benchmarks, groups = publishable(figures.benchmarks, figures.groups, figures.items, catalogue)
-    return replace(figures, benchmarks=benchmarks, groups=groups, notes=pd.DataFrame())
+def public_figures(con: duckdb.DuckDBPyConnection, figures: QuarterFigures) -> QuarterFigures:
+    """What the public edition shows, as stored by the quarter's latest release (the release stage,
+    pipelines.public_edition), with the earlier quarters as they were released; no notes."""
+    from pipelines.public_edition import public_benchmarks, public_groups
+
+    keys = list(dict.fromkeys(figures.benchmarks["quarter"])) or [figures.quarter.key]
+    return replace(
+        figures,
+        benchmarks=public_benchmarks(con, keys),
+        groups=public_groups(con, figures.quarter),
+        items=pd.DataFrame(),
+        notes=pd.DataFrame(),
+    )
 
 
 def completeness(figures: QuarterFigures, authorities: Authorities) -> tuple[int, list[str]]:
@@ -850,7 +859,9 @@ def _rank_text(b, ind) -> str:
     return f"{int(b['rank'])} of {int(b['n_reporting'])}"
 
 
-def _write_pack(path: Path, shared: _PackInputs, code: str, name: str) -> Path:
+def _write_pack(
+    path: Path, shared: _PackInputs, code: str, name: str, copy_to: Path | None = None
+) -> Path:
     """One authority against London on every indicator of the four themes: first the figures LIIA
     will ask it to explain, with its own notes; then every indicator; a chart of each figure to
     explain among every authority's, its own bar highlighted; and a sheet per theme with every
@@ -892,7 +903,13 @@ def _write_pack(path: Path, shared: _PackInputs, code: str, name: str) -> Path:
         _pack_charts(book, shared, flagged, code, name)
     for theme, indicators in shared.by_theme.items():
         _pack_theme_sheet(book, shared, theme, indicators, code, name)
-    return book.close()
+    written = book.close()
+    if copy_to is not None:  # the authority's own copy, in its own folder
+        copy_to.parent.mkdir(parents=True, exist_ok=True)
+        partial = copy_to.with_name(f".{copy_to.name}.{os.getpid()}.partial")
+        shutil.copyfile(written, partial)
+        os.replace(partial, copy_to)
+    return written
 
 
 def _pack_charts(book, shared, indicators, code, name) -> None:
@@ -974,21 +991,33 @@ def _own_row(sheet: Sheet, first: int, name: str) -> int | None:
     return None
 
 
+# One tree per audience under reports/, each with its own page that links only inside it.
+PUBLIC, MEMBERS, AUTHORITIES, LIIA_TEAM = "public", "members", "authorities", "liia"
+
+
 def theme_workbook_path(
     reports: Path, quarter: Quarter, theme: str, publishable: bool = False
 ) -> Path:
     if publishable:
         name = f"LIIA {theme} benchmarks {quarter.key} publishable.xlsx"
-        return reports / quarter.key / "publishable" / name
-    return reports / quarter.key / f"LIIA {theme} benchmarks {quarter.key}.xlsx"
+        return reports / PUBLIC / quarter.key / name
+    return reports / MEMBERS / quarter.key / f"LIIA {theme} benchmarks {quarter.key}.xlsx"
+
+
+def public_csv_path(reports: Path, quarter: Quarter) -> Path:
+    return reports / PUBLIC / quarter.key / f"LIIA benchmarks {quarter.key} publishable.csv"
 
 
 def status_workbook_path(reports: Path, quarter: Quarter) -> Path:
-    return reports / quarter.key / f"LIIA return status {quarter.key}.xlsx"
+    return reports / LIIA_TEAM / quarter.key / f"LIIA return status {quarter.key}.xlsx"
 
 
 def pack_path(reports: Path, quarter: Quarter, name: str) -> Path:
-    return reports / quarter.key / "packs" / f"LIIA pack {quarter.key} {name}.xlsx"
+    return reports / MEMBERS / quarter.key / "packs" / f"LIIA pack {quarter.key} {name}.xlsx"
+
+
+def own_pack_path(reports: Path, quarter: Quarter, name: str) -> Path:
+    return authority_folder(reports, name) / quarter.key / f"LIIA pack {quarter.key} {name}.xlsx"
 
 
 # --- writing a quarter's workbooks across the cores -------------------------------------------
@@ -1044,24 +1073,34 @@ def write_quarter_workbooks(
     issues: pd.DataFrame,
     authorities: Authorities,
     catalogue: Catalogue,
+    public: QuarterFigures | None = None,
     workers: int | None = None,
 ) -> dict[str, list[Path]]:
-    """Every workbook of the quarter: the four theme workbooks and their publishable editions,
-    the status workbook and a pack for each authority."""
+    """Every workbook of the quarter: the status workbook; and once the quarter is released
+    (`public`, its stored public edition), the four theme workbooks, their publishable editions
+    and a pack for each authority."""
     quarter = figures.quarter
-    published = publishable_figures(figures, catalogue)
-    shared = _pack_inputs(figures, authorities, catalogue)
     tasks = {"themes": [], "status": [], "packs": []}
+    status = status_workbook_path(reports, quarter)
+    tasks["status"].append((write_status_workbook, (status, figures, issues, authorities), {}))
+    if public is None:
+        return _written(tasks, workers)
+    published = public
+    shared = _pack_inputs(figures, authorities, catalogue)
     for edition, marking in ((figures, RESTRICTED), (published, PUBLISHABLE)):
         for theme in THEMES:
             path = theme_workbook_path(reports, quarter, theme, publishable=edition is published)
             args = (path, edition, theme, authorities, catalogue)
             tasks["themes"].append((write_theme_workbook, args, {"marking": marking}))
-    status = status_workbook_path(reports, quarter)
-    tasks["status"].append((write_status_workbook, (status, figures, issues, authorities), {}))
     for code, name in shared.order:
         args = (pack_path(reports, quarter, name), shared, code, name)
-        tasks["packs"].append((_write_pack, args, {}))
+        tasks["packs"].append(
+            (_write_pack, args, {"copy_to": own_pack_path(reports, quarter, name)})
+        )
+    return _written(tasks, workers)
+
+
+def _written(tasks: dict[str, list], workers: int | None) -> dict[str, list]:
     paths = in_parallel([t for kind in tasks.values() for t in kind], workers)
     out, start = {}, 0
     for kind, kind_tasks in tasks.items():

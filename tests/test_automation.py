@@ -35,7 +35,7 @@ def test_definitions_load_with_the_job_schedule_and_sensor():
     assert defs.resolve_sensor_def("inbox_sensor")
     graph = defs.resolve_asset_graph()
     groups = {graph.get(key).group_name for key in graph.get_all_asset_keys()}
-    assert groups == {"receiving", "validation", "benchmarks", "warehouse", "reports"}
+    assert groups == {"receiving", "validation", "benchmarks", "release", "warehouse", "reports"}
     assert len(graph.asset_check_keys) == 3
 
 
@@ -294,8 +294,9 @@ def test_a_quarter_with_no_returns_is_never_published_or_latest(tmp_path, latest
     shutil.copytree(latest_quarter_run, tmp_path, dirs_exist_ok=True)
     result = run_quarter(tmp_path, SAMPLE, "2026-27-Q3")
     assert result.success
-    assert not (tmp_path / "reports" / "2026-27-Q3").exists()
-    page = (tmp_path / "reports" / "index.html").read_text()
+    assert not (tmp_path / "reports" / "public" / "2026-27-Q3").exists()
+    assert not (tmp_path / "reports" / "members" / "2026-27-Q3").exists()
+    page = (tmp_path / "reports" / "public" / "index.html").read_text()
     assert "Latest quarter: 2026-27 Q2" in page and "2026-27 Q3" not in page
     published = tmp_path / "published" / "liia.duckdb"
     con = duckdb.connect(str(published), read_only=True)

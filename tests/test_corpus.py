@@ -176,8 +176,8 @@ def test_every_corpus_file_has_a_submission_and_an_answer(corpus_quarter):
     shas = {sha256_of(p) for p in FILES}
     assert shas <= set(submissions)
     unidentified = [s for s in shas if submissions[s][1] is None]
-    feedback = tmp / "reports" / "2026-27-Q1" / "feedback"
-    book = load_workbook(feedback / "Unidentified" / "LIIA feedback 2026-27-Q1 Unidentified.xlsx")
+    feedback = tmp / "reports" / "liia" / "unidentified" / "2026-27-Q1"
+    book = load_workbook(feedback / "LIIA feedback 2026-27-Q1 Unidentified.xlsx")
     files_answered = {row[1] for row in book["Issues"].iter_rows(min_row=2, values_only=True)}
     names: dict[str, set] = {}
     for p in FILES:
@@ -185,5 +185,5 @@ def test_every_corpus_file_has_a_submission_and_an_answer(corpus_quarter):
     assert all(names[sha] & files_answered for sha in unidentified)
     statuses = {submissions[s][0] for s in shas}
     assert {"not a workbook", "rejected", "superseded"} <= statuses
-    page = (tmp / "reports" / "index.html").read_text()
+    page = (tmp / "reports" / "liia" / "index.html").read_text()
     assert f"{len(unidentified)} files could not be matched to an authority" in page

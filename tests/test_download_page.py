@@ -12,7 +12,7 @@ from urllib.parse import unquote, urlparse
 
 import pytest
 
-from pipelines.catalogue import THEMES, load_authorities
+from pipelines.catalogue import THEMES
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -97,7 +97,7 @@ class DevTools:
 def page(latest_quarter_run, tmp_path_factory):
     """The page loaded in Chromium: (accessibility nodes, links, screenshot bytes, text)."""
     assert CHROMIUM, "Chromium is missing: `make test` installs Debian's chromium package"
-    index = latest_quarter_run / "reports" / "index.html"
+    index = latest_quarter_run / "reports" / "public" / "index.html"
     browser = DevTools(tmp_path_factory.mktemp("chromium-profile"))
     try:
         target = browser.call("Target.createTarget", url="about:blank")["targetId"]
@@ -129,9 +129,9 @@ def _name(node):
     return (node.get("name") or {}).get("value", "")
 
 
-def test_every_link_on_the_page_resolves(page, latest_quarter_run):
+def test_every_link_on_the_public_page_resolves_inside_the_public_tree(page, latest_quarter_run):
     _, links, _, _ = page
-    reports = latest_quarter_run / "reports"
+    reports = latest_quarter_run / "reports" / "public"
     files = [unquote(urlparse(href).path) for href, _ in links if href.startswith("file:")]
     anchors = [href for href, _ in links if "#" in href]
     assert files and all(Path(f).is_file() for f in files), [
@@ -140,9 +140,9 @@ def test_every_link_on_the_page_resolves(page, latest_quarter_run):
     assert all(Path(f).resolve().is_relative_to(reports.resolve()) for f in files)
     for quarter in ("2026-27-Q1", "2026-27-Q2"):
         linked = [f for f in files if f"/{quarter}/" in f]
-        # 4 theme workbooks, 4 publishable editions, the status workbook and 33 packs.
-        assert len(linked) == 4 + 4 + 1 + len(load_authorities().codes), quarter
-        assert not any("/feedback/" in f for f in linked)  # feedback goes to its authority alone
+        # the 4 publishable theme workbooks and the CSV of every published figure
+        assert len(linked) == 4 + 1, quarter
+        assert all(f.endswith((" publishable.xlsx", " publishable.csv")) for f in linked)
     assert len(anchors) >= 2
 
 
@@ -152,13 +152,18 @@ def test_the_page_renders_with_completeness_per_quarter(page):
     assert "2026-27 Q2" in text and "2026-27 Q1" in text
     assert "30 of 33 authorities returned and accepted" in text
     assert "Hackney" in text and "Westminster" in text
+    # what the release is: status, source, contact, dates and revisions
+    assert "management information" in text and "not official statistics" in text
+    for words in ("Source", "Contact", "Released", "Next release", "15 February 2027", "Revisions"):
+        assert words in text, words
 
 
 def test_a_screen_reader_finds_headings_named_charts_tables_and_links(page):
     nodes, _, _, _ = page
     shown = [n for n in nodes if not n.get("ignored")]
     headings = [_name(n) for n in shown if _role(n) == "heading"]
-    assert "LIIA quarterly benchmarks" in headings and "Downloads by quarter" in headings
+    assert "LIIA quarterly benchmarks: public edition" in headings
+    assert "Downloads by quarter" in headings
     charts = [n for n in shown if _role(n) == "image"]
     assert len(charts) == len(THEMES)
     for chart in charts:

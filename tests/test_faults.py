@@ -204,14 +204,17 @@ def test_a_feedback_workbook_that_cannot_be_written_costs_no_other_authority(tmp
     inbox.mkdir(parents=True)
     for name in ("Barnet", "Camden"):
         shutil.copy(SAMPLE / "2026-27-Q2" / f"{name} LIIA return 2026-27 Q2.xlsx", inbox)
-    blocked = tmp_path / "reports" / "2026-27-Q2" / "feedback" / "Barnet"
+    blocked = tmp_path / "reports" / "authorities" / "Barnet" / "2026-27-Q2"
     blocked.parent.mkdir(parents=True)
     blocked.write_text("a file where Barnet's folder should be")
     result = run_quarter(tmp_path, tmp_path / "inbox", "2026-27-Q2", raise_on_error=False)
     failed = [e.step_key for e in result.all_events if e.is_step_failure]
     assert failed == ["feedback_workbooks"]
-    feedback = tmp_path / "reports" / "2026-27-Q2" / "feedback"
-    assert (feedback / "Camden" / "LIIA feedback 2026-27-Q2 Camden.xlsx").exists()
+    feedback = tmp_path / "reports" / "authorities" / "Camden" / "2026-27-Q2"
+    assert (feedback / "LIIA feedback 2026-27-Q2 Camden.xlsx").exists()
     message = next(e for e in result.all_events if e.is_step_failure).step_failure_data.error
     assert "1 file(s) could not be written" in message.message
-    assert (tmp_path / "reports" / "index.html").exists()  # the rest of the run went on
+    # the rest of the run went on: the workbooks were written (the pages wait for the feedback)
+    assert (
+        tmp_path / "reports" / "liia" / "2026-27-Q2" / "LIIA return status 2026-27-Q2.xlsx"
+    ).exists()

@@ -40,9 +40,10 @@ def test_one_quarter_runs_end_to_end(latest_quarter_run):
         "SELECT count(*) FROM benchmarks WHERE quarter = '2026-27-Q2' GROUP BY indicator_id"
     ).fetchall()
     assert {n for (n,) in per_indicator} == {33}
-    reports = latest_quarter_run / "reports" / "2026-27-Q2"
-    assert len(list(reports.glob("LIIA * benchmarks *.xlsx"))) == 4
-    assert (reports / "LIIA return status 2026-27-Q2.xlsx").exists()
+    reports = latest_quarter_run / "reports"
+    assert len(list((reports / "members" / "2026-27-Q2").glob("LIIA * benchmarks *.xlsx"))) == 4
+    assert len(list((reports / "public" / "2026-27-Q2").glob("LIIA * publishable.*"))) == 5
+    assert (reports / "liia" / "2026-27-Q2" / "LIIA return status 2026-27-Q2.xlsx").exists()
 
 
 def test_london_figure_is_a_ratio_of_sums(latest_quarter_run):
@@ -144,7 +145,10 @@ def test_inbox_files_are_never_changed(tmp_path):
 
 def _feedback_issues(reports, quarter) -> dict[str, list[tuple]]:
     out = {}
-    for path in (reports / quarter / "feedback").rglob("*.xlsx"):
+    for path in [
+        *(reports / "authorities").glob(f"*/{quarter}/LIIA feedback*.xlsx"),
+        *(reports / "liia" / "unidentified").glob(f"{quarter}/*.xlsx"),
+    ]:
         wb = load_workbook(path)
         rows = []
         if "Issues" in wb.sheetnames:
@@ -168,11 +172,11 @@ def test_deliberate_problems_reach_only_their_authority(latest_quarter_run):
     others = {k: v for k, v in q2.items() if k not in {"Brent", "Ealing", "Lewisham", "Sutton"}}
     assert len(others) == 31 - 4 and not any(others.values())  # receipts only
     receipt = load_workbook(
-        reports / "2026-27-Q2" / "feedback" / "Barnet" / "LIIA feedback 2026-27-Q2 Barnet.xlsx"
+        reports / "authorities" / "Barnet" / "2026-27-Q2" / "LIIA feedback 2026-27-Q2 Barnet.xlsx"
     )
     assert any("accepted" in str(c.value) for c in receipt["Summary"]["A"])
     ealing = load_workbook(
-        reports / "2026-27-Q2" / "feedback" / "Ealing" / "LIIA feedback 2026-27-Q2 Ealing.xlsx"
+        reports / "authorities" / "Ealing" / "2026-27-Q2" / "LIIA feedback 2026-27-Q2 Ealing.xlsx"
     )
     summary = [c.value for c in ealing["Summary"]["A"] if c.value]
     # the negative is in the first file; the resubmission replaced it, so nothing is left to fix

@@ -34,12 +34,19 @@ MERTON_NOTE = "Recording system migration"
 
 
 def _reports(run) -> Path:
-    return run / "reports" / QUARTER
+    """The members' tree of the quarter: restricted theme workbooks and packs."""
+    return run / "reports" / "members" / QUARTER
 
 
 def _theme_path(run, theme, publishable=False):
     if publishable:
-        return _reports(run) / "publishable" / f"LIIA {theme} benchmarks {QUARTER} publishable.xlsx"
+        return (
+            run
+            / "reports"
+            / "public"
+            / QUARTER
+            / f"LIIA {theme} benchmarks {QUARTER} publishable.xlsx"
+        )
     return _reports(run) / f"LIIA {theme} benchmarks {QUARTER}.xlsx"
 
 
@@ -175,7 +182,11 @@ def test_no_header_is_cut_off_in_any_workbook(latest_quarter_run):
         _theme_path(latest_quarter_run, "send", publishable=True),
         reports / "packs" / f"LIIA pack {QUARTER} Merton.xlsx",
         reports / f"LIIA return status {QUARTER}.xlsx",
-        reports / "feedback" / "Brent" / f"LIIA feedback {QUARTER} Brent.xlsx",
+        reports.parents[1]
+        / "authorities"
+        / "Brent"
+        / QUARTER
+        / f"LIIA feedback {QUARTER} Brent.xlsx",
     ]
     checked = 0
     for path in paths:
@@ -283,7 +294,7 @@ def test_an_authoritys_notes_stand_beside_its_values_and_nowhere_published(lates
     )
     notes = pack.set_index("Indicator")["Your note in the return"]
     assert MERTON_NOTE in notes["Assessments with exploitation factors per 10k children"]
-    for path in (reports / "publishable").glob("*.xlsx"):
+    for path in (reports.parents[1] / "public" / QUARTER).glob("*.xlsx"):
         with zipfile.ZipFile(path) as z:
             text = b" ".join(z.read(n) for n in z.namelist() if n.endswith(".xml"))
         assert MERTON_NOTE.encode() not in text and b"Note from the authority" not in text
@@ -389,9 +400,10 @@ def test_text_from_a_return_is_never_a_formula(tmp_path):
 
 
 def test_status_workbook_lists_every_authority(latest_quarter_run):
-    ws = load_workbook(_reports(latest_quarter_run) / f"LIIA return status {QUARTER}.xlsx")[
-        "Submissions"
-    ]
+    status = (
+        latest_quarter_run / "reports" / "liia" / QUARTER / f"LIIA return status {QUARTER}.xlsx"
+    )
+    ws = load_workbook(status)["Submissions"]
     rows = _table(ws, "Submissions").set_index("Authority")
     assert len(rows) == 33
     assert (

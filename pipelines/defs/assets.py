@@ -4,6 +4,7 @@ Each run is one quarter (a partition, `2026-27 Q2`), so every materialisation an
 which quarter it is about; a backfill of many quarters is one run per quarter, oldest first."""
 
 import logging
+import shutil
 import time
 import warnings
 from pathlib import Path
@@ -15,9 +16,17 @@ from dagster_duckdb import DuckDBResource
 from pipelines.catalogue import load_authorities, load_catalogue
 from pipelines.defs.partitions import quarter_partitions
 from pipelines.defs.resources import LiiaPaths, working_db
-from pipelines.download_page import write_download_page
+from pipelines.download_page import write_download_pages
 from pipelines.feedback import feedback_path, feedback_rows, write_feedback
+from pipelines.public_edition import (
+    last_release,
+    make_release,
+    public_csv_rows,
+    release_summary,
+    write_public_csv,
+)
 from pipelines.quarters import Quarter, parse_quarter
+from pipelines.release import RELEASE_TAG, run_moment
 from pipelines.settlement import (
     NOT_USED,
     authority_summary,
@@ -35,8 +44,11 @@ from pipelines.warehouse import (
     reconcile_quarter,
 )
 from pipelines.workbooks import (
+    PUBLIC,
     WriteFailure,
     in_parallel,
+    public_csv_path,
+    public_figures,
     quarter_figures,
     write_quarter_workbooks,
 )
@@ -267,7 +279,37 @@ def benchmarks(context: dg.AssetExecutionContext, validated_returns: dict, duckd
     )
 
 
-@dg.asset(group_name="warehouse", pool=WAREHOUSE_POOL, deps=[benchmarks], **QUARTERLY)
+@dg.asset(group_name="release", pool=WAREHOUSE_POOL, deps=[benchmarks], **QUARTERLY)
+def public_release(
+    context: dg.AssetExecutionContext, duckdb: DuckDBResource
+) -> dg.MaterializeResult:
+    """What each audience may see of the quarter, decided once and stored: the quarter is released
+    by the first run at or after its deadline (or earlier by `liia release`), and re-released as a
+    revision when its published figures change. Each release stores the public edition (values as
+    shown, c where suppressed) beside the restricted figures, and its disclosure audit."""
+    quarter = _quarter(context)
+    tags = context.run.tags if context.run else {}
+    now, requested = run_moment(tags), tags.get(RELEASE_TAG) == "requested"
+    catalogue, authorities = load_catalogue(), load_authorities()
+    started = time.perf_counter()
+    with working_db(duckdb) as con:
+        release, edition = make_release(con, quarter, now, requested, catalogue, authorities)
+        summary = release_summary(con, quarter)
+    metadata = {"release": dg.MetadataValue.text(summary)}
+    if edition is not None:
+        counts = edition.counts(catalogue)
+        protected = sum(f.protected for f in edition.findings)
+        metadata |= {
+            "suppressions": _table(
+                counts[counts[["primary", "complementary", "group_figures"]].sum(axis=1) > 0]
+            ),
+            "audit": f"{protected} of {len(edition.findings)} small counts protected",
+        }
+    _report(context, quarter, "release", f"{summary} ({time.perf_counter() - started:.1f} s)")
+    return dg.MaterializeResult(metadata=metadata)
+
+
+@dg.asset(group_name="warehouse", pool=WAREHOUSE_POOL, deps=[public_release], **QUARTERLY)
 def analysts_warehouse(
     context: dg.AssetExecutionContext, duckdb: DuckDBResource, paths: LiiaPaths
 ) -> dg.MaterializeResult:
@@ -287,7 +329,7 @@ def analysts_warehouse(
     )
 
 
-@dg.asset(group_name="reports", pool=WAREHOUSE_POOL, deps=[benchmarks], **QUARTERLY)
+@dg.asset(group_name="reports", pool=WAREHOUSE_POOL, deps=[public_release], **QUARTERLY)
 def benchmark_workbooks(
     context: dg.AssetExecutionContext, duckdb: DuckDBResource, paths: LiiaPaths
 ) -> dg.MaterializeResult:
@@ -301,10 +343,17 @@ def benchmark_workbooks(
     started = time.perf_counter()
     with working_db(duckdb) as con:
         figures, issues = quarter_figures(con, quarter)
+        release = last_release(con, quarter)
+        public = public_figures(con, figures) if release else None
     if not figures.has_returns:
         _report(context, quarter, "reports", "no accepted return yet: no workbooks")
         return dg.MaterializeResult(metadata={"workbooks": 0})
-    books = write_quarter_workbooks(reports, figures, issues, authorities, catalogue)
+    if release is not None:
+        _keep_earlier_release(reports, quarter, release.number)
+    books = write_quarter_workbooks(reports, figures, issues, authorities, catalogue, public)
+    if public is not None:
+        rows = public_csv_rows(public, authorities, catalogue, release.number)
+        books["themes"].append(write_public_csv(public_csv_path(reports, quarter), rows))
     failed = _failures(context, books)
     themes, packs = books["themes"], books["packs"]
     written = [p for p in [*themes, *books["status"]] if not isinstance(p, WriteFailure)]
@@ -322,6 +371,22 @@ def benchmark_workbooks(
             "reports_folder": dg.MetadataValue.path(str(reports / quarter.key)),
         }
     )
+
+
+def _keep_earlier_release(reports: Path, quarter: Quarter, number: int) -> None:
+    """Before a revision is written, the public files of the release before it are kept in
+    public/<quarter>/release N/, where the public page links them."""
+    folder = reports / PUBLIC / quarter.key
+    kept = folder / f"release {number - 1}"
+    if number < 2 or kept.exists() or not folder.exists():
+        return
+    partial = folder / f".release {number - 1}.partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir()
+    for path in folder.iterdir():
+        if path.is_file() and not path.name.startswith("."):
+            shutil.copy2(path, partial / path.name)
+    partial.rename(kept)
 
 
 def _failures(context, written: dict[str, list] | list) -> list[WriteFailure]:
@@ -369,12 +434,25 @@ def feedback_workbooks(
     return dg.MaterializeResult(metadata={"feedback_workbooks": len(results) - len(failed)})
 
 
-@dg.asset(group_name="reports", pool=WAREHOUSE_POOL, deps=[benchmark_workbooks], **QUARTERLY)
+@dg.asset(
+    group_name="reports",
+    pool=WAREHOUSE_POOL,
+    deps=[benchmark_workbooks, feedback_workbooks],
+    **QUARTERLY,
+)
 def download_page(
     context: dg.AssetExecutionContext, duckdb: DuckDBResource, paths: LiiaPaths
 ) -> dg.MaterializeResult:
-    """reports/index.html: every quarter with returns, its workbooks linked, completeness per
-    quarter and a small chart per theme; static, so it opens from disk or any web server."""
+    """A page per audience, each linking only inside its own tree: reports/public/index.html (the
+    open web), members/ (the 33 authorities), authorities/<name>/ (each authority alone) and
+    liia/ (LIIA's team). Static, so they open from disk or any web server."""
     with working_db(duckdb) as con:
-        page = write_download_page(Path(paths.reports), con, load_authorities(), load_catalogue())
-    return dg.MaterializeResult(metadata={"page": dg.MetadataValue.path(str(page))})
+        pages = write_download_pages(Path(paths.reports), con, load_authorities(), load_catalogue())
+    return dg.MaterializeResult(
+        metadata={
+            "public_page": dg.MetadataValue.path(str(pages["public"])),
+            "members_page": dg.MetadataValue.path(str(pages["members"])),
+            "liia_page": dg.MetadataValue.path(str(pages["liia"])),
+            "pages": len(pages),
+        }
+    )

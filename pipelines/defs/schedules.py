@@ -1,6 +1,5 @@
 """The quarterly run after each return deadline."""
 
-import os
 from datetime import date
 
 import dagster as dg
@@ -8,10 +7,8 @@ import dagster as dg
 from pipelines.defs.jobs import quarter_job
 from pipelines.defs.partitions import open_quarters
 from pipelines.quarters import Quarter, quarter_containing
+from pipelines.release import AS_OF_TAG, DEADLINE_DAY, DEADLINE_MONTHS_AFTER, RELEASE_TAG
 
-# The return deadline: this day of the month, this many months after the quarter ends.
-DEADLINE_DAY = int(os.environ.get("LIIA_DEADLINE_DAY", "15"))
-DEADLINE_MONTHS_AFTER = int(os.environ.get("LIIA_DEADLINE_MONTHS_AFTER", "2"))
 QUARTER_END_MONTHS = (6, 9, 12, 3)
 
 
@@ -39,4 +36,9 @@ def quarter_due(day: date, months_after: int = DEADLINE_MONTHS_AFTER) -> Quarter
 def quarter_deadline_schedule(context: dg.ScheduleEvaluationContext):
     quarter = quarter_due(context.scheduled_execution_time.date())
     open_quarters(context.instance, [quarter])
-    return dg.RunRequest(run_key=f"deadline {quarter.key}", partition_key=quarter.label)
+    # The tick's own moment: the run releases the quarter as of its deadline, whenever it starts.
+    return dg.RunRequest(
+        run_key=f"deadline {quarter.key}",
+        partition_key=quarter.label,
+        tags={AS_OF_TAG: context.scheduled_execution_time.isoformat(), RELEASE_TAG: "deadline"},
+    )

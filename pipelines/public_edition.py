@@ -1,0 +1,378 @@
+"""The release stage: each quarter's public edition decided, audited and stored in the pipeline's
+own database, release by release; every public output is written from what is stored here, never
+from the restricted figures."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from pipelines.catalogue import Authorities, Catalogue
+from pipelines.disclosure import NUMERIC_COLUMNS, SUPPRESSED, PublicQuarter, public_quarter
+from pipelines.quarters import Quarter
+from pipelines.release import Release, changes_text, decide
+from pipelines.warehouse import TABLE_BY_NAME, create_schema
+
+
+def last_release(con: duckdb.DuckDBPyConnection, quarter: Quarter) -> Release | None:
+    row = con.execute(
+        """SELECT quarter, release, released_at, reason, changes, figures_changed
+        FROM releases WHERE quarter = ? ORDER BY release DESC LIMIT 1""",
+        [quarter.key],
+    ).fetchone()
+    return Release(*row) if row else None
+
+
+def releases_of(con: duckdb.DuckDBPyConnection, quarter: Quarter) -> list[Release]:
+    rows = con.execute(
+        """SELECT quarter, release, released_at, reason, changes, figures_changed
+        FROM releases WHERE quarter = ? ORDER BY release""",
+        [quarter.key],
+    ).fetchall()
+    return [Release(*r) for r in rows]
+
+
+def released_quarters(con: duckdb.DuckDBPyConnection) -> list[str]:
+    return [
+        r[0] for r in con.execute("SELECT DISTINCT quarter FROM releases ORDER BY 1").fetchall()
+    ]
+
+
+def _stored(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """A public frame as stored: `c` becomes NULL, and the row lists its suppressed columns."""
+    out = frame.copy()
+    hidden = pd.DataFrame(
+        {c: out[c].map(lambda v: isinstance(v, str) and v == SUPPRESSED) for c in NUMERIC_COLUMNS}
+    )
+    out["suppressed_columns"] = [
+        ",".join(c for c in NUMERIC_COLUMNS if row[c]) or None for row in hidden.to_dict("records")
+    ]
+    for c in NUMERIC_COLUMNS:
+        out[c] = pd.to_numeric(out[c].where(~hidden[c], None), errors="coerce").astype("float64")
+    return out.reindex(columns=columns)
+
+
+def _restored(frame: pd.DataFrame) -> pd.DataFrame:
+    """A stored public frame with `c` back where it was shown."""
+    out = frame.copy()
+    hidden = out["suppressed_columns"].fillna("").str.split(",")
+    for c in NUMERIC_COLUMNS:
+        mask = np.array([c in h for h in hidden])
+        out[c] = out[c].astype(object).where(out[c].notna(), None)
+        out.loc[mask, c] = SUPPRESSED
+    return out
+
+
+def public_benchmarks(con: duckdb.DuckDBPyConnection, keys: list[str]) -> pd.DataFrame:
+    """The public edition of these quarters as last released (quarters never released: none)."""
+    frame = con.execute(
+        """SELECT * FROM public_benchmarks
+        WHERE list_contains($keys, quarter)
+        QUALIFY release = max(release) OVER (PARTITION BY quarter)""",
+        {"keys": keys},
+    ).df()
+    return _restored(frame)
+
+
+def public_groups(con: duckdb.DuckDBPyConnection, quarter: Quarter) -> pd.DataFrame:
+    frame = con.execute(
+        """SELECT * FROM public_group_figures WHERE quarter = $q
+        QUALIFY release = max(release) OVER ()""",
+        {"q": quarter.key},
+    ).df()
+    frame["value"] = [
+        SUPPRESSED if s else (None if pd.isna(v) else v)
+        for v, s in zip(frame["value"], frame["suppressed"], strict=True)
+    ]
+    frame["value"] = frame["value"].astype(object)
+    return frame
+
+
+def quarter_public_edition(
+    con: duckdb.DuckDBPyConnection, quarter: Quarter, catalogue: Catalogue, authorities: Authorities
+) -> PublicQuarter:
+    """The quarter's public edition computed from the working database's restricted figures."""
+    one = {"q": quarter.key}
+    benchmarks = con.execute("SELECT * FROM benchmarks WHERE quarter = $q", one).df()
+    groups = con.execute("SELECT * FROM group_aggregates WHERE quarter = $q", one).df()
+    items = con.execute(
+        """SELECT v.quarter, v.authority, v.indicator_id AS ref, v.value
+        FROM indicator_values AS v JOIN indicators AS i USING (indicator_id, kind)
+        WHERE v.kind = 'item' AND i.unit = 'count' AND v.quarter = $q AND v.value IS NOT NULL""",
+        one,
+    ).df()
+    earlier = public_benchmarks(con, [quarter.previous().key, quarter.year_earlier().key])
+    population = authorities.table.set_index("liia_code")["population_0_17"]
+    return public_quarter(benchmarks, groups, items, catalogue, population, earlier)
+
+
+def _current_submissions(con, quarter: Quarter) -> set[str]:
+    rows = con.execute(
+        "SELECT authority, submission_id FROM submissions WHERE quarter = ? AND is_current",
+        [quarter.key],
+    ).fetchall()
+    return {f"{a}:{s}" for a, s in rows}
+
+
+def _changed_figures(con, quarter: Quarter, edition: PublicQuarter, release: int) -> int:
+    """Published figures (value or symbol) that differ from the stored release."""
+    before = con.execute(
+        "SELECT indicator_id, authority, value, suppressed_columns, symbol FROM public_benchmarks "
+        "WHERE quarter = ? AND release = ?",
+        [quarter.key, release],
+    ).df()
+    now = _stored(
+        edition.benchmarks, ["indicator_id", "authority", "value", "suppressed_columns", "symbol"]
+    )
+    merged = before.merge(now, on=["indicator_id", "authority"], how="outer", suffixes=("_b", "_a"))
+    same = (
+        ((merged["value_b"] - merged["value_a"]).abs().fillna(0) < 1e-9)
+        & (merged["value_b"].isna() == merged["value_a"].isna())
+        & (merged["suppressed_columns_b"].fillna("") == merged["suppressed_columns_a"].fillna(""))
+        & (merged["symbol_b"].fillna("") == merged["symbol_a"].fillna(""))
+    )
+    groups_before = con.execute(
+        "SELECT indicator_id, grouping, group_name, value, suppressed FROM public_group_figures "
+        "WHERE quarter = ? AND release = ?",
+        [quarter.key, release],
+    ).df()
+    g = edition.groups
+    groups_now = pd.DataFrame(
+        {
+            "indicator_id": g["indicator_id"],
+            "grouping": g["grouping"],
+            "group_name": g["group_name"],
+            "value_a": pd.to_numeric(
+                g["value"].where(g["value"] != SUPPRESSED, None), errors="coerce"
+            ),
+            "suppressed_a": g["value"] == SUPPRESSED,
+        }
+    )
+    gm = groups_before.merge(groups_now, on=["indicator_id", "grouping", "group_name"], how="outer")
+    group_same = (
+        ((gm["value"] - gm["value_a"]).abs().fillna(0) < 1e-9)
+        & (gm["value"].isna() == gm["value_a"].isna())
+        & (gm["suppressed"].fillna(False) == gm["suppressed_a"].fillna(False))
+    )
+    return int((~same).sum() + (~group_same).sum())
+
+
+def make_release(
+    con: duckdb.DuckDBPyConnection,
+    quarter: Quarter,
+    now: datetime,
+    requested: bool,
+    catalogue: Catalogue,
+    authorities: Authorities,
+) -> tuple[Release | None, PublicQuarter | None]:
+    """Release the quarter if it is due, asked for, or already released and now different; store the
+    public edition, its group figures and its audit under the new release number. Returns the new
+    release (None when nothing was released) and the public edition computed."""
+    create_schema(con)
+    has_returns = bool(
+        con.execute("SELECT count(*) FROM benchmarks WHERE quarter = ?", [quarter.key]).fetchone()[
+            0
+        ]
+    )
+    last = last_release(con, quarter)
+    if not has_returns or (last is None and not decide(quarter, now, requested, True, None, 0, "")):
+        return None, None
+    edition = quarter_public_edition(con, quarter, catalogue, authorities)
+    submissions = _current_submissions(con, quarter)
+    changed, what = 0, ""
+    if last is not None:
+        changed = _changed_figures(con, quarter, edition, last.number)
+        (before,) = con.execute(
+            "SELECT submissions FROM releases WHERE quarter = ? AND release = ?",
+            [quarter.key, last.number],
+        ).fetchone()
+        names = dict(zip(authorities.table["liia_code"], authorities.table["name"], strict=True))
+        what = changes_text(set(before or []), submissions, names, changed)
+    release = decide(quarter, now, requested, has_returns, last, changed, what)
+    if release is None:
+        return None, edition
+    store_release(con, release, edition, submissions)
+    return release, edition
+
+
+def store_release(con, release: Release, edition: PublicQuarter, submissions: set[str]) -> None:
+    columns = [c for c, _, _ in TABLE_BY_NAME["public_benchmarks"].columns]
+    kinds = {u: "primary" for u in edition.suppression.primary} | {
+        u: "complementary" for u in edition.suppression.complementary
+    }
+    rows = _stored(edition.benchmarks.assign(release=release.number), columns)
+    rows["suppression"] = [
+        kinds.get(k)
+        for k in zip(
+            edition.benchmarks["indicator_id"], edition.benchmarks["reporting_unit"], strict=True
+        )
+    ]
+    g = edition.groups
+    groups = pd.DataFrame(
+        {
+            "quarter": release.quarter,
+            "release": release.number,
+            "indicator_id": g["indicator_id"],
+            "grouping": g["grouping"],
+            "group_name": g["group_name"],
+            "value": pd.to_numeric(
+                g["value"].where(g["value"] != SUPPRESSED, None), errors="coerce"
+            ).astype("float64"),
+            "suppressed": (g["value"] == SUPPRESSED).astype(bool),
+            "units": g["units"],
+        }
+    )
+    audit = pd.DataFrame(
+        [
+            (release.quarter, release.number, f.unit, f.ref, f.protected, f.smallest, f.largest)
+            for f in edition.findings
+        ],
+        columns=["quarter", "release", "reporting_unit", "ref", "protected", "smallest", "largest"],
+    ).astype({"smallest": "float64", "largest": "float64"})
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for table, frame in (
+            ("public_benchmarks", rows),
+            ("public_group_figures", groups),
+            ("disclosure_audit", audit),
+        ):
+            names = [c for c, _, _ in TABLE_BY_NAME[table].columns]
+            con.register("incoming", frame.reindex(columns=names))
+            con.execute(f"INSERT INTO {table} SELECT * FROM incoming")
+            con.unregister("incoming")
+        con.execute(
+            "INSERT INTO releases VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                release.quarter,
+                release.number,
+                release.released_at,
+                release.reason,
+                release.changes,
+                release.figures_changed,
+                sorted(submissions),
+            ],
+        )
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+
+
+def release_summary(con: duckdb.DuckDBPyConnection, quarter: Quarter) -> str:
+    releases = releases_of(con, quarter)
+    if not releases:
+        return f"{quarter.label}: not released"
+    last = releases[-1]
+    text = f"{quarter.label}: release {last.number} of {last.released_at:%d %B %Y}"
+    return text + (f" (revised: {last.changes})" if last.revised else "")
+
+
+CSV_COLUMNS = [
+    "quarter",
+    "quarter_label",
+    "release",
+    "theme",
+    "indicator_id",
+    "indicator",
+    "unit",
+    "polarity",
+    "area_type",
+    "area_name",
+    "ons_code",
+    "dfe_la_code",
+    "value",
+    "symbol",
+    "rank",
+    "ranked_of",
+    "band",
+    "flag",
+    "units_reporting",
+]
+
+
+def public_csv_rows(
+    figures, authorities: Authorities, catalogue: Catalogue, release: int
+) -> list[dict]:
+    """The quarter's public figures as one tidy table: a row per authority and indicator, and per
+    group figure, each with names, codes, unit and quarter. Suppressed values are empty with the
+    symbol c; values are as shown in the workbooks."""
+    quarter = figures.quarter
+    table = authorities.table.set_index("liia_code")
+    indicators = catalogue.indicators.set_index("id")
+    rows = []
+    current = figures.benchmarks[figures.benchmarks["quarter"] == quarter.key]
+    base = {"quarter": quarter.key, "quarter_label": quarter.label, "release": release}
+    for r in current.sort_values(["indicator_id", "authority"]).itertuples():
+        ind = indicators.loc[r.indicator_id]
+        value = None if isinstance(r.value, str) or pd.isna(r.value) else r.value
+        symbol = (
+            SUPPRESSED if r.value == SUPPRESSED else (r.symbol if isinstance(r.symbol, str) else "")
+        )
+        rows.append(
+            {
+                **base,
+                "theme": ind.theme,
+                "indicator_id": r.indicator_id,
+                "indicator": ind["name"],
+                "unit": ind.unit,
+                "polarity": ind.polarity,
+                "area_type": "authority",
+                "area_name": table.at[r.authority, "name"],
+                "ons_code": table.at[r.authority, "ons_code"],
+                "dfe_la_code": table.at[r.authority, "dfe_la_code"],
+                "value": value,
+                "symbol": symbol,
+                "rank": None if pd.isna(r.rank) else int(r.rank),
+                "ranked_of": None if pd.isna(r.rank) else int(r.n_reporting),
+                "band": r.quartile_band if isinstance(r.quartile_band, str) else "",
+                "flag": r.top_bottom_20 if isinstance(r.top_bottom_20, str) else "",
+                "units_reporting": None,
+            }
+        )
+    area = {
+        "london": "London",
+        "inner_outer_ons": "Inner/Outer London (ONS)",
+        "sub_region": "LIIA sub-region",
+    }
+    for g in figures.groups.sort_values(["indicator_id", "grouping", "group_name"]).itertuples():
+        ind = indicators.loc[g.indicator_id]
+        hidden = isinstance(g.value, str)
+        rows.append(
+            {
+                **base,
+                "theme": ind.theme,
+                "indicator_id": g.indicator_id,
+                "indicator": ind["name"],
+                "unit": ind.unit,
+                "polarity": ind.polarity,
+                "area_type": area[g.grouping],
+                "area_name": g.group_name,
+                "ons_code": "E12000007" if g.grouping == "london" else "",
+                "dfe_la_code": "",
+                "value": None if hidden or pd.isna(g.value) else g.value,
+                "symbol": SUPPRESSED if hidden else "",
+                "rank": None,
+                "ranked_of": None,
+                "band": "",
+                "flag": "",
+                "units_reporting": int(g.units),
+            }
+        )
+    return rows
+
+
+def write_public_csv(path, rows: list[dict]):
+    import csv
+    import os
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    with open(partial, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, CSV_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(partial, path)
+    return path

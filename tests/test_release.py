@@ -1,0 +1,370 @@
+"""The release: what each audience may see, when the quarter is ready, with disclosure control an
+intruder cannot undo."""
+
+import csv
+import re
+import shutil
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+from openpyxl import load_workbook
+
+from pipelines.catalogue import load_authorities, load_catalogue
+from pipelines.disclosure import (
+    Suppression,
+    _quarter_units,
+    _targets,
+    audit_model,
+    public_quarter,
+    unit_populations,
+)
+from pipelines.disclosure_audit import PROTECTION_MARGIN, audit
+from pipelines.quarters import parse_quarter
+from pipelines.release import AS_OF_TAG, RELEASE_TAG, deadline
+from tests.conftest import PROJECT, run_quarter
+
+QUARTER = "2026-27-Q2"
+
+
+class _Links(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.hrefs = []
+
+    def handle_starttag(self, tag, attrs):
+        href = dict(attrs).get("href")
+        if tag == "a" and href and not href.startswith("#"):
+            self.hrefs.append(href)
+
+
+def _pages(reports: Path) -> dict[Path, Path]:
+    """Each page and the root of its audience's tree."""
+    pages = {reports / t / "index.html": reports / t for t in ("public", "members", "liia")}
+    for folder in (reports / "authorities").iterdir():
+        pages[folder / "index.html"] = folder
+    return pages
+
+
+def test_every_link_of_every_page_resolves_inside_its_own_tree(latest_quarter_run):
+    reports = latest_quarter_run / "reports"
+    assert not (reports / "index.html").exists()  # no page for everyone
+    pages = _pages(reports)
+    assert len(pages) == 3 + 33
+    linked = 0
+    for page, root in pages.items():
+        parser = _Links()
+        parser.feed(page.read_text())
+        for href in parser.hrefs:
+            assert "://" not in href and not href.startswith("/"), (page, href)
+            target = (page.parent / unquote(href)).resolve()
+            assert target.is_relative_to(root.resolve()), (page, href)
+            assert target.exists(), (page, href)
+            linked += 1
+    assert linked > 100
+
+
+def _csv(path: Path) -> pd.DataFrame:
+    with open(path, newline="", encoding="utf-8") as f:
+        return pd.DataFrame(list(csv.DictReader(f)))
+
+
+def test_the_public_tree_holds_nothing_restricted(latest_quarter_run):
+    reports = latest_quarter_run / "reports"
+    public = reports / "public"
+    files = [p for p in public.rglob("*") if p.is_file()]
+    assert {p.suffix for p in files} == {".xlsx", ".csv", ".html"}
+    con = duckdb.connect(str(latest_quarter_run / "liia.duckdb"), read_only=True)
+    notes = {
+        n for (n,) in con.execute("SELECT note FROM return_values WHERE note <> ''").fetchall()
+    }
+    for path in files:
+        if path.suffix == ".xlsx":
+            wb = load_workbook(path)
+            text = [str(c.value) for ws in wb.worksheets for row in ws.iter_rows() for c in row]
+        else:
+            text = [path.read_text()]
+        assert not any("RESTRICTED" in t for t in text), path
+        assert not any(n in t for t in text for n in notes if len(n) > 12), path
+
+    # Every published figure is the restricted one rounded as shown, or c where suppressed; every
+    # small count's unit is c.
+    shown = _csv(public / QUARTER / f"LIIA benchmarks {QUARTER} publishable.csv")
+    names = load_authorities().table.set_index("name")["liia_code"]
+    authority_rows = shown[shown["area_type"] == "authority"].assign(
+        authority=lambda f: f["area_name"].map(names)
+    )
+    restricted = con.execute(
+        """SELECT b.indicator_id, b.authority, b.value, i.decimals, e.suppression
+        FROM benchmarks AS b JOIN indicators AS i USING (indicator_id)
+        JOIN figures_by_edition AS e USING (quarter, indicator_id, authority)
+        WHERE b.quarter = ?""",
+        [QUARTER],
+    ).df()
+    both = authority_rows.merge(restricted, on=["indicator_id", "authority"])
+    assert len(both) == 33 * 37
+    hidden = both["symbol"] == "c"
+    assert (both.loc[hidden, "value_x"] == "").all()
+    assert both.loc[both["suppression"] == "primary", "symbol"].eq("c").all()
+    assert both.loc[both["suppression"] == "complementary", "symbol"].eq("c").all()
+    shown_values = both[~hidden & (both["value_x"] != "")]
+    expected = [
+        round(v, int(d))
+        for v, d in zip(shown_values["value_y"], shown_values["decimals"], strict=True)
+    ]
+    assert np.allclose(shown_values["value_x"].astype(float), expected)
+    # In the workbook as in the CSV: a value holds what is shown, not more decimals.
+    ws = load_workbook(
+        public / QUARTER / f"LIIA adolescents benchmarks {QUARTER} publishable.xlsx"
+    )["ADO-I05"]
+    numbers = [c.value for row in ws.iter_rows() for c in row if isinstance(c.value, float)]
+    assert numbers and all(abs(v * 1000 - round(v * 1000)) < 1e-6 for v in numbers)
+
+
+def test_no_authority_folder_holds_another_authoritys_files(latest_quarter_run):
+    folders = list((latest_quarter_run / "reports" / "authorities").iterdir())
+    assert len(folders) == 33
+    for folder in folders:
+        for path in folder.rglob("*.xlsx"):
+            assert path.stem.endswith(f" {folder.name}"), path
+
+
+def _quarter_inputs(con, quarter: str):
+    one = [quarter]
+    b = con.execute("SELECT * FROM benchmarks WHERE quarter = ?", one).df()
+    g = con.execute("SELECT * FROM group_aggregates WHERE quarter = ?", one).df()
+    items = con.execute(
+        """SELECT v.quarter, v.authority, v.indicator_id AS ref, v.value
+        FROM indicator_values AS v JOIN indicators AS i USING (indicator_id, kind)
+        WHERE v.kind = 'item' AND i.unit = 'count' AND v.quarter = ? AND v.value IS NOT NULL""",
+        one,
+    ).df()
+    return b, g, items
+
+
+def _exact_audit(b, g, items, suppression: Suppression):
+    catalogue = load_catalogue()
+    population = load_authorities().table.set_index("liia_code")["population_0_17"]
+    q = _quarter_units(b, g, catalogue)
+    model = audit_model(q, suppression, catalogue, unit_populations(b, population))
+    return audit(model, _targets(q, items, catalogue), exact=True)
+
+
+def test_the_audit_finds_every_small_count_protected_in_a_released_quarter(latest_quarter_run):
+    """The stored release of the sample quarter, audited exactly: every small count could be 0 and
+    could be PROTECTION_MARGIN or more, given every figure published. Without the complementary
+    suppressions the same audit finds counts an intruder can pin down."""
+    con = duckdb.connect(str(latest_quarter_run / "liia.duckdb"), read_only=True)
+    b, g, items = _quarter_inputs(con, QUARTER)
+    stored = con.execute(
+        "SELECT indicator_id, reporting_unit, suppression FROM public_benchmarks "
+        "WHERE quarter = ? AND suppression IS NOT NULL",
+        [QUARTER],
+    ).fetchall()
+    hidden_groups = con.execute(
+        "SELECT indicator_id, grouping, group_name FROM public_group_figures "
+        "WHERE quarter = ? AND suppressed",
+        [QUARTER],
+    ).fetchall()
+    primary = {(i, u) for i, u, s in stored if s == "primary"}
+    complementary = {(i, u) for i, u, s in stored if s == "complementary"}
+    assert complementary
+    findings = _exact_audit(b, g, items, Suppression(primary, complementary, set(hidden_groups)))
+    assert len(findings) > 100
+    truth = {
+        (a, r): v for a, r, v in zip(items["authority"], items["ref"], items["value"], strict=True)
+    }
+    for f in findings:
+        assert f.smallest <= truth[(f.unit, f.ref)] <= f.largest  # the model holds the truth
+        assert f.smallest == 0 and f.largest >= PROTECTION_MARGIN, f
+    unprotected = _exact_audit(b, g, items, Suppression(primary))
+    assert any(not f.protected for f in unprotected)
+
+
+def _hard_quarter(seed: int = 7):
+    """A synthetic quarter built to be hard: children looked after (ADO12, in four indicators)
+    and post-charge detentions (ADO04) small in several authorities of every group, five small
+    ones in one sub-region, the City included."""
+    rng = np.random.default_rng(seed)
+    authorities = load_authorities()
+    table = authorities.table.set_index("liia_code")
+    codes = list(table.index)
+    small = {"CIT", "KAC", "WES", "ISL", "CAM", "HAF", "BEX", "HAV", "SUT", "MER"}
+    items = []
+    for code in codes:
+        pop = table.at[code, "population_0_17"]
+        cla = int(rng.integers(1, 6)) if code in small else int(pop * rng.uniform(0.003, 0.006))
+        missing = int(rng.integers(0, 3)) if cla < 6 else int(cla * rng.uniform(0.05, 0.12))
+        detentions = int(rng.integers(1, 6)) if code in small else int(rng.integers(6, 30))
+        uasc = int(rng.integers(0, 2)) if cla < 6 else int(cla * rng.uniform(0.05, 0.2))
+        items += [
+            ("ADO12", code, cla),
+            ("ADO06", code, missing),
+            ("ADO15", code, uasc),
+            ("ADO04", code, detentions),
+            ("ADO05", code, missing * 2),
+            ("FIN03", code, cla * 50_000.0),
+        ]
+    items = pd.DataFrame(items, columns=["ref", "authority", "value"]).assign(quarter=QUARTER)
+    wide = items.pivot(index="authority", columns="ref", values="value")
+    formulas = {
+        "ADO-I03": lambda w: w["ADO04"] / table["population_0_17"] * 10000,
+        "ADO-I05": lambda w: w["ADO06"] / w["ADO12"] * 100,
+        "ADO-I08": lambda w: w["ADO12"] / table["population_0_17"] * 10000,
+        "ADO-I10": lambda w: w["ADO15"] / w["ADO12"] * 100,
+        "ADO-I04": lambda w: w["ADO05"] / w["ADO06"].replace(0, np.nan),
+        "FIN-I09": lambda w: w["FIN03"] / w["ADO12"],
+    }
+    rows, groups = [], []
+    for indicator, formula in formulas.items():
+        value = formula(wide)
+        for code in codes:
+            v = value[code]
+            rows.append(
+                {
+                    "quarter": QUARTER,
+                    "indicator_id": indicator,
+                    "authority": code,
+                    "reporting_unit": code,
+                    "value": None if pd.isna(v) else float(v),
+                    "status": "no denominator" if pd.isna(v) else "ok",
+                    "symbol": "z" if pd.isna(v) else None,
+                    "low_reliability": False,
+                    "inner_outer": table.at[code, "inner_outer_ons"],
+                    "sub_region": table.at[code, "sub_region"],
+                }
+            )
+        members = [("london", "London", codes)] + [
+            (grouping, name, list(table.index[table[column] == name]))
+            for grouping, column in (
+                ("inner_outer_ons", "inner_outer_ons"),
+                ("sub_region", "sub_region"),
+            )
+            for name in table[column].unique()
+        ]
+        for grouping, name, who in members:
+            sub = wide.loc[who].assign(population_0_17=table.loc[who, "population_0_17"])
+            total = formula(sub.sum().to_frame().T.rename(index={0: who[0]}))
+            groups.append(
+                {
+                    "quarter": QUARTER,
+                    "indicator_id": indicator,
+                    "grouping": grouping,
+                    "group_name": name,
+                    "value": float(total.iloc[0]),
+                    "units": len(who),
+                }
+            )
+    benchmarks = pd.DataFrame(rows)
+    for column in [
+        "rank",
+        "n_reporting",
+        "n_units",
+        "london_value",
+        "london_median",
+        "london_lower_quartile",
+        "london_upper_quartile",
+        "london_min",
+        "london_max",
+        "quartile_band",
+        "top_bottom_20",
+        "inner_outer_value",
+        "sub_region_value",
+        "previous_value",
+        "change_on_quarter",
+        "direction_on_quarter",
+        "year_earlier_value",
+        "change_on_year",
+        "direction_on_year",
+    ]:
+        benchmarks[column] = None
+    return benchmarks, pd.DataFrame(groups), items
+
+
+def test_the_audit_holds_on_a_quarter_built_to_be_hard():
+    benchmarks, groups, items = _hard_quarter()
+    catalogue = load_catalogue()
+    population = load_authorities().table.set_index("liia_code")["population_0_17"]
+    edition = public_quarter(benchmarks, groups, items, catalogue, population)
+    s = edition.suppression
+    assert len(s.primary) >= 40
+    assert s.complementary
+    counts = edition.counts(catalogue)
+    assert counts["primary"].sum() == len(s.primary)
+    findings = _exact_audit(benchmarks, groups, items, s)
+    assert len(findings) >= 20
+    assert all(f.smallest == 0 and f.largest >= PROTECTION_MARGIN for f in findings), [
+        f for f in findings if not f.protected
+    ]
+    # What the public edition shows: c where hidden, the rest rounded as shown; ranks of shown
+    # values only, 1 to n without gaps.
+    shown = edition.benchmarks
+    ado08 = shown[(shown["indicator_id"] == "ADO-I08") & (shown["value"] != "c")]
+    assert set(ado08["rank"].dropna().astype(int)) <= set(range(1, len(ado08) + 1))
+    assert (ado08["n_reporting"] == len(ado08)).all()
+    assert all(re.fullmatch(r"-?\d+(\.\d)?", f"{v}") for v in ado08["value"])
+
+
+def _inbox(tmp_path: Path, names: list[str]) -> Path:
+    inbox = tmp_path / "inbox" / QUARTER
+    inbox.mkdir(parents=True)
+    for name in names:
+        (path,) = (PROJECT / "sample_returns" / QUARTER).glob(f"*{name}*")
+        shutil.copy(path, inbox / path.name)
+    return tmp_path / "inbox"
+
+
+@pytest.mark.long_running(seconds=40)
+def test_a_quarter_is_released_at_its_deadline_or_by_the_data_lead_and_revised_after(tmp_path):
+    quarter = parse_quarter(QUARTER)
+    before = f"{deadline(quarter).isoformat()}T06:00:00+00:00"
+    early = {AS_OF_TAG: "2026-10-20T09:00:00+01:00"}
+    inbox = _inbox(tmp_path, ["Barnet", "Camden"])
+    assert run_quarter(tmp_path, inbox, QUARTER, tags=early).success
+    reports = tmp_path / "reports"
+    con = duckdb.connect(str(tmp_path / "published" / "liia.duckdb"), read_only=True)
+    assert con.execute("SELECT count(*) FROM releases").fetchone() == (0,)
+    assert con.execute("SELECT * FROM latest_quarter").fetchall() == []
+    con.close()
+    assert not (reports / "public" / QUARTER).exists()
+    assert not (reports / "members" / QUARTER).exists()
+    assert (reports / "liia" / QUARTER / f"LIIA return status {QUARTER}.xlsx").exists()
+    assert (
+        reports / "authorities" / "Barnet" / QUARTER / f"LIIA feedback {QUARTER} Barnet.xlsx"
+    ).exists()
+    assert "No quarter has been released yet" in (reports / "public" / "index.html").read_text()
+
+    # The data lead releases it early.
+    assert run_quarter(tmp_path, inbox, QUARTER, tags={**early, RELEASE_TAG: "requested"}).success
+    con = duckdb.connect(str(tmp_path / "published" / "liia.duckdb"), read_only=True)
+    assert con.execute("SELECT release, reason FROM releases").fetchall() == [(1, "data lead")]
+    assert con.execute("SELECT quarter FROM latest_quarter").fetchall() == [(QUARTER,)]
+    con.close()
+    first_csv = reports / "public" / QUARTER / f"LIIA benchmarks {QUARTER} publishable.csv"
+    first = first_csv.read_bytes()
+
+    # A late return after release: a revision, the first release kept.
+    shutil.copy(next((PROJECT / "sample_returns" / QUARTER).glob("*Brent*")), inbox / QUARTER)
+    assert run_quarter(tmp_path, inbox, QUARTER, tags={AS_OF_TAG: before}).success
+    con = duckdb.connect(str(tmp_path / "published" / "liia.duckdb"), read_only=True)
+    rows = con.execute("SELECT release, reason, changes FROM releases ORDER BY 1").fetchall()
+    assert [r[:2] for r in rows] == [(1, "data lead"), (2, "revision")]
+    assert rows[1][2].startswith("late return from Brent")
+    assert con.execute(
+        "SELECT count(DISTINCT release) FROM public_benchmarks WHERE quarter = ?", [QUARTER]
+    ).fetchone() == (2,)
+    con.close()
+    kept = reports / "public" / QUARTER / "release 1" / first_csv.name
+    assert kept.read_bytes() == first
+    assert first_csv.read_bytes() != first
+    page = (reports / "public" / "index.html").read_text()
+    assert "Revised" in page and "late return from Brent" in page and "release%201" in page
+
+    # The same again changes nothing: no third release.
+    assert run_quarter(tmp_path, inbox, QUARTER, tags={AS_OF_TAG: before}).success
+    con = duckdb.connect(str(tmp_path / "published" / "liia.duckdb"), read_only=True)
+    assert con.execute("SELECT max(release) FROM releases").fetchone() == (2,)
