@@ -154,7 +154,7 @@ def _feedback_issues(reports, quarter) -> dict[str, list[tuple]]:
         if "Issues" in wb.sheetnames:
             ws = wb["Issues"]
             rows = [[c.value for c in r] for r in ws[ws.tables["Issues"].ref]][1:]
-        out[path.parent.name] = [(r[0], r[2], r[3], r[4]) for r in rows]
+        out[path.stem.split(f"{quarter} ", 1)[1]] = [(r[0], r[2], r[3], r[4]) for r in rows]
     return out
 
 
