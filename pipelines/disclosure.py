@@ -25,7 +25,7 @@ import pandas as pd
 
 from pipelines.catalogue import ONE, POPULATION, Catalogue, formula_refs, ratio_form
 from pipelines.comparisons import FIFTH, UNIT_BENCHMARK_SQL
-from pipelines.disclosure_audit import SMALL, Finding, Model, Shown, audit, interval
+from pipelines.disclosure_audit import SMALL, Finding, Model, Shown, audit, interval, programmes
 
 SUPPRESSED = "c"
 SMALL_COUNTS = SMALL
@@ -263,8 +263,49 @@ def choose_suppression(
         acted = False
         for target in failing:
             acted |= _complement(q, hidden, target, forms)
-        if not acted:  # every figure that could cover them is hidden already
-            return hidden, findings
+        if not acted:  # nothing near is left to hide: every figure that uses the count goes
+            before = len(hidden.complementary) + len(hidden.groups)
+            for _, ref in failing:
+                _hide_every_figure_using(q, hidden, ref, forms)
+            if len(hidden.complementary) + len(hidden.groups) == before:
+                return hidden, findings
+
+
+def _hide_every_figure_using(q: QuarterUnits, hidden: Suppression, ref: str, forms) -> None:
+    """The last resort: the indicators that use `ref` published for nobody. With no shown figure
+    left that holds it, the count is free."""
+    for indicator, units in q.rows.items():
+        if ref in forms[indicator][0] | forms[indicator][1]:
+            hidden.complementary |= {
+                (indicator, u) for u, r in units.items() if r["status"] == "ok"
+            } - hidden.primary
+            hidden.groups |= {(indicator, *k) for k in q.groups.get(indicator, {})}
+
+
+def exact_audit(
+    benchmarks: pd.DataFrame,
+    groups: pd.DataFrame,
+    items: pd.DataFrame,
+    hidden: Suppression,
+    catalogue: Catalogue,
+    population: pd.Series,
+) -> list[Finding]:
+    """Each small count's smallest and largest possible value given the quarter as published with
+    `hidden` suppressed. Checks first that the true values (`items`, every unit) meet every
+    constraint of the intruder's model: a model the truth breaks proves nothing."""
+    q = _quarter_units(benchmarks, groups, catalogue)
+    model = audit_model(q, hidden, catalogue, unit_populations(benchmarks, population))
+    targets = _targets(q, items[items["unit"] == "count"], catalogue)
+    truth = items.groupby(["authority", "ref"])["value"].sum().to_dict()
+    for programme, _ in programmes(model, targets):
+        # a joint unit's item is its first authority's that has it, as comparisons takes it
+        values = {
+            (unit, ref): next((truth[a, ref] for a in unit.split("+") if (a, ref) in truth), 0.0)
+            for unit, ref in programme.vars
+        }
+        if not programme.satisfied_by(values):
+            raise ValueError(f"the audit model excludes the true values of {programme.vars}")
+    return audit(model, targets, exact=True)
 
 
 def unit_populations(benchmarks: pd.DataFrame, population: pd.Series) -> dict[str, float]:

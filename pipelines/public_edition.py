@@ -11,7 +11,13 @@ import numpy as np
 import pandas as pd
 
 from pipelines.catalogue import Authorities, Catalogue
-from pipelines.disclosure import NUMERIC_COLUMNS, SUPPRESSED, PublicQuarter, public_quarter
+from pipelines.disclosure import (
+    NUMERIC_COLUMNS,
+    SUPPRESSED,
+    PublicQuarter,
+    Suppression,
+    public_quarter,
+)
 from pipelines.quarters import Quarter
 from pipelines.release import Release, changes_text, decide
 from pipelines.warehouse import TABLE_BY_NAME, create_schema
@@ -91,22 +97,49 @@ def public_groups(con: duckdb.DuckDBPyConnection, quarter: Quarter) -> pd.DataFr
     return frame
 
 
+def quarter_inputs(con: duckdb.DuckDBPyConnection, key: str):
+    """The quarter's restricted benchmarks, group figures and items (with their units)."""
+    one = {"q": key}
+    benchmarks = con.execute("SELECT * FROM benchmarks WHERE quarter = $q", one).df()
+    groups = con.execute("SELECT * FROM group_aggregates WHERE quarter = $q", one).df()
+    items = con.execute(
+        """SELECT v.quarter, v.authority, v.indicator_id AS ref, v.value, i.unit
+        FROM indicator_values AS v JOIN indicators AS i USING (indicator_id, kind)
+        WHERE v.kind = 'item' AND v.quarter = $q AND v.value IS NOT NULL""",
+        one,
+    ).df()
+    return benchmarks, groups, items
+
+
 def quarter_public_edition(
     con: duckdb.DuckDBPyConnection, quarter: Quarter, catalogue: Catalogue, authorities: Authorities
 ) -> PublicQuarter:
     """The quarter's public edition computed from the working database's restricted figures."""
-    one = {"q": quarter.key}
-    benchmarks = con.execute("SELECT * FROM benchmarks WHERE quarter = $q", one).df()
-    groups = con.execute("SELECT * FROM group_aggregates WHERE quarter = $q", one).df()
-    items = con.execute(
-        """SELECT v.quarter, v.authority, v.indicator_id AS ref, v.value
-        FROM indicator_values AS v JOIN indicators AS i USING (indicator_id, kind)
-        WHERE v.kind = 'item' AND i.unit = 'count' AND v.quarter = $q AND v.value IS NOT NULL""",
-        one,
-    ).df()
+    benchmarks, groups, items = quarter_inputs(con, quarter.key)
     earlier = public_benchmarks(con, [quarter.previous().key, quarter.year_earlier().key])
     population = authorities.table.set_index("liia_code")["population_0_17"]
-    return public_quarter(benchmarks, groups, items, catalogue, population, earlier)
+    counts = items[items["unit"] == "count"]
+    return public_quarter(benchmarks, groups, counts, catalogue, population, earlier)
+
+
+def stored_suppression(con: duckdb.DuckDBPyConnection, key: str) -> Suppression:
+    """What the quarter's latest release hides."""
+    release = "QUALIFY release = max(release) OVER ()"
+    units = con.execute(
+        f"""SELECT indicator_id, reporting_unit, suppression FROM public_benchmarks
+        WHERE quarter = $q AND suppression IS NOT NULL {release}""",
+        {"q": key},
+    ).fetchall()
+    groups = con.execute(
+        f"""SELECT indicator_id, grouping, group_name, suppressed FROM public_group_figures
+        WHERE quarter = $q {release}""",
+        {"q": key},
+    ).fetchall()
+    return Suppression(
+        {(i, u) for i, u, s in units if s == "primary"},
+        {(i, u) for i, u, s in units if s == "complementary"},
+        {(i, g, n) for i, g, n, hidden in groups if hidden},
+    )
 
 
 def _current_submissions(con, quarter: Quarter) -> set[str]:
@@ -181,6 +214,12 @@ def make_release(
     if not has_returns or (last is None and not decide(quarter, now, requested, True, None, 0, "")):
         return None, None
     edition = quarter_public_edition(con, quarter, catalogue, authorities)
+    exposed = [f"{f.unit} {f.ref}" for f in edition.findings if not f.protected]
+    if exposed:  # choose_suppression hides whole indicators before this: a fault, not the data
+        raise RuntimeError(
+            f"{quarter.label}: the disclosure audit could not protect {', '.join(exposed)}; "
+            "nothing was released. Run it again; if it fails again, report it."
+        )
     submissions = _current_submissions(con, quarter)
     changed, what = 0, ""
     if last is not None:

@@ -350,17 +350,19 @@ def create_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         "COMMENT ON VIEW figures_by_edition IS "
         + _quote(
-            "Each figure's restricted value beside what the public edition shows of it "
-            "(public_value, public_symbol c where suppressed), from the latest release."
+            f"{RESTRICTED_MARKING} Each figure's restricted value beside what the public edition "
+            "shows of it, from the quarter's latest release."
         )
     )
+    for name, comment in EDITIONS_VIEW_COLUMNS.items():
+        con.execute(f"COMMENT ON COLUMN figures_by_edition.{name} IS {_quote(comment)}")
+    con.execute(MARKINGS_VIEW_SQL)
     con.execute(
-        "CREATE OR REPLACE VIEW marking AS SELECT "
-        + _quote(RESTRICTED_MARKING)
-        + " AS marking, 'Tables and views hold restricted figures unless their comment starts "
-        "OFFICIAL: public_benchmarks, public_group_figures and releases hold only what was "
-        "published.' AS note"
+        "COMMENT ON VIEW markings IS "
+        + _quote("Each table and view, and whether it is restricted or publishable.")
     )
+    for name, comment in MARKINGS_VIEW_COLUMNS.items():
+        con.execute(f"COMMENT ON COLUMN markings.{name} IS {_quote(comment)}")
     con.execute("COMMENT ON COLUMN latest_quarter.quarter IS 'Quarter key, e.g. 2026-27-Q2'")
     con.execute("COMMENT ON COLUMN latest_quarter.label IS 'Quarter as people read it'")
     for theme in THEMES:
@@ -394,6 +396,38 @@ LEFT JOIN (
     QUALIFY release = max(release) OVER (PARTITION BY quarter)
 ) AS p USING (quarter, indicator_id, authority)
 """
+
+EDITIONS_VIEW_COLUMNS = {
+    "quarter": "Quarter key",
+    "indicator_id": "Indicator id",
+    "authority": "Authority code",
+    "restricted_value": "The figure as computed (restricted)",
+    "symbol": "Symbol in the restricted edition where there is no value",
+    "release": "The quarter's latest release; NULL if never released",
+    "public_value": "The figure as the public edition shows it, rounded; NULL where c",
+    "public_symbol": "c (suppressed), the symbol shown, or 'not released'",
+    "suppression": "primary (a count from 1 to 5), complementary, or NULL",
+}
+
+# Which tables may leave the members' circle: the comments of public tables start with the mark.
+MARKINGS_VIEW_SQL = f"""
+CREATE OR REPLACE VIEW markings AS
+SELECT table_name AS name, 'table' AS kind,
+       CASE WHEN starts_with(comment, 'OFFICIAL') THEN 'OFFICIAL' ELSE 'RESTRICTED' END AS marking,
+       CASE WHEN starts_with(comment, 'OFFICIAL') THEN {_quote(PUBLIC_MARKING)}
+            ELSE {_quote(RESTRICTED_MARKING)} END AS meaning
+FROM duckdb_tables() WHERE database_name = current_database() AND NOT internal
+UNION ALL
+SELECT view_name, 'view', 'RESTRICTED', {_quote(RESTRICTED_MARKING)}
+FROM duckdb_views() WHERE database_name = current_database() AND NOT internal
+ORDER BY kind, name
+"""
+MARKINGS_VIEW_COLUMNS = {
+    "name": "Table or view",
+    "kind": "table or view",
+    "marking": "RESTRICTED or OFFICIAL (publishable)",
+    "meaning": "Who may see it",
+}
 
 THEME_VIEW_SQL = """
 CREATE OR REPLACE VIEW benchmark_{theme} AS
@@ -632,16 +666,52 @@ def publish(con: duckdb.DuckDBPyConnection, target: Path) -> Path:
     return target
 
 
+# Each export: its table, its edition (in its name and its Parquet key-value metadata), the rows.
+EXPORTS = (
+    ("benchmarks", "RESTRICTED", "SELECT * FROM benchmarks WHERE quarter = $q ORDER BY ALL"),
+    (
+        "indicator_values",
+        "RESTRICTED",
+        "SELECT * FROM indicator_values WHERE quarter = $q ORDER BY ALL",
+    ),
+    (
+        "public_benchmarks",
+        "PUBLIC",
+        """SELECT * FROM public_benchmarks WHERE quarter = $q
+        QUALIFY release = max(release) OVER () ORDER BY ALL""",
+    ),
+)
+EXPORT_MARKINGS = {"RESTRICTED": RESTRICTED_MARKING, "PUBLIC": PUBLIC_MARKING}
+
+
+def export_name(table: str, edition: str) -> str:
+    return f"{table} {edition}.parquet"
+
+
 def export_quarter(con: duckdb.DuckDBPyConnection, quarter: Quarter, folder: Path) -> list[Path]:
-    """The quarter's `benchmarks` and `indicator_values` as Parquet files, for Power BI users."""
+    """The quarter's benchmarks and values (restricted) and its public edition as last released,
+    as Parquet files for Power BI users, the edition in each file's name and metadata. A quarter
+    not yet released has no public file."""
     folder.mkdir(parents=True, exist_ok=True)
+    for unmarked in ("benchmarks.parquet", "indicator_values.parquet"):
+        (folder / unmarked).unlink(missing_ok=True)  # written before files were marked
+    released = con.execute("SELECT count(*) FROM releases WHERE quarter = $q", {"q": quarter.key})
+    is_released = released.fetchone()[0] > 0
     written = []
-    for table in ("benchmarks", "indicator_values"):
-        path = folder / f"{table}.parquet"
-        partial = folder / f".{table}.parquet.partial"
+    for table, edition, sql in EXPORTS:
+        path = folder / export_name(table, edition)
+        if edition == "PUBLIC" and not is_released:
+            path.unlink(missing_ok=True)
+            continue
+        partial = folder / f".{path.name}.partial"
+        metadata = {
+            "marking": EXPORT_MARKINGS[edition],
+            "quarter": quarter.key,
+            "source": "LIIA quarterly benchmarking",
+        }
+        kv = ", ".join(f"{key}: {_quote(value)}" for key, value in metadata.items())
         con.execute(
-            f"COPY (SELECT * FROM {table} WHERE quarter = $q ORDER BY ALL) "
-            f"TO {_quote(str(partial))} (FORMAT parquet)",
+            f"COPY ({sql}) TO {_quote(str(partial))} (FORMAT parquet, KV_METADATA {{{kv}}})",
             {"q": quarter.key},
         )
         os.replace(partial, path)

@@ -90,17 +90,33 @@ def test_duckdb_1x_cli_opens_the_published_copy(runs):
     assert result.stdout.strip() == f"{33 * 37},37"
 
 
-def test_parquet_exports_hold_the_quarter(runs):
+def test_parquet_exports_hold_the_quarter_marked_by_edition(runs):
     folder = runs["tmp"] / "exports" / "2026-27-Q2"
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "benchmarks RESTRICTED.parquet",
+        "indicator_values RESTRICTED.parquet",
+        "public_benchmarks PUBLIC.parquet",
+    ]
     con = duckdb.connect()
-    benchmarks = con.execute(
-        "SELECT * FROM read_parquet(?)", [str(folder / "benchmarks.parquet")]
-    ).df()
-    values = con.execute(
-        "SELECT * FROM read_parquet(?)", [str(folder / "indicator_values.parquet")]
-    ).df()
+
+    def read(name):
+        path = str(folder / name)
+        kv = con.execute(
+            "SELECT key::VARCHAR, value::VARCHAR FROM parquet_kv_metadata(?)", [path]
+        ).fetchall()
+        return con.execute("SELECT * FROM read_parquet(?)", [path]).df(), dict(kv)
+
+    benchmarks, meta = read("benchmarks RESTRICTED.parquet")
+    assert meta["marking"].startswith("RESTRICTED") and meta["quarter"] == "2026-27-Q2"
+    values, meta = read("indicator_values RESTRICTED.parquet")
+    assert meta["marking"].startswith("RESTRICTED")
+    public, meta = read("public_benchmarks PUBLIC.parquet")
+    assert meta["marking"].startswith("OFFICIAL")
     assert len(benchmarks) == 33 * 37 and set(benchmarks["quarter"]) == {"2026-27-Q2"}
     assert set(values["kind"]) == {"item", "indicator"} and len(values) == 33 * (37 + 55)
+    assert len(public) == 33 * 37
+    hidden = public["suppressed_columns"].fillna("").str.split(",").map(lambda c: "value" in c)
+    assert hidden.sum() > 50 and public.loc[hidden, "value"].isna().all()
 
 
 def test_rerunning_a_quarter_changes_nothing(runs):

@@ -277,5 +277,14 @@ def test_every_table_and_column_is_described(warehouse):
         "benchmark_finance",
         "benchmark_send",
         "benchmark_workforce",
+        "figures_by_edition",
         "latest_quarter",
+        "markings",
     ]
+    markings = dict(warehouse.execute("SELECT name, marking FROM markings").fetchall())
+    assert markings["public_benchmarks"] == "OFFICIAL" and markings["benchmarks"] == "RESTRICTED"
+    assert {n for n, m in markings.items() if m == "OFFICIAL"} == {
+        "public_benchmarks",
+        "public_group_figures",
+        "releases",
+    }

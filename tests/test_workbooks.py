@@ -181,7 +181,7 @@ def test_no_header_is_cut_off_in_any_workbook(latest_quarter_run):
         _theme_path(latest_quarter_run, "finance"),
         _theme_path(latest_quarter_run, "send", publishable=True),
         reports / "packs" / f"LIIA pack {QUARTER} Merton.xlsx",
-        reports / f"LIIA return status {QUARTER}.xlsx",
+        reports.parents[1] / "liia" / QUARTER / f"LIIA return status {QUARTER}.xlsx",
         reports.parents[1]
         / "authorities"
         / "Brent"
