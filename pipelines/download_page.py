@@ -233,7 +233,7 @@ def _document(title: str, header: str, main: str) -> str:
 <style>{STYLE}</style>
 </head>
 <body>
-<a class="skip" href="#main">Skip to the downloads</a>
+<a class="skip" href="#main">Skip to the content</a>
 <header>
 <h1>{escape(title)}</h1>
 {header}
@@ -278,6 +278,17 @@ def _release_lines(con, entry: QuarterEntry, root: Path) -> str:
     return f'<p class="release" data-status="{status}">{" ".join(lines)}</p>'
 
 
+def _contents(entries) -> str:
+    """Links to the page's parts and to each quarter: years of quarters make a long page."""
+    if not entries:
+        return ""
+    quarters = " ".join(f'<a href="#q-{e.key}">{escape(e.label)}</a>' for e in entries)
+    return (
+        '<nav aria-label="Contents"><p><a href="#glance">London at a glance</a> · '
+        f'<a href="#downloads">Downloads by quarter</a>: {quarters}</p></nav>'
+    )
+
+
 def public_page(con, reports: Path, entries, trends, settings: ReleaseSettings, produced) -> str:
     root = reports / PUBLIC
     latest = entries[0] if entries else None
@@ -313,14 +324,19 @@ shown.</dd>
 <dt>Next release</dt><dd>{escape(next_release)}</dd>
 <dt>Revisions</dt><dd>{escape(REVISIONS_POLICY)}</dd>
 </dl>
-<p class="meta">Page produced {produced:%d %B %Y %H:%M}.</p>"""
-    main = (
+<p class="meta">Page produced {produced:%d %B %Y %H:%M}.</p>{_contents(entries)}"""
+    return _document(
+        "LIIA quarterly benchmarks: public edition", header, _downloads(trends, entries, sections)
+    )
+
+
+def _downloads(trends, entries, sections: list[str]) -> str:
+    return (
         (_glance(trends) if entries else "")
         + '<section aria-labelledby="downloads"><h2 id="downloads">Downloads by quarter</h2>'
         + ("".join(sections) or "<p>No quarter has been released yet.</p>")
         + "</section>"
     )
-    return _document("LIIA quarterly benchmarks: public edition", header, main)
 
 
 def _released_text(con, entry: QuarterEntry | None) -> str:
@@ -351,14 +367,11 @@ def members_page(con, reports: Path, entries, trends, authorities, produced) -> 
         )
     header = f"""<p>RESTRICTED: for the 33 LIIA authorities only. Do not publish or forward.
 Every figure as returned, with authorities' own notes; the public edition is published
-separately.</p><p class="meta">Page produced {produced:%d %B %Y %H:%M}.</p>"""
-    main = (
-        (_glance(trends) if entries else "")
-        + '<section aria-labelledby="downloads"><h2 id="downloads">Downloads by quarter</h2>'
-        + ("".join(sections) or "<p>No quarter has been released yet.</p>")
-        + "</section>"
+separately.</p><p class="meta">Page produced {produced:%d %B %Y %H:%M}.</p>
+{_contents(entries)}"""
+    return _document(
+        "LIIA quarterly benchmarks: members", header, _downloads(trends, entries, sections)
     )
-    return _document("LIIA quarterly benchmarks: members", header, main)
 
 
 def liia_page(con, reports: Path, entries, produced) -> str:

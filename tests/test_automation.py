@@ -297,7 +297,8 @@ def test_a_quarter_with_no_returns_is_never_published_or_latest(tmp_path, latest
     assert not (tmp_path / "reports" / "public" / "2026-27-Q3").exists()
     assert not (tmp_path / "reports" / "members" / "2026-27-Q3").exists()
     page = (tmp_path / "reports" / "public" / "index.html").read_text()
-    assert "Latest quarter: 2026-27 Q2" in page and "2026-27 Q3" not in page
+    assert "Latest quarter: 2026-27 Q2" in page and "2026-27-Q3" not in page
+    assert "Next release</dt><dd>15 February 2027 (2026-27 Q3" in page
     published = tmp_path / "published" / "liia.duckdb"
     con = duckdb.connect(str(published), read_only=True)
     assert con.execute("SELECT label FROM latest_quarter").fetchall() == [("2026-27 Q2",)]

@@ -37,14 +37,14 @@ def _liia_run(env: dict, quarter: str) -> subprocess.Popen:
 
 
 def _snapshot(path: Path) -> dict[str, list]:
-    """Every table, sorted, without the time a file was first seen (which differs between runs
-    in different folders)."""
+    """Every table, sorted, without the times a file was first seen and a quarter released (which
+    differ between runs in different folders)."""
     con = duckdb.connect(str(path), read_only=True)
     tables = [r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()]
     out = {}
     for table in tables:
         columns = [c[0] for c in con.execute(f"DESCRIBE {table}").fetchall()]
-        kept = ", ".join(f'"{c}"' for c in columns if c != "received_at")
+        kept = ", ".join(f'"{c}"' for c in columns if c not in ("received_at", "released_at"))
         out[table] = con.execute(f"SELECT {kept} FROM {table} ORDER BY ALL").fetchall()
     con.close()
     return out
@@ -208,12 +208,15 @@ def test_a_feedback_workbook_that_cannot_be_written_costs_no_other_authority(tmp
     blocked.parent.mkdir(parents=True)
     blocked.write_text("a file where Barnet's folder should be")
     result = run_quarter(tmp_path, tmp_path / "inbox", "2026-27-Q2", raise_on_error=False)
-    failed = [e.step_key for e in result.all_events if e.is_step_failure]
-    assert failed == ["feedback_workbooks"]
-    feedback = tmp_path / "reports" / "authorities" / "Camden" / "2026-27-Q2"
-    assert (feedback / "LIIA feedback 2026-27-Q2 Camden.xlsx").exists()
-    message = next(e for e in result.all_events if e.is_step_failure).step_failure_data.error
-    assert "1 file(s) could not be written" in message.message
+    failures = {e.step_key: e for e in result.all_events if e.is_step_failure}
+    # Barnet's feedback and its copy of its pack go in the blocked folder
+    assert sorted(failures) == ["benchmark_workbooks", "feedback_workbooks"]
+    camden = tmp_path / "reports" / "authorities" / "Camden" / "2026-27-Q2"
+    assert (camden / "LIIA feedback 2026-27-Q2 Camden.xlsx").exists()
+    assert (camden / "LIIA pack 2026-27-Q2 Camden.xlsx").exists()
+    for step in failures.values():
+        message = step.step_failure_data.error.message
+        assert "1 file(s) could not be written" in message and "Barnet" in message, message
     # the rest of the run went on: the workbooks were written (the pages wait for the feedback)
     assert (
         tmp_path / "reports" / "liia" / "2026-27-Q2" / "LIIA return status 2026-27-Q2.xlsx"

@@ -402,8 +402,11 @@ def _failures(context, written: dict[str, list] | list) -> list[WriteFailure]:
 
 def _fail_if_any(failed: list[WriteFailure]) -> None:
     if failed:
+        named = "; ".join(f"{Path(f.path).name} ({f.reason})" for f in failed[:3])
+        more = f" and {len(failed) - 3} more" if len(failed) > 3 else ""
         raise dg.Failure(
-            description=f"{len(failed)} file(s) could not be written; every other one was.",
+            description=f"{len(failed)} file(s) could not be written; every other one was: "
+            f"{named}{more}.",
             metadata={"not_written": "; ".join(f"{f.path}: {f.reason}" for f in failed[:20])},
         )
 
@@ -413,8 +416,8 @@ def feedback_workbooks(
     context: dg.AssetExecutionContext, validated_returns: dict, paths: LiiaPaths
 ) -> dg.MaterializeResult:
     """For each authority that sent a file: every error and warning with sheet and cell, or a
-    receipt, in reports/<quarter key>/feedback/<authority>/. Files that name no authority go to
-    `Unidentified`. One workbook that cannot be written costs no other."""
+    receipt, in reports/authorities/<authority>/<quarter key>/. Files that name no authority go
+    to reports/liia/unidentified/. One workbook that cannot be written costs no other."""
     authorities = load_authorities()
     measures = load_catalogue().items.set_index("ref")["measure"]
     quarter = _quarter(context)
