@@ -22,7 +22,7 @@ from pipelines.feedback import authority_folder, feedback_path
 from pipelines.layout import save_text
 from pipelines.public_edition import releases_of
 from pipelines.quarters import Quarter, parse_quarter
-from pipelines.release import REVISIONS_POLICY, ReleaseSettings, deadline
+from pipelines.release import REVISIONS_POLICY, ReleaseSettings, deadline, next_release_text
 from pipelines.workbooks import (
     AUTHORITIES,
     LIIA_TEAM,
@@ -292,7 +292,6 @@ def _contents(entries) -> str:
 def public_page(con, reports: Path, entries, trends, settings: ReleaseSettings, produced) -> str:
     root = reports / PUBLIC
     latest = entries[0] if entries else None
-    next_quarter = parse_quarter(latest.key).next() if latest else None
     sections = []
     for e in entries:
         quarter = parse_quarter(e.key)
@@ -308,8 +307,8 @@ def public_page(con, reports: Path, entries, trends, settings: ReleaseSettings, 
             f"{_release_lines(con, e, root)}<p>{_completeness(e)}</p>{_links(root, files)}</section>"
         )
     next_release = (
-        f"{deadline(next_quarter):%d %B %Y} ({next_quarter.label}, after its return deadline)"
-        if next_quarter
+        next_release_text(parse_quarter(latest.key))
+        if latest
         else "after the first quarter's return deadline"
     )
     header = f"""<p>Children's services benchmarks for the 33 London authorities, as released to

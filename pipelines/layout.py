@@ -271,9 +271,9 @@ class Sheet:
 
     def finish(self) -> None:
         widths = self.column_widths()
+        if self.lengths.get(0, 0) > 60 and self.minimums.get(0, 0) <= 18:
+            widths[0] = min(widths[0], 18)  # long lines in column A run across, not widen it
         for col, width in widths.items():
-            if col == 0 and self.lengths.get(0, 0) > 60:
-                width = min(width, 18)  # long lines in column A run across, not widen it
             self.ws.set_column(col, col, width)
         for row, cells in self.wrapped.items():
             # Arial 10 is narrower than the width unit (a '0' in Calibri 11): len/width lines

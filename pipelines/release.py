@@ -150,3 +150,28 @@ def changes_text(
     if not parts:
         parts.append("figures recomputed")
     return f"{'; '.join(parts)}: {figures_changed} published figure{'s' * (figures_changed != 1)} changed"
+
+
+def next_release_text(quarter: Quarter) -> str:
+    """When the quarter after `quarter` is released."""
+    following = quarter.next()
+    return f"{deadline(following):%d %B %Y} ({following.label}, after its return deadline)"
+
+
+def release_facts(
+    settings: ReleaseSettings, releases: list[Release], quarter: Quarter
+) -> list[tuple[str, str]]:
+    """What a public output says of the quarter's release, (label, text) in reading order: the
+    publishable workbooks' About sheet and the public page say the same."""
+    first, last = releases[0], releases[-1]
+    released = f"{first.released_at:%d %B %Y}"
+    if last.revised:
+        released += f"; revised {last.released_at:%d %B %Y} (release {last.number}: {last.changes})"
+    return [
+        ("What these figures are", settings.status_sentence()),
+        ("Source", settings.source),
+        ("Contact", settings.contact),
+        ("Released", released),
+        ("Next release", next_release_text(quarter)),
+        ("Revisions", REVISIONS_POLICY),
+    ]

@@ -313,7 +313,7 @@ def _page_break_before(sheet: Sheet, row: int) -> None:
 # --- theme workbook ---------------------------------------------------------------------------
 
 
-def _about(book: Book, figures, theme, indicators, authorities, marking) -> None:
+def _about(book: Book, figures, theme, indicators, authorities, marking, release=()) -> None:
     s = book.sheet(
         "About",
         f"LIIA benchmarks: {THEME_TITLES[theme]}, {figures.quarter.label}",
@@ -322,8 +322,9 @@ def _about(book: Book, figures, theme, indicators, authorities, marking) -> None
         one_page=True,
     )
     accepted, missing = completeness(figures, authorities)
-    s.caps[0] = 100
-    s.width(0, 95)
+    # 88 characters of Arial 10 fit A4 portrait inside the margins with room to spare
+    s.caps[0] = 88
+    s.width(0, 88)
     s.line(
         f"Quarter: {figures.quarter.label} ({figures.quarter.start:%d %B %Y} to "
         f"{figures.quarter.end:%d %B %Y})"
@@ -332,6 +333,12 @@ def _about(book: Book, figures, theme, indicators, authorities, marking) -> None
     s.line(f"Returns accepted: {accepted} of {len(authorities.codes)}")
     s.line("Missing or rejected: " + (", ".join(missing) if missing else "none"))
     s.row += 1
+    for label, text in release:  # the publishable edition's release: status, dates, contact
+        s.line(label, bold=True)
+        s.text(s.row, 0, text, wrap=True)
+        s.row += 1
+    if release:
+        s.row += 1
     notes = [
         SYMBOL_LEGEND,
         "Rates, shares and averages: rank 1 is best by the indicator's polarity, and authorities "
@@ -721,12 +728,14 @@ def write_theme_workbook(
     authorities: Authorities,
     catalogue: Catalogue,
     marking: str = RESTRICTED,
+    release: list[tuple[str, str]] = (),
 ) -> Path:
-    """The theme's indicators for the quarter, all authorities side by side."""
+    """The theme's indicators for the quarter, all authorities side by side; `release`, what the
+    publishable edition says of its release (release.release_facts)."""
     indicators = catalogue.indicators[catalogue.indicators["theme"] == theme]
     names = authorities.table.set_index("liia_code")["name"]
     book = Book(path)
-    _about(book, figures, theme, indicators, authorities, marking)
+    _about(book, figures, theme, indicators, authorities, marking, release)
     _summary(book, figures, indicators, names, marking)
     for n, ind in enumerate(indicators.itertuples(), start=1):
         _indicator_sheet(book, n, ind, figures, names, marking)
@@ -1075,10 +1084,11 @@ def write_quarter_workbooks(
     catalogue: Catalogue,
     public: QuarterFigures | None = None,
     workers: int | None = None,
+    release: list[tuple[str, str]] = (),
 ) -> dict[str, list[Path]]:
     """Every workbook of the quarter: the status workbook; and once the quarter is released
-    (`public`, its stored public edition), the four theme workbooks, their publishable editions
-    and a pack for each authority."""
+    (`public`, its stored public edition, and `release`, what it says of its release), the four
+    theme workbooks, their publishable editions and a pack for each authority."""
     quarter = figures.quarter
     tasks = {"themes": [], "status": [], "packs": []}
     status = status_workbook_path(reports, quarter)
@@ -1091,7 +1101,8 @@ def write_quarter_workbooks(
         for theme in THEMES:
             path = theme_workbook_path(reports, quarter, theme, publishable=edition is published)
             args = (path, edition, theme, authorities, catalogue)
-            tasks["themes"].append((write_theme_workbook, args, {"marking": marking}))
+            about = {"marking": marking, "release": release if edition is published else ()}
+            tasks["themes"].append((write_theme_workbook, args, about))
     for code, name in shared.order:
         args = (pack_path(reports, quarter, name), shared, code, name)
         tasks["packs"].append(

@@ -19,7 +19,7 @@ from pipelines.disclosure import Suppression, exact_audit, public_quarter
 from pipelines.disclosure_audit import PROTECTION_MARGIN
 from pipelines.public_edition import quarter_inputs, stored_suppression
 from pipelines.quarters import parse_quarter
-from pipelines.release import AS_OF_TAG, RELEASE_TAG, deadline
+from pipelines.release import AS_OF_TAG, RELEASE_TAG, REVISIONS_POLICY, deadline
 from tests.conftest import PROJECT, run_quarter
 
 QUARTER = "2026-27-Q2"
@@ -117,6 +117,29 @@ def test_the_public_tree_holds_nothing_restricted(latest_quarter_run):
     )["ADO-I05"]
     numbers = [c.value for row in ws.iter_rows() for c in row if isinstance(c.value, float)]
     assert numbers and all(abs(v * 1000 - round(v * 1000)) < 1e-6 for v in numbers)
+
+
+def test_the_publishable_workbook_says_what_its_release_is(latest_quarter_run):
+    """Status, source, contact, release date, next release and the revisions policy on the About
+    sheet, in a column A4 portrait holds (rendered: 88 characters fit, 100 were cut off)."""
+    folder = latest_quarter_run / "reports" / "public" / QUARTER
+    about = load_workbook(folder / f"LIIA send benchmarks {QUARTER} publishable.xlsx")["About"]
+    lines = [c.value for (c,) in about.iter_rows(max_col=1) if isinstance(c.value, str)]
+    after = {a: b for a, b in zip(lines, lines[1:], strict=False)}
+    assert "not official statistics" in after["What these figures are"]
+    assert after["Contact"].startswith("LIIA data team")
+    assert re.fullmatch(r"\d\d [A-Z][a-z]+ 20\d\d", after["Released"])
+    assert after["Next release"].startswith(f"{deadline(parse_quarter('2026-27-Q3')):%d %B %Y}")
+    assert after["Revisions"] == REVISIONS_POLICY
+    assert about.column_dimensions["A"].width <= 90
+    restricted = latest_quarter_run / "reports" / "members" / QUARTER
+    lines = [
+        c.value
+        for (c,) in load_workbook(restricted / f"LIIA send benchmarks {QUARTER}.xlsx")[
+            "About"
+        ].iter_rows(max_col=1)
+    ]
+    assert "Next release" not in lines
 
 
 def test_no_authority_folder_holds_another_authoritys_files(latest_quarter_run):

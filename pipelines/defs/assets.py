@@ -23,10 +23,11 @@ from pipelines.public_edition import (
     make_release,
     public_csv_rows,
     release_summary,
+    releases_of,
     write_public_csv,
 )
 from pipelines.quarters import Quarter, parse_quarter
-from pipelines.release import RELEASE_TAG, run_moment
+from pipelines.release import RELEASE_TAG, ReleaseSettings, release_facts, run_moment
 from pipelines.settlement import (
     NOT_USED,
     authority_summary,
@@ -345,12 +346,19 @@ def benchmark_workbooks(
         figures, issues = quarter_figures(con, quarter)
         release = last_release(con, quarter)
         public = public_figures(con, figures) if release else None
+        facts = (
+            release_facts(ReleaseSettings.from_environment(), releases_of(con, quarter), quarter)
+            if release
+            else ()
+        )
     if not figures.has_returns:
         _report(context, quarter, "reports", "no accepted return yet: no workbooks")
         return dg.MaterializeResult(metadata={"workbooks": 0})
     if release is not None:
         _keep_earlier_release(reports, quarter, release.number)
-    books = write_quarter_workbooks(reports, figures, issues, authorities, catalogue, public)
+    books = write_quarter_workbooks(
+        reports, figures, issues, authorities, catalogue, public, release=facts
+    )
     if public is not None:
         rows = public_csv_rows(public, authorities, catalogue, release.number)
         books["themes"].append(write_public_csv(public_csv_path(reports, quarter), rows))
