@@ -308,3 +308,21 @@ def test_a_quarter_with_no_returns_is_never_published_or_latest(tmp_path, latest
     con.close()
     status = _liia("status", env={"LIIA_WAREHOUSE": str(published)})
     assert status.returncode == 0 and status.stdout.startswith("2026-27 Q2: 30 of 33 accepted")
+
+
+def test_liia_release_runs_the_quarter_and_says_what_it_released(tmp_path):
+    from pipelines.defs.resources import environment_for
+
+    inbox = tmp_path / "inbox" / "2026-27-Q2"
+    inbox.mkdir(parents=True)
+    for name in ("Barnet", "Camden"):
+        shutil.copy(SAMPLE / "2026-27-Q2" / f"{name} LIIA return 2026-27 Q2.xlsx", inbox)
+    env = environment_for(tmp_path, tmp_path / "inbox")
+    result = _liia("release", "--quarter", "2026-27-Q2", env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1].startswith("2026-27 Q2: release 1 of ")
+    con = duckdb.connect(env["LIIA_WAREHOUSE"], read_only=True)
+    assert con.execute("SELECT quarter, release FROM releases").fetchall() == [("2026-27-Q2", 1)]
+    con.close()
+    public = tmp_path / "reports" / "public" / "2026-27-Q2"
+    assert len(list(public.glob("* publishable.xlsx"))) == 4
