@@ -122,8 +122,15 @@ def measure_workbooks(work: Path) -> dict:
     from pipelines.catalogue import load_authorities, load_catalogue
     from pipelines.defs.resources import environment_for
     from pipelines.feedback import feedback_path, feedback_rows, write_feedback
+    from pipelines.public_edition import releases_of
     from pipelines.quarters import parse_quarter
-    from pipelines.workbooks import in_parallel, quarter_figures, write_quarter_workbooks
+    from pipelines.release import ReleaseSettings, release_facts
+    from pipelines.workbooks import (
+        in_parallel,
+        public_figures,
+        quarter_figures,
+        write_quarter_workbooks,
+    )
 
     inbox = work / "inbox"
     shutil.copytree(SAMPLE / QUARTER, inbox / QUARTER)
@@ -140,7 +147,13 @@ def measure_workbooks(work: Path) -> dict:
         reports = work / f"reports-{n}"
         started = time.perf_counter()
         figures, issues = quarter_figures(con, quarter)
-        write_quarter_workbooks(reports, figures, issues, authorities, catalogue)
+        facts = release_facts(
+            ReleaseSettings.from_environment(), releases_of(con, quarter), quarter
+        )
+        public = public_figures(con, figures)
+        write_quarter_workbooks(
+            reports, figures, issues, authorities, catalogue, public, release=facts
+        )
         subs, all_issues = validated["submissions"], validated["issues"]
         calls = []
         for code, mine in subs.groupby(subs["authority"].fillna(""), sort=True):
