@@ -7,7 +7,7 @@ import shutil
 import subprocess
 import sys
 import time
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import dagster as dg
@@ -21,6 +21,7 @@ from pipelines.defs.resources import LiiaPaths, writer_lock
 from pipelines.defs.schedules import deadline_cron, quarter_deadline_schedule, quarter_due
 from pipelines.defs.sensors import inbox_sensor
 from pipelines.quarters import parse_quarter
+from pipelines.release import RELEASE_TAG, is_due, run_moment
 from pipelines.warehouse import reconcile_quarter
 from tests.conftest import PROJECT, check_evaluation, run_quarter, validated
 
@@ -67,7 +68,12 @@ def test_the_schedule_requests_its_quarter_at_every_deadline_for_ten_years():
         assert len(deadlines) == 40
         for when in deadlines:
             (request,) = _schedule_tick(instance, when).run_requests
-            assert request.partition_key == quarter_due(when.date()).label
+            quarter = quarter_due(when.date())
+            assert request.partition_key == quarter.label
+            # the run acts as of its tick, whenever it starts, so it releases the quarter
+            moment = run_moment(request.tags)
+            assert moment == when and request.tags[RELEASE_TAG] == "deadline"
+            assert is_due(quarter, moment) and not is_due(quarter, moment - timedelta(days=1))
         requested = instance.get_dynamic_partitions("quarters")
         for label in ("2027-28 Q1", "2027-28 Q2", "2027-28 Q3", "2027-28 Q4", "2030-31 Q4"):
             assert label in requested
