@@ -150,6 +150,23 @@ def _current_submissions(con, quarter: Quarter) -> set[str]:
     return {f"{a}:{s}" for a, s in rows}
 
 
+def _stored_groups(edition: PublicQuarter) -> pd.DataFrame:
+    """The edition's group figures as stored: `c` becomes NULL and `suppressed`."""
+    g = edition.groups
+    return pd.DataFrame(
+        {
+            "indicator_id": g["indicator_id"],
+            "grouping": g["grouping"],
+            "group_name": g["group_name"],
+            "value": pd.to_numeric(
+                g["value"].where(g["value"] != SUPPRESSED, None), errors="coerce"
+            ).astype("float64"),
+            "suppressed": (g["value"] == SUPPRESSED).astype(bool),
+            "units": g["units"],
+        }
+    )
+
+
 def _changed_figures(con, quarter: Quarter, edition: PublicQuarter, release: int) -> int:
     """Published figures (value or symbol) that differ from the stored release."""
     before = con.execute(
@@ -172,17 +189,8 @@ def _changed_figures(con, quarter: Quarter, edition: PublicQuarter, release: int
         "WHERE quarter = ? AND release = ?",
         [quarter.key, release],
     ).df()
-    g = edition.groups
-    groups_now = pd.DataFrame(
-        {
-            "indicator_id": g["indicator_id"],
-            "grouping": g["grouping"],
-            "group_name": g["group_name"],
-            "value_a": pd.to_numeric(
-                g["value"].where(g["value"] != SUPPRESSED, None), errors="coerce"
-            ),
-            "suppressed_a": g["value"] == SUPPRESSED,
-        }
+    groups_now = _stored_groups(edition).rename(
+        columns={"value": "value_a", "suppressed": "suppressed_a"}
     )
     gm = groups_before.merge(groups_now, on=["indicator_id", "grouping", "group_name"], how="outer")
     group_same = (
@@ -249,21 +257,7 @@ def store_release(con, release: Release, edition: PublicQuarter, submissions: se
             edition.benchmarks["indicator_id"], edition.benchmarks["reporting_unit"], strict=True
         )
     ]
-    g = edition.groups
-    groups = pd.DataFrame(
-        {
-            "quarter": release.quarter,
-            "release": release.number,
-            "indicator_id": g["indicator_id"],
-            "grouping": g["grouping"],
-            "group_name": g["group_name"],
-            "value": pd.to_numeric(
-                g["value"].where(g["value"] != SUPPRESSED, None), errors="coerce"
-            ).astype("float64"),
-            "suppressed": (g["value"] == SUPPRESSED).astype(bool),
-            "units": g["units"],
-        }
-    )
+    groups = _stored_groups(edition).assign(quarter=release.quarter, release=release.number)
     audit = pd.DataFrame(
         [
             (release.quarter, release.number, f.unit, f.ref, f.protected, f.smallest, f.largest)

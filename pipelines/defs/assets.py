@@ -19,7 +19,6 @@ from pipelines.defs.resources import LiiaPaths, working_db
 from pipelines.download_page import write_download_pages
 from pipelines.feedback import feedback_path, feedback_rows, write_feedback
 from pipelines.public_edition import (
-    last_release,
     make_release,
     public_csv_rows,
     release_summary,
@@ -334,49 +333,50 @@ def analysts_warehouse(
 def benchmark_workbooks(
     context: dg.AssetExecutionContext, duckdb: DuckDBResource, paths: LiiaPaths
 ) -> dg.MaterializeResult:
-    """One Excel workbook per theme (About, Summary, a sheet and chart per indicator, Trends,
-    Definitions), RESTRICTED, and its publishable edition with small counts suppressed
-    (publishable/); a pack for each authority (packs/) and the submission status workbook, all
-    in reports/<quarter key>/. A quarter with no accepted return gets none: it is not published."""
+    """Before release, the status workbook (reports/liia/<quarter key>/). Once released: one
+    Excel workbook per theme (About, Summary, a sheet and chart per indicator, Trends,
+    Definitions), RESTRICTED, and a pack for each authority, in reports/members/<quarter key>/
+    (each pack copied to its authority's folder); the publishable edition of each theme and the
+    CSV of every published figure, from the stored release, in reports/public/<quarter key>/.
+    A quarter with no accepted return gets none."""
     reports = Path(paths.reports)
     authorities, catalogue = load_authorities(), load_catalogue()
     quarter = _quarter(context)
     started = time.perf_counter()
     with working_db(duckdb) as con:
         figures, issues = quarter_figures(con, quarter)
-        release = last_release(con, quarter)
-        public = public_figures(con, figures) if release else None
-        facts = (
-            release_facts(ReleaseSettings.from_environment(), releases_of(con, quarter), quarter)
-            if release
-            else ()
-        )
+        releases = releases_of(con, quarter)
+        public = public_figures(con, figures) if releases else None
     if not figures.has_returns:
         _report(context, quarter, "reports", "no accepted return yet: no workbooks")
         return dg.MaterializeResult(metadata={"workbooks": 0})
-    if release is not None:
-        _keep_earlier_release(reports, quarter, release.number)
+    facts = ()
+    if releases:
+        _keep_earlier_release(reports, quarter, releases[-1].number)
+        facts = release_facts(ReleaseSettings.from_environment(), releases, quarter)
     books = write_quarter_workbooks(
         reports, figures, issues, authorities, catalogue, public, release=facts
     )
     if public is not None:
-        rows = public_csv_rows(public, authorities, catalogue, release.number)
-        books["themes"].append(write_public_csv(public_csv_path(reports, quarter), rows))
+        rows = public_csv_rows(public, authorities, catalogue, releases[-1].number)
+        books["csv"] = [write_public_csv(public_csv_path(reports, quarter), rows)]
     failed = _failures(context, books)
     themes, packs = books["themes"], books["packs"]
-    written = [p for p in [*themes, *books["status"]] if not isinstance(p, WriteFailure)]
+    shown = [*themes, *books.get("csv", []), *books["status"]]
+    written = [p for p in shown if not isinstance(p, WriteFailure)]
+    where = "released" if releases else "not released yet"
     _report(
         context,
         quarter,
         "reports",
-        f"{len(themes)} theme workbooks, {len(packs)} packs and the status workbook in "
-        f"{reports / quarter.key} ({time.perf_counter() - started:.1f} s)",
+        f"{len(themes)} theme workbooks, {len(packs)} packs and the status workbook under "
+        f"{reports} ({where}; {time.perf_counter() - started:.1f} s)",
     )
     _fail_if_any(failed)
     return dg.MaterializeResult(
         metadata={
             "workbooks": dg.MetadataValue.md("\n".join(f"- `{p}`" for p in written)),
-            "reports_folder": dg.MetadataValue.path(str(reports / quarter.key)),
+            "reports_folder": dg.MetadataValue.path(str(reports)),
         }
     )
 
