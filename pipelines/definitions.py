@@ -1,5 +1,6 @@
 import dagster as dg
 
+from pipelines.defs.alerts import run_failure_alert, run_outcome_report
 from pipelines.defs.assets import (
     analysts_warehouse,
     benchmark_workbooks,
@@ -30,6 +31,6 @@ defs = dg.Definitions(
     assets=all_assets,
     jobs=[quarter_job],
     schedules=[quarter_deadline_schedule],
-    sensors=[inbox_sensor],
+    sensors=[inbox_sensor, run_failure_alert, run_outcome_report],
     resources=default_resources(),
 )

@@ -659,6 +659,9 @@ def publish(con: duckdb.DuckDBPyConnection, target: Path) -> Path:
             con.execute(f'COPY FROM DATABASE "{source}" TO analysts_copy')
         finally:
             con.execute("DETACH analysts_copy")
+        # Read-only on disk: a client that opens it read-write by default gets an error saying so,
+        # not a lock on the file (the pipeline never reads it: its own copy is the working one).
+        partial.chmod(0o444)
         os.replace(partial, target)
     finally:
         partial.unlink(missing_ok=True)
@@ -686,6 +689,13 @@ EXPORT_MARKINGS = {"RESTRICTED": RESTRICTED_MARKING, "PUBLIC": PUBLIC_MARKING}
 
 def export_name(table: str, edition: str) -> str:
     return f"{table} {edition}.parquet"
+
+
+def exported_quarters(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Every quarter with comparison rows, oldest first: those with Parquet exports."""
+    return [
+        q for (q,) in con.execute("SELECT DISTINCT quarter FROM benchmarks ORDER BY 1").fetchall()
+    ]
 
 
 def export_quarter(con: duckdb.DuckDBPyConnection, quarter: Quarter, folder: Path) -> list[Path]:

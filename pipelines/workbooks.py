@@ -10,6 +10,7 @@ London's total and the median authority, and is neither ranked nor banded."""
 
 from __future__ import annotations
 
+import gc
 import math
 import multiprocessing
 import os
@@ -1064,6 +1065,10 @@ def in_parallel(calls: list[tuple], workers: int | None = None) -> list:
     if workers <= 1 or len(calls) < 8 or "fork" not in multiprocessing.get_all_start_methods():
         return [_attempt(*call) for call in calls]
     _TASKS[:] = calls
+    # What exists at the fork is left out of the children's garbage collection: another thread of
+    # this process (a run's, a server's) may have been mid-change to it, and collecting such an
+    # object in a child can crash it.
+    gc.freeze()
     try:
         with ProcessPoolExecutor(
             workers,
@@ -1073,6 +1078,7 @@ def in_parallel(calls: list[tuple], workers: int | None = None) -> list:
         ) as pool:
             return list(pool.map(_run_task, range(len(calls))))
     finally:
+        gc.unfreeze()
         _TASKS.clear()
 
 

@@ -8,6 +8,7 @@ update `sample_returns/README.md` with them.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import re
 import shutil
 from pathlib import Path
@@ -139,7 +140,23 @@ def main(argv=None) -> None:
                     v2,
                     c2,
                 )
+    write_manifest(args.out)
     print(f"wrote sample returns to {args.out}")
+
+
+MANIFEST = ".manifest.sha256"
+
+
+def write_manifest(folder: Path) -> Path:
+    """Every sample file's SHA-256, as `sha256sum` writes them (hidden, so the inbox skips it):
+    tests copy exactly these files, whatever else someone has dropped into the folder."""
+    lines = [
+        f"{hashlib.sha256(path.read_bytes()).hexdigest()}  {path.relative_to(folder).as_posix()}"
+        for path in sorted(folder.glob("20*/*.xlsx"))
+    ]
+    target = folder / MANIFEST
+    target.write_text("\n".join(lines) + "\n")
+    return target
 
 
 def apply_problems(code: str, quarter: Quarter, values: dict, cover: dict, t: int):

@@ -1,4 +1,7 @@
+import atexit
+import hashlib
 import shutil
+import tempfile
 from pathlib import Path
 
 import dagster as dg
@@ -7,9 +10,33 @@ from dagster_duckdb import DuckDBResource
 
 from pipelines.defs.resources import LiiaPaths, QuarterStore
 from pipelines.quarters import parse_quarter
+from scripts.make_sample_returns import MANIFEST
 from scripts.make_sample_returns import main as make_sample_returns
 
 PROJECT = Path(__file__).resolve().parent.parent
+
+
+def _copy_of_the_samples() -> Path:
+    """The committed sample returns (those in sample_returns/.manifest.sha256, each checked),
+    copied once per test process: no test reads the live inbox, so a file someone drops into
+    sample_returns/ changes no result."""
+    source = PROJECT / "sample_returns"
+    copy = Path(tempfile.mkdtemp(prefix="liia-samples-")) / "sample_returns"
+    atexit.register(shutil.rmtree, copy.parent, ignore_errors=True)
+    for line in (source / MANIFEST).read_text().splitlines():
+        sha, relative = line.split("  ", 1)
+        target = copy / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source / relative, target)
+        if hashlib.sha256(target.read_bytes()).hexdigest() != sha:
+            raise RuntimeError(
+                f"sample_returns/{relative} is not the committed file: restore it with git "
+                "checkout, or regenerate with scripts/make_sample_returns.py"
+            )
+    return copy
+
+
+SAMPLE = _copy_of_the_samples()
 
 
 def pytest_collection_modifyitems(items):
@@ -87,7 +114,7 @@ def latest_quarter_run(tmp_path_factory) -> Path:
     shutil.copy(PROJECT / "deploy" / "dagster.yaml", home)
     with dg.DagsterInstance.from_config(str(home)) as instance:
         for quarter in ("2026-27-Q1", "2026-27-Q2"):
-            result = run_quarter(tmp, PROJECT / "sample_returns", quarter, instance)
+            result = run_quarter(tmp, SAMPLE, quarter, instance)
             assert result.success
             LATEST_RESULTS[quarter] = result
     return tmp

@@ -14,6 +14,7 @@ import dagster as dg
 import duckdb
 import pytest
 from dagster._utils.schedules import schedule_execution_time_iterator
+from dagster_duckdb import DuckDBResource
 from openpyxl import load_workbook
 
 from pipelines.definitions import defs
@@ -23,9 +24,8 @@ from pipelines.defs.sensors import inbox_sensor
 from pipelines.quarters import parse_quarter
 from pipelines.release import RELEASE_TAG, is_due, run_moment
 from pipelines.warehouse import reconcile_quarter
-from tests.conftest import PROJECT, check_evaluation, run_quarter, validated
+from tests.conftest import PROJECT, SAMPLE, check_evaluation, run_quarter, validated
 
-SAMPLE = PROJECT / "sample_returns"
 LONDON = ZoneInfo("Europe/London")
 
 
@@ -95,19 +95,26 @@ def _settled(path, seconds_ago=60):
     return path
 
 
-def _tick(instance, folder, inbox=None):
+def evaluate_sensor(instance, folder, inbox=None) -> dg.SensorResult:
     """The inbox sensor's evaluation, as the daemon makes it: its dynamic partitions applied."""
     paths = LiiaPaths(
         inbox=str(inbox or folder / "inbox"),
         archive=str(folder / "archive"),
         warehouse=str(folder / "published" / "liia.duckdb"),
     )
-    context = dg.build_sensor_context(instance=instance, resources={"paths": paths})
+    duckdb = DuckDBResource(database=str(folder / "liia.duckdb"))
+    context = dg.build_sensor_context(
+        instance=instance, resources={"paths": paths, "duckdb": duckdb}
+    )
     result = inbox_sensor(context)
     for request in result.dynamic_partitions_requests:
         instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
     assert len(result.cursor) < 200  # the state stays small whatever the inbox holds
-    return result.run_requests
+    return result
+
+
+def _tick(instance, folder, inbox=None):
+    return evaluate_sensor(instance, folder, inbox).run_requests
 
 
 def test_sensor_asks_once_for_new_content_in_a_new_quarter(tmp_path):

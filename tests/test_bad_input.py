@@ -15,9 +15,9 @@ from python_calamine import CalamineWorkbook
 from pipelines.catalogue import load_authorities, load_catalogue
 from pipelines.settlement import settle_quarter
 from pipelines.submissions import check_files
-from tests.conftest import PROJECT, run_quarter, validated
+from tests.conftest import SAMPLE, run_quarter, validated
 
-GOOD = PROJECT / "sample_returns" / "2026-27-Q2" / "Barnet LIIA return 2026-27 Q2.xlsx"
+GOOD = SAMPLE / "2026-27-Q2" / "Barnet LIIA return 2026-27 Q2.xlsx"
 SHEET_FILES = {
     "Cover": "sheet1",
     "Finance": "sheet2",
@@ -466,9 +466,7 @@ def test_valid_returns_survive_a_folder_of_bad_files(tmp_path):
         path = make(case_dir)
         shutil.move(path, inbox / f"bad {i}{path.suffix}")
     for good in ["Camden", "Croydon"]:
-        shutil.copy(
-            PROJECT / "sample_returns" / "2026-27-Q2" / f"{good} LIIA return 2026-27 Q2.xlsx", inbox
-        )
+        shutil.copy(SAMPLE / "2026-27-Q2" / f"{good} LIIA return 2026-27 Q2.xlsx", inbox)
     result = run_quarter(tmp_path, tmp_path / "inbox", "2026-27-Q2")
     subs = validated(result)["submissions"]
     current = dict(

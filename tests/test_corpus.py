@@ -14,11 +14,11 @@ from pipelines.reader import MEMORY_BUDGET, ReaderPool, read_workbooks
 from pipelines.returns import WANTED_SHEETS
 from pipelines.submissions import sha256_of
 from scripts.bad_input_corpus import BASE_RETURN, corpus_files, validate
-from tests.conftest import PROJECT, run_quarter
+from tests.conftest import PROJECT, SAMPLE, run_quarter
 
 CORPUS = PROJECT / "tests" / "corpus"
 FILES = corpus_files([CORPUS])
-SAMPLE_Q1 = PROJECT / "sample_returns" / "2026-27-Q1"
+SAMPLE_Q1 = SAMPLE / "2026-27-Q1"
 LIBRARY_WORDS = [
     "Cfb error",
     "(Relationships)",

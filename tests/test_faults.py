@@ -15,9 +15,8 @@ import duckdb
 import pytest
 
 from pipelines.defs.resources import environment_for
-from tests.conftest import PROJECT, run_quarter, validated
+from tests.conftest import PROJECT, SAMPLE, run_quarter, validated
 
-SAMPLE = PROJECT / "sample_returns"
 RUN_TIMEOUT = 180
 
 

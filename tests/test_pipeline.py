@@ -12,9 +12,7 @@ from pipelines.definitions import defs
 from pipelines.quarters import parse_quarter
 from pipelines.returns import read_return
 from pipelines.template import write_template
-from tests.conftest import PROJECT, check_evaluation, run_quarter, validated
-
-SAMPLE = PROJECT / "sample_returns"
+from tests.conftest import PROJECT, SAMPLE, check_evaluation, run_quarter, validated
 
 
 def _run(tmp_path, inbox, quarter):

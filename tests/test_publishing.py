@@ -9,9 +9,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.conftest import PROJECT, run_quarter
+from tests.conftest import PROJECT, SAMPLE, run_quarter
 
-SAMPLE = PROJECT / "sample_returns"
 READER = """
 import sys, duckdb
 con = duckdb.connect(sys.argv[1], read_only=True)

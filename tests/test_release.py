@@ -20,7 +20,7 @@ from pipelines.disclosure_audit import PROTECTION_MARGIN
 from pipelines.public_edition import quarter_inputs, stored_suppression
 from pipelines.quarters import parse_quarter
 from pipelines.release import AS_OF_TAG, RELEASE_TAG, REVISIONS_POLICY, deadline
-from tests.conftest import PROJECT, run_quarter
+from tests.conftest import SAMPLE, run_quarter
 
 QUARTER = "2026-27-Q2"
 
@@ -305,7 +305,7 @@ def _inbox(tmp_path: Path, names: list[str]) -> Path:
     inbox = tmp_path / "inbox" / QUARTER
     inbox.mkdir(parents=True)
     for name in names:
-        (path,) = (PROJECT / "sample_returns" / QUARTER).glob(f"*{name}*")
+        (path,) = (SAMPLE / QUARTER).glob(f"*{name}*")
         shutil.copy(path, inbox / path.name)
     return tmp_path / "inbox"
 
@@ -340,7 +340,7 @@ def test_a_quarter_is_released_at_its_deadline_or_by_the_data_lead_and_revised_a
     first = first_csv.read_bytes()
 
     # A late return after release: a revision, the first release kept.
-    shutil.copy(next((PROJECT / "sample_returns" / QUARTER).glob("*Brent*")), inbox / QUARTER)
+    shutil.copy(next((SAMPLE / QUARTER).glob("*Brent*")), inbox / QUARTER)
     assert run_quarter(tmp_path, inbox, QUARTER, tags={AS_OF_TAG: before}).success
     con = duckdb.connect(str(tmp_path / "published" / "liia.duckdb"), read_only=True)
     rows = con.execute("SELECT release, reason, changes FROM releases ORDER BY 1").fetchall()

@@ -4,7 +4,7 @@ from pipelines.catalogue import load_catalogue
 from pipelines.returns import read_return
 from pipelines.submissions import inbox_files
 from pipelines.validation import convert_values
-from tests.conftest import PROJECT
+from tests.conftest import SAMPLE
 
 catalogue = load_catalogue()
 # the files with deliberate value errors, listed in sample_returns/README.md
@@ -28,7 +28,7 @@ def _values(folder) -> pd.DataFrame:
 
 
 def test_same_seed_gives_the_same_values(generated_returns):
-    committed = _values(PROJECT / "sample_returns").sort_values(["file", "ref"], ignore_index=True)
+    committed = _values(SAMPLE).sort_values(["file", "ref"], ignore_index=True)
     fresh = _values(generated_returns).sort_values(["file", "ref"], ignore_index=True)
     pd.testing.assert_frame_equal(committed, fresh)
 

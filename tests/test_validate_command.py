@@ -6,9 +6,8 @@ import shutil
 import subprocess
 import sys
 
-from tests.conftest import PROJECT
+from tests.conftest import PROJECT, SAMPLE
 
-SAMPLE = PROJECT / "sample_returns"
 BARNET = SAMPLE / "2026-27-Q2" / "Barnet LIIA return 2026-27 Q2.xlsx"
 
 

@@ -9,10 +9,10 @@ import duckdb
 import pytest
 from openpyxl import load_workbook
 
-from tests.conftest import PROJECT, run_quarter
+from tests.conftest import SAMPLE, run_quarter
 
 QUARTER = "2026-27-Q1"
-SAMPLE = PROJECT / "sample_returns" / QUARTER
+SAMPLE = SAMPLE / QUARTER
 
 
 def _edited(inbox, name, edits, drop_rows=None, blank_top=None):

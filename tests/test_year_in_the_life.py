@@ -31,11 +31,10 @@ from pipelines.defs.schedules import quarter_deadline_schedule
 from pipelines.defs.sensors import inbox_sensor
 from pipelines.quarters import parse_quarter, quarter_range
 from pipelines.submissions import sha256_of
-from tests.conftest import PROJECT, run_resources
+from tests.conftest import PROJECT, SAMPLE, run_resources
 from tests.test_faults import _snapshot
 
 LONDON = ZoneInfo("Europe/London")
-SAMPLE = PROJECT / "sample_returns"
 REGION = ["BAR", "CAM", "KUT", "RUT"]
 NAMES = {
     "BAR": "Barnet",

@@ -15,9 +15,10 @@ from dagster_duckdb import DuckDBResource
 
 from pipelines.catalogue import load_authorities, load_catalogue
 from pipelines.defs.partitions import quarter_partitions
-from pipelines.defs.resources import LiiaPaths, working_db
+from pipelines.defs.resources import LiiaPaths, ledger_path, working_db
 from pipelines.download_page import write_download_pages
 from pipelines.feedback import feedback_path, feedback_rows, write_feedback
+from pipelines.ledger import record_answered
 from pipelines.public_edition import (
     make_release,
     public_csv_rows,
@@ -39,6 +40,7 @@ from pipelines.submissions import receive_quarter
 from pipelines.warehouse import (
     ANALYST_STORAGE_VERSION,
     export_quarter,
+    exported_quarters,
     load_quarter,
     publish,
     reconcile_quarter,
@@ -309,26 +311,6 @@ def public_release(
     return dg.MaterializeResult(metadata=metadata)
 
 
-@dg.asset(group_name="warehouse", pool=WAREHOUSE_POOL, deps=[public_release], **QUARTERLY)
-def analysts_warehouse(
-    context: dg.AssetExecutionContext, duckdb: DuckDBResource, paths: LiiaPaths
-) -> dg.MaterializeResult:
-    """The copy analysts open read-only (warehouse/liia.duckdb, readable by DuckDB 1.x), replaced
-    atomically with the working warehouse, and the quarter's Parquet exports."""
-    quarter = _quarter(context)
-    with working_db(duckdb) as con:
-        published = publish(con, Path(paths.warehouse))
-        exports = export_quarter(con, quarter, Path(paths.exports) / quarter.key)
-    _report(context, quarter, "warehouse", f"published to {published}")
-    return dg.MaterializeResult(
-        metadata={
-            "published": dg.MetadataValue.path(str(published)),
-            "storage_version": ANALYST_STORAGE_VERSION,
-            "parquet_files": len(exports),
-        }
-    )
-
-
 @dg.asset(group_name="reports", pool=WAREHOUSE_POOL, deps=[public_release], **QUARTERLY)
 def benchmark_workbooks(
     context: dg.AssetExecutionContext, duckdb: DuckDBResource, paths: LiiaPaths
@@ -465,5 +447,50 @@ def download_page(
             "members_page": dg.MetadataValue.path(str(pages["members"])),
             "liia_page": dg.MetadataValue.path(str(pages["liia"])),
             "pages": len(pages),
+        }
+    )
+
+
+@dg.asset(group_name="warehouse", pool=WAREHOUSE_POOL, deps=[download_page], **QUARTERLY)
+def analysts_warehouse(
+    context: dg.AssetExecutionContext, duckdb: DuckDBResource, paths: LiiaPaths
+) -> dg.MaterializeResult:
+    """The copy analysts open (warehouse/liia.duckdb, read-only on disk, readable by DuckDB 1.x),
+    replaced atomically with the working warehouse, and the Parquet exports of the quarter and of
+    every later one (whose trends it changes). Last of the run, so analysts never see a quarter
+    whose workbooks and pages are not all written; then the quarter's files are recorded as
+    answered in the pipeline's own ledger, which is all the inbox sensor reads."""
+    quarter = _quarter(context)
+    started = time.perf_counter()
+    with working_db(duckdb) as con:
+        later = [parse_quarter(q) for q in exported_quarters(con) if q >= quarter.key]
+        exports = [
+            path
+            for q in later or [quarter]
+            for path in export_quarter(con, q, Path(paths.exports) / q.key)
+        ]
+        published = publish(con, Path(paths.warehouse))
+        shas = [
+            r[0]
+            for r in con.execute(
+                "SELECT sha256 FROM submissions WHERE quarter = ?", [quarter.key]
+            ).fetchall()
+        ]
+    run_id = context.run.run_id if context.run else "unknown"
+    recorded = record_answered(ledger_path(duckdb), quarter, shas, run_id)
+    _report(
+        context,
+        quarter,
+        "warehouse",
+        f"published to {published}; {len(later) or 1} quarter(s) exported; {recorded} files "
+        f"answered ({time.perf_counter() - started:.1f} s)",
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "published": dg.MetadataValue.path(str(published)),
+            "storage_version": ANALYST_STORAGE_VERSION,
+            "parquet_files": len(exports),
+            "quarters_exported": ", ".join(q.label for q in later) or quarter.label,
+            "files_answered": recorded,
         }
     )

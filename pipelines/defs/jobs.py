@@ -7,6 +7,10 @@ quarter_job = dg.define_asset_job(
     "quarter_job",
     selection=dg.AssetSelection.all(),
     executor_def=dg.in_process_executor,
+    # A step that fails is tried twice more, 5 s then 10 s later (a file briefly locked, a share
+    # reconnecting); a run that still fails is retried by the instance (run_retries), then by the
+    # inbox sensor, spaced out (pipelines/defs/runs.py).
+    op_retry_policy=dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL),
     config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
     description="Receive, validate and load a quarter's returns, then its benchmarks, warehouse "
     "copy and workbooks.",

@@ -52,6 +52,11 @@ def environment_for(folder: Path, inbox: Path) -> dict[str, str]:
     }
 
 
+def ledger_path(duckdb: DuckDBResource) -> Path:
+    """The pipeline's record of the files it has answered, beside its working database."""
+    return Path(duckdb.database).with_name("answered.sqlite")
+
+
 LOCK_WAIT_SECONDS = 1800
 
 

@@ -1,49 +1,69 @@
-"""A run whenever a file arrives in the inbox."""
+"""A run whenever a file arrives in the inbox, tried again after a failure until it succeeds."""
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
+from dagster_duckdb import DuckDBResource
 
 from pipelines.defs.jobs import quarter_job
 from pipelines.defs.partitions import new_quarters, quarter_partitions
-from pipelines.defs.resources import LiiaPaths
-from pipelines.inbox import look_at_inbox, published
+from pipelines.defs.resources import LiiaPaths, ledger_path
+from pipelines.defs.runs import INBOX_TAG, failed_quarters, failure_of, latest_run_of, retry_plan
+from pipelines.inbox import look_at_inbox
+from pipelines.ledger import answered
+from pipelines.quarters import parse_quarter
 
 
 @dg.sensor(
     job=quarter_job,
-    minimum_interval_seconds=30,
+    minimum_interval_seconds=10,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Starts a run of the quarter a file without an answer yet belongs to (adding the "
-    "quarter if it is new), then of each later quarter already loaded, whose comparisons it "
+    "quarter if it is new), then of each later quarter already answered, whose comparisons it "
     "changes. The same bytes again start nothing; a file modified in the last few seconds is left "
-    "until it settles. A file has its answer once the published warehouse holds it.",
+    "until it settles. A file has its answer once a run has written every output of its quarter "
+    "(the pipeline's own ledger says so). A run that failed is asked for again, spaced out, until "
+    "one succeeds; each tick that starts nothing says why.",
 )
-def inbox_sensor(context: dg.SensorEvaluationContext, paths: LiiaPaths):
-    loaded = published(Path(paths.warehouse))
-    look = look_at_inbox(Path(paths.inbox), Path(paths.archive), loaded.shas)
-    requests: dict[str, dg.RunRequest] = {}
+def inbox_sensor(context: dg.SensorEvaluationContext, paths: LiiaPaths, duckdb: DuckDBResource):
+    instance = context.instance
+    memory = answered(ledger_path(duckdb))
+    look = look_at_inbox(Path(paths.inbox), Path(paths.archive), memory.shas)
+    fresh: dict[str, str] = {}  # quarter label: the key of the files it waits for
     for quarter in sorted(look.waiting):
         key = look.run_key(quarter)
-        requests.setdefault(quarter.label, dg.RunRequest(run_key=key, partition_key=quarter.label))
-        for later in loaded.quarters_with_returns:
+        fresh.setdefault(quarter.label, key)
+        for later in memory.quarters:
             if later > quarter:
-                requests.setdefault(
-                    later.label,
-                    dg.RunRequest(run_key=f"{key} then {later.key}", partition_key=later.label),
-                )
+                fresh.setdefault(later.label, f"{key} then {later.key}")
+    failed = failed_quarters(instance)
+    now = datetime.now(UTC)
+    requests, reasons = [], []
+    for label in sorted(set(fresh) | set(failed), key=lambda q: parse_quarter(q)):
+        latest = failed.get(label) or latest_run_of(instance, label)
+        failure = failure_of(instance, latest.dagster_run.run_id) if label in failed else None
+        plan = retry_plan(latest, fresh.get(label), now, failure)
+        if plan.run_key is None:
+            reasons.append(f"{label} {plan.reason}")
+            continue
+        if plan.reason:
+            context.log.warning(f"{label} {plan.reason}")
+        tags = (plan.tags or {}) | ({INBOX_TAG: fresh[label]} if label in fresh else {})
+        requests.append(dg.RunRequest(run_key=plan.run_key, partition_key=label, tags=tags))
     for relative in look.settling:
         context.log.info(f"{relative} is still being written; it will be read once it settles.")
     cursor = json.dumps({"files": look.files, "waiting": sum(map(len, look.waiting.values()))})
-    ordered = [requests[label] for label in sorted(requests)]
+    if look.settling:
+        reasons.append(f"{len(look.settling)} file(s) still being written.")
     return dg.SensorResult(
-        run_requests=ordered,
+        run_requests=requests,
         dynamic_partitions_requests=[
             quarter_partitions.build_add_request(labels)
-            for labels in [new_quarters(context.instance, look.waiting)]
+            for labels in [new_quarters(instance, look.waiting)]
             if labels
         ],
         cursor=cursor,
-        skip_reason=None if ordered else "No file without an answer.",
+        skip_reason=None if requests else " ".join(reasons) or "No file without an answer.",
     )

@@ -1,0 +1,280 @@
+"""A bad day on a real instance: a step fails, the data lead is told (a real SMTP server and a real
+HTTP server, started here), the cause is removed, and the sensor's next tick retries and succeeds
+with nobody acting; the previous release stays whole meanwhile."""
+
+import hashlib
+import json
+import shutil
+import socket
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes
+from email.policy import default
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import dagster as dg
+import pytest
+from aiosmtpd.controller import Controller
+from openpyxl import load_workbook
+
+from pipelines.alerts import AlertSettings, deadline_summary, send, webhook_payload
+from pipelines.defs.alerts import run_failure_alert, run_outcome_report
+from pipelines.defs.runs import ATTEMPT_TAG, INBOX_TAG, retry_plan
+from pipelines.ledger import answered
+from pipelines.release import RELEASE_TAG
+from tests.conftest import PROJECT, SAMPLE, run_quarter
+from tests.test_automation import _settled, evaluate_sensor
+
+QUARTER = "2026-27-Q1"
+
+
+class _Mailbox:
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(message_from_bytes(envelope.content, policy=default))
+        return "250 OK"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def mailbox():
+    box = _Mailbox()
+    controller = Controller(box, hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    try:
+        yield box, controller.port
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def webhook():
+    posts = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self):
+            posts.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"1")
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield posts, f"http://127.0.0.1:{server.server_address[1]}/hook"
+    finally:
+        server.shutdown()
+
+
+@pytest.fixture
+def alerting(mailbox, webhook, monkeypatch):
+    box, port = mailbox
+    posts, url = webhook
+    for name, value in {
+        "LIIA_ALERT_TO": "data.lead@liia.example.gov.uk",
+        "LIIA_SMTP_HOST": "127.0.0.1",
+        "LIIA_SMTP_PORT": str(port),
+        "LIIA_SMTP_FROM": "liia-pipeline@liia.example.gov.uk",
+        "LIIA_ALERT_WEBHOOK": url,
+        "LIIA_RETRY_SECONDS": "2,2,2",
+    }.items():
+        monkeypatch.setenv(name, value)
+    return box, posts
+
+
+def _wait_for(condition, seconds=10):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "nothing arrived"
+        time.sleep(0.05)
+
+
+def _run_request(instance, tmp_path, inbox, request):
+    return run_quarter(
+        tmp_path, inbox, request.partition_key, instance, tags=request.tags, raise_on_error=False
+    )
+
+
+def _why(instance, folder, inbox) -> str:
+    """Why the sensor's tick started nothing."""
+    result = evaluate_sensor(instance, folder, inbox)
+    assert not result.run_requests
+    return result.skip_reason.skip_message
+
+
+def _sha(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _alert_for(instance, result, sensor):
+    run = instance.get_run_by_id(result.run_id)
+    kind = (
+        dg.DagsterEventType.RUN_FAILURE if not result.success else dg.DagsterEventType.RUN_SUCCESS
+    )
+    (entry,) = instance.all_logs(result.run_id, of_type=kind)
+    context = dg.build_run_status_sensor_context(
+        sensor_name=sensor.name,
+        dagster_event=entry.dagster_event,
+        dagster_instance=instance,
+        dagster_run=run,
+    )
+    sensor(context.for_run_failure() if not result.success else context)
+
+
+@pytest.mark.long_running(seconds=45)
+def test_a_bad_day_alerts_the_data_lead_and_heals_itself(tmp_path, alerting):
+    box, posts = alerting
+    inbox = tmp_path / "inbox"
+    shutil.copytree(SAMPLE / QUARTER, inbox / QUARTER)
+    for path in inbox.rglob("*.xlsx"):
+        _settled(path)
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    # The project's instance, its immediate retry (the daemon's, run_retries) taken as used up: a
+    # run made in this process is one the daemon cannot re-execute.
+    config = (PROJECT / "deploy" / "dagster.yaml").read_text()
+    (home / "dagster.yaml").write_text(config.replace("max_retries: 1", "max_retries: 0"))
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        (first,) = evaluate_sensor(instance, tmp_path, inbox).run_requests
+        assert _run_request(instance, tmp_path, inbox, first).success
+        published = tmp_path / "published" / "liia.duckdb"
+        before = _sha(published)
+        exports = tmp_path / "exports" / QUARTER / "benchmarks RESTRICTED.parquet"
+        export_before = _sha(exports)
+        assert _why(instance, tmp_path, inbox) == "No file without an answer."
+
+        # A resubmission lands while the exports folder cannot be written (here: replaced by a
+        # file): the run fails in its last step.
+        wb = load_workbook(inbox / QUARTER / "Barnet LIIA return 2026-27 Q1.xlsx")
+        wb["Finance"]["D7"] = 81_234_567
+        wb.save(inbox / QUARTER / "Barnet corrected.xlsx")
+        _settled(inbox / QUARTER / "Barnet corrected.xlsx")
+        shutil.move(tmp_path / "exports", tmp_path / "exports moved")
+        (tmp_path / "exports").write_text("not a folder")
+        (second,) = evaluate_sensor(instance, tmp_path, inbox).run_requests
+        failed = _run_request(instance, tmp_path, inbox, second)
+        assert not failed.success
+
+        # The previous release is whole: the analysts' copy and the ledger are as they were.
+        assert _sha(published) == before
+        assert _sha(tmp_path / "exports moved" / QUARTER / exports.name) == export_before
+        assert len(answered(tmp_path / "answered.sqlite").shas) == 33
+
+        # The data lead is told, by email and by the webhook, which quarter, step and reason.
+        _alert_for(instance, failed, run_failure_alert)
+        _wait_for(lambda: box.messages and posts)
+        (mail,) = box.messages
+        assert mail["To"] == "data.lead@liia.example.gov.uk"
+        assert mail["Subject"] == "LIIA pipeline: 2026-27 Q1 failed in analysts_warehouse"
+        body = mail.get_content()
+        assert "exports" in body and "retry 1 of 3 at" in body
+        assert posts[0]["text"].startswith(
+            "*LIIA pipeline: 2026-27 Q1 failed in analysts_warehouse*"
+        )
+
+        # The tick that follows says why it starts nothing, and when it will.
+        reason = _why(instance, tmp_path, inbox)
+        assert reason.startswith("2026-27 Q1 failed at ") and " in analysts_warehouse: " in reason
+        assert "retry 1 of 3 at " in reason
+
+        # The cause is removed; once the back-off has passed the sensor retries, with a new run
+        # key, and the retry succeeds: nobody acted.
+        (tmp_path / "exports").unlink()
+        shutil.move(tmp_path / "exports moved", tmp_path / "exports")
+        time.sleep(2.1)
+        (retry,) = evaluate_sensor(instance, tmp_path, inbox).run_requests
+        assert retry.run_key != second.run_key and retry.tags[ATTEMPT_TAG] == "1"
+        assert retry.tags[INBOX_TAG] == second.tags[INBOX_TAG]
+        assert _run_request(instance, tmp_path, inbox, retry).success
+        assert _sha(published) != before
+        assert len(answered(tmp_path / "answered.sqlite").shas) == 34
+        assert _why(instance, tmp_path, inbox) == "No file without an answer."
+
+
+def test_the_retry_plan_spaces_attempts_out_then_goes_daily():
+    class Run:
+        def __init__(self, status, tags):
+            self.status, self.tags, self.run_id = status, tags, "abcdef0123456789"
+
+    ended = datetime(2026, 11, 16, 14, 2, tzinfo=UTC)
+
+    class Record:
+        def __init__(self, status, tags):
+            self.dagster_run, self.end_time = Run(status, tags), ended.timestamp()
+
+    failed = dg.DagsterRunStatus.FAILURE
+    plan = retry_plan(Record(failed, {}), None, ended + timedelta(minutes=1))
+    assert plan.run_key is None and "retry 1 of 3 at 16/11/2026 14:07" in plan.reason
+    plan = retry_plan(Record(failed, {}), None, ended + timedelta(minutes=5))
+    assert plan.run_key == "retry 1 after abcdef0123456789" and plan.tags == {ATTEMPT_TAG: "1"}
+    plan = retry_plan(Record(failed, {ATTEMPT_TAG: "1"}), None, ended)
+    assert "retry 2 of 3 at 16/11/2026 14:32" in plan.reason
+    plan = retry_plan(Record(failed, {ATTEMPT_TAG: "3", RELEASE_TAG: "deadline"}), None, ended)
+    assert "daily retry 1 at 17/11/2026 14:02" in plan.reason
+    plan = retry_plan(
+        Record(failed, {ATTEMPT_TAG: "3", RELEASE_TAG: "deadline"}), None, ended + timedelta(days=1)
+    )
+    assert plan.tags == {ATTEMPT_TAG: "4", RELEASE_TAG: "deadline"}  # a deadline run stays one
+    # New files since the failure (perhaps the fix) are run at once.
+    assert retry_plan(Record(failed, {INBOX_TAG: "a"}), "b", ended).run_key == "b"
+    running = Record(dg.DagsterRunStatus.STARTED, {INBOX_TAG: "a"})
+    assert retry_plan(running, "a", ended).run_key is None
+
+
+def test_a_deadline_summary_reaches_the_data_lead(tmp_path, alerting, latest_quarter_run):
+    box, posts = alerting
+    home = tmp_path / "dagster_home"  # a copy: the shared run history stays as it was
+    shutil.copytree(latest_quarter_run / "dagster_home", home)
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        (record,) = instance.get_run_records(
+            dg.RunsFilter(tags={"dagster/partition": "2026-27 Q2"}), limit=1
+        )
+        run = record.dagster_run
+        instance.add_run_tags(run.run_id, {RELEASE_TAG: "deadline"})
+        run = instance.get_run_by_id(run.run_id)
+        (entry,) = instance.all_logs(run.run_id, of_type=dg.DagsterEventType.RUN_SUCCESS)
+        context = dg.build_run_status_sensor_context(
+            sensor_name=run_outcome_report.name,
+            dagster_event=entry.dagster_event,
+            dagster_instance=instance,
+            dagster_run=run,
+        )
+        run_outcome_report(context)
+    _wait_for(lambda: box.messages)
+    (mail,) = box.messages
+    assert mail["Subject"] == "LIIA pipeline: 2026-27 Q2 deadline run, 30 of 33 accepted"
+    body = mail.get_content()
+    assert "not returned: Hackney, Westminster" in body
+
+
+def test_a_teams_webhook_gets_an_adaptive_card_and_a_dead_channel_costs_no_other(mailbox, webhook):
+    box, port = mailbox
+    posts, url = webhook
+    alert = deadline_summary("2026-27 Q2", "33 of 33 accepted", "run-1")
+    settings = AlertSettings(
+        to=("lead@example.org",),
+        smtp_host="127.0.0.1",
+        smtp_port=_free_port(),
+        webhook=url,
+        webhook_format="teams",
+    )
+    outcomes = send(alert, settings)  # no SMTP server on that port
+    assert (
+        outcomes[0].startswith("email to 127.0.0.1 failed")
+        and outcomes[1] == "posted to the webhook"
+    )
+    (card,) = posts
+    assert card == webhook_payload(alert, "teams")
+    assert card["attachments"][0]["content"]["body"][0]["text"] == alert.subject
+    assert box.messages == []
