@@ -76,7 +76,8 @@ def measure_quarter_end_to_end(work: Path) -> dict:
     from openpyxl import load_workbook
 
     from pipelines.defs.resources import environment_for
-    from pipelines.inbox import look_at_inbox, published
+    from pipelines.inbox import look_at_inbox
+    from pipelines.ledger import answered as answered_files
 
     inbox = work / "inbox"
     shutil.copytree(SAMPLE / QUARTER, inbox / QUARTER)
@@ -101,7 +102,7 @@ def measure_quarter_end_to_end(work: Path) -> dict:
         wb.save(corrected)
         landed = time.perf_counter()
         shutil.copy(corrected, inbox / QUARTER / corrected.name)
-        answered = published(work / "published" / "liia.duckdb").shas
+        answered = answered_files(work / "working" / "answered.sqlite").shas
         assert look_at_inbox(inbox, work / "archive", answered, settle=0).waiting
         assert _materialize(QUARTER).success
         resubmission.append(time.perf_counter() - landed)

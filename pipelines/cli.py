@@ -42,6 +42,21 @@ def quarters_with_returns(inbox: Path, archive: Path) -> list:
     return sorted({f.quarter(covers[f.sha]) for f in files})
 
 
+def quarter_out_of_range(quarter) -> str | None:
+    """Why a quarter cannot be run: before the first one collected, or after the one under way."""
+    from datetime import date
+
+    from pipelines.catalogue import load_catalogue
+    from pipelines.quarters import quarter_containing
+
+    first, now = load_catalogue().first_quarter, quarter_containing(date.today())
+    if quarter < first:
+        return f"{quarter.label} is before the first quarter collected ({first.label})"
+    if quarter > now:
+        return f"{quarter.label} has not begun (the quarter under way is {now.label})"
+    return None
+
+
 class _Progress(logging.Handler):
     """The run's progress, one line per quarter and stage, instead of Dagster's debug log."""
 
@@ -69,6 +84,9 @@ def cmd_run(args) -> int:
     from pipelines.defs.resources import default_resources
     from pipelines.settlement import NOT_USED, completeness_text
 
+    if not args.all and (problem := quarter_out_of_range(args.quarter)):
+        print(f"liia {args.command}: {problem}", file=sys.stderr)
+        return 2
     resources = default_resources()
     paths = resources["paths"]
     quarters = (
@@ -237,6 +255,92 @@ def cmd_instance(args) -> int:
     return 0
 
 
+def cmd_forget(args) -> int:
+    """Remove a quarter added by mistake: only one that holds no return."""
+    import duckdb
+
+    from pipelines.defs.instance import project_instance
+    from pipelines.defs.partitions import quarter_partitions
+    from pipelines.defs.resources import default_resources, working_db
+
+    label = args.quarter.label
+    with project_instance() as instance:
+        if not instance.has_dynamic_partition(quarter_partitions.name, label):
+            print(f"liia forget: {label} is not a quarter of the pipeline", file=sys.stderr)
+            return 2
+        with working_db(default_resources()["duckdb"]) as con:
+            try:
+                held = con.execute(
+                    "SELECT count(*) FROM submissions WHERE quarter = ?", [args.quarter.key]
+                ).fetchone()[0]
+            except duckdb.CatalogException:
+                held = 0
+        if held:
+            print(
+                f"liia forget: {label} holds {held} received file(s); it stays",
+                file=sys.stderr,
+            )
+            return 2
+        instance.delete_dynamic_partition(quarter_partitions.name, label)
+    print(f"Removed {label}: it held no return.")
+    return 0
+
+
+def cmd_install(args) -> int:
+    from pipelines.defs.instance import project_instance
+    from pipelines.service import Layout, install, read_environment_file
+
+    for line in install(args.root, args.inbox, args.user):
+        print(line)
+    home = read_environment_file(Layout(args.root).environment)["DAGSTER_HOME"]
+    os.environ["DAGSTER_HOME"] = home
+    with project_instance():
+        pass
+    print(
+        "The instance's storage is ready. Nothing was loaded; returns dropped in the inbox are "
+        "run by the daemon. Start: systemctl daemon-reload && systemctl enable --now "
+        "liia-dagster-daemon liia-dagster-webserver"
+    )
+    return 0
+
+
+def cmd_health(args) -> int:
+    from pipelines.defs.instance import dagster_home, project_instance
+    from pipelines.defs.resources import default_resources
+    from pipelines.service import health_report
+
+    resources = default_resources()
+    paths = resources["paths"]
+    folders = {
+        "archive": Path(paths.archive),
+        "run history": dagster_home(),
+        "pipeline database": Path(resources["duckdb"].database).parent,
+        "reports": Path(paths.reports),
+    }
+    with project_instance() as instance:
+        well, lines = health_report(instance, folders)
+    print(("Healthy" if well else "NOT HEALTHY") + f" ({instance.root_directory})")
+    print("\n".join(lines))
+    return 0 if well else 1
+
+
+def cmd_daemon(args) -> int:
+    """The Dagster daemon, one per instance: a second is refused in one line."""
+    from pipelines.defs.instance import dagster_home
+    from pipelines.service import AlreadyRunning, hold_daemon_lock
+
+    home = dagster_home()
+    try:
+        hold_daemon_lock(home)
+    except AlreadyRunning as exc:
+        print(f"liia daemon: {exc}", file=sys.stderr)
+        return 2
+    daemon = Path(sys.executable).with_name("dagster-daemon")
+    command = [str(daemon), "run", "-m", "pipelines.definitions"]
+    command += ["--log-level", "warning", "--log-format", "json"]
+    os.execv(command[0], command)  # keeps the lock: the descriptor is inherited
+
+
 def cmd_ui(args) -> int:
     import signal
     import subprocess
@@ -249,8 +353,14 @@ def cmd_ui(args) -> int:
         )
         return 2
     from pipelines.defs.instance import dagster_home, project_instance, release_abandoned_runs
+    from pipelines.service import AlreadyRunning, hold_daemon_lock
 
     home = dagster_home()
+    try:
+        hold_daemon_lock(home)  # `dagster dev` starts a daemon of its own
+    except AlreadyRunning as exc:
+        print(f"liia ui: {exc}", file=sys.stderr)
+        return 2
     release_abandoned_runs(project_instance())
     print(f"Dagster UI on http://127.0.0.1:{args.port} (run history in {home}); Ctrl-C stops it.")
     command = [sys.executable, "-m", "dagster", "dev", "-m", "pipelines.definitions"]
@@ -453,11 +563,46 @@ def build_parser() -> argparse.ArgumentParser:
         "daemon and the webserver never both create it.",
     )
     p.set_defaults(func=cmd_instance)
+    p = sub.add_parser(
+        "forget",
+        help="remove a quarter added by mistake (one that holds no return)",
+        description="Removes the quarter from the Dagster UI's quarters, if no file was received for it.",
+    )
+    p.add_argument("--quarter", type=_quarter, required=True, help="e.g. 2030-31-Q1")
+    p.set_defaults(func=cmd_forget)
+    p = sub.add_parser(
+        "install",
+        help="set up the service on a server: folders, environment file, units, instance",
+        description="Creates under ROOT (/ on a server) /etc/liia/environment (kept if it exists), "
+        "the folders under /var/lib/liia, the two systemd units pointed at this checkout, and the "
+        "Dagster instance. It loads no data.",
+    )
+    p.add_argument("--root", type=Path, default=Path("/"), help="default /")
+    p.add_argument("--inbox", type=Path, help="where returns arrive (default /var/lib/liia/inbox)")
+    p.add_argument("--user", help="the service's user, to own the folders")
+    p.set_defaults(func=cmd_install)
+    p = sub.add_parser(
+        "health",
+        help="is the service well: the daemon, the last run, failing quarters, disk",
+        description="For a monitoring check: exits 0 when the daemon is beating and no quarter's "
+        "latest run failed, 1 otherwise.",
+    )
+    p.set_defaults(func=cmd_health)
+    p = sub.add_parser(
+        "daemon",
+        help="run the Dagster daemon (what the service unit starts); one per instance",
+        description="Starts dagster-daemon with plain log lines; refuses in one line if a daemon "
+        "(or liia ui) already runs on this DAGSTER_HOME.",
+    )
+    p.set_defaults(func=cmd_daemon)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    from pipelines.service import load_environment_file
+
     args = build_parser().parse_args(argv)
+    load_environment_file()  # the service's own, so a command acts on the service's folders
     try:
         return args.func(args)
     except BrokenPipeError:  # the reader went away (`liia validate ... | head`): stop quietly

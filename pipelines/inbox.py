@@ -1,8 +1,8 @@
 """Watching the inbox: which files have not had their answer yet, and the quarter each belongs to.
 
 What has been seen lives where it belongs, not in the sensor's cursor: a file has its answer once
-the published warehouse holds its submission (by SHA-256), and what each file's cover says is kept
-beside the archived copy. So the sensor's first look after a restart, or on a new server, runs
+the pipeline's own ledger holds its SHA-256 (pipelines/ledger.py), and what each file's cover says
+is kept beside the archived copy. So the sensor's first look after a restart, or on a new server, runs
 nothing for files already loaded, and its state stays small however many files arrive."""
 
 from __future__ import annotations
@@ -12,36 +12,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import duckdb
-
-from pipelines.quarters import Quarter, parse_quarter
+from pipelines.quarters import Quarter
 from pipelines.submissions import InboxFile, archive, cover_quarters, inbox_files, look
 
 # A file modified this recently may still be being copied: it is looked at again next time.
 SETTLE_SECONDS = 10.0
-
-
-@dataclass(frozen=True)
-class Published:
-    """What the analysts' warehouse holds: every file's SHA-256, and the quarters with returns."""
-
-    shas: frozenset[str] = frozenset()
-    quarters_with_returns: tuple[Quarter, ...] = ()
-
-
-def published(warehouse: Path) -> Published:
-    """Read from the published copy, which a run replaces atomically and never locks."""
-    if not warehouse.exists():
-        return Published()
-    try:
-        with duckdb.connect(str(warehouse), read_only=True) as con:
-            shas = {r[0] for r in con.execute("SELECT sha256 FROM submissions").fetchall()}
-            quarters = con.execute(
-                "SELECT DISTINCT quarter FROM submissions WHERE is_current ORDER BY quarter"
-            ).fetchall()
-    except duckdb.Error:
-        return Published()  # an older or damaged copy: every file looks new, and is run again
-    return Published(frozenset(shas), tuple(parse_quarter(q) for (q,) in quarters))
 
 
 @dataclass

@@ -3,6 +3,7 @@ systemd units in deploy/systemd/ start them."""
 
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -15,9 +16,9 @@ import dagster as dg
 import pytest
 
 from pipelines.defs.resources import environment_for
-from tests.conftest import PROJECT
+from pipelines.service import read_environment_file
+from tests.conftest import PROJECT, SAMPLE
 
-UNITS = PROJECT / "deploy" / "systemd"
 START_TIMEOUT = 90
 
 
@@ -108,33 +109,45 @@ def test_liia_ui_serves_quietly_and_stops_cleanly_on_sigterm(tmp_path):
     assert len(lines) < 10 and "Warning" not in output and "DEBUG" not in output, output
 
 
-def _unit_command(name: str, port: int, env: dict) -> tuple[list[str], dict]:
-    """A unit's ExecStartPre then ExecStart as one shell command, as systemd runs them, with the
-    install folder as this checkout; and its Environment."""
-    text = (UNITS / name).read_text().replace("/opt/liia", str(PROJECT))
-    pre = re.search(r"^ExecStartPre=(.+)$", text, re.M)[1]
-    start = re.search(r"^ExecStart=(.+)$", text, re.M)[1].replace(" 3000", f" {port}")
-    unit_env = dict(re.findall(r"^Environment=(\w+)=(.+)$", text, re.M))
-    assert set(unit_env) == {"DAGSTER_HOME"}
-    return ["bash", "-c", f"{pre} && exec {start}"], {**env, "DAGSTER_HOME": env["DAGSTER_HOME"]}
+def _liia(*args, env, timeout=120) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT,
+        env=env,
+        timeout=timeout,
+    )
 
 
-def test_the_service_units_start_the_daemon_and_the_webserver_and_stop_on_sigterm(tmp_path):
-    """Started together on a new DAGSTER_HOME, as `systemctl enable --now` does: without the
-    units' ExecStartPre both created the instance's storage and broke it."""
-    env = _environment(tmp_path)
-    home = Path(env["DAGSTER_HOME"])
-    home.mkdir()
-    (home / "dagster.yaml").write_text((PROJECT / "deploy" / "dagster.yaml").read_text())
+@pytest.mark.long_running(seconds=40)
+def test_an_installed_service_starts_empty_watches_its_inbox_and_stops_on_sigterm(tmp_path):
+    """`liia install` into an empty root, then both units it wrote started together, as
+    `systemctl enable --now` does (without the units' ExecStartPre both created the instance's
+    storage and broke it)."""
+    root, inbox = tmp_path / "root", tmp_path / "shared inbox"
+    bare = {k: v for k, v in os.environ.items() if not k.startswith(("LIIA_", "DAGSTER_"))}
+    installed = _liia("install", "--root", str(root), "--inbox", str(inbox), env=bare)
+    assert installed.returncode == 0, installed.stderr
+    environment = root / "etc" / "liia" / "environment"
+    settings = read_environment_file(environment)
+    assert settings["LIIA_INBOX"] == str(inbox) and inbox.is_dir()
+    assert all(v.startswith(str(root)) for k, v in settings.items() if k != "LIIA_INBOX")
+    home = Path(settings["DAGSTER_HOME"])
+    assert (home / "dagster.yaml").read_text() == (PROJECT / "deploy" / "dagster.yaml").read_text()
+    # Run again, it keeps the operator's file.
+    assert "kept" in _liia("install", "--root", str(root), env=bare).stdout
+
+    env = {**bare, "LIIA_ENVIRONMENT_FILE": str(environment)}
     port = _free_port()
     processes = []
     for unit in ("liia-dagster-daemon.service", "liia-dagster-webserver.service"):
-        command, unit_env = _unit_command(unit, port, env)
+        command, own = _unit_command(root / "etc" / "systemd" / "system" / unit, port, environment)
         processes.append(
             subprocess.Popen(
                 command,
                 cwd=PROJECT,
-                env=unit_env,
+                env={**bare, **settings, **own},  # as systemd gives the unit
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 text=True,
@@ -146,16 +159,57 @@ def test_the_service_units_start_the_daemon_and_the_webserver_and_stop_on_sigter
         _wait_for_webserver(port, webserver)
         with dg.DagsterInstance.from_config(str(home)) as instance:
             deadline = time.monotonic() + START_TIMEOUT
-            while time.monotonic() < deadline and not instance.get_daemon_heartbeats():
+            while time.monotonic() < deadline and len(instance.get_daemon_heartbeats()) < 3:
                 assert daemon.poll() is None, daemon.stdout.read()
                 time.sleep(1)
             beating = set(instance.get_daemon_heartbeats())
         assert {"SENSOR", "SCHEDULER", "QUEUED_RUN_COORDINATOR"} <= beating
+        # `liia` typed on the server acts on the service's instance and folders.
+        health = _liia("health", env=env)
+        assert health.returncode == 0, health.stdout + health.stderr
+        assert health.stdout.startswith(f"Healthy ({home})")
+        assert "Daemon: alive" in health.stdout and "Last run: none yet" in health.stdout
+        # A second daemon, or `liia ui` (which starts one), on the same instance is refused.
+        for args in (["daemon"], ["ui", "--port", str(_free_port())]):
+            second = _liia(*args, env=env, timeout=60)
+            assert second.returncode == 2 and second.stderr.count("\n") == 1, second.stderr
+            assert f"a Dagster daemon already runs on {home}" in second.stderr
+        # Nothing was loaded: no warehouse, no page, no quarter.
+        assert not Path(settings["LIIA_WAREHOUSE"]).exists()
+        assert not any(Path(settings["LIIA_REPORTS"]).rglob("*.html"))
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            assert instance.get_dynamic_partitions("quarters") == []
+        # A return dropped into the inbox gets its feedback, with nobody acting.
+        source = SAMPLE / "2026-27-Q1" / "Barnet LIIA return 2026-27 Q1.xlsx"
+        shutil.copy(source, inbox / source.name)
+        landed = time.monotonic()
+        feedback = Path(settings["LIIA_REPORTS"]) / "authorities" / "Barnet" / "2026-27-Q1"
+        while not any(feedback.glob("*.xlsx")):
+            assert time.monotonic() - landed < START_TIMEOUT, "no feedback"
+            assert daemon.poll() is None, daemon.stdout.read()
+            time.sleep(0.5)
+        print(f"feedback {time.monotonic() - landed:.1f} s after the file landed")
         for process in processes:
             process.send_signal(signal.SIGTERM)  # what systemd sends on stop
         for process in processes:
             process.wait(timeout=30)  # the units' TimeoutStopSec
+        output = "".join(p.stdout.read() for p in processes)
     finally:
         for process in processes:
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGKILL)
+    assert "\x1b[" not in output  # plain lines for journald, no colour codes
+    stopped = _liia("health", env=env)
+    assert stopped.returncode == 1 and "Daemon: NOT RUNNING" in stopped.stdout
+
+
+def _unit_command(unit: Path, port: int, environment: Path) -> tuple[list[str], dict]:
+    """A unit's ExecStartPre then ExecStart as one shell command, as systemd runs them, and its
+    own Environment= lines; it must read the installed environment file, which it requires."""
+    text = unit.read_text()
+    assert f"EnvironmentFile={environment}\n" in text  # no leading "-": required
+    pre = re.search(r"^ExecStartPre=(.+)$", text, re.M)[1]
+    start = re.search(r"^ExecStart=(.+)$", text, re.M)[1].replace(" 3000", f" {port}")
+    own = dict(re.findall(r"^Environment=(\w+)=(.+)$", text, re.M))
+    assert "DAGSTER_HOME" not in own  # the environment file's, shared with `liia`
+    return ["bash", "-c", f"{pre} && exec {start}"], own

@@ -82,7 +82,10 @@ class Service:
         return target
 
     def sensor(self) -> list[str]:
-        context = dg.build_sensor_context(instance=self.instance, resources={"paths": self.paths})
+        context = dg.build_sensor_context(
+            instance=self.instance,
+            resources={"paths": self.paths, "duckdb": self.resources["duckdb"]},
+        )
         result = inbox_sensor(context)
         for request in result.dynamic_partitions_requests:
             self.instance.add_dynamic_partitions(

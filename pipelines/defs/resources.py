@@ -49,6 +49,8 @@ def environment_for(folder: Path, inbox: Path) -> dict[str, str]:
         ENVIRONMENT["reports"]: str(folder / "reports"),
         "LIIA_WORKING_DB": str(folder / "working" / "liia.duckdb"),
         "DAGSTER_HOME": str(folder / "dagster_home"),
+        # the service's environment file, if one is put there (never the server's /etc/liia)
+        "LIIA_ENVIRONMENT_FILE": str(folder / "environment"),
     }
 
 

@@ -1,0 +1,245 @@
+"""The pipeline as a service on a server: its environment file, its install, one daemon per
+instance, and the health report a monitoring check reads.
+
+The units in deploy/systemd/ and the `liia` command read one environment file
+(LIIA_ENVIRONMENT_FILE, by default /etc/liia/environment), so a command typed on the server acts on
+the service's inbox, warehouse and run history."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shlex
+import shutil
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_ENVIRONMENT_FILE = Path("/etc/liia/environment")
+UNITS = ("liia-dagster-daemon.service", "liia-dagster-webserver.service")
+DAEMON_LOCK = ".liia-daemon.lock"
+HEARTBEAT_STALE_SECONDS = 120
+
+
+def environment_file() -> Path:
+    return Path(os.environ.get("LIIA_ENVIRONMENT_FILE") or DEFAULT_ENVIRONMENT_FILE)
+
+
+def read_environment_file(path: Path) -> dict[str, str]:
+    """`NAME=value` lines as systemd's EnvironmentFile reads them (comments, blank lines and
+    quotes allowed)."""
+    values = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith(("#", ";")) or "=" not in line:
+            continue
+        name, value = line.split("=", 1)
+        parts = shlex.split(value) if value.strip() else [""]
+        values[name.strip()] = " ".join(parts)
+    return values
+
+
+def load_environment_file() -> Path | None:
+    """Fill the process's environment from the service's file (what the environment already sets
+    wins, as for a unit's own Environment= lines). The file read, if there is one."""
+    path = environment_file()
+    if not path.is_file():
+        return None
+    for name, value in read_environment_file(path).items():
+        os.environ.setdefault(name, value)
+    return path
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where an installed service keeps everything, under one root (/ on a server)."""
+
+    root: Path
+
+    @property
+    def environment(self) -> Path:
+        return self.root / "etc" / "liia" / "environment"
+
+    @property
+    def data(self) -> Path:
+        return self.root / "var" / "lib" / "liia"
+
+    @property
+    def units(self) -> Path:
+        return self.root / "etc" / "systemd" / "system"
+
+    def variables(self, inbox: Path | None) -> dict[str, str]:
+        data = self.data
+        return {
+            "DAGSTER_HOME": str(data / "dagster_home"),
+            "LIIA_INBOX": str(inbox or data / "inbox"),
+            "LIIA_ARCHIVE": str(data / "archive"),
+            "LIIA_WORKING_DB": str(data / "working" / "liia.duckdb"),
+            "LIIA_WAREHOUSE": str(data / "published" / "liia.duckdb"),
+            "LIIA_EXPORTS": str(data / "exports"),
+            "LIIA_REPORTS": str(data / "reports"),
+        }
+
+
+ENVIRONMENT_HEADER = """\
+# The LIIA pipeline's service environment: read by both systemd units (EnvironmentFile=) and by
+# the `liia` command on this server. Written by `liia install`; edit and restart the services.
+# Alerts (pipelines/alerts.py): LIIA_ALERT_TO, LIIA_SMTP_HOST, LIIA_SMTP_PORT, LIIA_SMTP_FROM,
+# LIIA_SMTP_USER, LIIA_SMTP_PASSWORD, LIIA_SMTP_STARTTLS, LIIA_ALERT_WEBHOOK,
+# LIIA_ALERT_WEBHOOK_FORMAT (slack or teams). Release: LIIA_RELEASE_STATUS, LIIA_DEADLINE_DAY.
+"""
+
+
+def unit_text(name: str, layout: Layout, bin_dir: Path) -> str:
+    """A unit from deploy/systemd/, pointed at this installation."""
+    text = (PROJECT_ROOT / "deploy" / "systemd" / name).read_text()
+    return (
+        text.replace("/opt/liia/.venv/bin", str(bin_dir))
+        .replace("/opt/liia", str(PROJECT_ROOT))
+        .replace("/etc/liia/environment", str(layout.environment))
+    )
+
+
+def install(root: Path, inbox: Path | None = None, user: str | None = None) -> list[str]:
+    """Create the folders, the environment file (kept if there is one), the units and the Dagster
+    instance under `root`; load nothing. What was done, a line each."""
+    from pipelines.defs.instance import INSTANCE_CONFIG
+
+    layout = Layout(root)
+    done = []
+    if layout.environment.exists():
+        variables = read_environment_file(layout.environment)
+        done.append(f"kept {layout.environment} as it is")
+    else:
+        variables = layout.variables(inbox)
+        layout.environment.parent.mkdir(parents=True, exist_ok=True)
+        lines = [f"{k}={shlex.quote(v)}" for k, v in variables.items()]
+        layout.environment.write_text(ENVIRONMENT_HEADER + "\n".join(lines) + "\n")
+        done.append(f"wrote {layout.environment}")
+    for name in ("LIIA_INBOX", "LIIA_ARCHIVE", "LIIA_EXPORTS", "LIIA_REPORTS", "DAGSTER_HOME"):
+        Path(variables[name]).mkdir(parents=True, exist_ok=True)
+    for name in ("LIIA_WORKING_DB", "LIIA_WAREHOUSE"):
+        Path(variables[name]).parent.mkdir(parents=True, exist_ok=True)
+    done.append(f"made the folders under {layout.data} (inbox {variables['LIIA_INBOX']})")
+    layout.units.mkdir(parents=True, exist_ok=True)
+    for name in UNITS:
+        (layout.units / name).write_text(unit_text(name, layout, Path(sys.executable).parent))
+    done.append(f"wrote {', '.join(UNITS)} to {layout.units}")
+    home = Path(variables["DAGSTER_HOME"])
+    if not (home / "dagster.yaml").exists():
+        shutil.copy(INSTANCE_CONFIG, home / "dagster.yaml")
+    done.append(f"Dagster instance in {home}")
+    if user:
+        for path in (layout.data, *[Path(v) for k, v in variables.items() if k != "LIIA_INBOX"]):
+            if path.exists():
+                shutil.chown(path, user)
+    return done
+
+
+class AlreadyRunning(RuntimeError):
+    pass
+
+
+def hold_daemon_lock(home: Path) -> int:
+    """Take the instance's daemon lock for the life of this process (and what it execs): the file
+    descriptor. A second daemon on the instance is refused, saying who holds it."""
+    home.mkdir(parents=True, exist_ok=True)
+    path = home / DAEMON_LOCK
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
+        os.close(fd)
+        raise AlreadyRunning(
+            f"a Dagster daemon already runs on {home} ({holder}); stop it first "
+            "(systemctl stop liia-dagster-daemon) or use its UI"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"pid {os.getpid()} since {datetime.now(UTC):%Y-%m-%d %H:%M} UTC".encode(), 0)
+    os.set_inheritable(fd, True)
+    return fd
+
+
+def daemon_lock_holder(home: Path) -> str | None:
+    """Who holds the instance's daemon lock (`pid N since ...`), or None if no daemon runs."""
+    path = home / DAEMON_LOCK
+    if not path.exists():
+        return None
+    with open(path, "rb+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return handle.read(200).decode(errors="replace").strip() or "a process"
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return None
+
+
+def disk_use(path: Path) -> int:
+    if not path.exists():
+        return 0
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
+
+
+def human_bytes(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"
+
+
+def health_report(instance, folders: dict[str, Path], now: datetime | None = None):
+    """Whether the service is well (the daemon beating, no quarter failing), and a line for each
+    thing an operator checks: the daemon, the last run, failing quarters, disk."""
+    from pipelines.defs.runs import failed_quarters, failure_of, local_time
+
+    now = now or datetime.now(UTC)
+    lines, well = [], True
+    beats = instance.get_daemon_heartbeats()
+    holder = daemon_lock_holder(Path(instance.root_directory))
+    if holder is None:
+        lines.append(
+            "Daemon: NOT RUNNING (no daemon holds this instance: systemctl start liia-dagster-daemon)"
+        )
+        well = False
+    elif not beats:
+        lines.append(f"Daemon: starting ({holder}; no heartbeat yet)")
+        well = False
+    else:
+        newest = max(b.timestamp for b in beats.values())
+        age = now.timestamp() - newest
+        alive = age < HEARTBEAT_STALE_SECONDS
+        state = "alive" if alive else "NOT RUNNING"
+        lines.append(
+            f"Daemon: {state} (last heartbeat {age:.0f} s ago; {', '.join(sorted(beats))})"
+        )
+        well &= alive
+    records = instance.get_run_records(limit=1)
+    if records:
+        r = records[0]
+        run = r.dagster_run
+        ended = f"ended {local_time(r.end_time)}" if r.end_time else "not ended"
+        quarter = run.tags.get("dagster/partition", "no quarter")
+        lines.append(
+            f"Last run: {quarter}, {run.status.value.lower()}, {ended} (run {run.run_id[:8]})"
+        )
+    else:
+        lines.append("Last run: none yet")
+    failing = failed_quarters(instance)
+    for label, record in sorted(failing.items()):
+        f = failure_of(instance, record.dagster_run.run_id)
+        lines.append(
+            f"Failing: {label} since {local_time(record.end_time or 0)} in {f.step}: {f.reason}"
+        )
+    well &= not failing
+    for name, path in folders.items():
+        lines.append(f"Disk: {name} {human_bytes(disk_use(path))} ({path})")
+    existing = next((p for p in folders.values() if p.exists()), Path("/"))
+    free = shutil.disk_usage(existing).free
+    lines.append(f"Disk: {human_bytes(free)} free where {existing} is")
+    return well, lines
