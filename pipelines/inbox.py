@@ -15,8 +15,23 @@ from pathlib import Path
 from pipelines.quarters import Quarter
 from pipelines.submissions import InboxFile, archive, cover_quarters, inbox_files, look
 
-# A file modified this recently may still be being copied: it is looked at again next time.
-SETTLE_SECONDS = 10.0
+# A file modified this recently may still be being copied: it is looked at again next time. A
+# zip-based workbook (xlsx, xlsm, ods) whose end record is not there yet is still being copied
+# too, for up to INCOMPLETE_SECONDS; after that it is taken as it is (and told it is damaged).
+SETTLE_SECONDS = 2.0
+INCOMPLETE_SECONDS = 120.0
+ZIP_START, ZIP_END = b"PK\x03\x04", b"PK\x05\x06"
+
+
+def looks_complete(path: Path) -> bool:
+    """False for a zip file whose end-of-central-directory record is missing (a copy under way):
+    it sits in the last 22 bytes, or up to 64 KB before them when the zip carries a comment."""
+    with open(path, "rb") as handle:
+        if handle.read(4) != ZIP_START:
+            return True
+        size = handle.seek(0, 2)
+        handle.seek(max(0, size - 22 - 65_535))
+        return ZIP_END in handle.read()
 
 
 @dataclass
@@ -46,7 +61,8 @@ def look_at_inbox(
     for path in inbox_files(inbox):
         result.files += 1
         try:
-            if now - path.stat().st_mtime < settle:
+            age = now - path.stat().st_mtime
+            if age < settle or (age < INCOMPLETE_SECONDS and not looks_complete(path)):
                 result.settling.append(path.relative_to(inbox).as_posix())
                 continue
         except OSError:

@@ -150,8 +150,15 @@ def test_sensor_waits_for_a_file_still_being_written(tmp_path):
     copying.write_bytes(data[: len(data) // 2])  # half copied, modified just now
     with dg.instance_for_test() as instance:
         assert _tick(instance, tmp_path) == []
+        # A copy that stalled for a minute is still not read: its zip has no end record yet...
+        _settled(copying, seconds_ago=60)
+        assert (
+            "1 file(s) still being written."
+            in evaluate_sensor(instance, tmp_path).skip_reason.skip_message
+        )
+        # ...and once complete it is read two seconds after its last write.
         copying.write_bytes(data)
-        _settled(copying)
+        _settled(copying, seconds_ago=2.5)
         assert [r.partition_key for r in _tick(instance, tmp_path)] == ["2026-27 Q2"]
 
 

@@ -18,7 +18,7 @@ from pipelines.quarters import parse_quarter
 
 @dg.sensor(
     job=quarter_job,
-    minimum_interval_seconds=10,
+    minimum_interval_seconds=5,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Starts a run of the quarter a file without an answer yet belongs to (adding the "
     "quarter if it is new), then of each later quarter already answered, whose comparisons it "

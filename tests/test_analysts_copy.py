@@ -1,0 +1,72 @@
+"""The analysts' copy is theirs: held open read-write, or deleted, it makes no run stall, fail or
+re-run anything, because the pipeline never reads it."""
+
+import shutil
+import stat
+import subprocess
+import sys
+import time
+
+import dagster as dg
+import duckdb
+from openpyxl import load_workbook
+
+from tests.conftest import SAMPLE, run_quarter
+from tests.test_automation import _settled, evaluate_sensor
+
+QUARTER = "2026-27-Q1"
+HOLD = """
+import sys, time, duckdb
+con = duckdb.connect(sys.argv[1])  # read-write: the default of the CLI, Python and DBeaver
+con.execute("SELECT count(*) FROM submissions").fetchall()
+print("open", flush=True)
+time.sleep(600)
+"""
+
+
+def test_an_analyst_holding_the_published_file_read_write_stalls_nothing(tmp_path):
+    inbox = tmp_path / "inbox"
+    shutil.copytree(SAMPLE / QUARTER, inbox / QUARTER)
+    for path in inbox.rglob("*.xlsx"):
+        _settled(path)
+    published = tmp_path / "published" / "liia.duckdb"
+    with dg.instance_for_test() as instance:
+        (first,) = evaluate_sensor(instance, tmp_path, inbox).run_requests
+        assert run_quarter(tmp_path, inbox, QUARTER, instance, tags=first.tags).success
+        assert not published.stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
+
+        analyst = subprocess.Popen(
+            [sys.executable, "-c", HOLD, str(published)], stdout=subprocess.PIPE, text=True
+        )
+        try:
+            assert analyst.stdout.readline().strip() == "open"
+            # The sensor's tick reads the pipeline's own ledger: nothing looks new.
+            started = time.monotonic()
+            result = evaluate_sensor(instance, tmp_path, inbox)
+            assert result.run_requests == [] and time.monotonic() - started < 10
+            assert result.skip_reason.skip_message == "No file without an answer."
+
+            # A resubmission arrives: its run publishes a new copy beside the analyst's open one.
+            wb = load_workbook(inbox / QUARTER / "Barnet LIIA return 2026-27 Q1.xlsx")
+            wb["Finance"]["D7"] = 81_234_567
+            wb.save(inbox / QUARTER / "Barnet corrected.xlsx")
+            _settled(inbox / QUARTER / "Barnet corrected.xlsx")
+            (second,) = evaluate_sensor(instance, tmp_path, inbox).run_requests
+            started = time.monotonic()
+            assert run_quarter(tmp_path, inbox, QUARTER, instance, tags=second.tags).success
+            assert time.monotonic() - started < 60
+            assert analyst.poll() is None  # the analyst's session is untouched
+        finally:
+            analyst.kill()
+            analyst.wait()
+        with duckdb.connect(str(published), read_only=True) as con:
+            (current,) = con.execute(
+                """SELECT value FROM return_values
+                WHERE quarter = ? AND authority = 'BAR' AND ref = 'FIN02' AND is_current""",
+                [QUARTER],
+            ).fetchone()
+        assert current == 81_234_567
+
+        # The analyst deletes the copy: nothing is re-run, and the next run publishes it again.
+        published.unlink()
+        assert evaluate_sensor(instance, tmp_path, inbox).run_requests == []
