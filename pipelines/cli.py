@@ -14,7 +14,7 @@ from pipelines.quarters import QuarterError, parse_quarter
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
-def _quarter(text: str):
+def quarter_argument(text: str):
     try:
         return parse_quarter(text)
     except QuarterError as exc:
@@ -255,92 +255,6 @@ def cmd_instance(args) -> int:
     return 0
 
 
-def cmd_forget(args) -> int:
-    """Remove a quarter added by mistake: only one that holds no return."""
-    import duckdb
-
-    from pipelines.defs.instance import project_instance
-    from pipelines.defs.partitions import quarter_partitions
-    from pipelines.defs.resources import default_resources, working_db
-
-    label = args.quarter.label
-    with project_instance() as instance:
-        if not instance.has_dynamic_partition(quarter_partitions.name, label):
-            print(f"liia forget: {label} is not a quarter of the pipeline", file=sys.stderr)
-            return 2
-        with working_db(default_resources()["duckdb"]) as con:
-            try:
-                held = con.execute(
-                    "SELECT count(*) FROM submissions WHERE quarter = ?", [args.quarter.key]
-                ).fetchone()[0]
-            except duckdb.CatalogException:
-                held = 0
-        if held:
-            print(
-                f"liia forget: {label} holds {held} received file(s); it stays",
-                file=sys.stderr,
-            )
-            return 2
-        instance.delete_dynamic_partition(quarter_partitions.name, label)
-    print(f"Removed {label}: it held no return.")
-    return 0
-
-
-def cmd_install(args) -> int:
-    from pipelines.defs.instance import project_instance
-    from pipelines.service import Layout, install, read_environment_file
-
-    for line in install(args.root, args.inbox, args.user):
-        print(line)
-    home = read_environment_file(Layout(args.root).environment)["DAGSTER_HOME"]
-    os.environ["DAGSTER_HOME"] = home
-    with project_instance():
-        pass
-    print(
-        "The instance's storage is ready. Nothing was loaded; returns dropped in the inbox are "
-        "run by the daemon. Start: systemctl daemon-reload && systemctl enable --now "
-        "liia-dagster-daemon liia-dagster-webserver"
-    )
-    return 0
-
-
-def cmd_health(args) -> int:
-    from pipelines.defs.instance import dagster_home, project_instance
-    from pipelines.defs.resources import default_resources
-    from pipelines.service import health_report
-
-    resources = default_resources()
-    paths = resources["paths"]
-    folders = {
-        "archive": Path(paths.archive),
-        "run history": dagster_home(),
-        "pipeline database": Path(resources["duckdb"].database).parent,
-        "reports": Path(paths.reports),
-    }
-    with project_instance() as instance:
-        well, lines = health_report(instance, folders)
-    print(("Healthy" if well else "NOT HEALTHY") + f" ({instance.root_directory})")
-    print("\n".join(lines))
-    return 0 if well else 1
-
-
-def cmd_daemon(args) -> int:
-    """The Dagster daemon, one per instance: a second is refused in one line."""
-    from pipelines.defs.instance import dagster_home
-    from pipelines.service import AlreadyRunning, hold_daemon_lock
-
-    home = dagster_home()
-    try:
-        hold_daemon_lock(home)
-    except AlreadyRunning as exc:
-        print(f"liia daemon: {exc}", file=sys.stderr)
-        return 2
-    daemon = Path(sys.executable).with_name("dagster-daemon")
-    command = [str(daemon), "run", "-m", "pipelines.definitions"]
-    command += ["--log-level", "warning", "--log-format", "json"]
-    os.execv(command[0], command)  # keeps the lock: the descriptor is inherited
-
-
 def cmd_ui(args) -> int:
     import signal
     import subprocess
@@ -508,10 +422,12 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from pipelines.cli_service import add_service_commands
+
     parser = _Parser(prog="liia", description="LIIA quarterly benchmarking pipeline")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     p = sub.add_parser("template", help="write the blank return template for a quarter")
-    p.add_argument("--quarter", type=_quarter, required=True, help="e.g. 2026-27-Q3")
+    p.add_argument("--quarter", type=quarter_argument, required=True, help="e.g. 2026-27-Q3")
     p.add_argument("--out", type=Path, required=True, help="the .xlsx file to write")
     p.set_defaults(func=cmd_template)
     p = sub.add_parser(
@@ -521,7 +437,7 @@ def build_parser() -> argparse.ArgumentParser:
         "run. Prints progress per quarter and stage and a summary at the end.",
     )
     which = p.add_mutually_exclusive_group(required=True)
-    which.add_argument("--quarter", type=_quarter, help="one quarter, e.g. 2026-27-Q2")
+    which.add_argument("--quarter", type=quarter_argument, help="one quarter, e.g. 2026-27-Q2")
     which.add_argument("--all", action="store_true", help="every quarter with returns in the inbox")
     p.set_defaults(func=cmd_run)
     p = sub.add_parser(
@@ -531,7 +447,7 @@ def build_parser() -> argparse.ArgumentParser:
         "workbooks, pages and the public edition. A quarter is otherwise released by the first run "
         "at or after its return deadline.",
     )
-    p.add_argument("--quarter", type=_quarter, required=True, help="e.g. 2026-27-Q3")
+    p.add_argument("--quarter", type=quarter_argument, required=True, help="e.g. 2026-27-Q3")
     p.set_defaults(func=cmd_release)
     p = sub.add_parser(
         "status",
@@ -539,7 +455,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Every authority's current return, its status, errors and warnings, from the "
         "analysts' warehouse (read-only).",
     )
-    p.add_argument("--quarter", type=_quarter, help="e.g. 2026-27-Q2 (default: the latest)")
+    p.add_argument("--quarter", type=quarter_argument, help="e.g. 2026-27-Q2 (default: the latest)")
     p.set_defaults(func=cmd_status)
     p = sub.add_parser("validate", help="check returns before sending them (offline)")
     p.add_argument("paths", type=Path, nargs="+", help="return files or folders")
@@ -563,38 +479,7 @@ def build_parser() -> argparse.ArgumentParser:
         "daemon and the webserver never both create it.",
     )
     p.set_defaults(func=cmd_instance)
-    p = sub.add_parser(
-        "forget",
-        help="remove a quarter added by mistake (one that holds no return)",
-        description="Removes the quarter from the Dagster UI's quarters, if no file was received for it.",
-    )
-    p.add_argument("--quarter", type=_quarter, required=True, help="e.g. 2030-31-Q1")
-    p.set_defaults(func=cmd_forget)
-    p = sub.add_parser(
-        "install",
-        help="set up the service on a server: folders, environment file, units, instance",
-        description="Creates under ROOT (/ on a server) /etc/liia/environment (kept if it exists), "
-        "the folders under /var/lib/liia, the two systemd units pointed at this checkout, and the "
-        "Dagster instance. It loads no data.",
-    )
-    p.add_argument("--root", type=Path, default=Path("/"), help="default /")
-    p.add_argument("--inbox", type=Path, help="where returns arrive (default /var/lib/liia/inbox)")
-    p.add_argument("--user", help="the service's user, to own the folders")
-    p.set_defaults(func=cmd_install)
-    p = sub.add_parser(
-        "health",
-        help="is the service well: the daemon, the last run, failing quarters, disk",
-        description="For a monitoring check: exits 0 when the daemon is beating and no quarter's "
-        "latest run failed, 1 otherwise.",
-    )
-    p.set_defaults(func=cmd_health)
-    p = sub.add_parser(
-        "daemon",
-        help="run the Dagster daemon (what the service unit starts); one per instance",
-        description="Starts dagster-daemon with plain log lines; refuses in one line if a daemon "
-        "(or liia ui) already runs on this DAGSTER_HOME.",
-    )
-    p.set_defaults(func=cmd_daemon)
+    add_service_commands(sub)
     return parser
 
 

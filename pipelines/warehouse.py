@@ -16,7 +16,7 @@ import duckdb
 import pandas as pd
 
 from pipelines.catalogue import THEME_TITLES, THEMES, Authorities, Catalogue
-from pipelines.comparisons import compare_quarter, item_status, reporting_units
+from pipelines.comparisons import compare_quarter, indicator_scope, item_status, reporting_units
 from pipelines.quarters import Quarter, parse_quarter, quarter_range
 from pipelines.settlement import current_values
 
@@ -158,7 +158,12 @@ TABLES = [
             ("authority", "VARCHAR", "LIIA code"),
             ("indicator_id", "VARCHAR", "Item Ref or indicator id (see indicators)"),
             ("kind", "VARCHAR", "item or indicator"),
-            ("reporting_unit", "VARCHAR", "Authority, or KUT+RUT for a joint workforce unit"),
+            (
+                "reporting_unit",
+                "VARCHAR",
+                "Authority, or KUT+RUT for the workforce figures of a joint return (stored under "
+                "both authorities as each sent it: sum unit_values to count it once)",
+            ),
             ("value", "DOUBLE", "The figure (NULL when status is not ok)"),
             (
                 "status",
@@ -356,6 +361,16 @@ def create_schema(con: duckdb.DuckDBPyConnection) -> None:
     )
     for name, comment in EDITIONS_VIEW_COLUMNS.items():
         con.execute(f"COMMENT ON COLUMN figures_by_edition.{name} IS {_quote(comment)}")
+    con.execute(UNIT_VALUES_VIEW_SQL)
+    con.execute(
+        "COMMENT ON VIEW unit_values IS "
+        + _quote(
+            "Each reporting unit's figures once: sum over this, not indicator_values, so that a "
+            "joint workforce return (KUT+RUT) is counted once."
+        )
+    )
+    for name, comment in UNIT_VALUES_VIEW_COLUMNS.items():
+        con.execute(f"COMMENT ON COLUMN unit_values.{name} IS {_quote(comment)}")
     con.execute(MARKINGS_VIEW_SQL)
     con.execute(
         "COMMENT ON VIEW markings IS "
@@ -372,6 +387,27 @@ def create_schema(con: duckdb.DuckDBPyConnection) -> None:
             f"{_quote(f'{THEME_TITLES[theme]}: benchmarks with names, ready to read.')}"
         )
 
+
+# Each reporting unit's figure once: a joint unit's (KUT+RUT) is its first authority's that has one.
+UNIT_VALUES_VIEW_SQL = """
+CREATE OR REPLACE VIEW unit_values AS
+SELECT quarter, reporting_unit, indicator_id, kind,
+       string_agg(authority, '+' ORDER BY authority) OVER w AS authorities,
+       value, status
+FROM indicator_values
+WINDOW w AS (PARTITION BY quarter, reporting_unit, indicator_id, kind)
+QUALIFY row_number() OVER (w ORDER BY value IS NULL, authority) = 1
+"""
+
+UNIT_VALUES_VIEW_COLUMNS = {
+    "quarter": "Quarter key",
+    "reporting_unit": "The authority, or KUT+RUT for a joint workforce return",
+    "indicator_id": "Item Ref or indicator id",
+    "kind": "item or indicator",
+    "authorities": "The authorities the unit covers (KUT+RUT, or one code)",
+    "value": "The unit's figure, counted once (NULL when status is not ok)",
+    "status": "ok, or why there is no value (see indicator_values)",
+}
 
 # Only a released quarter is ever the latest: not the one under way with a few early returns.
 LATEST_QUARTER_VIEW_SQL = """
@@ -535,9 +571,14 @@ def _comparison_frames(con, quarter, submissions, values, authorities, catalogue
     items = item_status(quarter, values, submissions, authorities, catalogue)
     units = reporting_units(submissions, authorities)
     compared = compare_quarter(con, items, units, authorities, catalogue)
-    item_units = units[units["scope"] == "authority"][["authority", "unit"]]
-    item_rows = items.merge(item_units, on="authority").rename(
-        columns={"ref": "indicator_id", "unit": "reporting_unit"}
+    # A workforce item of a joint return is the unit's (KUT+RUT): kept under each authority as it
+    # sent it, marked as the unit's so that unit_values counts it once.
+    scope = items["ref"].map(catalogue.items.set_index("ref")["theme"]).map(indicator_scope)
+    item_rows = (
+        items.assign(scope=scope)
+        .merge(units, on=["authority", "scope"])
+        .drop(columns="scope")
+        .rename(columns={"ref": "indicator_id", "unit": "reporting_unit"})
     )
     return {
         "indicator_values": pd.concat(

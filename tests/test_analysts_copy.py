@@ -67,6 +67,6 @@ def test_an_analyst_holding_the_published_file_read_write_stalls_nothing(tmp_pat
             ).fetchone()
         assert current == 81_234_567
 
-        # The analyst deletes the copy: nothing is re-run, and the next run publishes it again.
+        # The analyst deletes the copy: nothing is re-run (the next run publishes it again).
         published.unlink()
         assert evaluate_sensor(instance, tmp_path, inbox).run_requests == []

@@ -209,6 +209,39 @@ def test_joint_workforce_unit_is_counted_once(warehouse):
     assert rows["AAA"]["direction_on_quarter"] == "improved"  # 20.0 -> 10.0
 
 
+def test_a_sum_over_unit_values_counts_a_joint_return_once(warehouse):
+    """Each authority's values stay as it sent them; the joint figures are marked as the unit's,
+    and unit_values, where the README sends a sum, counts them once."""
+    items = warehouse.execute(
+        """SELECT authority, reporting_unit, value FROM indicator_values
+        WHERE quarter = '2025-26-Q1' AND indicator_id = 'W01' ORDER BY authority"""
+    ).fetchall()
+    assert items == [
+        ("AAA", "AAA", 18.0),
+        ("BBB", "BBB", 30.0),
+        ("KUT", "KUT+RUT", 45.0),
+        ("RUT", "KUT+RUT", 45.0),
+    ]
+    units = warehouse.execute(
+        """SELECT reporting_unit, authorities, value FROM unit_values
+        WHERE quarter = '2025-26-Q1' AND indicator_id = 'W01' ORDER BY reporting_unit"""
+    ).fetchall()
+    assert units == [("AAA", "AAA", 18.0), ("BBB", "BBB", 30.0), ("KUT+RUT", "KUT+RUT", 45.0)]
+    (total,) = warehouse.execute(
+        "SELECT sum(value) FROM unit_values WHERE quarter = '2025-26-Q1' AND indicator_id = 'W01'"
+    ).fetchone()
+    assert total == 93.0  # not 138
+    # Other themes are each authority's own, and the quarter before the pair was two units (and
+    # BBB a unit without a return).
+    assert warehouse.execute(
+        """SELECT count(*) FROM unit_values WHERE quarter = '2025-26-Q1' AND indicator_id = 'S01'"""
+    ).fetchone() == (4,)
+    assert warehouse.execute(
+        """SELECT string_agg(reporting_unit, ' ' ORDER BY reporting_unit) FROM unit_values
+        WHERE quarter = '2024-25-Q4' AND indicator_id = 'W01'"""
+    ).fetchone() == ("AAA BBB KUT RUT",)
+
+
 def test_statuses_where_there_is_no_value(warehouse):
     now = _rows(warehouse, "N-I1")  # neutral: highest ranks first
     assert now["BBB"]["status"] == "not available" and now["BBB"]["symbol"] == "x"
@@ -280,6 +313,7 @@ def test_every_table_and_column_is_described(warehouse):
         "figures_by_edition",
         "latest_quarter",
         "markings",
+        "unit_values",
     ]
     markings = dict(warehouse.execute("SELECT name, marking FROM markings").fetchall())
     assert markings["public_benchmarks"] == "OFFICIAL" and markings["benchmarks"] == "RESTRICTED"

@@ -16,9 +16,14 @@ INSTANCE_CONFIG = PROJECT_ROOT / "deploy" / "dagster.yaml"
 LAUNCHED_BY, PROCESS, HOST = "liia/launched_by", "liia/pid", "liia/host"
 
 
+def dagster_home_path() -> Path:
+    """Where DAGSTER_HOME is, made or not."""
+    return Path(os.environ.get("DAGSTER_HOME") or PROJECT_ROOT / ".dagster_home").resolve()
+
+
 def dagster_home() -> Path:
     """DAGSTER_HOME, set up with the project's dagster.yaml the first time."""
-    home = Path(os.environ.get("DAGSTER_HOME") or PROJECT_ROOT / ".dagster_home").resolve()
+    home = dagster_home_path()
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     if not config.exists():
