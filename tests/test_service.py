@@ -1,6 +1,7 @@
 """The pipeline as a service people run: `liia ui`, and the daemon and webserver started as the
 systemd units in deploy/systemd/ start them."""
 
+import contextlib
 import os
 import re
 import shutil
@@ -16,6 +17,7 @@ import dagster as dg
 import pytest
 
 from pipelines.defs.resources import environment_for
+from pipelines.ledger import answered
 from pipelines.service import read_environment_file
 from tests.conftest import PROJECT, SAMPLE
 
@@ -213,3 +215,75 @@ def _unit_command(unit: Path, port: int, environment: Path) -> tuple[list[str], 
     own = dict(re.findall(r"^Environment=(\w+)=(.+)$", text, re.M))
     assert "DAGSTER_HOME" not in own  # the environment file's, shared with `liia`
     return ["bash", "-c", f"{pre} && exec {start}"], own
+
+
+def _install(tmp_path) -> tuple[Path, dict, dict]:
+    root = tmp_path / "root"
+    bare = {k: v for k, v in os.environ.items() if not k.startswith(("LIIA_", "DAGSTER_"))}
+    inbox = tmp_path / "inbox"
+    assert _liia("install", "--root", str(root), "--inbox", str(inbox), env=bare).returncode == 0
+    return root, bare, read_environment_file(root / "etc" / "liia" / "environment")
+
+
+def _start_unit(root: Path, unit: str, env: dict) -> subprocess.Popen:
+    command, own = _unit_command(
+        root / "etc" / "systemd" / "system" / unit, 0, root / "etc" / "liia" / "environment"
+    )
+    return subprocess.Popen(
+        command,
+        cwd=PROJECT,
+        env={**env, **own},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def _wait(condition, what: str, seconds: float = 180):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = condition()
+        if found:
+            return found
+        time.sleep(0.5)
+    raise AssertionError(f"{what}: not within {seconds:.0f} s")
+
+
+@pytest.mark.long_running(seconds=90)
+def test_the_daemon_killed_during_a_run_and_started_again_finishes_the_quarter(tmp_path):
+    root, bare, settings = _install(tmp_path)
+    env = {**bare, **settings}
+    home = Path(settings["DAGSTER_HOME"])
+    daemon = _start_unit(root, "liia-dagster-daemon.service", env)
+    try:
+        shutil.copytree(SAMPLE / "2026-27-Q1", Path(settings["LIIA_INBOX"]) / "2026-27-Q1")
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+
+            def running():
+                runs = instance.get_runs(
+                    filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED]), limit=1
+                )
+                return runs[0] if runs and "liia/pid" in runs[0].tags else None
+
+            run = _wait(running, "a run under way")
+            # The daemon and everything it started (its code server, the run's process) killed
+            # at once, as by the out-of-memory killer or a power cut.
+            os.killpg(daemon.pid, signal.SIGKILL)
+            daemon.wait()
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(run.tags["liia/pid"]), signal.SIGKILL)
+            daemon = _start_unit(root, "liia-dagster-daemon.service", env)
+
+            def finished():
+                runs = instance.get_runs(
+                    filters=dg.RunsFilter(tags={"dagster/partition": "2026-27 Q1"}), limit=1
+                )
+                return runs and runs[0].status == dg.DagsterRunStatus.SUCCESS
+
+            _wait(finished, "the quarter finished after the restart")
+            assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.FAILURE
+        answered_now = answered(Path(settings["LIIA_WORKING_DB"]).with_name("answered.sqlite"))
+        assert len(answered_now.shas) == 33
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(daemon.pid, signal.SIGKILL)

@@ -14,6 +14,7 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from pipelines.catalogue import load_authorities, load_catalogue
+from pipelines.defs.instance import mark_run_process
 from pipelines.defs.partitions import quarter_partitions
 from pipelines.defs.resources import LiiaPaths, ledger_path, working_db
 from pipelines.download_page import write_download_pages
@@ -106,6 +107,8 @@ def received_returns(context: dg.AssetExecutionContext, paths: LiiaPaths) -> dic
     else the quarter being collected when it arrived), copied byte for byte to the archive under
     its SHA-256 and read in a bounded worker: the submissions, their raw values with source cells,
     and cover or structure problems. The inbox is never changed."""
+    if context.run:
+        mark_run_process(context.instance, context.run.run_id)
     quarter = _quarter(context)
     started = time.perf_counter()
     submissions, values, issues = receive_quarter(Path(paths.inbox), Path(paths.archive), quarter)

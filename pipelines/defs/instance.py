@@ -61,22 +61,29 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def mark_run_process(instance: dg.DagsterInstance, run_id: str) -> None:
+    """Tag the run with the process running it, so that a run whose process died (killed, out of
+    memory, a restart) can be told from one still going."""
+    instance.add_run_tags(run_id, {PROCESS: str(os.getpid()), HOST: socket.gethostname()})
+
+
 def release_abandoned_runs(instance: dg.DagsterInstance) -> list[str]:
-    """Runs that a `liia run` on this machine left unfinished when it was killed: marked failed,
-    and their pool slots freed, so they hold up nothing. Their ids."""
+    """Runs on this machine whose process ended without finishing them (a `liia run` or a run
+    worker killed): marked failed, and their pool slots freed, so they hold up nothing and the
+    instance's run retries and the inbox sensor try them again. Their ids. (Dagster's run
+    monitoring cannot tell with its default run launcher.)"""
     unfinished = instance.get_runs(
         filters=RunsFilter(
             statuses=[DagsterRunStatus.STARTED, DagsterRunStatus.STARTING],
-            tags={LAUNCHED_BY: "liia run", HOST: socket.gethostname()},
+            tags={HOST: socket.gethostname()},
         )
     )
     released = []
     for run in unfinished:
         pid = int(run.tags.get(PROCESS, "0"))
         if pid and not _alive(pid):
-            instance.report_run_failed(
-                run, f"The liia run process ({pid}) ended without finishing."
-            )
+            who = "liia run" if run.tags.get(LAUNCHED_BY) else "run worker"
+            instance.report_run_failed(run, f"The {who} process ({pid}) ended without finishing.")
             instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
             released.append(run.run_id)
     return released

@@ -11,6 +11,9 @@ quarter_job = dg.define_asset_job(
     # reconnecting); a run that still fails is retried by the instance (run_retries), then by the
     # inbox sensor, spaced out (pipelines/defs/runs.py).
     op_retry_policy=dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL),
+    # A run still going after an hour (a quarter takes seconds) is stopped by run monitoring,
+    # and so retried, instead of holding the queue for ever.
+    tags={"dagster/max_runtime": 3600},
     config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
     description="Receive, validate and load a quarter's returns, then its benchmarks, warehouse "
     "copy and workbooks.",

@@ -7,6 +7,7 @@ from pathlib import Path
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from pipelines.defs.instance import release_abandoned_runs
 from pipelines.defs.jobs import quarter_job
 from pipelines.defs.partitions import new_quarters, quarter_partitions
 from pipelines.defs.resources import LiiaPaths, ledger_path
@@ -29,6 +30,8 @@ from pipelines.quarters import parse_quarter
 )
 def inbox_sensor(context: dg.SensorEvaluationContext, paths: LiiaPaths, duckdb: DuckDBResource):
     instance = context.instance
+    for run_id in release_abandoned_runs(instance):
+        context.log.warning(f"Run {run_id} lost its process; marked failed, to be run again.")
     memory = answered(ledger_path(duckdb))
     look = look_at_inbox(Path(paths.inbox), Path(paths.archive), memory.shas)
     fresh: dict[str, str] = {}  # quarter label: the key of the files it waits for
