@@ -11,19 +11,25 @@ $(UV):
 	$(UV) sync --frozen --compile-bytecode
 	touch .venv
 
-# The download page test opens reports/index.html in Debian's chromium.
+# The download page test opens reports/index.html in Debian's chromium; the run-history test
+# starts a real PostgreSQL server from Debian's postgresql package.
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: run test lint chromium benchmark
+.PHONY: run test lint chromium postgresql benchmark
 chromium:
 	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
 	  ($(SUDO) apt-get update -qq && \
 	   $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium)
 
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+	  ($(SUDO) apt-get update -qq && \
+	   $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql)
+
 run: .venv
 	$(UV) run --frozen liia run --all
 
-test: .venv chromium
+test: .venv chromium postgresql
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen pytest -q --numprocesses 2
 

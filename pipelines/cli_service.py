@@ -45,10 +45,9 @@ def cmd_install(args) -> int:
     from pipelines.defs.instance import project_instance
     from pipelines.service import Layout, install, read_environment_file
 
-    for line in install(args.root, args.inbox, args.user):
+    for line in install(args.root, args.inbox, args.user, args.postgres_url or ""):
         print(line)
-    home = read_environment_file(Layout(args.root).environment)["DAGSTER_HOME"]
-    os.environ["DAGSTER_HOME"] = home
+    os.environ.update(read_environment_file(Layout(args.root).environment))
     with project_instance():
         pass
     print(
@@ -158,6 +157,10 @@ def add_service_commands(sub) -> None:
     p.add_argument("--root", type=Path, default=Path("/"), help="default /")
     p.add_argument("--inbox", type=Path, help="where returns arrive (default /var/lib/liia/inbox)")
     p.add_argument("--user", help="the service's user, to own the folders")
+    p.add_argument(
+        "--postgres-url",
+        help="keep the run history in PostgreSQL (postgresql://user:password@host:port/db)",
+    )
     p.set_defaults(func=cmd_install)
     p = sub.add_parser(
         "health",

@@ -102,11 +102,34 @@ def unit_text(name: str, layout: Layout, bin_dir: Path) -> str:
     )
 
 
-def install(root: Path, inbox: Path | None = None, user: str | None = None) -> list[str]:
-    """Create the folders, the environment file (kept if there is one), the units and the Dagster
-    instance under `root`; load nothing. What was done, a line each."""
+POSTGRES_BLOCK = ("storage:", "  postgres:", "    postgres_url:", "      env: LIIA_DAGSTER_PG_URL")
+
+
+def psycopg2_url(url: str) -> str:
+    """The URL with the driver dagster-postgres installs (SQLAlchemy would otherwise pick psycopg
+    3, which is not installed)."""
+    for scheme in ("postgresql://", "postgres://"):
+        if url.startswith(scheme):
+            return "postgresql+psycopg2://" + url[len(scheme) :]
+    return url
+
+
+def instance_config(postgres: bool) -> str:
+    """deploy/dagster.yaml, with its PostgreSQL storage block switched on if asked."""
     from pipelines.defs.instance import INSTANCE_CONFIG
 
+    text = INSTANCE_CONFIG.read_text()
+    if postgres:
+        for line in POSTGRES_BLOCK:
+            text = text.replace(f"# {line}\n", f"{line}\n")
+    return text
+
+
+def install(
+    root: Path, inbox: Path | None = None, user: str | None = None, postgres_url: str = ""
+) -> list[str]:
+    """Create the folders, the environment file (kept if there is one), the units and the Dagster
+    instance under `root`; load nothing. What was done, a line each."""
     layout = Layout(root)
     done = []
     if layout.environment.exists():
@@ -114,8 +137,11 @@ def install(root: Path, inbox: Path | None = None, user: str | None = None) -> l
         done.append(f"kept {layout.environment} as it is")
     else:
         variables = layout.variables(inbox)
+        if postgres_url:
+            variables["LIIA_DAGSTER_PG_URL"] = psycopg2_url(postgres_url)
         layout.environment.parent.mkdir(parents=True, exist_ok=True)
         lines = [f"{k}={shlex.quote(v)}" for k, v in variables.items()]
+        layout.environment.touch(mode=0o640)  # it will hold passwords (SMTP, PostgreSQL)
         layout.environment.write_text(ENVIRONMENT_HEADER + "\n".join(lines) + "\n")
         done.append(f"wrote {layout.environment}")
     for name in ("LIIA_INBOX", "LIIA_ARCHIVE", "LIIA_EXPORTS", "LIIA_REPORTS", "DAGSTER_HOME"):
@@ -129,8 +155,10 @@ def install(root: Path, inbox: Path | None = None, user: str | None = None) -> l
     done.append(f"wrote {', '.join(UNITS)} to {layout.units}")
     home = Path(variables["DAGSTER_HOME"])
     if not (home / "dagster.yaml").exists():
-        shutil.copy(INSTANCE_CONFIG, home / "dagster.yaml")
-    done.append(f"Dagster instance in {home}")
+        postgres = bool(variables.get("LIIA_DAGSTER_PG_URL"))
+        (home / "dagster.yaml").write_text(instance_config(postgres))
+    where = "PostgreSQL" if "LIIA_DAGSTER_PG_URL" in variables else "SQLite"
+    done.append(f"Dagster instance in {home} (run history in {where})")
     if user:
         for path in (layout.data, *[Path(v) for k, v in variables.items() if k != "LIIA_INBOX"]):
             if path.exists():

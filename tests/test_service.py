@@ -111,6 +111,16 @@ def test_liia_ui_serves_quietly_and_stops_cleanly_on_sigterm(tmp_path):
     assert len(lines) < 10 and "Warning" not in output and "DEBUG" not in output, output
 
 
+def _wait(condition, what: str, seconds: float = START_TIMEOUT * 2):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = condition()
+        if found:
+            return found
+        time.sleep(0.5)
+    raise AssertionError(f"{what}: not within {seconds:.0f} s")
+
+
 def _liia(*args, env, timeout=120) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "pipelines.cli", *args],
@@ -122,11 +132,12 @@ def _liia(*args, env, timeout=120) -> subprocess.CompletedProcess:
     )
 
 
-@pytest.mark.long_running(seconds=40)
-def test_an_installed_service_starts_empty_watches_its_inbox_and_stops_on_sigterm(tmp_path):
+@pytest.mark.long_running(seconds=70)
+def test_an_installed_service_starts_empty_answers_survives_a_kill_and_stops_on_sigterm(tmp_path):
     """`liia install` into an empty root, then both units it wrote started together, as
     `systemctl enable --now` does (without the units' ExecStartPre both created the instance's
-    storage and broke it)."""
+    storage and broke it). A return dropped in gets its feedback; the daemon killed in the middle
+    of a run, and started again, finishes the quarter."""
     root, inbox = tmp_path / "root", tmp_path / "shared inbox"
     bare = {k: v for k, v in os.environ.items() if not k.startswith(("LIIA_", "DAGSTER_"))}
     installed = _liia("install", "--root", str(root), "--inbox", str(inbox), env=bare)
@@ -142,28 +153,27 @@ def test_an_installed_service_starts_empty_watches_its_inbox_and_stops_on_sigter
 
     env = {**bare, "LIIA_ENVIRONMENT_FILE": str(environment)}
     port = _free_port()
-    processes = []
-    for unit in ("liia-dagster-daemon.service", "liia-dagster-webserver.service"):
+    logs = tmp_path / "journal"
+    logs.mkdir()
+
+    def start(unit: str) -> subprocess.Popen:
         command, own = _unit_command(root / "etc" / "systemd" / "system" / unit, port, environment)
-        processes.append(
-            subprocess.Popen(
+        with open(logs / f"{unit} {time.monotonic_ns()}.log", "w") as log:
+            return subprocess.Popen(
                 command,
                 cwd=PROJECT,
                 env={**bare, **settings, **own},  # as systemd gives the unit
-                stdout=subprocess.PIPE,
+                stdout=log,
                 stderr=subprocess.STDOUT,
-                text=True,
                 start_new_session=True,
             )
-        )
-    daemon, webserver = processes
+
+    daemon = start("liia-dagster-daemon.service")
+    webserver = start("liia-dagster-webserver.service")
     try:
         _wait_for_webserver(port, webserver)
         with dg.DagsterInstance.from_config(str(home)) as instance:
-            deadline = time.monotonic() + START_TIMEOUT
-            while time.monotonic() < deadline and len(instance.get_daemon_heartbeats()) < 3:
-                assert daemon.poll() is None, daemon.stdout.read()
-                time.sleep(1)
+            _wait(lambda: len(instance.get_daemon_heartbeats()) >= 3, "the daemon's heartbeats")
             beating = set(instance.get_daemon_heartbeats())
         assert {"SENSOR", "SCHEDULER", "QUEUED_RUN_COORDINATOR"} <= beating
         # `liia` typed on the server acts on the service's instance and folders.
@@ -181,25 +191,58 @@ def test_an_installed_service_starts_empty_watches_its_inbox_and_stops_on_sigter
         assert not any(Path(settings["LIIA_REPORTS"]).rglob("*.html"))
         with dg.DagsterInstance.from_config(str(home)) as instance:
             assert instance.get_dynamic_partitions("quarters") == []
-        # A return dropped into the inbox gets its feedback, with nobody acting.
-        source = SAMPLE / "2026-27-Q1" / "Barnet LIIA return 2026-27 Q1.xlsx"
-        shutil.copy(source, inbox / source.name)
-        landed = time.monotonic()
-        feedback = Path(settings["LIIA_REPORTS"]) / "authorities" / "Barnet" / "2026-27-Q1"
-        while not any(feedback.glob("*.xlsx")):
-            assert time.monotonic() - landed < START_TIMEOUT, "no feedback"
-            assert daemon.poll() is None, daemon.stdout.read()
-            time.sleep(0.5)
-        print(f"feedback {time.monotonic() - landed:.1f} s after the file landed")
-        for process in processes:
+
+            # A return dropped into the inbox gets its feedback, with nobody acting.
+            source = SAMPLE / "2026-27-Q1" / "Barnet LIIA return 2026-27 Q1.xlsx"
+            shutil.copy(source, inbox / source.name)
+            landed = time.monotonic()
+            feedback = Path(settings["LIIA_REPORTS"]) / "authorities" / "Barnet" / "2026-27-Q1"
+            _wait(lambda: any(feedback.glob("*.xlsx")), "Barnet's feedback")
+            print(f"feedback {time.monotonic() - landed:.1f} s after the file landed")
+
+            # The other 32 arrive; in the middle of their run the daemon and everything it started
+            # (its code server, the run's process) are killed at once, as by the out-of-memory
+            # killer or a power cut; then the service starts again.
+            shutil.copytree(SAMPLE / "2026-27-Q1", inbox / "2026-27-Q1")
+
+            def second_run():
+                runs = instance.get_runs(
+                    filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED]), limit=1
+                )
+                return (
+                    runs[0]
+                    if runs and "liia/pid" in runs[0].tags and len(instance.get_runs()) > 1
+                    else None
+                )
+
+            killed = _wait(second_run, "the second run under way")
+            os.killpg(daemon.pid, signal.SIGKILL)
+            daemon.wait()
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(killed.tags["liia/pid"]), signal.SIGKILL)
+            daemon = start("liia-dagster-daemon.service")
+
+            def finished():
+                (latest,) = instance.get_runs(
+                    filters=dg.RunsFilter(tags={"dagster/partition": "2026-27 Q1"}), limit=1
+                )
+                return (
+                    latest.status == dg.DagsterRunStatus.SUCCESS and latest.run_id != killed.run_id
+                )
+
+            _wait(finished, "the quarter finished after the restart")
+            assert instance.get_run_by_id(killed.run_id).status == dg.DagsterRunStatus.FAILURE
+        ledger = answered(Path(settings["LIIA_WORKING_DB"]).with_name("answered.sqlite"))
+        assert len(ledger.shas) == 33
+        for process in (daemon, webserver):
             process.send_signal(signal.SIGTERM)  # what systemd sends on stop
-        for process in processes:
+        for process in (daemon, webserver):
             process.wait(timeout=30)  # the units' TimeoutStopSec
-        output = "".join(p.stdout.read() for p in processes)
     finally:
-        for process in processes:
+        for process in (daemon, webserver):
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGKILL)
+    output = "".join(log.read_text() for log in logs.iterdir())
     assert "\x1b[" not in output  # plain lines for journald, no colour codes
     stopped = _liia("health", env=env)
     assert stopped.returncode == 1 and "Daemon: NOT RUNNING" in stopped.stdout
@@ -215,75 +258,3 @@ def _unit_command(unit: Path, port: int, environment: Path) -> tuple[list[str], 
     own = dict(re.findall(r"^Environment=(\w+)=(.+)$", text, re.M))
     assert "DAGSTER_HOME" not in own  # the environment file's, shared with `liia`
     return ["bash", "-c", f"{pre} && exec {start}"], own
-
-
-def _install(tmp_path) -> tuple[Path, dict, dict]:
-    root = tmp_path / "root"
-    bare = {k: v for k, v in os.environ.items() if not k.startswith(("LIIA_", "DAGSTER_"))}
-    inbox = tmp_path / "inbox"
-    assert _liia("install", "--root", str(root), "--inbox", str(inbox), env=bare).returncode == 0
-    return root, bare, read_environment_file(root / "etc" / "liia" / "environment")
-
-
-def _start_unit(root: Path, unit: str, env: dict) -> subprocess.Popen:
-    command, own = _unit_command(
-        root / "etc" / "systemd" / "system" / unit, 0, root / "etc" / "liia" / "environment"
-    )
-    return subprocess.Popen(
-        command,
-        cwd=PROJECT,
-        env={**env, **own},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-
-
-def _wait(condition, what: str, seconds: float = 180):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = condition()
-        if found:
-            return found
-        time.sleep(0.5)
-    raise AssertionError(f"{what}: not within {seconds:.0f} s")
-
-
-@pytest.mark.long_running(seconds=90)
-def test_the_daemon_killed_during_a_run_and_started_again_finishes_the_quarter(tmp_path):
-    root, bare, settings = _install(tmp_path)
-    env = {**bare, **settings}
-    home = Path(settings["DAGSTER_HOME"])
-    daemon = _start_unit(root, "liia-dagster-daemon.service", env)
-    try:
-        shutil.copytree(SAMPLE / "2026-27-Q1", Path(settings["LIIA_INBOX"]) / "2026-27-Q1")
-        with dg.DagsterInstance.from_config(str(home)) as instance:
-
-            def running():
-                runs = instance.get_runs(
-                    filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED]), limit=1
-                )
-                return runs[0] if runs and "liia/pid" in runs[0].tags else None
-
-            run = _wait(running, "a run under way")
-            # The daemon and everything it started (its code server, the run's process) killed
-            # at once, as by the out-of-memory killer or a power cut.
-            os.killpg(daemon.pid, signal.SIGKILL)
-            daemon.wait()
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(int(run.tags["liia/pid"]), signal.SIGKILL)
-            daemon = _start_unit(root, "liia-dagster-daemon.service", env)
-
-            def finished():
-                runs = instance.get_runs(
-                    filters=dg.RunsFilter(tags={"dagster/partition": "2026-27 Q1"}), limit=1
-                )
-                return runs and runs[0].status == dg.DagsterRunStatus.SUCCESS
-
-            _wait(finished, "the quarter finished after the restart")
-            assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.FAILURE
-        answered_now = answered(Path(settings["LIIA_WORKING_DB"]).with_name("answered.sqlite"))
-        assert len(answered_now.shas) == 33
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(daemon.pid, signal.SIGKILL)
