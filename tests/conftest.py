@@ -1,6 +1,10 @@
 import atexit
 import hashlib
+import os
 import shutil
+import socket
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -37,6 +41,39 @@ def _copy_of_the_samples() -> Path:
 
 
 SAMPLE = _copy_of_the_samples()
+
+
+def some_returns(quarter_key: str, folder: Path, n: int = 6) -> list[Path]:
+    """The first n sample returns of a quarter (Barnet among them), copied into folder/<key>/:
+    for a test of how the service behaves, which needs a few returns, not all 33."""
+    target = folder / quarter_key
+    target.mkdir(parents=True, exist_ok=True)
+    return [
+        Path(shutil.copy(path, target / path.name))
+        for path in sorted((SAMPLE / quarter_key).glob("*.xlsx"))[:n]
+    ]
+
+
+# The environment of this process without its LIIA_ and DAGSTER_ settings, as a server has it.
+BARE_ENVIRONMENT = {k: v for k, v in os.environ.items() if not k.startswith(("LIIA_", "DAGSTER_"))}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def liia(*args, env: dict, timeout: float = 120) -> subprocess.CompletedProcess:
+    """The `liia` command in its own process, as typed on a server."""
+    return subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT,
+        env=env,
+        timeout=timeout,
+    )
 
 
 def pytest_collection_modifyitems(items):

@@ -1,7 +1,6 @@
 """The analysts' copy is theirs: held open read-write, or deleted, it makes no run stall, fail or
 re-run anything, because the pipeline never reads it."""
 
-import shutil
 import stat
 import subprocess
 import sys
@@ -11,7 +10,7 @@ import dagster as dg
 import duckdb
 from openpyxl import load_workbook
 
-from tests.conftest import SAMPLE, run_quarter
+from tests.conftest import run_quarter, some_returns
 from tests.test_automation import _settled, evaluate_sensor
 
 QUARTER = "2026-27-Q1"
@@ -26,7 +25,7 @@ time.sleep(600)
 
 def test_an_analyst_holding_the_published_file_read_write_stalls_nothing(tmp_path):
     inbox = tmp_path / "inbox"
-    shutil.copytree(SAMPLE / QUARTER, inbox / QUARTER)
+    some_returns(QUARTER, inbox)
     for path in inbox.rglob("*.xlsx"):
         _settled(path)
     published = tmp_path / "published" / "liia.duckdb"

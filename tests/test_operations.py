@@ -1,7 +1,6 @@
 """What an operator does on the server with `liia`: run only real quarters, remove one added by
 mistake, back up and restore."""
 
-import shutil
 import sqlite3
 import tarfile
 from contextlib import closing
@@ -15,7 +14,7 @@ import pytest
 from pipelines.cli import main
 from pipelines.defs.resources import environment_for
 from pipelines.ledger import answered
-from tests.conftest import SAMPLE
+from tests.conftest import some_returns
 
 QUARTER = "2026-27-Q1"
 
@@ -44,7 +43,7 @@ def test_a_quarter_added_by_mistake_can_be_removed_but_not_one_with_returns(
     tmp_path, monkeypatch, capsys
 ):
     inbox = tmp_path / "inbox"
-    shutil.copytree(SAMPLE / QUARTER, inbox / QUARTER)
+    some_returns(QUARTER, inbox)
     env = _serve(monkeypatch, tmp_path, inbox)
     assert main(["run", "--quarter", QUARTER]) == 0
     with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
@@ -53,7 +52,7 @@ def test_a_quarter_added_by_mistake_can_be_removed_but_not_one_with_returns(
     assert main(["forget", "--quarter", "2026-27-Q4"]) == 0
     assert capsys.readouterr().out == "Removed 2026-27 Q4: it held no return.\n"
     assert main(["forget", "--quarter", QUARTER]) == 2
-    assert "holds 33 received file(s); it stays" in capsys.readouterr().err
+    assert "holds 6 received file(s); it stays" in capsys.readouterr().err
     with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
         assert instance.get_dynamic_partitions("quarters") == ["2026-27 Q1"]
 
@@ -93,8 +92,8 @@ def test_a_quarter_added_by_mistake_can_be_removed_but_not_one_with_returns(
         assert instance.get_dynamic_partitions("quarters") == ["2026-27 Q1"]
     with closing(sqlite3.connect(elsewhere / "working" / "answered.sqlite")) as con:
         assert con.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-    # The restored service answers nothing twice: its ledger knows the 33 files.
-    assert len(answered(elsewhere / "working" / "answered.sqlite").shas) == 33
+    # The restored service answers nothing twice: its ledger knows the 6 files.
+    assert len(answered(elsewhere / "working" / "answered.sqlite").shas) == 6
     # A second restore over what is there is refused.
     capsys.readouterr()
     assert main(["restore", "--from", str(tmp_path / "backup.tar.gz")]) == 2

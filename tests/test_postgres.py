@@ -3,9 +3,7 @@ installs) started here, a service installed to use it, and a quarter run recorde
 
 import os
 import shutil
-import socket
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -13,13 +11,7 @@ import dagster as dg
 import pytest
 
 from pipelines.service import read_environment_file
-from tests.conftest import PROJECT, SAMPLE
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.conftest import BARE_ENVIRONMENT, free_port, liia, some_returns
 
 
 @pytest.fixture
@@ -36,7 +28,7 @@ def postgres_url():
     if as_user:
         shutil.chown(folder, "postgres")
         shutil.chown(data, "postgres")
-    port = _free_port()
+    port = free_port()
 
     def run(*command):
         subprocess.run([*as_user, *command], check=True, capture_output=True, timeout=120)
@@ -64,20 +56,13 @@ def postgres_url():
 @pytest.mark.long_running(seconds=25)
 def test_a_service_keeps_its_run_history_in_postgresql(tmp_path, postgres_url):
     root, inbox = tmp_path / "root", tmp_path / "inbox"
-    bare = {k: v for k, v in os.environ.items() if not k.startswith(("LIIA_", "DAGSTER_"))}
+    bare = BARE_ENVIRONMENT
 
-    def liia(*args):
+    def server_liia(*args):
         env = {**bare, "LIIA_ENVIRONMENT_FILE": str(root / "etc" / "liia" / "environment")}
-        return subprocess.run(
-            [sys.executable, "-m", "pipelines.cli", *args],
-            capture_output=True,
-            text=True,
-            cwd=PROJECT,
-            env=env,
-            timeout=180,
-        )
+        return liia(*args, env=env, timeout=180)
 
-    installed = liia(
+    installed = server_liia(
         "install", "--root", str(root), "--inbox", str(inbox), "--postgres-url", postgres_url
     )
     assert installed.returncode == 0, installed.stderr
@@ -87,8 +72,8 @@ def test_a_service_keeps_its_run_history_in_postgresql(tmp_path, postgres_url):
         "postgresql:", "postgresql+psycopg2:"
     )
     assert (root / "etc" / "liia" / "environment").stat().st_mode & 0o077 == 0o040
-    shutil.copytree(SAMPLE / "2026-27-Q1", inbox / "2026-27-Q1")
-    ran = liia("run", "--quarter", "2026-27-Q1")
+    some_returns("2026-27-Q1", inbox)
+    ran = server_liia("run", "--quarter", "2026-27-Q1")
     assert ran.returncode == 0, ran.stdout + ran.stderr
 
     os.environ["LIIA_DAGSTER_PG_URL"] = settings["LIIA_DAGSTER_PG_URL"]
@@ -104,5 +89,5 @@ def test_a_service_keeps_its_run_history_in_postgresql(tmp_path, postgres_url):
         del os.environ["LIIA_DAGSTER_PG_URL"]
     # Nothing of the history is in DAGSTER_HOME's SQLite files.
     assert not list(Path(settings["DAGSTER_HOME"]).rglob("*.db"))
-    health = liia("health")
+    health = server_liia("health")
     assert "Last run: 2026-27 Q1, success" in health.stdout, health.stdout

@@ -19,15 +19,9 @@ import pytest
 from pipelines.defs.resources import environment_for
 from pipelines.ledger import answered
 from pipelines.service import read_environment_file
-from tests.conftest import PROJECT, SAMPLE
+from tests.conftest import BARE_ENVIRONMENT, PROJECT, SAMPLE, free_port, liia, some_returns
 
 START_TIMEOUT = 90
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _environment(tmp_path: Path) -> dict:
@@ -82,7 +76,7 @@ def test_liia_ui_on_a_port_in_use_says_so_at_once(tmp_path):
 
 @pytest.mark.long_running(seconds=30)
 def test_liia_ui_serves_quietly_and_stops_cleanly_on_sigterm(tmp_path):
-    port = _free_port()
+    port = free_port()
     ui = subprocess.Popen(
         [sys.executable, "-m", "pipelines.cli", "ui", "--port", str(port)],
         stdout=subprocess.PIPE,
@@ -121,17 +115,6 @@ def _wait(condition, what: str, seconds: float = START_TIMEOUT * 2):
     raise AssertionError(f"{what}: not within {seconds:.0f} s")
 
 
-def _liia(*args, env, timeout=120) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "pipelines.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=PROJECT,
-        env=env,
-        timeout=timeout,
-    )
-
-
 @pytest.mark.long_running(seconds=70)
 def test_an_installed_service_starts_empty_answers_survives_a_kill_and_stops_on_sigterm(tmp_path):
     """`liia install` into an empty root, then both units it wrote started together, as
@@ -139,8 +122,8 @@ def test_an_installed_service_starts_empty_answers_survives_a_kill_and_stops_on_
     storage and broke it). A return dropped in gets its feedback; the daemon killed in the middle
     of a run, and started again, finishes the quarter."""
     root, inbox = tmp_path / "root", tmp_path / "shared inbox"
-    bare = {k: v for k, v in os.environ.items() if not k.startswith(("LIIA_", "DAGSTER_"))}
-    installed = _liia("install", "--root", str(root), "--inbox", str(inbox), env=bare)
+    bare = BARE_ENVIRONMENT
+    installed = liia("install", "--root", str(root), "--inbox", str(inbox), env=bare)
     assert installed.returncode == 0, installed.stderr
     environment = root / "etc" / "liia" / "environment"
     settings = read_environment_file(environment)
@@ -149,10 +132,10 @@ def test_an_installed_service_starts_empty_answers_survives_a_kill_and_stops_on_
     home = Path(settings["DAGSTER_HOME"])
     assert (home / "dagster.yaml").read_text() == (PROJECT / "deploy" / "dagster.yaml").read_text()
     # Run again, it keeps the operator's file.
-    assert "kept" in _liia("install", "--root", str(root), env=bare).stdout
+    assert "kept" in liia("install", "--root", str(root), env=bare).stdout
 
     env = {**bare, "LIIA_ENVIRONMENT_FILE": str(environment)}
-    port = _free_port()
+    port = free_port()
     logs = tmp_path / "journal"
     logs.mkdir()
 
@@ -177,13 +160,13 @@ def test_an_installed_service_starts_empty_answers_survives_a_kill_and_stops_on_
             beating = set(instance.get_daemon_heartbeats())
         assert {"SENSOR", "SCHEDULER", "QUEUED_RUN_COORDINATOR"} <= beating
         # `liia` typed on the server acts on the service's instance and folders.
-        health = _liia("health", env=env)
+        health = liia("health", env=env)
         assert health.returncode == 0, health.stdout + health.stderr
         assert health.stdout.startswith(f"Healthy ({home})")
         assert "Daemon: alive" in health.stdout and "Last run: none yet" in health.stdout
         # A second daemon, or `liia ui` (which starts one), on the same instance is refused.
-        for args in (["daemon"], ["ui", "--port", str(_free_port())]):
-            second = _liia(*args, env=env, timeout=60)
+        for args in (["daemon"], ["ui", "--port", str(free_port())]):
+            second = liia(*args, env=env, timeout=60)
             assert second.returncode == 2 and second.stderr.count("\n") == 1, second.stderr
             assert f"a Dagster daemon already runs on {home}" in second.stderr
         # Nothing was loaded: no warehouse, no page, no quarter.
@@ -200,10 +183,10 @@ def test_an_installed_service_starts_empty_answers_survives_a_kill_and_stops_on_
             _wait(lambda: any(feedback.glob("*.xlsx")), "Barnet's feedback")
             print(f"feedback {time.monotonic() - landed:.1f} s after the file landed")
 
-            # The other 32 arrive; in the middle of their run the daemon and everything it started
+            # Seven more arrive; in the middle of their run the daemon and everything it started
             # (its code server, the run's process) are killed at once, as by the out-of-memory
             # killer or a power cut; then the service starts again.
-            shutil.copytree(SAMPLE / "2026-27-Q1", inbox / "2026-27-Q1")
+            some_returns("2026-27-Q1", inbox, 8)
 
             def second_run():
                 runs = instance.get_runs(
@@ -233,7 +216,7 @@ def test_an_installed_service_starts_empty_answers_survives_a_kill_and_stops_on_
             _wait(finished, "the quarter finished after the restart")
             assert instance.get_run_by_id(killed.run_id).status == dg.DagsterRunStatus.FAILURE
         ledger = answered(Path(settings["LIIA_WORKING_DB"]).with_name("answered.sqlite"))
-        assert len(ledger.shas) == 33
+        assert len(ledger.shas) == 8
         for process in (daemon, webserver):
             process.send_signal(signal.SIGTERM)  # what systemd sends on stop
         for process in (daemon, webserver):
@@ -244,7 +227,7 @@ def test_an_installed_service_starts_empty_answers_survives_a_kill_and_stops_on_
                 os.killpg(process.pid, signal.SIGKILL)
     output = "".join(log.read_text() for log in logs.iterdir())
     assert "\x1b[" not in output  # plain lines for journald, no colour codes
-    stopped = _liia("health", env=env)
+    stopped = liia("health", env=env)
     assert stopped.returncode == 1 and "Daemon: NOT RUNNING" in stopped.stdout
 
 

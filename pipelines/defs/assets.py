@@ -66,6 +66,10 @@ WAREHOUSE_POOL = "liia_duckdb"
 
 
 def _quarter(context: dg.AssetExecutionContext) -> Quarter:
+    """The step's quarter. Every step begins here, so the run is tagged with the process that runs
+    it (a retry from a failed step runs in a new one): a run whose process died is then told."""
+    if context.run:
+        mark_run_process(context.instance, context.run.run_id)
     return parse_quarter(context.partition_key)
 
 
@@ -107,8 +111,6 @@ def received_returns(context: dg.AssetExecutionContext, paths: LiiaPaths) -> dic
     else the quarter being collected when it arrived), copied byte for byte to the archive under
     its SHA-256 and read in a bounded worker: the submissions, their raw values with source cells,
     and cover or structure problems. The inbox is never changed."""
-    if context.run:
-        mark_run_process(context.instance, context.run.run_id)
     quarter = _quarter(context)
     started = time.perf_counter()
     submissions, values, issues = receive_quarter(Path(paths.inbox), Path(paths.archive), quarter)
@@ -442,6 +444,7 @@ def download_page(
     """A page per audience, each linking only inside its own tree: reports/public/index.html (the
     open web), members/ (the 33 authorities), authorities/<name>/ (each authority alone) and
     liia/ (LIIA's team). Static, so they open from disk or any web server."""
+    _quarter(context)  # tags the run with this process
     with working_db(duckdb) as con:
         pages = write_download_pages(Path(paths.reports), con, load_authorities(), load_catalogue())
     return dg.MaterializeResult(

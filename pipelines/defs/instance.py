@@ -14,6 +14,8 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 INSTANCE_CONFIG = PROJECT_ROOT / "deploy" / "dagster.yaml"
 # Tags on runs `liia run` makes in its own process, so one it left behind can be recognised.
 LAUNCHED_BY, PROCESS, HOST = "liia/launched_by", "liia/pid", "liia/host"
+# The run whose process PROCESS is: a retry copies its parent's tags, whose process is not its own.
+PROCESS_OF = "liia/pid_of_run"
 
 
 def dagster_home_path() -> Path:
@@ -64,7 +66,8 @@ def _alive(pid: int) -> bool:
 def mark_run_process(instance: dg.DagsterInstance, run_id: str) -> None:
     """Tag the run with the process running it, so that a run whose process died (killed, out of
     memory, a restart) can be told from one still going."""
-    instance.add_run_tags(run_id, {PROCESS: str(os.getpid()), HOST: socket.gethostname()})
+    tags = {PROCESS: str(os.getpid()), HOST: socket.gethostname(), PROCESS_OF: run_id}
+    instance.add_run_tags(run_id, tags)
 
 
 def release_abandoned_runs(instance: dg.DagsterInstance) -> list[str]:
@@ -80,7 +83,10 @@ def release_abandoned_runs(instance: dg.DagsterInstance) -> list[str]:
     )
     released = []
     for run in unfinished:
-        pid = int(run.tags.get(PROCESS, "0"))
+        own = run.tags.get(PROCESS_OF) == run.run_id or (
+            run.tags.get(LAUNCHED_BY) and "dagster/parent_run_id" not in run.tags
+        )
+        pid = int(run.tags.get(PROCESS, "0")) if own else 0
         if pid and not _alive(pid):
             who = "liia run" if run.tags.get(LAUNCHED_BY) else "run worker"
             instance.report_run_failed(run, f"The {who} process ({pid}) ended without finishing.")
