@@ -106,6 +106,15 @@ def _why(instance, folder, inbox) -> str:
     return result.skip_reason.skip_message
 
 
+def _reports(folder):
+    """Every file of the reports but the feedback workbooks, by path: its SHA-256."""
+    return {
+        p.relative_to(folder).as_posix(): _sha(p)
+        for p in folder.rglob("*")
+        if p.is_file() and "LIIA feedback" not in p.name
+    }
+
+
 def _sha(path):
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -145,6 +154,7 @@ def test_a_bad_day_alerts_the_data_lead_and_heals_itself(tmp_path, alerting):
         before = _sha(published)
         exports = tmp_path / "exports" / QUARTER / "benchmarks RESTRICTED.parquet"
         export_before = _sha(exports)
+        reports_before = _reports(tmp_path / "reports")
         assert _why(instance, tmp_path, inbox) == "No file without an answer."
 
         # A resubmission lands while the exports folder cannot be written (here: replaced by a
@@ -159,8 +169,10 @@ def test_a_bad_day_alerts_the_data_lead_and_heals_itself(tmp_path, alerting):
         failed = _run_request(instance, tmp_path, inbox, second)
         assert not failed.success
 
-        # The previous release is whole: the analysts' copy and the ledger are as they were.
+        # The previous release is whole: the analysts' copy, every workbook and page, and the
+        # ledger are as they were (only Barnet's feedback, its answer, is new).
         assert _sha(published) == before
+        assert _reports(tmp_path / "reports") == reports_before
         assert _sha(tmp_path / "exports moved" / QUARTER / exports.name) == export_before
         assert len(answered(tmp_path / "answered.sqlite").shas) == 6
 
@@ -168,6 +180,7 @@ def test_a_bad_day_alerts_the_data_lead_and_heals_itself(tmp_path, alerting):
         _alert_for(instance, failed, run_failure_alert)
         _wait_for(lambda: box.messages and posts)
         (mail,) = box.messages
+        print(mail)  # as the data lead reads it (pytest -s shows it)
         assert mail["To"] == "data.lead@liia.example.gov.uk"
         assert mail["Subject"] == "LIIA pipeline: 2026-27 Q1 failed in analysts_warehouse"
         body = mail.get_content()
@@ -191,6 +204,13 @@ def test_a_bad_day_alerts_the_data_lead_and_heals_itself(tmp_path, alerting):
         assert retry.tags[INBOX_TAG] == second.tags[INBOX_TAG]
         assert _run_request(instance, tmp_path, inbox, retry).success
         assert _sha(published) != before
+        after = _reports(tmp_path / "reports")
+        changed = {k for k in after if after[k] != reports_before.get(k)}
+        # release 2 put in place, release 1 kept beside it
+        assert {
+            "public/2026-27-Q1/LIIA benchmarks 2026-27-Q1 publishable.csv",
+            "public/2026-27-Q1/release 1/LIIA benchmarks 2026-27-Q1 publishable.csv",
+        } <= changed
         assert len(answered(tmp_path / "answered.sqlite").shas) == 7
         assert _why(instance, tmp_path, inbox) == "No file without an answer."
 

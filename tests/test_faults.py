@@ -212,11 +212,20 @@ def test_a_feedback_workbook_that_cannot_be_written_costs_no_other_authority(tmp
     assert sorted(failures) == ["benchmark_workbooks", "feedback_workbooks"]
     camden = tmp_path / "reports" / "authorities" / "Camden" / "2026-27-Q2"
     assert (camden / "LIIA feedback 2026-27-Q2 Camden.xlsx").exists()
-    assert (camden / "LIIA pack 2026-27-Q2 Camden.xlsx").exists()
     for step in failures.values():
         message = step.step_failure_data.error.message
         assert "1 file(s) could not be written" in message and "Barnet" in message, message
-    # the rest of the run went on: the workbooks were written (the pages wait for the feedback)
-    assert (
-        tmp_path / "reports" / "liia" / "2026-27-Q2" / "LIIA return status 2026-27-Q2.xlsx"
-    ).exists()
+    # The quarter's workbooks and pages are put in place together or not at all: none of this
+    # run's reach the live folder (the data lead is told, and the run is retried).
+    status = tmp_path / "reports" / "liia" / "2026-27-Q2" / "LIIA return status 2026-27-Q2.xlsx"
+    assert not status.exists() and not (camden / "LIIA pack 2026-27-Q2 Camden.xlsx").exists()
+    assert not (tmp_path / "published" / "liia.duckdb").exists()
+    # Once the folder is cleared, the run does it all.
+    blocked.unlink()
+    assert run_quarter(tmp_path, tmp_path / "inbox", "2026-27-Q2").success
+    assert status.exists() and (camden / "LIIA pack 2026-27-Q2 Camden.xlsx").exists()
+    barnet = tmp_path / "reports" / "authorities" / "Barnet" / "2026-27-Q2"
+    assert (barnet / "LIIA feedback 2026-27-Q2 Barnet.xlsx").exists()
+    assert not (tmp_path / ".reports-staging").exists() or not any(
+        (tmp_path / ".reports-staging").iterdir()
+    )

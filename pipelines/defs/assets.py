@@ -13,6 +13,7 @@ import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
+from pipelines import staging
 from pipelines.catalogue import load_authorities, load_catalogue
 from pipelines.defs.instance import mark_run_process
 from pipelines.defs.partitions import quarter_partitions
@@ -85,6 +86,10 @@ def _check(name: str, asset: str, description: str, blocking: bool = False) -> d
             blocking=blocking,
             partitions_def=quarter_partitions,
         )
+
+
+def _run_id(context: dg.AssetExecutionContext) -> str:
+    return context.run.run_id if context.run else "no-run"
 
 
 def _report(context, quarter: Quarter, stage: str, text: str) -> None:
@@ -325,8 +330,9 @@ def benchmark_workbooks(
     Definitions), RESTRICTED, and a pack for each authority, in reports/members/<quarter key>/
     (each pack copied to its authority's folder); the publishable edition of each theme and the
     CSV of every published figure, from the stored release, in reports/public/<quarter key>/.
-    A quarter with no accepted return gets none."""
-    reports = Path(paths.reports)
+    A quarter with no accepted return gets none. Written into the run's staging copy of the
+    reports, put in place by the run's last step."""
+    reports = staging.begin(Path(paths.reports), _run_id(context))
     authorities, catalogue = load_authorities(), load_catalogue()
     quarter = _quarter(context)
     started = time.perf_counter()
@@ -350,20 +356,24 @@ def benchmark_workbooks(
     failed = _failures(context, books)
     themes, packs = books["themes"], books["packs"]
     shown = [*themes, *books.get("csv", []), *books["status"]]
-    written = [p for p in shown if not isinstance(p, WriteFailure)]
+    live = Path(paths.reports)
+    written = [
+        live / Path(p).relative_to(reports) for p in shown if not isinstance(p, WriteFailure)
+    ]
     where = "released" if releases else "not released yet"
     _report(
         context,
         quarter,
         "reports",
-        f"{len(themes)} theme workbooks, {len(packs)} packs and the status workbook under "
-        f"{reports} ({where}; {time.perf_counter() - started:.1f} s)",
+        f"{len(themes)} theme workbooks, {len(packs)} packs and the status workbook for "
+        f"{live}, put in place at the end of the run ({where}; "
+        f"{time.perf_counter() - started:.1f} s)",
     )
     _fail_if_any(failed)
     return dg.MaterializeResult(
         metadata={
             "workbooks": dg.MetadataValue.md("\n".join(f"- `{p}`" for p in written)),
-            "reports_folder": dg.MetadataValue.path(str(reports)),
+            "reports_folder": dg.MetadataValue.path(str(live)),
         }
     )
 
@@ -445,13 +455,15 @@ def download_page(
     open web), members/ (the 33 authorities), authorities/<name>/ (each authority alone) and
     liia/ (LIIA's team). Static, so they open from disk or any web server."""
     _quarter(context)  # tags the run with this process
+    reports = staging.begin(Path(paths.reports), _run_id(context))
     with working_db(duckdb) as con:
-        pages = write_download_pages(Path(paths.reports), con, load_authorities(), load_catalogue())
+        pages = write_download_pages(reports, con, load_authorities(), load_catalogue())
+    live = {name: Path(paths.reports) / path.relative_to(reports) for name, path in pages.items()}
     return dg.MaterializeResult(
         metadata={
-            "public_page": dg.MetadataValue.path(str(pages["public"])),
-            "members_page": dg.MetadataValue.path(str(pages["members"])),
-            "liia_page": dg.MetadataValue.path(str(pages["liia"])),
+            "public_page": dg.MetadataValue.path(str(live["public"])),
+            "members_page": dg.MetadataValue.path(str(live["members"])),
+            "liia_page": dg.MetadataValue.path(str(live["liia"])),
             "pages": len(pages),
         }
     )
@@ -467,13 +479,13 @@ def analysts_warehouse(
     whose workbooks and pages are not all written; then the quarter's files are recorded as
     answered in the pipeline's own ledger, which is all the inbox sensor reads."""
     quarter = _quarter(context)
+    run_id = _run_id(context)
     started = time.perf_counter()
     with working_db(duckdb) as con:
         later = [parse_quarter(q) for q in exported_quarters(con) if q >= quarter.key]
+        staged = staging.begin(Path(paths.exports), run_id)
         exports = [
-            path
-            for q in later or [quarter]
-            for path in export_quarter(con, q, Path(paths.exports) / q.key)
+            path for q in later or [quarter] for path in export_quarter(con, q, staged / q.key)
         ]
         published = publish(con, Path(paths.warehouse))
         shas = [
@@ -482,14 +494,16 @@ def analysts_warehouse(
                 "SELECT sha256 FROM submissions WHERE quarter = ?", [quarter.key]
             ).fetchall()
         ]
-    run_id = context.run.run_id if context.run else "unknown"
+    files = staging.put_in_place(Path(paths.exports), run_id, deletions=True)
+    files += staging.put_in_place(Path(paths.reports), run_id)
     recorded = record_answered(ledger_path(duckdb), quarter, shas, run_id)
     _report(
         context,
         quarter,
         "warehouse",
-        f"published to {published}; {len(later) or 1} quarter(s) exported; {recorded} files "
-        f"answered ({time.perf_counter() - started:.1f} s)",
+        f"published to {published}; {len(later) or 1} quarter(s) exported; {files} workbooks, "
+        f"pages and exports put in place; {recorded} files answered "
+        f"({time.perf_counter() - started:.1f} s)",
     )
     return dg.MaterializeResult(
         metadata={
