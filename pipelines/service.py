@@ -21,6 +21,7 @@ DEFAULT_ENVIRONMENT_FILE = Path("/etc/liia/environment")
 UNITS = ("liia-dagster-daemon.service", "liia-dagster-webserver.service")
 DAEMON_LOCK = ".liia-daemon.lock"
 HEARTBEAT_STALE_SECONDS = 120
+BEATING = ("SENSOR", "SCHEDULER", "QUEUED_RUN_COORDINATOR")
 
 
 def environment_file() -> Path:
@@ -239,13 +240,12 @@ def health_report(instance, folders: dict[str, Path], now: datetime | None = Non
         lines.append(f"Daemon: starting ({holder}; no heartbeat yet)")
         well = False
     else:
-        newest = max(b.timestamp for b in beats.values())
-        age = now.timestamp() - newest
+        # the oldest of the three that matter: one of them stopped is the daemon not working
+        age = max(now.timestamp() - beats[d].timestamp if d in beats else 1e9 for d in BEATING)
         alive = age < HEARTBEAT_STALE_SECONDS
-        state = "alive" if alive else "NOT RUNNING"
-        lines.append(
-            f"Daemon: {state} (last heartbeat {age:.0f} s ago; {', '.join(sorted(beats))})"
-        )
+        state = "alive" if alive else "NOT BEATING"
+        beat = f"{age:.0f} s ago" if age < 1e9 else "never"
+        lines.append(f"Daemon: {state} ({holder}; sensors, schedule and run queue beat {beat})")
         well &= alive
     records = instance.get_run_records(limit=1)
     if records:
