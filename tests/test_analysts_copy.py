@@ -8,6 +8,7 @@ import time
 
 import dagster as dg
 import duckdb
+import pandas as pd
 from openpyxl import load_workbook
 
 from tests.conftest import run_quarter, some_returns
@@ -69,3 +70,27 @@ def test_an_analyst_holding_the_published_file_read_write_stalls_nothing(tmp_pat
         # The analyst deletes the copy: nothing is re-run (the next run publishes it again).
         published.unlink()
         assert evaluate_sensor(instance, tmp_path, inbox).run_requests == []
+
+
+def test_rerunning_an_earlier_quarter_rewrites_every_later_export(tmp_path):
+    inbox = tmp_path / "inbox"
+    for quarter in ("2026-27-Q1", "2026-27-Q2"):
+        some_returns(quarter, inbox)
+    with dg.instance_for_test() as instance:
+        for quarter in ("2026-27-Q1", "2026-27-Q2"):
+            assert run_quarter(tmp_path, inbox, quarter, instance).success
+        # Barnet corrects Q1, and only Q1 is run: Q2's changes on quarter move with it.
+        wb = load_workbook(inbox / QUARTER / "Barnet LIIA return 2026-27 Q1.xlsx")
+        wb["Finance"]["D7"] = 1_234_567
+        wb["Cover"]["B8"] = "2099-01-01"
+        wb.save(inbox / QUARTER / "Barnet corrected.xlsx")
+        assert run_quarter(tmp_path, inbox, QUARTER, instance).success
+    export = tmp_path / "exports" / "2026-27-Q2" / "benchmarks RESTRICTED.parquet"
+    with duckdb.connect(str(tmp_path / "published" / "liia.duckdb"), read_only=True) as con:
+        warehouse = con.execute(
+            "SELECT * FROM benchmarks WHERE quarter = '2026-27-Q2' ORDER BY ALL"
+        ).df()
+        exported = con.execute(f"SELECT * FROM '{export}' ORDER BY ALL").df()
+        barnet = warehouse[(warehouse["authority"] == "BAR") & warehouse["previous_value"].notna()]
+        assert (barnet["previous_value"] != 0).any()
+    pd.testing.assert_frame_equal(exported, warehouse)
