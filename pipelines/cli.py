@@ -195,10 +195,10 @@ def cmd_status(args) -> int:
         print(f"No returns for {key.replace('-Q', ' Q')} in {warehouse}.", file=sys.stderr)
         return 1
     authorities = load_authorities()
-    tracker = submission_tracker(subs, issues, authorities)
+    tracker = submission_tracker(subs, issues, authorities, parse_quarter(key))
     accepted = int(tracker["Status"].str.startswith("accepted").sum())
     print(f"{key.replace('-Q', ' Q')}: {accepted} of {len(authorities.codes)} accepted")
-    shown = tracker.drop(columns=["Date completed", "Template version"])
+    shown = tracker.drop(columns=["Date completed", "Template version", "Deadline", "Feedback"])
     shown["Received"] = shown["Received"].dt.strftime("%d/%m/%Y %H:%M")
     print(_text_table(shown))
     if unmatched := unmatched_text(subs):
@@ -214,7 +214,7 @@ def _text_table(frame) -> str:
 
     from pipelines.safe_text import safe_text
 
-    numeric = {c for c in frame.columns if c in ("Errors", "Warnings", "Files")}
+    numeric = {c for c in frame.columns if c in ("Errors", "Warnings", "Files", "Days late")}
     cells = [
         [
             ("" if pd.isna(v) else str(int(v)) if c in numeric else safe_text(v, 80))

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
 from pipelines.catalogue import Authorities, Catalogue
+from pipelines.feedback import feedback_path
+from pipelines.quarters import Quarter
+from pipelines.release import deadline
 from pipelines.validation import (
     ISSUE_COLUMNS,
     convert_values,
@@ -178,26 +183,46 @@ def covered_population(
     return own.astype("float64") + partner_population * workforce
 
 
+# Problems first: who to chase, then who to help, then who is done.
+CHASE_ORDER = {
+    "not returned": 0,
+    "rejected": 1,
+    "not a workbook": 1,
+    "accepted with value errors": 2,
+    "accepted": 3,
+}
+
+
 def submission_tracker(
-    submissions: pd.DataFrame, issues: pd.DataFrame, authorities: Authorities
+    submissions: pd.DataFrame,
+    issues: pd.DataFrame,
+    authorities: Authorities,
+    quarter: Quarter | None = None,
 ) -> pd.DataFrame:
     """One row per authority, by name: its current return (or latest, if none is current), status,
-    when it arrived, error and warning counts, and how many files it sent."""
+    when it arrived, error and warning counts, and how many files it sent. Given the quarter, also
+    the deadline, days late, why a return was rejected or values excluded, and the feedback
+    workbook's path under the reports folder, problems first."""
     counts = issues.groupby(["submission_id", "severity"]).size().unstack(fill_value=0)
+    errors = issues[issues["severity"] == "error"] if len(issues) else issues
+    first_error = errors.groupby("submission_id")["problem"].first() if len(errors) else {}
+    due = deadline(quarter) if quarter else None
     rows = []
     for code in sorted(authorities.codes, key=authorities.name):
+        name = authorities.name(code)
         mine = submissions[submissions["authority"] == code].sort_values("received_at")
         current = mine[mine["is_current"]]
         shown = current.iloc[-1] if len(current) else (mine.iloc[-1] if len(mine) else None)
-        row = {"Authority": authorities.name(code), "Status": "not returned", "Files": len(mine)}
+        row = {"Authority": name, "Status": "not returned", "Files": len(mine)}
         if shown is not None:
             sid = shown["submission_id"]
             version = shown["template_version"]
+            received = pd.Timestamp(shown["received_at"])
             row.update(
                 {
                     "Status": shown["status"],
                     "Current file": shown["file_name"],
-                    "Received": pd.Timestamp(shown["received_at"]),
+                    "Received": received,
                     "Date completed": shown["completed_on"],
                     "Template version": None if pd.isna(version) else int(version),
                     **{
@@ -206,11 +231,28 @@ def submission_tracker(
                         else 0
                         for label, severity in (("Errors", "error"), ("Warnings", "warning"))
                     },
+                    "Reason": first_error.get(sid) if shown["status"] != "accepted" else None,
                 }
             )
+            if due is not None:
+                row["Days late"] = max(0, (received.date() - due).days)
+                row["Feedback"] = feedback_path(Path("."), quarter, name).as_posix()
+        if due is not None:
+            row["Deadline"] = pd.Timestamp(due)
         rows.append(row)
     columns = ["Authority", "Status", "Current file", "Received", "Date completed"]
     columns += ["Template version", "Errors", "Warnings", "Files"]
+    if quarter is not None:
+        columns += ["Deadline", "Days late", "Reason", "Feedback"]
     tracker = pd.DataFrame(rows).reindex(columns=columns)
     tracker["Received"] = pd.to_datetime(tracker["Received"])
+    if quarter is not None:
+        order = tracker["Status"].map(CHASE_ORDER).fillna(1)
+        warned = tracker["Warnings"].fillna(0) > 0
+        tracker = (
+            tracker.assign(_order=order * 2 - warned)
+            .sort_values(["_order", "Authority"], kind="stable")
+            .drop(columns="_order")
+            .reset_index(drop=True)
+        )
     return tracker

@@ -759,8 +759,10 @@ def _completed_date(text):
 def write_status_workbook(
     path: Path, figures: QuarterFigures, issues: pd.DataFrame, authorities: Authorities
 ) -> Path:
-    """For LIIA's data lead: every authority, its current submission, status and issue counts,
-    and the files that could not be matched to an authority."""
+    """For LIIA's data lead, to chase with: every authority, problems first (not returned,
+    rejected, values excluded, warnings), its current submission, status, when it arrived, the
+    deadline and days late, why a return was rejected or values excluded, issue counts and its
+    feedback workbook's path; and the files that could not be matched to an authority."""
     book = Book(path)
     s = book.sheet("Submissions", f"LIIA return status, {figures.quarter.label}", RESTRICTED)
     accepted, _ = completeness(figures, authorities)
@@ -770,7 +772,12 @@ def write_status_workbook(
         + (f" {unmatched} (sheet Unmatched files)." if unmatched else "")
     )
     s.produced()
-    tracker = submission_tracker(figures.submissions, issues, authorities)
+    tracker = submission_tracker(figures.submissions, issues, authorities, figures.quarter)
+    s.line(
+        "Problems first: not returned, rejected, values excluded, then warnings. Feedback is "
+        "under the reports folder; Days late counts from the deadline to when the pipeline "
+        "first received the file."
+    )
     top = s.row + 2
     for r, t in enumerate(tracker.to_dict("records"), start=top + 1):
         for c, column in enumerate(tracker.columns):
@@ -779,6 +786,10 @@ def write_status_workbook(
                 continue
             if column == "Received":
                 s.date(r, c, value, with_time=True)
+            elif column == "Deadline":
+                s.date(r, c, value)
+            elif column == "Reason":
+                s.text(r, c, value, wrap=True)
             elif column == "Date completed":
                 completed = _completed_date(value)
                 if isinstance(completed, pd.Timestamp):
@@ -790,6 +801,9 @@ def write_status_workbook(
             else:
                 s.integer(r, c, value)
     s.table(top, top + len(tracker), list(tracker.columns), "Submissions")
+    reason = list(tracker.columns).index("Reason")
+    s.caps.update({reason: 60})
+    s.width(reason, 40)
     s.ws.freeze_panes(top + 1, 1)
     s.ws.repeat_rows(top)
     files = unmatched_files(figures.submissions)

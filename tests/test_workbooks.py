@@ -7,7 +7,7 @@ and nowhere in the publishable edition, one-page templates, and text from return
 import re
 import zipfile
 from dataclasses import replace
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
@@ -399,6 +399,10 @@ def test_text_from_a_return_is_never_a_formula(tmp_path):
         assert not any(b"<f>" in s for s in sheets)
 
 
+def _missing_cell(value) -> bool:
+    return value is None or (isinstance(value, float) and value != value)
+
+
 def test_status_workbook_lists_every_authority(latest_quarter_run):
     status = (
         latest_quarter_run / "reports" / "liia" / QUARTER / f"LIIA return status {QUARTER}.xlsx"
@@ -419,3 +423,20 @@ def test_status_workbook_lists_every_authority(latest_quarter_run):
     )
     assert isinstance(rows.at["Brent", "Received"], datetime)
     assert isinstance(rows.at["Brent", "Date completed"], datetime)
+    # To chase with: problems first, the reason for each, the deadline, the feedback's path.
+    table = _table(ws, "Submissions")
+    order = list(table["Status"])
+    assert order[:2] == ["not returned", "not returned"] and order[2] == "rejected"
+    assert order.index("accepted with value errors") < order.index("accepted")
+    assert set(table["Authority"][:2]) == {"Hackney", "Westminster"}
+    assert "is not a number" in rows.at["Brent", "Reason"]
+    assert rows.at["Lewisham", "Reason"] and _missing_cell(rows.at["Camden", "Reason"])
+    assert isinstance(rows.at["Hackney", "Deadline"], datetime)
+    assert rows.at["Hackney", "Deadline"].date() == date(2026, 11, 15)
+    assert rows.at["Brent", "Feedback"] == (
+        "authorities/Brent/2026-27-Q2/LIIA feedback 2026-27-Q2 Brent.xlsx"
+    )
+    # from the deadline to when the pipeline first received it (the run's day, for these files)
+    late = (rows.at["Brent", "Received"].date() - date(2026, 11, 15)).days
+    assert rows.at["Brent", "Days late"] == max(0, late)
+    assert _missing_cell(rows.at["Hackney", "Days late"])
