@@ -226,6 +226,8 @@ def human_bytes(n: float) -> str:
 def health_report(instance, folders: dict[str, Path], now: datetime | None = None):
     """Whether the service is well (the daemon beating, no quarter failing), and a line for each
     thing an operator checks: the daemon, the last run, failing quarters, disk."""
+    from dagster._core.storage.tags import PARTITION_NAME_TAG
+
     from pipelines.defs.runs import failed_quarters, failure_of, local_time
 
     now = now or datetime.now(UTC)
@@ -253,7 +255,7 @@ def health_report(instance, folders: dict[str, Path], now: datetime | None = Non
         r = records[0]
         run = r.dagster_run
         ended = f"ended {local_time(r.end_time)}" if r.end_time else "not ended"
-        quarter = run.tags.get("dagster/partition", "no quarter")
+        quarter = run.tags.get(PARTITION_NAME_TAG, "no quarter")
         lines.append(
             f"Last run: {quarter}, {run.status.value.lower()}, {ended} (run {run.run_id[:8]})"
         )

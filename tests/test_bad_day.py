@@ -241,6 +241,13 @@ def test_the_retry_plan_spaces_attempts_out_then_goes_daily():
     assert plan.tags == {ATTEMPT_TAG: "4", RELEASE_TAG: "deadline"}  # a deadline run stays one
     # New files since the failure (perhaps the fix) are run at once.
     assert retry_plan(Record(failed, {INBOX_TAG: "a"}), "b", ended).run_key == "b"
+    # Years ahead, in British Summer Time: the times said are London's, the back-off the same.
+    summer = datetime(2031, 8, 15, 6, 2, tzinfo=UTC)  # the 07:02 after a deadline run
+    plan = retry_plan(Record(failed, {}), None, summer)  # ended at 14:02 UTC in November 2026
+    assert plan.run_key == "retry 1 after abcdef0123456789"  # long overdue: at once
+    ended = summer
+    plan = retry_plan(Record(failed, {ATTEMPT_TAG: "1"}), None, summer + timedelta(minutes=29))
+    assert plan.run_key is None and "retry 2 of 3 at 15/08/2031 07:32" in plan.reason
     running = Record(dg.DagsterRunStatus.STARTED, {INBOX_TAG: "a"})
     assert retry_plan(running, "a", ended).run_key is None
 

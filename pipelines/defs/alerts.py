@@ -4,7 +4,7 @@ a check that failed in a run that finished, and the summary of each deadline run
 from datetime import UTC, datetime
 
 import dagster as dg
-from dagster._core.storage.tags import PARTITION_NAME_TAG
+from dagster._core.storage.tags import PARTITION_NAME_TAG, WILL_RETRY_TAG
 
 from pipelines.alerts import (
     AlertSettings,
@@ -34,7 +34,7 @@ def _quarter_of(run: dg.DagsterRun) -> str:
 )
 def run_failure_alert(context: dg.RunFailureSensorContext):
     run = context.dagster_run
-    if run.tags.get("dagster/will_retry") == "true":
+    if run.tags.get(WILL_RETRY_TAG) == "true":
         context.log.info(f"{run.run_id}: Dagster retries it now; no alert.")
         return
     failure = failure_of(context.instance, run.run_id)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import dagster as dg
 from dagster._core.storage.dagster_run import DagsterRunStatus, RunsFilter
+from dagster._core.storage.tags import PARENT_RUN_ID_TAG
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 INSTANCE_CONFIG = PROJECT_ROOT / "deploy" / "dagster.yaml"
@@ -84,7 +85,7 @@ def release_abandoned_runs(instance: dg.DagsterInstance) -> list[str]:
     released = []
     for run in unfinished:
         own = run.tags.get(PROCESS_OF) == run.run_id or (
-            run.tags.get(LAUNCHED_BY) and "dagster/parent_run_id" not in run.tags
+            run.tags.get(LAUNCHED_BY) and PARENT_RUN_ID_TAG not in run.tags
         )
         pid = int(run.tags.get(PROCESS, "0")) if own else 0
         if pid and not _alive(pid):

@@ -11,11 +11,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import dagster as dg
 from dagster._core.storage.dagster_run import DagsterRunStatus, RunRecord, RunsFilter
 from dagster._core.storage.tags import AUTO_RETRY_RUN_ID_TAG, PARTITION_NAME_TAG, WILL_RETRY_TAG
+
+from pipelines.release import AS_OF_TAG, LONDON, RELEASE_TAG
 
 INBOX_TAG = "liia/inbox"  # the waiting files a run was asked for (a hash of their SHA-256s)
 ATTEMPT_TAG = "liia/attempt"  # how many times the sensor has asked again for the quarter
@@ -31,7 +32,6 @@ def retry_delays() -> tuple[timedelta, ...]:
     return tuple(timedelta(seconds=float(s)) for s in text.split(",") if s.strip())
 
 
-LONDON = ZoneInfo("Europe/London")
 IN_PROGRESS = {
     DagsterRunStatus.QUEUED,
     DagsterRunStatus.NOT_STARTED,
@@ -40,7 +40,7 @@ IN_PROGRESS = {
     DagsterRunStatus.CANCELING,
 }
 # Tags a retry carries over from the run it retries (when the quarter is released as of, and why).
-CARRIED = ("liia/as_of", "liia/release")
+CARRIED = (AS_OF_TAG, RELEASE_TAG)
 
 
 def latest_run_of(instance: dg.DagsterInstance, quarter_label: str) -> RunRecord | None:
