@@ -125,15 +125,11 @@ def measure_workbooks(work: Path) -> dict:
     from pipelines.catalogue import load_authorities, load_catalogue
     from pipelines.defs.resources import environment_for
     from pipelines.feedback import feedback_path, feedback_rows, write_feedback
+    from pipelines.figures import public_figures, quarter_figures
     from pipelines.public_edition import releases_of
     from pipelines.quarters import parse_quarter
     from pipelines.release import ReleaseSettings, release_facts
-    from pipelines.workbooks import (
-        in_parallel,
-        public_figures,
-        quarter_figures,
-        write_quarter_workbooks,
-    )
+    from pipelines.workbooks import in_parallel, write_quarter_workbooks
 
     inbox = work / "inbox"
     shutil.copytree(SAMPLE / QUARTER, inbox / QUARTER)

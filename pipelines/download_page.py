@@ -19,6 +19,7 @@ import pandas as pd
 
 from pipelines.catalogue import THEME_TITLES, THEMES, Authorities, Catalogue
 from pipelines.feedback import authority_folder, feedback_path
+from pipelines.figures import format_value
 from pipelines.layout import save_text
 from pipelines.public_edition import releases_of
 from pipelines.quarters import Quarter, parse_quarter
@@ -28,7 +29,6 @@ from pipelines.workbooks import (
     LIIA_TEAM,
     MEMBERS,
     PUBLIC,
-    format_value,
     own_pack_path,
     pack_path,
     public_csv_path,

@@ -40,6 +40,21 @@ UNIT_WORDS = {
     "fte": "FTE",
 }
 
+# The marking of each edition, under every sheet's title.
+RESTRICTED = "RESTRICTED: for the 33 LIIA authorities only. Do not publish or forward."
+PUBLISHABLE = (
+    "OFFICIAL: publishable edition. Counts from 1 to 5, and any figure from which one could be "
+    "worked back, are shown as c."
+)
+SYMBOL_LEGEND = (
+    "Symbols: x not available (not returned, rejected or not held); z not applicable (not collected "
+    "that quarter, or a zero denominator); u low reliability (denominator under 10: shown, not "
+    "ranked); c suppressed (publishable edition only)."
+)
+# Light fills, so black text stays readable; the band is always written beside the value.
+BAND_FILLS = {"A": "#C6EFCE", "B": "#E2F0D9", "C": "#FFF2CC", "D": "#F8CBAD"}
+POSITION_FILLS = {"Q1": "#F2F2F2", "Q2": "#E6E6E6", "Q3": "#D9D9D9", "Q4": "#CCCCCC"}
+
 
 def stored(value: float, unit: str) -> float:
     """A figure as a workbook holds it: a percentage as a fraction (14.0 -> 0.14)."""

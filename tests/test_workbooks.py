@@ -18,15 +18,11 @@ from openpyxl.utils import get_column_letter
 
 from pipelines.catalogue import THEMES, load_authorities, load_catalogue
 from pipelines.feedback import FEEDBACK_COLUMNS, write_feedback
+from pipelines.figures import QuarterFigures, quarter_figures
+from pipelines.layout import BAND_FILLS, POSITION_FILLS
 from pipelines.quarters import parse_quarter
-from pipelines.workbooks import (
-    BAND_FILLS,
-    POSITION_FILLS,
-    QuarterFigures,
-    quarter_figures,
-    write_status_workbook,
-    write_theme_workbook,
-)
+from pipelines.status_workbook import write_status_workbook
+from pipelines.theme_workbook import write_theme_workbook
 
 QUARTER = "2026-27-Q2"
 HOSTILE = '=HYPERLINK("http://example.com/steal","Click for your figures")'

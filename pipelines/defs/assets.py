@@ -20,6 +20,7 @@ from pipelines.defs.partitions import quarter_partitions
 from pipelines.defs.resources import LiiaPaths, ledger_path, working_db
 from pipelines.download_page import write_download_pages
 from pipelines.feedback import feedback_path, feedback_rows, write_feedback
+from pipelines.figures import public_figures, quarter_figures
 from pipelines.ledger import record_answered
 from pipelines.public_edition import (
     make_release,
@@ -52,8 +53,6 @@ from pipelines.workbooks import (
     WriteFailure,
     in_parallel,
     public_csv_path,
-    public_figures,
-    quarter_figures,
     write_quarter_workbooks,
 )
 

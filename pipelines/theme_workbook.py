@@ -1,0 +1,475 @@
+"""The theme workbook of a quarter, in both editions (RESTRICTED, and publishable): an About
+sheet, a summary of every indicator by authority, a sheet per indicator with its chart, London's
+trends and the definitions.
+
+How an indicator is compared comes from the catalogue (`comparison`, `polarity`): a rate, share or
+average is ranked, banded A (best) to D and flagged in the top or bottom fifth; a neutral one is
+placed in quarters Q1 (lowest) to Q4 (highest) with no better or worse; a size-driven total shows
+London's total and the median authority, and is neither ranked nor banded."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from pipelines.catalogue import THEME_TITLES, Authorities, Catalogue, formula_refs
+from pipelines.charts import AXIS_RULE, axis_bounds, bar_chart, chart_rows, page_break_before
+from pipelines.figures import (
+    QuarterFigures,
+    as_figure,
+    completeness,
+    format_value,
+    is_missing,
+    is_neutral,
+    is_total,
+    london_label,
+    shown_text,
+)
+from pipelines.layout import (
+    BAND_FILLS,
+    BLUE,
+    DARK,
+    NUMBER_FORMATS,
+    POSITION_FILLS,
+    RESTRICTED,
+    SYMBOL_LEGEND,
+    UNIT_WORDS,
+    Book,
+    stored,
+)
+
+TRENDS_QUARTERS = 8
+
+
+def _about(book: Book, figures, theme, indicators, authorities, marking, release=()) -> None:
+    s = book.sheet(
+        "About",
+        f"LIIA benchmarks: {THEME_TITLES[theme]}, {figures.quarter.label}",
+        marking,
+        landscape=False,
+        one_page=True,
+    )
+    accepted, missing = completeness(figures, authorities)
+    # 88 characters of Arial 10 fit A4 portrait inside the margins with room to spare
+    s.caps[0] = 88
+    s.width(0, 88)
+    s.line(
+        f"Quarter: {figures.quarter.label} ({figures.quarter.start:%d %B %Y} to "
+        f"{figures.quarter.end:%d %B %Y})"
+    )
+    s.produced()
+    s.line(f"Returns accepted: {accepted} of {len(authorities.codes)}")
+    s.line("Missing or rejected: " + (", ".join(missing) if missing else "none"))
+    s.row += 1
+    for label, text in release:  # the publishable edition's release: status, dates, contact
+        s.line(label, bold=True)
+        s.text(s.row, 0, text, wrap=True)
+        s.row += 1
+    if release:
+        s.row += 1
+    notes = [
+        SYMBOL_LEGEND,
+        "Rates, shares and averages: rank 1 is best by the indicator's polarity, and authorities "
+        "with equal values share a rank; quartile band A is London's best quarter, D the worst; "
+        "top or bottom 20% marks the figures LIIA asks authorities to explain.",
+        "Neutral indicators (neither higher nor lower is better) are not ranked: authorities are "
+        "placed by value in quarters Q1 (lowest) to Q4 (highest), in greys, and move up or down.",
+        "Totals that grow with an authority's size (a £m variance, a net change in staff) are not "
+        "ranked or banded: London's figure is London's total, and the comparator is the median "
+        "authority. The Definitions sheet says how each indicator is compared, and why.",
+        "London, Inner, Outer and sub-region figures are sums of numerators over sums of "
+        "denominators, never averages of rates. Inner/Outer use the ONS definition.",
+        "Kingston upon Thames and Richmond upon Thames report workforce jointly: in workforce "
+        "indicators they are one unit, shown on both rows and counted once.",
+        AXIS_RULE,
+    ]
+    if marking == RESTRICTED:
+        notes.append(
+            "Notes from the authority are its own words beside its figures in the return, shown "
+            "as written; they are not in the publishable edition."
+        )
+    for text in notes:
+        s.text(s.row, 0, text, wrap=True)
+        s.row += 1
+    s.row += 1
+    s.line("Contents", bold=True)
+    link = book.format(font_color=BLUE, underline=1)
+    for name, label in (
+        [("Summary", "Summary: every indicator by authority")]
+        + [(ind.id, f"{ind.id}: {ind.name}") for ind in indicators.itertuples()]
+        + [("Trends", "Trends: the last eight quarters"), ("Definitions", "Definitions")]
+    ):
+        s.ws.write_url(s.row, 0, f"internal:'{name}'!A1", link, string=label)
+        s.row += 1
+
+
+def _summary(book, figures, indicators, names, marking) -> None:
+    s = book.sheet("Summary", f"Summary: every indicator, {figures.quarter.label}", marking)
+    s.line(
+        "Each value is followed by its band: A (best quarter of London) to D for rates; "
+        "Q1 (lowest) to Q4 for neutral indicators; none for totals. Colour repeats the band."
+    )
+    top = s.row + 1
+    inds = list(indicators.itertuples())
+    header = ["Authority"]
+    for ind in inds:
+        header += [f"{ind.name} ({UNIT_WORDS.get(ind.unit, ind.unit)})", f"{ind.id} band"]
+    by_key = {(b["authority"], b["indicator_id"]): b for b in figures.current.to_dict("records")}
+    order = sorted(names.items(), key=lambda x: x[1])
+    for r, (code, name) in enumerate(order, start=top + 1):
+        s.text(r, 0, name)
+        for k, ind in enumerate(inds):
+            b = by_key[(code, ind.id)]
+            col = 1 + 2 * k
+            band = shown_text(b["quartile_band"])
+            fill = BAND_FILLS.get(band) or POSITION_FILLS.get(band)
+            style = {"bg_color": fill} if fill else {}
+            s.number(
+                r, col, b["value"] if not is_missing(b["value"]) else b["symbol"], ind.unit, **style
+            )
+            s.text(r, col + 1, band or shown_text(b["symbol"]), align="center", **style)
+    s.table(top, top + len(order), header, "Summary")
+    for k in range(len(inds)):
+        s.caps[1 + 2 * k] = 14
+    s.ws.freeze_panes(top + 1, 1)
+    s.ws.repeat_rows(top)
+
+
+def _columns_for(ind, marking) -> list[str]:
+    """The indicator table's columns: what makes sense for how the indicator is compared."""
+    unit = UNIT_WORDS.get(ind.unit, ind.unit)
+    columns = ["Authority", f"Value ({unit})", "Symbol"]
+    if is_total(ind):
+        columns += ["Previous quarter", "Change", "Direction", "Same quarter last year"]
+        columns += ["Sub-region", "Median authority"]
+    elif is_neutral(ind):
+        columns += ["Quarter of London (Q1 lowest, Q4 highest)", "Highest or lowest 20%"]
+        columns += ["Previous quarter", "Change", "Direction", "Same quarter last year"]
+        columns += ["Sub-region", "London median"]
+    else:
+        columns = ["Rank", *columns, "Quartile band", "Top or bottom 20%"]
+        columns += ["Previous quarter", "Change", "Direction", "Same quarter last year"]
+        columns += ["Sub-region", "London median"]
+    if marking == RESTRICTED:
+        columns.append("Note from the authority")
+    return columns
+
+
+def _sorted_rows(ind, records: list[dict], names) -> list[dict]:
+    """Rates by rank; neutral indicators and totals by value, highest first; then the rest."""
+    rows = [{**r, "name": names[r["authority"]]} for r in records]
+
+    def key(r):
+        value = r["value"]
+        missing = is_missing(value) or isinstance(value, str)
+        if is_total(ind) or is_neutral(ind):
+            return (missing, 0 if missing else -float(value), r["name"])
+        return (is_missing(r["rank"]), 0 if is_missing(r["rank"]) else r["rank"], r["name"])
+
+    return sorted(rows, key=key)
+
+
+def _indicator_sheet(book, n, ind, figures, names, marking) -> None:
+    s = book.sheet(ind.id, f"{ind.name}, {figures.quarter.label}", marking)
+    rows = _sorted_rows(ind, figures.records[ind.id], names)
+    columns = _columns_for(ind, marking)
+    s.paragraph(f"{ind.id}: {ind.formula}. {ind.comparison_note}", len(columns), 150, italic=True)
+    top = s.row + 1
+    note_col = len(columns) - 1 if marking == RESTRICTED else None
+    ranked = "Rank" in columns
+    for r, b in enumerate(rows, start=top + 1):
+        c = 0
+        if ranked:
+            s.integer(r, 0, b["rank"])
+            c = 1
+        s.text(r, c, b["name"])
+        s.number(r, c + 1, b["value"] if not is_missing(b["value"]) else b["symbol"], ind.unit)
+        s.text(r, c + 2, shown_text(b["symbol"]), align="center")
+        c += 3
+        if not is_total(ind):
+            band = shown_text(b["quartile_band"])
+            fill = BAND_FILLS.get(band) or POSITION_FILLS.get(band)
+            s.text(r, c, band, align="center", **({"bg_color": fill} if fill else {}))
+            s.text(r, c + 1, shown_text(b["top_bottom_20"]))
+            c += 2
+        s.number(r, c, b["previous_value"], ind.unit)
+        s.number(r, c + 1, b["change_on_quarter"], ind.unit)
+        s.text(r, c + 2, shown_text(b["direction_on_quarter"]))
+        s.number(r, c + 3, b["year_earlier_value"], ind.unit)
+        s.text(r, c + 4, shown_text(b["sub_region"]))
+        s.number(r, c + 5, b["london_median"], ind.unit)
+        if note_col is not None:
+            s.text(r, note_col, figures.note(b["authority"], ind), wrap=True)
+    last = top + len(rows)
+    s.table(top, last, columns, f"Indicator{n}")
+    if note_col is not None:
+        s.caps[note_col] = 40
+        s.width(note_col, 24)
+    s.ws.freeze_panes(top + 1, 0)
+
+    b0 = rows[0]
+    groups = figures.group_records.get(ind.id, [])
+    # what this edition shows: a suppressed value (c) is not counted as ranked or reporting
+    reported = len(
+        {
+            r["reporting_unit"]  # a joint workforce unit counts once
+            for r in rows
+            if as_figure(r["value"]) is not None
+            and not r["low_reliability"]
+            and (not ranked or not is_missing(r["rank"]))
+        }
+    )
+    of = int(b0["n_units"])
+    lines = [
+        (london_label(ind, reported, of), b0["london_value"]),
+        ("Median authority" if is_total(ind) else "London median", b0["london_median"]),
+        ("Lower quartile", b0["london_lower_quartile"]),
+        ("Upper quartile", b0["london_upper_quartile"]),
+        ("Lowest", b0["london_min"]),
+        ("Highest", b0["london_max"]),
+    ]
+    total = " total" if is_total(ind) else ""
+    for grouping, prefix, suffix in (
+        ("inner_outer_ons", "", " London"),
+        ("sub_region", "Sub-region ", ""),
+    ):
+        for g in sorted(
+            (g for g in groups if g["grouping"] == grouping), key=lambda g: g["group_name"]
+        ):
+            lines.append((f"{prefix}{g['group_name']}{suffix}{total}", g["value"]))
+    # London and its groups beside the table, so the table and they print on one page
+    label_col = len(columns) + 1
+    verb = "Reporting" if is_total(ind) or is_neutral(ind) else "Ranked"
+    s.text(top, label_col, "London and groups", bold=True)
+    s.text(top, label_col + 1, f"{verb}: {reported} of {of}")
+    for k, (label, value) in enumerate(lines, start=top + 1):
+        s.text(k, label_col, label)
+        s.number(k, label_col + 1, value, ind.unit)
+    s.width(len(columns), 2)
+
+    chart_top = max(last, top + len(lines)) + 2
+    data_col = label_col + 3
+    plotted = [
+        (b["name"], as_figure(b["value"])) for b in rows if as_figure(b["value"]) is not None
+    ]
+    if not plotted:
+        s.text(
+            chart_top,
+            0 if not ranked else 1,
+            "Every authority's value is suppressed (c) or missing in this edition, so there is "
+            "no chart.",
+        )
+        return
+    comparator = (
+        ("Median authority", b0["london_median"])
+        if is_total(ind)
+        else ("London", b0["london_value"])
+    )
+    first, last_row, colours = chart_rows(
+        s,
+        chart_top,
+        data_col,
+        plotted,
+        comparator if as_figure(comparator[1]) is not None else None,
+        ind.unit,
+    )
+    title = f"{ind.name}, {figures.quarter.label}: every authority with a figure"
+    # the sheet prints at about 70% to fit its table across: the chart is drawn to fill the page
+    chart = bar_chart(book, s, first, last_row, data_col, ind, title, colours, 1250, 24)
+    page_break_before(s, chart_top)
+    s.ws.insert_chart(
+        chart_top, 0, chart, {"description": _bar_alt_text(ind, plotted, comparator, figures)}
+    )
+    chart_rows_high = math.ceil((70 + 24 * (last_row - first + 1)) / 20) + 1
+    s.ws.print_area(0, 0, chart_top + chart_rows_high, label_col + 1)
+
+
+def _bar_alt_text(ind, plotted: list[tuple[str, float]], comparator, figures) -> str:
+    count = f"Bar chart of {ind.name} for the {len(plotted)} authorities with a figure in {figures.quarter.label}"
+    ordered = sorted(plotted, key=lambda p: p[1])
+    (low, low_value), (high, high_value) = ordered[0], ordered[-1]
+    return (
+        f"{count}, largest first: highest {high} ({format_value(high_value, ind)}), "
+        f"lowest {low} ({format_value(low_value, ind)}); "
+        f"{comparator[0]} {format_value(comparator[1], ind)}."
+    )
+
+
+def _trends(book, figures, indicators, marking) -> None:
+    s = book.sheet("Trends", f"Trends: London over the last {TRENDS_QUARTERS} quarters", marking)
+    s.line(
+        "London's figure (a ratio of sums; for totals, London's total) and the median authority, by "
+        "quarter. " + AXIS_RULE
+    )
+    london = (
+        figures.benchmarks.groupby(["quarter", "indicator_id"])[["london_value", "london_median"]]
+        .first()
+        .reset_index()
+    )
+    quarters = sorted(london["quarter"].unique())[-TRENDS_QUARTERS:]
+    header = ["Quarter"]
+    inds = list(indicators.itertuples())
+    for ind in inds:
+        first = "London total" if is_total(ind) else "London"
+        header += [f"{ind.name}: {first}", f"{ind.name}: median"]
+    top = s.row + 1
+    table = london.set_index(["quarter", "indicator_id"])
+    for r, q in enumerate(quarters, start=top + 1):
+        s.text(r, 0, q.replace("-Q", " Q"))
+        for k, ind in enumerate(inds):
+            key = (q, ind.id)
+            if key in table.index:
+                s.number(r, 1 + 2 * k, table.at[key, "london_value"], ind.unit)
+                s.number(r, 2 + 2 * k, table.at[key, "london_median"], ind.unit)
+    last = top + len(quarters)
+    s.table(top, last, header, "Trends")
+    for k in range(len(inds)):
+        s.caps[1 + 2 * k] = s.caps[2 + 2 * k] = 16
+    s.ws.freeze_panes(top + 1, 1)
+    # Two charts a row, two rows a page: a page break before every second row of charts.
+    chart_row, height_rows = last + 3, 20
+    for k, ind in enumerate(inds):
+        row = chart_row + (k // 2) * height_rows
+        if k % 4 == 0:
+            page_break_before(s, row)
+        chart = book.workbook.add_chart({"type": "line"})
+        values = []
+        for offset, (col, colour, label) in enumerate(
+            [(1 + 2 * k, BLUE, header[1 + 2 * k]), (2 + 2 * k, DARK, header[2 + 2 * k])]
+        ):
+            chart.add_series(
+                {
+                    "name": label.split(": ")[-1],
+                    "categories": ["Trends", top + 1, 0, last, 0],
+                    "values": ["Trends", top + 1, col, last, col],
+                    "line": {
+                        "color": colour,
+                        "width": 2.25,
+                        "dash_type": "solid" if offset == 0 else "dash",
+                    },
+                    "marker": {
+                        "type": "circle",
+                        "size": 5,
+                        "fill": {"color": colour},
+                        "border": {"color": colour},
+                    },
+                    "smooth": False,
+                }
+            )
+        for q in quarters:
+            if (q, ind.id) in table.index:
+                values += [table.at[(q, ind.id), c] for c in ("london_value", "london_median")]
+        values = [
+            stored(float(v), ind.unit)
+            for v in values
+            if not is_missing(v) and not isinstance(v, str)
+        ]
+        fmt = NUMBER_FORMATS.get(ind.unit, "#,##0.0")
+        chart.set_title({"name": ind.name, "name_font": {"size": 9, "bold": True}})
+        chart.set_y_axis(
+            {
+                "num_format": fmt,
+                "num_font": {"size": 8},
+                "name": UNIT_WORDS.get(ind.unit, ""),
+                "name_font": {"size": 8, "bold": False},
+                "major_gridlines": {"visible": True, "line": {"color": "#D9D9D9"}},
+                **axis_bounds(values),
+            }
+        )
+        chart.set_x_axis({"num_font": {"size": 8}})
+        chart.set_legend({"position": "bottom", "font": {"size": 8}})
+        chart.set_size({"width": 640, "height": 360})
+        series = [
+            table.at[(q, ind.id), "london_value"] for q in quarters if (q, ind.id) in table.index
+        ]
+        alt = (
+            f"Line chart of London's {ind.name} and the median authority over {len(quarters)} quarters"
+            + (
+                f", London from {format_value(series[0], ind)} to {format_value(series[-1], ind)}."
+                if series
+                else "."
+            )
+        )
+        s.ws.insert_chart(row, 0, chart, {"description": alt, "x_offset": 10 + 660 * (k % 2)})
+    s.width(0, 12)
+    s.width(1, 16)
+    s.width(2, 16)
+    s.width(3, 16)
+
+
+def _definitions(book, indicators, catalogue, marking) -> None:
+    s = book.sheet("Definitions", "Definitions", marking)
+    s.line("Every indicator is derived centrally from items in the return.")
+    measures = catalogue.items.set_index("ref")["measure"]
+    header = [
+        "Id",
+        "Indicator",
+        "Formula",
+        "Items used",
+        "Unit",
+        "Polarity",
+        "Compared as",
+        "Why",
+        "Low reliability when",
+    ]
+    top = s.row + 1
+    for r, ind in enumerate(indicators.itertuples(), start=top + 1):
+        used = "; ".join(
+            f"{ref} {measures[ref]}" if ref in measures else "population aged 0-17 (ONS)"
+            for ref in formula_refs(ind.formula)
+        )
+        reliability = (
+            f"{ind.reliability_denominator} under 10"
+            if isinstance(ind.reliability_denominator, str)
+            else ""
+        )
+        compared = (
+            "total (not ranked)"
+            if is_total(ind)
+            else "rate, placed by value (neutral)"
+            if is_neutral(ind)
+            else "rate, ranked"
+        )
+        cells = [
+            ind.id,
+            ind.name,
+            ind.formula,
+            used,
+            UNIT_WORDS.get(ind.unit, ind.unit),
+            ind.polarity.replace("_", " "),
+            compared,
+            ind.comparison_note,
+            reliability,
+        ]
+        for c, v in enumerate(cells):
+            s.text(r, c, v, wrap=c in (1, 3, 7))
+    s.table(top, top + len(indicators), header, "Definitions")
+    s.caps.update({1: 30, 2: 28, 3: 40, 7: 40})
+    s.ws.freeze_panes(top + 1, 1)
+    s.ws.repeat_rows(top)
+
+
+def write_theme_workbook(
+    path: Path,
+    figures: QuarterFigures,
+    theme: str,
+    authorities: Authorities,
+    catalogue: Catalogue,
+    marking: str = RESTRICTED,
+    release: list[tuple[str, str]] = (),
+) -> Path:
+    """The theme's indicators for the quarter, all authorities side by side; `release`, what the
+    publishable edition says of its release (release.release_facts)."""
+    indicators = catalogue.indicators[catalogue.indicators["theme"] == theme]
+    names = authorities.table.set_index("liia_code")["name"]
+    book = Book(path)
+    _about(book, figures, theme, indicators, authorities, marking, release)
+    _summary(book, figures, indicators, names, marking)
+    for n, ind in enumerate(indicators.itertuples(), start=1):
+        _indicator_sheet(book, n, ind, figures, names, marking)
+    _trends(book, figures, indicators, marking)
+    _definitions(book, indicators, catalogue, marking)
+    return book.close()
+
+
+# --- status workbook --------------------------------------------------------------------------
