@@ -15,7 +15,7 @@ $(UV):
 # starts a real PostgreSQL server from Debian's postgresql package.
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: run test lint chromium postgresql benchmark
+.PHONY: run test lint chromium postgresql libreoffice benchmark
 chromium:
 	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
 	  ($(SUDO) apt-get update -qq && \
@@ -26,10 +26,19 @@ postgresql:
 	  ($(SUDO) apt-get update -qq && \
 	   $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql)
 
+# LibreOffice renders the workbooks for the render test; Carlito and Liberation have Calibri's and
+# Arial's metrics, so text wraps and fits as it does in Excel.
+libreoffice:
+	@(command -v soffice >/dev/null && command -v pdftotext >/dev/null && \
+	  fc-match Calibri | grep -q Carlito) || \
+	  ($(SUDO) apt-get update -qq && \
+	   $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	     libreoffice-calc poppler-utils fonts-crosextra-carlito fonts-liberation2)
+
 run: .venv
 	$(UV) run --frozen liia run --all
 
-test: .venv chromium postgresql
+test: .venv chromium postgresql libreoffice
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen pytest -q --numprocesses 2
 

@@ -55,10 +55,16 @@ def summary_lines(
     errors = int(((rows["Severity"] == "error") & live).sum())
     replaced = int(((rows["Severity"] == "error") & ~live).sum())
     warnings = int(((rows["Severity"] == "warning") & live).sum())
-    if errors:
+    if errors and not current.any():
         lines.append(
-            f"{errors} error(s) to fix. Values with errors are left out of the benchmarks until corrected; "
-            "send a corrected return, which replaces this one as a whole."
+            f"{errors} error(s) to fix. The return was rejected: none of its values are in the "
+            "benchmarks until a corrected return arrives. Send a corrected return, which replaces "
+            "this one as a whole."
+        )
+    elif errors:
+        lines.append(
+            f"{errors} error(s) to fix. Values with errors are left out of the benchmarks until "
+            "corrected; send a corrected return, which replaces this one as a whole."
         )
     if replaced:
         lines.append(

@@ -228,12 +228,9 @@ class Sheet:
         self._measure(col, len(fmt))
 
     def produced(self) -> int:
-        """`Produced: 29 November 2026 20:08` under the title: a date cell, its words in its format."""
-        row = self.row
-        fmt = self.book.format(num_format='"Produced: "d mmmm yyyy hh:mm', align="left")
-        self.ws.write_datetime(row, 0, datetime.now(), fmt)
-        self.row += 1
-        return row
+        """`Produced: 29 November 2026 20:08` under the title, as text: a date cell in a narrow
+        column prints as ###, while text runs on across the empty cells beside it."""
+        return self.line(f"Produced: {datetime.now():%-d %B %Y %H:%M}")
 
     def header(self, row: int, labels: list[str], first_col: int = 0) -> None:
         """Bold headers that wrap: a column is never narrower than a header's longest word."""
