@@ -4,7 +4,7 @@ authority, lines of London over time. Every value axis includes zero."""
 from __future__ import annotations
 
 from pipelines.figures import is_missing
-from pipelines.layout import BLUE, GREY, NUMBER_FORMATS, UNIT_WORDS, Book, Sheet, stored
+from pipelines.layout import BLUE, DARK, GREY, NUMBER_FORMATS, UNIT_WORDS, Book, Sheet, stored
 
 BAR_PX = 15  # height of one bar, with its gap, in a chart of every authority
 AXIS_RULE = (
@@ -119,3 +119,52 @@ def own_row(sheet: Sheet, first: int, name: str) -> int | None:
         if value == name:
             return first + i
     return None
+
+
+def line_chart(
+    book: Book,
+    sheet: Sheet,
+    rows: tuple[int, int],
+    category_col: int,
+    series: list[tuple[int, str, str]],
+    ind,
+    values: list[float],
+    size: tuple[int, int] = (640, 360),
+):
+    """Lines over quarters (categories in `category_col`, rows `rows`), one per (column, label,
+    colour), joined straight with markers; `values`, the figures drawn, for an axis from zero."""
+    chart = book.workbook.add_chart({"type": "line"})
+    first, last = rows
+    for col, label, colour in series:
+        dash = "dash" if colour == DARK else "solid"
+        chart.add_series(
+            {
+                "name": label,
+                "categories": [sheet.name, first, category_col, last, category_col],
+                "values": [sheet.name, first, col, last, col],
+                "line": {"color": colour, "width": 2.25, "dash_type": dash},
+                "marker": {
+                    "type": "circle",
+                    "size": 5,
+                    "fill": {"color": colour},
+                    "border": {"color": colour},
+                },
+                "smooth": False,
+            }
+        )
+    fmt = NUMBER_FORMATS.get(ind.unit, "#,##0.0")
+    chart.set_title({"name": ind.name, "name_font": {"size": 9, "bold": True}})
+    chart.set_y_axis(
+        {
+            "num_format": fmt,
+            "num_font": {"size": 8},
+            "name": UNIT_WORDS.get(ind.unit, ""),
+            "name_font": {"size": 8, "bold": False},
+            "major_gridlines": {"visible": True, "line": {"color": "#D9D9D9"}},
+            **axis_bounds([stored(v, ind.unit) for v in values]),
+        }
+    )
+    chart.set_x_axis({"num_font": {"size": 8}})
+    chart.set_legend({"position": "bottom", "font": {"size": 8}})
+    chart.set_size({"width": size[0], "height": size[1]})
+    return chart

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import textwrap
 import uuid
 from datetime import datetime
 from pathlib import Path
@@ -44,16 +45,38 @@ UNIT_WORDS = {
 RESTRICTED = "RESTRICTED: for the 33 LIIA authorities only. Do not publish or forward."
 PUBLISHABLE = (
     "OFFICIAL: publishable edition. Counts from 1 to 5, and any figure from which one could be "
-    "worked back, are shown as c."
+    "worked back, are shown as [c]."
 )
 SYMBOL_LEGEND = (
-    "Symbols: x not available (not returned, rejected or not held); z not applicable (not collected "
-    "that quarter, or a zero denominator); u low reliability (denominator under 10: shown, not "
-    "ranked); c suppressed (publishable edition only)."
+    "Symbols: [x] not available (not returned, rejected or not held); [z] not applicable (not "
+    "collected that quarter, or a zero denominator); [u] low reliability (denominator under 10: "
+    "shown, not ranked); [c] suppressed (publishable edition only)."
 )
 # Light fills, so black text stays readable; the band is always written beside the value.
 BAND_FILLS = {"A": "#C6EFCE", "B": "#E2F0D9", "C": "#FFF2CC", "D": "#F8CBAD"}
 POSITION_FILLS = {"Q1": "#F2F2F2", "Q2": "#E6E6E6", "Q3": "#D9D9D9", "Q4": "#CCCCCC"}
+
+
+def change_format(unit: str) -> str:
+    """A change, signed, in the unit's own terms: percentages change by percentage points."""
+    if unit == "percent":
+        return '+0.0" pp";-0.0" pp";0.0" pp"'
+    fmt = NUMBER_FORMATS.get(unit, "#,##0.0")
+    return f"+{fmt};-{fmt};{fmt}"
+
+
+def bracketed(symbol: str) -> str:
+    """A symbol as the Government Analysis Function asks it shown: `[c]`, never a bare `c`."""
+    return f"[{symbol}]" if symbol and not symbol.startswith("[") else symbol
+
+
+# A neutral indicator's place in London, in words: never Q1-Q4, which readers take for quarters.
+PLACES = {"Q1": "lowest", "Q2": "low", "Q3": "high", "Q4": "highest"}
+
+
+def band_text(band: str) -> str:
+    """A quartile band as printed: A-D for rates, the place in words for neutral indicators."""
+    return PLACES.get(band, band)
 
 
 def stored(value: float, unit: str) -> float:
@@ -185,19 +208,14 @@ class Sheet:
         self.row += 1
         return row
 
-    def paragraph(self, text: str, columns: int, characters: int = 0, **style) -> int:
-        """Text under the title that wraps across the first `columns` columns (about `characters`
-        wide, for its height): its row. Outside any table, so merging the cells harms nothing."""
-        row = self.row
-        fmt = self.book.format(text_wrap=True, **style)
-        if columns > 1:
-            self.ws.merge_range(row, 0, row, columns - 1, text, fmt)
-        else:
-            self.ws.write_string(row, 0, text, fmt)
-        lines = math.ceil(len(text) * 1.1 / max(characters, 40))
-        self.heights[row] = ROW_HEIGHT * max(lines, 1)
-        self.row += 1
-        return row
+    def prose(self, text: str, characters: int = 120, **style) -> int:
+        """Text under the title in lines of about `characters`, one a row, each running on across
+        the empty cells beside it: no merged cells, and it prints whole at any column widths
+        (as long as the page is that wide). Its first row."""
+        first = self.row
+        for piece in textwrap.wrap(text, characters, break_on_hyphens=False) or [""]:
+            self.line(piece, **style)
+        return first
 
     def number(self, row: int, col: int, value, unit: str | None = None, **style) -> None:
         """A figure in its unit's format; a symbol (x, z, c, u) or nothing in its place."""
@@ -205,12 +223,24 @@ class Sheet:
             self.ws.write_blank(row, col, None, self.book.format(**style))
             return
         if isinstance(value, str):
-            self.text(row, col, value, align="right", **style)
+            self.text(row, col, bracketed(value), align="right", **style)
             return
         shown = stored(float(value), unit or "")
         fmt = NUMBER_FORMATS.get(unit or "", "#,##0.0")
         self.ws.write_number(row, col, shown, self.book.format(num_format=fmt, **style))
         self._measure(col, len(_as_text(float(value), unit)) + 3)
+
+    def change(self, row: int, col: int, value, unit: str | None = None, **style) -> None:
+        """A change, signed, in percentage points for a percentage (never as a fraction)."""
+        if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+            self.ws.write_blank(row, col, None, self.book.format(**style))
+            return
+        if isinstance(value, str):
+            self.text(row, col, bracketed(value), align="right", **style)
+            return
+        fmt = change_format(unit or "")
+        self.ws.write_number(row, col, float(value), self.book.format(num_format=fmt, **style))
+        self._measure(col, len(_as_text(float(value), unit)) + 4)
 
     def integer(self, row: int, col: int, value, **style) -> None:
         if value is None or pd.isna(value):

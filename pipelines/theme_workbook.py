@@ -4,7 +4,7 @@ trends and the definitions.
 
 How an indicator is compared comes from the catalogue (`comparison`, `polarity`): a rate, share or
 average is ranked, banded A (best) to D and flagged in the top or bottom fifth; a neutral one is
-placed in quarters Q1 (lowest) to Q4 (highest) with no better or worse; a size-driven total shows
+placed by value from London's lowest quarter to its highest, with no better or worse; a size-driven total shows
 London's total and the median authority, and is neither ranked nor banded."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import math
 from pathlib import Path
 
 from pipelines.catalogue import THEME_TITLES, Authorities, Catalogue, formula_refs
-from pipelines.charts import AXIS_RULE, axis_bounds, bar_chart, chart_rows, page_break_before
+from pipelines.charts import AXIS_RULE, bar_chart, chart_rows, line_chart, page_break_before
 from pipelines.figures import (
     QuarterFigures,
     as_figure,
@@ -29,21 +29,57 @@ from pipelines.layout import (
     BAND_FILLS,
     BLUE,
     DARK,
-    NUMBER_FORMATS,
     POSITION_FILLS,
     RESTRICTED,
     SYMBOL_LEGEND,
     UNIT_WORDS,
     Book,
-    stored,
+    band_text,
+    bracketed,
 )
 
 TRENDS_QUARTERS = 8
 
 
-def _about(book: Book, figures, theme, indicators, authorities, marking, release=()) -> None:
+def notes(marking: str) -> list[str]:
+    """The Notes sheet's notes, numbered from 1 in this order; sheets refer to them as [note n]."""
+    found = [
+        "Rates, shares and averages: rank 1 is best by the indicator's polarity, and authorities "
+        "with equal values share a rank; quartile band A is London's best quarter of authorities, "
+        "D the worst; top or bottom 20% marks the figures LIIA asks authorities to explain.",
+        "Neutral indicators (neither higher nor lower is better) are not ranked or banded: "
+        "authorities are placed by value from London's lowest quarter to its highest (lowest, "
+        "low, high, highest), in greys.",
+        "Totals that grow with an authority's size (a £m variance, a net change in staff) are not "
+        "ranked or banded: London's figure is London's total of the authorities that returned, "
+        "and the comparator is the median authority. The Definitions sheet says how each "
+        "indicator is compared, and why.",
+        "London, Inner, Outer and sub-region figures are sums of numerators over sums of "
+        "denominators, never averages of rates. Inner and Outer London use the ONS definition.",
+        "Kingston upon Thames and Richmond upon Thames report workforce jointly: in workforce "
+        "indicators they are one unit, shown on both rows and counted once.",
+        "A figure marked [u] has a denominator under 10: it is shown but not ranked, banded or "
+        "flagged, because one child more or less would move it a long way.",
+        AXIS_RULE,
+    ]
+    if marking == RESTRICTED:
+        found.append(
+            "Notes from the authority are its own words beside its figures in the return, shown "
+            "as written; they are not in the publishable edition."
+        )
+    return found
+
+
+NOTE_BANDS, NOTE_NEUTRAL, NOTE_TOTALS, NOTE_GROUPS, NOTE_JOINT, NOTE_RELIABILITY, NOTE_AXES = (
+    f"[note {n}]" for n in range(1, 8)
+)
+
+
+def _cover(book: Book, figures, theme, authorities, marking, release=()) -> None:
+    """What the workbook is, where it comes from, who to ask, when it was released and when the
+    next is due, and the symbols, explained once."""
     s = book.sheet(
-        "About",
+        "Cover",
         f"LIIA benchmarks: {THEME_TITLES[theme]}, {figures.quarter.label}",
         marking,
         landscape=False,
@@ -53,61 +89,83 @@ def _about(book: Book, figures, theme, indicators, authorities, marking, release
     # 88 characters of Arial 10 fit A4 portrait inside the margins with room to spare
     s.caps[0] = 88
     s.width(0, 88)
-    s.line(
-        f"Quarter: {figures.quarter.label} ({figures.quarter.start:%d %B %Y} to "
-        f"{figures.quarter.end:%d %B %Y})"
+    quarter = figures.quarter
+    facts = dict(release)
+    what = facts.pop(
+        "What these figures are",
+        "Quarterly benchmarks of children's services in London's 33 local authorities, each "
+        "authority beside London, Inner and Outer London and its sub-region. Restricted to the "
+        "33 LIIA authorities: not for publication.",
     )
+    if marking == RESTRICTED:
+        facts.pop("Revisions", None)
+    cover = [
+        ("What these figures are", what),
+        ("Quarter", f"{quarter.label}: {quarter.start:%-d %B %Y} to {quarter.end:%-d %B %Y}"),
+        (
+            "Returns",
+            f"Accepted from {accepted} of {len(authorities.codes)} authorities. Missing or "
+            "rejected: " + (", ".join(missing) if missing else "none") + ".",
+        ),
+        *facts.items(),
+    ]
     s.produced()
-    s.line(f"Returns accepted: {accepted} of {len(authorities.codes)}")
-    s.line("Missing or rejected: " + (", ".join(missing) if missing else "none"))
     s.row += 1
-    for label, text in release:  # the publishable edition's release: status, dates, contact
+    for label, text in cover:
         s.line(label, bold=True)
         s.text(s.row, 0, text, wrap=True)
         s.row += 1
-    if release:
-        s.row += 1
-    notes = [
-        SYMBOL_LEGEND,
-        "Rates, shares and averages: rank 1 is best by the indicator's polarity, and authorities "
-        "with equal values share a rank; quartile band A is London's best quarter, D the worst; "
-        "top or bottom 20% marks the figures LIIA asks authorities to explain.",
-        "Neutral indicators (neither higher nor lower is better) are not ranked: authorities are "
-        "placed by value in quarters Q1 (lowest) to Q4 (highest), in greys, and move up or down.",
-        "Totals that grow with an authority's size (a £m variance, a net change in staff) are not "
-        "ranked or banded: London's figure is London's total, and the comparator is the median "
-        "authority. The Definitions sheet says how each indicator is compared, and why.",
-        "London, Inner, Outer and sub-region figures are sums of numerators over sums of "
-        "denominators, never averages of rates. Inner/Outer use the ONS definition.",
-        "Kingston upon Thames and Richmond upon Thames report workforce jointly: in workforce "
-        "indicators they are one unit, shown on both rows and counted once.",
-        AXIS_RULE,
-    ]
-    if marking == RESTRICTED:
-        notes.append(
-            "Notes from the authority are its own words beside its figures in the return, shown "
-            "as written; they are not in the publishable edition."
-        )
-    for text in notes:
-        s.text(s.row, 0, text, wrap=True)
-        s.row += 1
+    s.line("Symbols", bold=True)
+    s.text(s.row, 0, SYMBOL_LEGEND, wrap=True)
     s.row += 1
-    s.line("Contents", bold=True)
+    s.line("Contents and notes", bold=True)
+    s.text(
+        s.row,
+        0,
+        "The sheet Contents lists every sheet with what it holds; the sheet Notes holds the "
+        "notes that sheets refer to as [note 1], [note 2] and so on.",
+        wrap=True,
+    )
+    s.row += 1
+
+
+def _contents(book: Book, indicators, marking) -> None:
+    s = book.sheet("Contents", "Contents", marking)
+    top = s.row
     link = book.format(font_color=BLUE, underline=1)
-    for name, label in (
-        [("Summary", "Summary: every indicator by authority")]
-        + [(ind.id, f"{ind.id}: {ind.name}") for ind in indicators.itertuples()]
-        + [("Trends", "Trends: the last eight quarters"), ("Definitions", "Definitions")]
-    ):
-        s.ws.write_url(s.row, 0, f"internal:'{name}'!A1", link, string=label)
-        s.row += 1
+    sheets = [
+        ("Cover", "What these figures are, source, contact, dates and symbols"),
+        ("Notes", "Notes on methods, referred to as [note 1] and so on"),
+        ("Summary", "Every indicator by authority, with its band"),
+        *((ind.id, ind.name) for ind in indicators.itertuples()),
+        ("Trends", "London and the median authority over the last eight quarters"),
+        ("Definitions", "How each indicator is worked out and compared"),
+    ]
+    for r, (name, what) in enumerate(sheets, start=top + 1):
+        s.ws.write_url(r, 0, f"internal:'{name}'!A1", link, string=name)
+        s.width(0, len(name) + 2)
+        s.text(r, 1, what)
+    s.table(top, top + len(sheets), ["Sheet", "What it holds"], "Contents")
+
+
+def _notes(book: Book, marking) -> None:
+    s = book.sheet("Notes", "Notes", marking, landscape=False, one_page=True)
+    top = s.row
+    texts = notes(marking)
+    for r, text in enumerate(texts, start=top + 1):
+        s.text(r, 0, f"[note {r - top}]")
+        s.text(r, 1, text, wrap=True)
+    s.table(top, top + len(texts), ["Note number", "Note text"], "Notes")
+    s.caps[1] = 78
+    s.width(1, 78)
 
 
 def _summary(book, figures, indicators, names, marking) -> None:
     s = book.sheet("Summary", f"Summary: every indicator, {figures.quarter.label}", marking)
     s.line(
-        "Each value is followed by its band: A (best quarter of London) to D for rates; "
-        "Q1 (lowest) to Q4 for neutral indicators; none for totals. Colour repeats the band."
+        f"Each value is followed by its band: A (best quarter of London) to D for rates "
+        f"{NOTE_BANDS}; lowest, low, high or highest for neutral indicators {NOTE_NEUTRAL}; none "
+        f"for totals {NOTE_TOTALS}. Colour repeats the band."
     )
     top = s.row + 1
     inds = list(indicators.itertuples())
@@ -127,7 +185,13 @@ def _summary(book, figures, indicators, names, marking) -> None:
             s.number(
                 r, col, b["value"] if not is_missing(b["value"]) else b["symbol"], ind.unit, **style
             )
-            s.text(r, col + 1, band or shown_text(b["symbol"]), align="center", **style)
+            s.text(
+                r,
+                col + 1,
+                band_text(band) or bracketed(shown_text(b["symbol"])),
+                align="center",
+                **style,
+            )
     s.table(top, top + len(order), header, "Summary")
     for k in range(len(inds)):
         s.caps[1 + 2 * k] = 14
@@ -143,7 +207,7 @@ def _columns_for(ind, marking) -> list[str]:
         columns += ["Previous quarter", "Change", "Direction", "Same quarter last year"]
         columns += ["Sub-region", "Median authority"]
     elif is_neutral(ind):
-        columns += ["Quarter of London (Q1 lowest, Q4 highest)", "Highest or lowest 20%"]
+        columns += ["Place in London (lowest, low, high, highest)", "Highest or lowest 20%"]
         columns += ["Previous quarter", "Change", "Direction", "Same quarter last year"]
         columns += ["Sub-region", "London median"]
     else:
@@ -173,7 +237,14 @@ def _indicator_sheet(book, n, ind, figures, names, marking) -> None:
     s = book.sheet(ind.id, f"{ind.name}, {figures.quarter.label}", marking)
     rows = _sorted_rows(ind, figures.records[ind.id], names)
     columns = _columns_for(ind, marking)
-    s.paragraph(f"{ind.id}: {ind.formula}. {ind.comparison_note}", len(columns), 150, italic=True)
+    refs = NOTE_TOTALS if is_total(ind) else NOTE_NEUTRAL if is_neutral(ind) else NOTE_BANDS
+    if isinstance(ind.reliability_denominator, str):
+        refs += f" {NOTE_RELIABILITY}"
+    if ind.theme == "workforce":
+        refs += f" {NOTE_JOINT}"
+    s.prose(
+        f"{ind.id}: {ind.formula}. {ind.comparison_note} {refs} {NOTE_GROUPS}", 150, italic=True
+    )
     top = s.row + 1
     note_col = len(columns) - 1 if marking == RESTRICTED else None
     ranked = "Rank" in columns
@@ -184,16 +255,16 @@ def _indicator_sheet(book, n, ind, figures, names, marking) -> None:
             c = 1
         s.text(r, c, b["name"])
         s.number(r, c + 1, b["value"] if not is_missing(b["value"]) else b["symbol"], ind.unit)
-        s.text(r, c + 2, shown_text(b["symbol"]), align="center")
+        s.text(r, c + 2, bracketed(shown_text(b["symbol"])), align="center")
         c += 3
         if not is_total(ind):
             band = shown_text(b["quartile_band"])
             fill = BAND_FILLS.get(band) or POSITION_FILLS.get(band)
-            s.text(r, c, band, align="center", **({"bg_color": fill} if fill else {}))
+            s.text(r, c, band_text(band), align="center", **({"bg_color": fill} if fill else {}))
             s.text(r, c + 1, shown_text(b["top_bottom_20"]))
             c += 2
         s.number(r, c, b["previous_value"], ind.unit)
-        s.number(r, c + 1, b["change_on_quarter"], ind.unit)
+        s.change(r, c + 1, b["change_on_quarter"], ind.unit)
         s.text(r, c + 2, shown_text(b["direction_on_quarter"]))
         s.number(r, c + 3, b["year_earlier_value"], ind.unit)
         s.text(r, c + 4, shown_text(b["sub_region"]))
@@ -299,7 +370,7 @@ def _trends(book, figures, indicators, marking) -> None:
     s = book.sheet("Trends", f"Trends: London over the last {TRENDS_QUARTERS} quarters", marking)
     s.line(
         "London's figure (a ratio of sums; for totals, London's total) and the median authority, by "
-        "quarter. " + AXIS_RULE
+        f"quarter {NOTE_GROUPS}. {AXIS_RULE} {NOTE_AXES}"
     )
     london = (
         figures.benchmarks.groupby(["quarter", "indicator_id"])[["london_value", "london_median"]]
@@ -332,64 +403,27 @@ def _trends(book, figures, indicators, marking) -> None:
         row = chart_row + (k // 2) * height_rows
         if k % 4 == 0:
             page_break_before(s, row)
-        chart = book.workbook.add_chart({"type": "line"})
-        values = []
-        for offset, (col, colour, label) in enumerate(
-            [(1 + 2 * k, BLUE, header[1 + 2 * k]), (2 + 2 * k, DARK, header[2 + 2 * k])]
-        ):
-            chart.add_series(
-                {
-                    "name": label.split(": ")[-1],
-                    "categories": ["Trends", top + 1, 0, last, 0],
-                    "values": ["Trends", top + 1, col, last, col],
-                    "line": {
-                        "color": colour,
-                        "width": 2.25,
-                        "dash_type": "solid" if offset == 0 else "dash",
-                    },
-                    "marker": {
-                        "type": "circle",
-                        "size": 5,
-                        "fill": {"color": colour},
-                        "border": {"color": colour},
-                    },
-                    "smooth": False,
-                }
-            )
-        for q in quarters:
-            if (q, ind.id) in table.index:
-                values += [table.at[(q, ind.id), c] for c in ("london_value", "london_median")]
+        # A total is drawn by its median authority alone: London's total moves with who returned.
+        drawn = ["london_median"] if is_total(ind) else ["london_value", "london_median"]
         values = [
-            stored(float(v), ind.unit)
-            for v in values
-            if not is_missing(v) and not isinstance(v, str)
+            float(table.at[(q, ind.id), c])
+            for q in quarters
+            for c in drawn
+            if (q, ind.id) in table.index and as_figure(table.at[(q, ind.id), c]) is not None
         ]
-        fmt = NUMBER_FORMATS.get(ind.unit, "#,##0.0")
-        chart.set_title({"name": ind.name, "name_font": {"size": 9, "bold": True}})
-        chart.set_y_axis(
-            {
-                "num_format": fmt,
-                "num_font": {"size": 8},
-                "name": UNIT_WORDS.get(ind.unit, ""),
-                "name_font": {"size": 8, "bold": False},
-                "major_gridlines": {"visible": True, "line": {"color": "#D9D9D9"}},
-                **axis_bounds(values),
-            }
+        lines = [(2 + 2 * k, "median authority", DARK)]
+        if not is_total(ind):
+            lines.insert(0, (1 + 2 * k, "London", BLUE))
+        chart = line_chart(book, s, (top + 1, last), 0, lines, ind, values)
+        series = [table.at[(q, ind.id), drawn[0]] for q in quarters if (q, ind.id) in table.index]
+        who = "the median authority's" if is_total(ind) else "London's"
+        alt = f"Line chart of {who} {ind.name} over {len(quarters)} quarters" + (
+            f", from {format_value(series[0], ind)} to {format_value(series[-1], ind)}."
+            if series
+            else "."
         )
-        chart.set_x_axis({"num_font": {"size": 8}})
-        chart.set_legend({"position": "bottom", "font": {"size": 8}})
-        chart.set_size({"width": 640, "height": 360})
-        series = [
-            table.at[(q, ind.id), "london_value"] for q in quarters if (q, ind.id) in table.index
-        ]
-        alt = (
-            f"Line chart of London's {ind.name} and the median authority over {len(quarters)} quarters"
-            + (
-                f", London from {format_value(series[0], ind)} to {format_value(series[-1], ind)}."
-                if series
-                else "."
-            )
-        )
+        if not is_total(ind):
+            alt = alt.replace(" over ", ", with the median authority, over ", 1)
         s.ws.insert_chart(row, 0, chart, {"description": alt, "x_offset": 10 + 660 * (k % 2)})
     s.width(0, 12)
     s.width(1, 16)
@@ -463,7 +497,9 @@ def write_theme_workbook(
     indicators = catalogue.indicators[catalogue.indicators["theme"] == theme]
     names = authorities.table.set_index("liia_code")["name"]
     book = Book(path)
-    _about(book, figures, theme, indicators, authorities, marking, release)
+    _cover(book, figures, theme, authorities, marking, release)
+    _contents(book, indicators, marking)
+    _notes(book, marking)
     _summary(book, figures, indicators, names, marking)
     for n, ind in enumerate(indicators.itertuples(), start=1):
         _indicator_sheet(book, n, ind, figures, names, marking)

@@ -120,10 +120,10 @@ def test_the_public_tree_holds_nothing_restricted(latest_quarter_run):
 
 
 def test_the_publishable_workbook_says_what_its_release_is(latest_quarter_run):
-    """Status, source, contact, release date, next release and the revisions policy on the About
+    """Status, source, contact, release date, next release and the revisions policy on the Cover
     sheet, in a column A4 portrait holds (rendered: 88 characters fit, 100 were cut off)."""
     folder = latest_quarter_run / "reports" / "public" / QUARTER
-    about = load_workbook(folder / f"LIIA send benchmarks {QUARTER} publishable.xlsx")["About"]
+    about = load_workbook(folder / f"LIIA send benchmarks {QUARTER} publishable.xlsx")["Cover"]
     lines = [c.value for (c,) in about.iter_rows(max_col=1) if isinstance(c.value, str)]
     after = {a: b for a, b in zip(lines, lines[1:], strict=False)}
     assert "not official statistics" in after["What these figures are"]
@@ -136,7 +136,7 @@ def test_the_publishable_workbook_says_what_its_release_is(latest_quarter_run):
     lines = [
         c.value
         for (c,) in load_workbook(restricted / f"LIIA send benchmarks {QUARTER}.xlsx")[
-            "About"
+            "Cover"
         ].iter_rows(max_col=1)
     ]
     assert "Next release" not in lines

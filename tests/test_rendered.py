@@ -6,6 +6,7 @@ and no cell may print as ### (a number or date too wide for its column)."""
 import re
 import shutil
 import subprocess
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from pipelines.template import build_template
 
 QUARTER = "2026-27-Q2"
 # the sheets a reader reads as prose, whose every sentence must be printed whole
-PROSE_SHEETS = {"About", "Cover", "Contents", "Notes", "Key", "Summary", "Submissions", "Guidance"}
+PROSE_SHEETS = {"Cover", "Contents", "Notes", "Key", "Summary", "Submissions", "Guidance"}
 
 
 def render(workbooks: dict[str, Path], folder: Path) -> dict[str, str]:
@@ -144,3 +145,27 @@ def test_the_check_sees_a_sentence_cut_off(tmp_path):
     assert prose(path) == [("Cover", "A1", sentence)]
     assert _words(sentence) not in printed
     assert "###" in printed
+
+
+def test_a_packs_first_page_tells_its_biggest_concerns_and_strengths_with_their_trends(rendered):
+    """Croydon's first printed page: the three concerns and three strengths by name, each with
+    its previous value and change, a line of its last eight quarters, and the key."""
+    workbooks, texts = rendered
+    first = _words(texts["pack"].split("\f")[0])
+    wb = load_workbook(workbooks["pack"])
+    ws = wb["Summary"]
+    table = ws.tables["Headlines"]
+    rows = list(ws[table.ref])
+    header = [c.value for c in rows[0]]
+    assert [r[0].value for r in rows[1:]] == [
+        f"{p} {k}" for p in ("Concern", "Strength") for k in (1, 2, 3)
+    ]
+    for r in rows[1:]:
+        name = r[header.index("Indicator")].value
+        assert _words(name) in first, name
+    assert "Your biggest concerns:" in first and "Your biggest strengths:" in first
+    assert "Key" in first and "percentage points (pp)" in first and "[c] suppressed" in first
+    with zipfile.ZipFile(workbooks["pack"]) as z:
+        sheet = z.read("xl/worksheets/sheet1.xml").decode()
+    # a sparkline for each of the six, drawn from the eight quarters beside it
+    assert sheet.count("<x14:sparkline>") == 6

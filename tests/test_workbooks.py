@@ -63,12 +63,26 @@ def test_theme_workbook_shows_every_figure_of_the_warehouse_as_its_kind_asks(
     catalogue, authorities = load_catalogue(), load_authorities()
     indicators = catalogue.indicators[catalogue.indicators["theme"] == theme]
     wb = load_workbook(_theme_path(latest_quarter_run, theme))
-    assert wb.sheetnames == ["About", "Summary", *indicators["id"], "Trends", "Definitions"]
+    assert wb.sheetnames == [
+        "Cover",
+        "Contents",
+        "Notes",
+        "Summary",
+        *indicators["id"],
+        "Trends",
+        "Definitions",
+    ]
     assert all(len(n) <= 31 and n == n.strip() for n in wb.sheetnames)
     assert all("RESTRICTED" in ws["A2"].value for ws in wb.worksheets)
-    about = " ".join(str(c.value) for c in wb["About"]["A"] if c.value)
-    assert "Returns accepted: 30 of 33" in about and "Hackney" in about and "Westminster" in about
-    assert isinstance(wb["About"]["A4"].value, datetime)  # Produced, a date
+    cover = " ".join(str(c.value) for c in wb["Cover"]["A"] if c.value)
+    assert "Accepted from 30 of 33 authorities" in cover
+    assert "Hackney" in cover and "Westminster" in cover and "Produced: " in cover
+    # every sheet in Contents, linked; every note numbered as the sheets refer to it
+    contents = _table(wb["Contents"], "Contents")
+    assert list(contents["Sheet"]) == [n for n in wb.sheetnames if n != "Contents"]
+    notes = _table(wb["Notes"], "Notes")
+    assert list(notes["Note number"]) == [f"[note {n}]" for n in range(1, len(notes) + 1)]
+    assert not any(ws.merged_cells.ranges for ws in wb.worksheets)
     con = duckdb.connect(str(latest_quarter_run / "liia.duckdb"), read_only=True)
     names = authorities.table.set_index("liia_code")["name"]
     for n, ind in enumerate(indicators.itertuples(), start=1):
@@ -84,7 +98,7 @@ def test_theme_workbook_shows_every_figure_of_the_warehouse_as_its_kind_asks(
         for row in shown.to_dict("records"):
             b = by_name.loc[row["Authority"]]
             if pd.isna(b["value"]):
-                assert row[value] == b["symbol"]
+                assert row[value] == f"[{b['symbol']}]"  # a symbol in brackets, as GAF asks
             else:
                 scale = 100 if ind.unit == "percent" else 1  # percentages are fractions
                 assert row[value] == pytest.approx(b["value"] / scale), (ind.id, row["Authority"])
@@ -119,14 +133,14 @@ def test_neutral_indicators_and_totals_carry_no_better_or_worse_band_colour_or_r
         assert "Rank" not in shown and "Quartile band" not in shown
         assert "Top or bottom 20%" not in shown
         if ind.comparison == "total":
-            assert not [c for c in shown.columns if "Quarter of London" in c]
+            assert not [c for c in shown.columns if "Place in London" in c]
             assert any(
                 "London total" in str(c.value)
                 for c in ws[f"{get_column_letter(len(shown.columns) + 2)}"]
             )
         else:
-            positions = shown["Quarter of London (Q1 lowest, Q4 highest)"].dropna()
-            assert set(positions) - {""} <= {"Q1", "Q2", "Q3", "Q4", "u", "x", "z"}
+            positions = shown["Place in London (lowest, low, high, highest)"].dropna()
+            assert set(positions) - {""} <= {"lowest", "low", "high", "highest"}
             flags = set(shown["Highest or lowest 20%"].dropna()) - {""}
             assert flags <= {"highest 20%", "lowest 20%"}
         fills = {
@@ -137,8 +151,9 @@ def test_neutral_indicators_and_totals_carry_no_better_or_worse_band_colour_or_r
         header = [c.value for c in summary[5]]
         band_col = header.index(f"{ind.id} band") + 1
         bands = {summary.cell(r, band_col).value for r in range(6, 39)}
-        expected = {"Q1", "Q2", "Q3", "Q4"} if ind.comparison == "rate" else set()
-        assert bands - {"x", "u", "z", None, ""} <= expected
+        # quartile places in words, never Q1-Q4, which readers take for financial quarters
+        expected = {"lowest", "low", "high", "highest"} if ind.comparison == "rate" else set()
+        assert bands - {"[x]", "[u]", "[z]", None, ""} <= expected
     assert {f"FF{c[1:]}" for c in POSITION_FILLS.values()}.isdisjoint(polar_fills)
 
 
@@ -249,23 +264,32 @@ def test_a_pack_puts_its_own_bar_and_name_in_every_chart_with_london(latest_quar
            WHERE quarter = ? AND authority = 'SUT'""",
         [QUARTER],
     ).df()
-    shown = _table(wb["Summary"], "Pack")
+    shown = _table(wb["Every indicator"], "Pack")
     assert len(shown) == len(catalogue.indicators) == len(expected)
     by_name = expected.set_index("name")
     units = catalogue.indicators.set_index("name")["unit"]
     for row in shown.to_dict("records"):
         b = by_name.loc[row["Indicator"]]
         if pd.isna(b["value"]):
-            assert row["Value"] == b["symbol"]  # every missing value shows its symbol
+            assert row["Value"] == f"[{b['symbol']}]"  # every missing value shows its symbol
         else:
             scale = 100 if units[row["Indicator"]] == "percent" else 1
             assert row["Value"] == pytest.approx(b["value"] / scale)
     flagged = expected["top_bottom_20"].notna().sum()
-    assert wb.sheetnames == ["Summary", "To explain", *THEMES.values()]
+    assert wb.sheetnames == [
+        "Summary",
+        "To explain",
+        "Every indicator",
+        "Trends",
+        *THEMES.values(),
+    ]
     assert len(_table(wb["To explain"], "Explain")) == flagged
     charts, alt = _charts(path)
-    assert len(charts) == flagged == len(alt)
-    for chart in charts:
+    bars = [c for c in charts if "<c:barChart>" in c]
+    lines = [c for c in charts if "<c:lineChart>" in c]
+    assert len(bars) == flagged and len(lines) == len(catalogue.indicators) == len(charts) - flagged
+    assert len(alt) == len(charts)
+    for chart in bars:
         names = re.search(r"<c:strCache>(.*?)</c:strCache>", chart, re.S)[1]
         labels = re.findall(r"<c:v>([^<]+)</c:v>", names)
         own = labels.index("Sutton")
@@ -273,7 +297,7 @@ def test_a_pack_puts_its_own_bar_and_name_in_every_chart_with_london(latest_quar
         point = re.search(rf'<c:dPt><c:idx val="{own}"/>.*?<a:srgbClr val="(\w+)"/>', chart, re.S)
         assert point and point[1] == "C00000"
         assert '<c:delete val="1"/>' not in chart
-    assert all("Sutton highlighted" in a for a in alt)
+    assert all("Sutton highlighted" in a for a in alt if a.startswith("Bar chart"))
     assert sorted(authorities.table["name"]) == list(
         _table(wb["Finance"], "ThemeFinance")["Authority"]
     )
@@ -286,7 +310,8 @@ def test_an_authoritys_notes_stand_beside_its_values_and_nowhere_published(lates
     note = shown.at["Merton", "Note from the authority"]
     assert note.startswith("ADO09: Recording system migration") and "ADO10:" in note
     pack = _table(
-        load_workbook(reports / "packs" / f"LIIA pack {QUARTER} Merton.xlsx")["Summary"], "Pack"
+        load_workbook(reports / "packs" / f"LIIA pack {QUARTER} Merton.xlsx")["Every indicator"],
+        "Pack",
     )
     notes = pack.set_index("Indicator")["Your note in the return"]
     assert MERTON_NOTE in notes["Assessments with exploitation factors per 10k children"]
