@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 import xlsxwriter
+from xlsxwriter.utility import xl_range, xl_rowcol_to_cell
 
 A4 = 9
 BLUE, DARK, GREY, RED = "#1D70B8", "#0B0C0C", "#505A5F", "#C00000"
@@ -166,6 +167,7 @@ class Sheet:
         self.breaks: list[int] = []  # rows a printed page starts at
         self.chart_names: list[str] = []  # the names and figures of the chart last laid out
         self.chart_values: list[float] = []
+        self.sparklines: list[tuple[int, int, int, int]] = []
         self.ws.set_paper(A4)
         if landscape:
             self.ws.set_landscape()
@@ -242,6 +244,12 @@ class Sheet:
         self.ws.write_number(row, col, float(value), self.book.format(num_format=fmt, **style))
         self._measure(col, len(_as_text(float(value), unit)) + 4)
 
+    def sparkline(self, row: int, col: int, first: int, last: int) -> None:
+        """A small line in (row, col) of the figures from `first` to `last` of the same row, the
+        last point red. Written in one group when the sheet is finished: XlsxWriter works out a
+        style for every call, and a group shares one."""
+        self.sparklines.append((row, col, first, last))
+
     def integer(self, row: int, col: int, value, **style) -> None:
         if value is None or pd.isna(value):
             self.ws.write_blank(row, col, None, self.book.format(**style))
@@ -312,6 +320,22 @@ class Sheet:
         return widths
 
     def finish(self) -> None:
+        if self.sparklines:
+            sheet = "'" + self.name.replace("'", "''") + "'"
+            self.ws.add_sparkline(
+                self.sparklines[0][0],
+                self.sparklines[0][1],
+                {
+                    "location": [xl_rowcol_to_cell(r, c) for r, c, _, _ in self.sparklines],
+                    "range": [f"{sheet}!{xl_range(r, a, r, b)}" for r, _, a, b in self.sparklines],
+                    "markers": True,
+                    "weight": 2.25,
+                    "series_color": BLUE,
+                    "markers_color": BLUE,
+                    "last_point": True,
+                    "last_color": RED,
+                },
+            )
         widths = self.column_widths()
         if self.lengths.get(0, 0) > 60 and self.minimums.get(0, 0) <= 18:
             widths[0] = min(widths[0], 18)  # long lines in column A run across, not widen it

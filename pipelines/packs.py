@@ -9,7 +9,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from xlsxwriter.utility import xl_range
+import pandas as pd
 
 from pipelines.catalogue import THEME_TITLES, THEMES, Authorities, Catalogue
 from pipelines.charts import (
@@ -68,18 +68,20 @@ def pack_inputs(figures: QuarterFigures, authorities: Authorities, catalogue: Ca
     for r in figures.current.to_dict("records"):
         rows.setdefault(r["authority"], {})[r["indicator_id"]] = r
     quarters = sorted(figures.benchmarks["quarter"].unique())
-    position = {q: k for k, q in enumerate(quarters)}
     history: dict[tuple[str, str], list] = {}
-    for r in figures.benchmarks.to_dict("records"):
-        k = position[r["quarter"]]
-        for who, column in (
-            (r["authority"], "value"),
-            (LONDON, "london_value"),
-            (MEDIAN, "london_median"),
-        ):
-            history.setdefault((who, r["indicator_id"]), [None] * len(quarters))[k] = as_figure(
-                r[column]
-            )
+    b = figures.benchmarks
+    for who, column, frame in (
+        (None, "value", b),
+        (LONDON, "london_value", b.drop_duplicates(["quarter", "indicator_id"])),
+        (MEDIAN, "london_median", b.drop_duplicates(["quarter", "indicator_id"])),
+    ):
+        keys = ["authority", "indicator_id"] if who is None else ["indicator_id"]
+        numbers = pd.to_numeric(frame[column], errors="coerce")  # a symbol is no figure
+        wide = numbers.groupby([frame[k] for k in keys] + [frame["quarter"]]).first().unstack()
+        wide = wide.reindex(columns=quarters).astype(object)
+        wide = wide.where(wide.notna(), None)
+        for key, values in zip(wide.index, wide.to_numpy().tolist(), strict=True):
+            history[key if who is None else (who, key)] = values
     return _PackInputs(
         figures,
         indicators,
@@ -205,19 +207,7 @@ def _figure_row(s, r, c, b, ind, shared, code, extra=()) -> None:
     for k, value in enumerate(trend):
         s.number(r, first + k, value, ind.unit)
     if any(v is not None for v in trend):
-        s.ws.add_sparkline(
-            r,
-            spark,
-            {
-                "range": f"'{s.name}'!{xl_range(r, first, r, first + len(trend) - 1)}",
-                "markers": True,
-                "weight": 2.25,
-                "series_color": BLUE,
-                "markers_color": BLUE,
-                "last_point": True,
-                "last_color": RED,
-            },
-        )
+        s.sparkline(r, spark, first, first + len(trend) - 1)
     s.width(spark, 18)
 
 

@@ -5,10 +5,19 @@ locked, and only the white-on-yellow input cells are open."""
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from pathlib import Path
 
-from pipelines.catalogue import THEME_TITLES, THEMES, load_authorities, load_catalogue
+from pipelines.catalogue import (
+    THEME_TITLES,
+    THEMES,
+    Catalogue,
+    Rule,
+    load_authorities,
+    load_catalogue,
+    parse_rules,
+)
 from pipelines.layout import Book
 from pipelines.quarters import Quarter
 
@@ -22,7 +31,16 @@ COVER_LABELS = [
     "Workforce reported jointly with",
 ]
 PREFILLED = {"Quarter", "Template version"}
-HEADER = ["Ref", "Measure", "Unit", "Value", "Notes"]
+HEADER = ["Ref", "Measure", "Unit", "Value", "Notes", "Definition and checks"]
+WIDTHS = [7, 50, 8, 13, 28, 40]
+# What the period of an item (the catalogue's `period`) means to the person filling it in.
+PERIOD_WORDS = {
+    "full_year": "For the whole financial year.",
+    "year_to_date": "From 1 April to the last day of the quarter.",
+    "quarter_end": "On the last day of the quarter.",
+    "in_quarter": "During the quarter.",
+    "rolling_12m": "Over the 12 months to the last day of the quarter.",
+}
 HEADER_ROW = 5  # guidance sits above; readers find the header by content, not by this number
 OPEN = "#FFF2CC"
 
@@ -32,8 +50,58 @@ def guidance(theme: str, quarter: Quarter) -> list[str]:
         f"LIIA quarterly return: {THEME_TITLES[theme]}, {quarter.label}",
         "Enter whole numbers for counts and pounds; FTE, weeks and days may have decimals. "
         "Do not enter percentages: LIIA derives every rate.",
-        "If a figure is not available enter x in Value and say why in Notes. Do not leave Value empty.",
+        "If a figure is not available enter x in Value and say why in Notes. Do not leave Value "
+        "empty. Definition and checks says what each item is and what is checked as you type.",
     ]
+
+
+def whole_numbers(item, catalogue: Catalogue) -> bool:
+    """Whether the item's unit takes whole numbers only (counts, pounds: `units.csv` decimals 0)."""
+    return int(catalogue.units.at[item.unit, "decimals"]) == 0
+
+
+def _rule_words(rule: Rule, measures) -> str:
+    limit = "No more than" if rule.op == "<=" else "At least"
+    terms = " + ".join(rule.terms)
+    named = f" ({measures[rule.terms[0]]})" if len(rule.terms) == 1 else ""
+    return f"{limit} {terms}{named}."
+
+
+def definition(item, catalogue: Catalogue) -> str:
+    """What an item is and what the template checks as it is filled, in words, from the
+    catalogue: its period, whole numbers or decimals, its sign and its of-which rules."""
+    measures = catalogue.items.drop_duplicates("ref").set_index("ref")["measure"]
+    parts = [PERIOD_WORDS.get(item.period, "")]
+    parts.append("A whole number." if whole_numbers(item, catalogue) else "Decimals allowed.")
+    parts.append("May be negative." if item.can_be_negative else "Not negative.")
+    parts += [_rule_words(rule, measures) for rule in parse_rules(item.ref, item.rule)]
+    return " ".join(p for p in parts if p)
+
+
+def validation(cell: str, item, catalogue: Catalogue, where: dict[str, str]) -> tuple[str, str]:
+    """(formula, message) that Excel checks as a Value cell is filled: x, or a number of the
+    right kind (whole, not negative) within its of-which rules. A rule whose other items are not
+    yet filled in is not checked, so the cells can be filled in any order; the pipeline checks
+    every rule again when the return arrives."""
+    checks = [f"ISNUMBER({cell})"]
+    words = []
+    if whole_numbers(item, catalogue):
+        checks.append(f"INT({cell})={cell}")
+        words.append("a whole number")
+    else:
+        words.append("a number")
+    if not item.can_be_negative:
+        checks.append(f"{cell}>=0")
+        words[-1] += ", not negative"
+    for rule in parse_rules(item.ref, item.rule):
+        if not all(term in where for term in rule.terms):
+            continue  # an item of another template version
+        others = ",".join(where[term] for term in rule.terms)
+        total = "+".join(where[term] for term in rule.terms)
+        checks.append(f"OR(COUNT({others})<{len(rule.terms)},{cell}{rule.op}{total})")
+        words.append(("no more than " if rule.op == "<=" else "at least ") + " + ".join(rule.terms))
+    message = f"Enter {', '.join(words)}; or x if not available, saying why in Notes."
+    return f'OR({cell}="x",AND({",".join(checks)}))', message[:255]
 
 
 def _formula_result(formula: str) -> float:
@@ -105,13 +173,19 @@ def write_template(
     )
     ws.protect()
 
+    # where each item's Value cell is, for the of-which rules that span sheets
+    where = {}
+    for theme, sheet in THEMES.items():
+        first = HEADER_ROW + (extra_guidance or {}).get(sheet, 0) + 1
+        for k, ref in enumerate(catalogue.items_for(version, theme)["ref"]):
+            where[ref] = f"'{sheet}'!$D${first + k}"
     for theme, sheet in THEMES.items():
         ws = wb.add_worksheet(sheet)
         ws.set_paper(9)
         ws.set_portrait()
         ws.fit_to_pages(1, 1)
         ws.set_margins(left=0.4, right=0.4, top=0.6, bottom=0.6)
-        for col, width in enumerate([7, 58, 8, 14, 34]):
+        for col, width in enumerate(WIDTHS):
             ws.set_column(col, col, width)
         lines = guidance(theme, quarter)
         extra = (extra_guidance or {}).get(sheet, 0)
@@ -144,14 +218,17 @@ def write_template(
                 ws.write_string(row, 4, note, open_wrap)
             else:
                 ws.write_blank(row, 4, None, open_wrap)
-            if len(item.measure) > 58:
-                ws.set_row(row, 26)
-            cell = f"D{row + 1}"
-            rule = (
-                f'OR({cell}="x",ISNUMBER({cell}))'
-                if item.can_be_negative
-                else f'OR({cell}="x",AND(ISNUMBER({cell}),{cell}>=0))'
+            defined = definition(item, catalogue)
+            ws.write_string(row, 5, defined, wrap)
+            # Arial 10 lines in the columns' widths, 13 points a line
+            lines = max(
+                math.ceil(len(item.measure) * 0.95 / WIDTHS[1]),
+                math.ceil(len(defined) * 0.95 / WIDTHS[5]),
+                1,
             )
+            if lines > 1:
+                ws.set_row(row, 13 * lines + 2)
+            formula, message = validation(f"D{row + 1}", item, catalogue, where)
             ws.data_validation(
                 row,
                 3,
@@ -159,11 +236,10 @@ def write_template(
                 3,
                 {
                     "validate": "custom",
-                    "value": rule,
+                    "value": formula,
                     "ignore_blank": True,
                     "error_title": "Value",
-                    "error_message": "Enter a number (not negative unless the measure allows "
-                    "it), or x if not available.",
+                    "error_message": message,
                 },
             )
         ws.freeze_panes(header_row + 1, 0)

@@ -90,8 +90,8 @@ def test_publishable_edition_holds_no_count_from_1_to_5(latest_quarter_run, them
         value = next(c for c in shown.columns if c.startswith("Value"))
         names = set(small.loc[small["indicator_id"] == ind.id, "authority"].map(authorities.name))
         for name in names:
-            assert shown.at[name, value] == "c", (ind.id, name)
-            for column in ("Rank", "Quartile band", "Quarter of London (Q1 lowest, Q4 highest)"):
+            assert shown.at[name, value] == "[c]", (ind.id, name)
+            for column in ("Rank", "Quartile band", "Place in London (lowest, low, high, highest)"):
                 if column in shown:
                     assert shown.at[name, column] in (None, ""), (ind.id, name, column)
         suppressed_seen += len(names)

@@ -18,6 +18,7 @@ from pipelines.template import build_template
 QUARTER = "2026-27-Q2"
 # the sheets a reader reads as prose, whose every sentence must be printed whole
 PROSE_SHEETS = {"Cover", "Contents", "Notes", "Key", "Summary", "Submissions", "Guidance"}
+PROSE_SHEETS |= {"Finance", "Adolescents", "Workforce", "SEND"}  # the template's guidance lines
 
 
 def render(workbooks: dict[str, Path], folder: Path) -> dict[str, str]:

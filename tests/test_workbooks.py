@@ -461,3 +461,48 @@ def test_status_workbook_lists_every_authority(latest_quarter_run):
     late = (rows.at["Brent", "Received"].date() - date(2026, 11, 15)).days
     assert rows.at["Brent", "Days late"] == max(0, late)
     assert _missing_cell(rows.at["Hackney", "Days late"])
+
+
+def test_the_template_checks_whole_numbers_and_of_which_rules_and_defines_each_item(tmp_path):
+    """As it is filled: a count or pounds must be whole, an of-which no more than its total
+    (across sheets too, and only once the total is in); beside each item, what it is."""
+    from pipelines.template import HEADER, definition, validation
+
+    catalogue = load_catalogue()
+    path = build_template_for(tmp_path)
+    wb = load_workbook(path)
+    rows = {}
+    for sheet in THEMES.values():
+        ws = wb[sheet]
+        assert [c.value for c in ws[5]] == HEADER
+        rules = {str(dv.sqref): dv for dv in ws.data_validations.dataValidation}
+        for r in range(6, ws.max_row + 1):
+            if ws.cell(r, 1).value:
+                rows[ws.cell(r, 1).value] = (sheet, r, ws.cell(r, 6).value, rules[f"D{r}"])
+    items = catalogue.items_for(catalogue.template_version(parse_quarter("2026-27 Q3")))
+    assert set(rows) == set(items["ref"])
+    sheet, r, defined, dv = rows["FIN04"]
+    ado12 = rows["ADO12"]
+    assert defined.startswith("On the last day of the quarter. A whole number. Not negative.")
+    assert "No more than ADO12" in defined
+    assert f"INT(D{r})=D{r}" in dv.formula1
+    assert f"D{r}<='Adolescents'!$D${ado12[1]}" in dv.formula1
+    assert f"COUNT('Adolescents'!$D${ado12[1]})<1" in dv.formula1  # total not yet in: no check
+    assert "no more than ADO12" in dv.error and len(dv.error) <= 255
+    # decimals where the unit allows them; negatives only where the item does
+    fte = items[items["unit"] == "fte"].iloc[0]
+    assert "Decimals allowed" in rows[fte["ref"]][2] and "INT(" not in rows[fte["ref"]][3].formula1
+    negative = items[items["can_be_negative"]].iloc[0]
+    assert "May be negative" in rows[negative["ref"]][2]
+    assert ">=0" not in rows[negative["ref"]][3].formula1.replace("COUNT", "")
+    # the same from the functions, without a workbook
+    row = next(items[items["ref"] == "FIN04"].itertuples())
+    assert definition(row, catalogue) == defined
+    formula, _ = validation("D9", row, catalogue, {"ADO12": "'Adolescents'!$D$17"})
+    assert formula.startswith('OR(D9="x",AND(ISNUMBER(D9),INT(D9)=D9,D9>=0,')
+
+
+def build_template_for(tmp_path):
+    from pipelines.template import build_template
+
+    return build_template(parse_quarter("2026-27 Q3"), tmp_path / "template.xlsx")
