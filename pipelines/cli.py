@@ -198,7 +198,10 @@ def cmd_status(args) -> int:
     tracker = submission_tracker(subs, issues, authorities, parse_quarter(key))
     accepted = int(tracker["Status"].str.startswith("accepted").sum())
     print(f"{key.replace('-Q', ' Q')}: {accepted} of {len(authorities.codes)} accepted")
-    shown = tracker.drop(columns=["Date completed", "Template version", "Deadline", "Feedback"])
+    shown = tracker.drop(
+        columns=["Date completed", "Template version", "Deadline", "Feedback", "First received"]
+        + ["Contact"]
+    )
     shown["Received"] = shown["Received"].dt.strftime("%d/%m/%Y %H:%M")
     print(_text_table(shown))
     if unmatched := unmatched_text(subs):

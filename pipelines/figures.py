@@ -107,6 +107,16 @@ class QuarterFigures:
         return "; ".join(found)
 
 
+# The quarter's submissions with the contact each cover names: only the pipeline's own database
+# holds the contacts (the analysts' copy leaves them out).
+_SUBMISSIONS_SQL = """
+SELECT s.*, c.completed_by, c.email
+FROM submissions AS s
+LEFT JOIN submission_contacts AS c USING (quarter, submission_id)
+WHERE s.quarter = $q
+"""
+
+
 def quarter_figures(con: duckdb.DuckDBPyConnection, quarter: Quarter, quarters: int = 8):
     """What the quarter's workbooks show: its benchmarks with the seven quarters before, its group
     aggregates, submissions and notes; and its validation issues."""
@@ -118,7 +128,12 @@ def quarter_figures(con: duckdb.DuckDBPyConnection, quarter: Quarter, quarters: 
     ).df()
     one = {"q": quarter.key}
     groups = con.execute("SELECT * FROM group_aggregates WHERE quarter = $q", one).df()
-    submissions = con.execute("SELECT * FROM submissions WHERE quarter = $q", one).df()
+    contacts = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'submission_contacts'"
+    ).fetchone()[0]
+    submissions = con.execute(
+        _SUBMISSIONS_SQL if contacts else "SELECT * FROM submissions WHERE quarter = $q", one
+    ).df()
     issues = con.execute("SELECT * FROM validation_issues WHERE quarter = $q", one).df()
     items = con.execute(
         """SELECT v.quarter, v.authority, v.indicator_id AS ref, v.value

@@ -368,6 +368,7 @@ def public_csv_rows(
     area = {
         "london": "London",
         "inner_outer_ons": "Inner/Outer London (ONS)",
+        "inner_outer_statutory": "Inner/Outer London (statutory)",  # restricted edition only
         "sub_region": "LIIA sub-region",
     }
     for g in figures.groups.sort_values(["indicator_id", "grouping", "group_name"]).itertuples():

@@ -57,6 +57,9 @@ class ParsedReturn:
     template_version: int | None = None
     joint_workforce_with: str | None = None
     completed_on: str | None = None
+    # who the cover names as having completed it: for LIIA's team to chase, never published
+    completed_by: str | None = None
+    email: str | None = None
     records: list[dict] = field(default_factory=list)  # one per value: sheet, ref, cell, raw, note
     issues: list[Issue] = field(default_factory=list)
     not_a_workbook: bool = False
@@ -296,6 +299,10 @@ def _read_cover(rows: list[list], parsed: ParsedReturn, today: date | None = Non
         parsed.completed_on = (
             value.isoformat()[:10] if hasattr(value, "isoformat") else _clean(value, 40)
         )
+    for label, attribute in (("completed by", "completed_by"), ("email", "email")):
+        value, _ = found.get(label, (None, None))
+        if value not in (None, ""):
+            setattr(parsed, attribute, _clean(value, 120))
     value, _ = found.get("workforce reported jointly with", (None, None))
     if value not in (None, ""):
         parsed.joint_workforce_with = authorities.resolve(_clean(value))

@@ -183,6 +183,16 @@ def covered_population(
     return own.astype("float64") + partner_population * workforce
 
 
+def _contact(submission) -> str | None:
+    """`Name, email` as the cover gives them (submissions joined to their contacts), or None."""
+    found = [
+        str(submission.get(k)).strip()
+        for k in ("completed_by", "email")
+        if isinstance(submission.get(k), str) and submission.get(k).strip()
+    ]
+    return ", ".join(found) or None
+
+
 # Problems first: who to chase, then who to help, then who is done.
 CHASE_ORDER = {
     "not returned": 0,
@@ -201,8 +211,9 @@ def submission_tracker(
 ) -> pd.DataFrame:
     """One row per authority, by name: its current return (or latest, if none is current), status,
     when it arrived, error and warning counts, and how many files it sent. Given the quarter, also
-    the deadline, days late, why a return was rejected or values excluded, and the feedback
-    workbook's path under the reports folder, problems first."""
+    the deadline, days late, why a return was rejected or values excluded, when its first file
+    arrived, the contact its cover names (where the frame carries it) and the feedback workbook's
+    path under the reports folder, problems first."""
     counts = issues.groupby(["submission_id", "severity"]).size().unstack(fill_value=0)
     errors = issues[issues["severity"] == "error"] if len(issues) else issues
     first_error = errors.groupby("submission_id")["problem"].first() if len(errors) else {}
@@ -232,6 +243,8 @@ def submission_tracker(
                         for label, severity in (("Errors", "error"), ("Warnings", "warning"))
                     },
                     "Reason": first_error.get(sid) if shown["status"] != "accepted" else None,
+                    "First received": pd.Timestamp(mine["received_at"].min()),
+                    "Contact": _contact(shown),
                 }
             )
             if due is not None:
@@ -243,9 +256,11 @@ def submission_tracker(
     columns = ["Authority", "Status", "Current file", "Received", "Date completed"]
     columns += ["Template version", "Errors", "Warnings", "Files"]
     if quarter is not None:
-        columns += ["Deadline", "Days late", "Reason", "Feedback"]
+        columns += ["Deadline", "Days late", "Reason", "First received", "Contact", "Feedback"]
     tracker = pd.DataFrame(rows).reindex(columns=columns)
     tracker["Received"] = pd.to_datetime(tracker["Received"])
+    if quarter is not None:
+        tracker["First received"] = pd.to_datetime(tracker["First received"])
     if quarter is not None:
         order = tracker["Status"].map(CHASE_ORDER).fillna(1)
         warned = tracker["Warnings"].fillna(0) > 0

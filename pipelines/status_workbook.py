@@ -39,9 +39,9 @@ def write_status_workbook(
     s.produced()
     tracker = submission_tracker(figures.submissions, issues, authorities, figures.quarter)
     s.line(
-        "Problems first: not returned, rejected, values excluded, then warnings. Feedback is "
-        "under the reports folder; Days late counts from the deadline to when the pipeline "
-        "first received the file."
+        "Problems first: not returned, rejected, values excluded, then warnings. Received is "
+        "when the current file arrived in the inbox, and Days late counts from the deadline to "
+        "then; Contact is who the cover names; Feedback is under the reports folder."
     )
     top = s.row + 2
     for r, t in enumerate(tracker.to_dict("records"), start=top + 1):
@@ -49,7 +49,7 @@ def write_status_workbook(
             value = t[column]
             if is_missing(value):
                 continue
-            if column == "Received":
+            if column in ("Received", "First received"):
                 s.date(r, c, value, with_time=True)
             elif column == "Deadline":
                 s.date(r, c, value)

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import shutil
+import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -46,6 +47,8 @@ SUBMISSION_COLUMNS = [
     "completed_on",
     "status",
 ]
+# The contact a cover names: kept for LIIA's team (the status workbook), never in the analysts' copy.
+CONTACT_COLUMNS = ["completed_by", "email"]
 # Bumped when reading changes what a cover's quarter is found to be: cached answers are read again.
 COVER_READING = 2
 
@@ -115,16 +118,19 @@ def look(inbox: Path, path: Path) -> InboxFile | None:
 def archive(path: Path, archive_dir: Path, sha: str) -> Path | None:
     """A byte-for-byte copy kept under its hash; the inbox file is never touched. None if the file
     changed since it was hashed (still being written): it is taken next time. Two runs may archive
-    the same file at once: each copies to its own temporary name and the first link wins, so the
-    copy's time stays when it was first received."""
+    the same file at once: each copies to its own temporary name and the first link wins. The
+    copy's time is when the file arrived: its modification time in the inbox (what SFTP, a share
+    or a mail drop sets as it writes), or now if that is later; it never changes after."""
     target = archive_dir / sha[:2] / f"{sha}{Path(path).suffix.lower()[:12]}"
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{sha}.{os.getpid()}.{uuid.uuid4().hex}.part")
         try:
+            arrived = min(Path(path).stat().st_mtime, time.time())
             shutil.copyfile(path, tmp)
             if sha256_of(tmp) != sha:
                 return None
+            os.utime(tmp, (arrived, arrived))
             os.link(tmp, target)
         except FileExistsError:
             pass
@@ -296,13 +302,15 @@ def collect(
                 "completed_on": parsed.completed_on,
                 "status": parsed.status,
                 "unreadable": parsed.unreadable,
+                "completed_by": parsed.completed_by,
+                "email": parsed.email,
             }
         )
         for issue in parsed.issues:
             issues.append({"submission_id": sid, **issue.__dict__})
         if parsed.status == "received":
             values += [{**record, "submission_id": sid} for record in parsed.records]
-    submissions = pd.DataFrame(subs, columns=[*SUBMISSION_COLUMNS, "unreadable"])
+    submissions = pd.DataFrame(subs, columns=[*SUBMISSION_COLUMNS, *CONTACT_COLUMNS, "unreadable"])
     value_frame = pd.DataFrame(values, columns=[*VALUE_COLUMNS, "submission_id"])
     issue_frame = pd.DataFrame(
         issues,

@@ -123,7 +123,8 @@ def _cover(book: Book, figures, theme, authorities, marking, release=()) -> None
         s.row,
         0,
         "The sheet Contents lists every sheet with what it holds; the sheet Notes holds the "
-        "notes that sheets refer to as [note 1], [note 2] and so on.",
+        "notes that sheets refer to as [note 1], [note 2] and so on. The same figures, one row "
+        "each with names and codes, are in the CSV file of the same name beside this workbook.",
         wrap=True,
     )
     s.row += 1

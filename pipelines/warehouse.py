@@ -24,6 +24,9 @@ from pipelines.settlement import current_values
 ANALYST_STORAGE_VERSION = "v1.0.0"
 
 
+CONTACTS = "submission_contacts"  # never published: see publish()
+
+
 @dataclass(frozen=True)
 class Table:
     name: str
@@ -105,7 +108,11 @@ TABLES = [
             ("relative_path", "VARCHAR", "Path under the inbox"),
             ("size_bytes", "BIGINT", "File size"),
             ("sha256", "VARCHAR", "SHA-256 of the bytes; the archive file name"),
-            ("received_at", "TIMESTAMP", "When the pipeline first saw these bytes"),
+            (
+                "received_at",
+                "TIMESTAMP",
+                "When these bytes arrived: the file's time in the inbox, or when the pipeline first saw it if that time is later",
+            ),
             ("completed_on", "VARCHAR", "Date completed, from the cover"),
             ("template_version", "INTEGER", "Template version on the cover"),
             ("joint_workforce_with", "VARCHAR", "Partner named for a joint workforce return"),
@@ -323,6 +330,17 @@ TABLES += [
             ("protected", "BOOLEAN", "The published figures leave it a range from 0 to the margin"),
             ("smallest", "DOUBLE", "Smallest value it could take (where computed exactly)"),
             ("largest", "DOUBLE", "Largest value it could take (where computed exactly)"),
+        ),
+    ),
+    Table(
+        CONTACTS,
+        "LIIA team only: the person each return's cover names, to chase with. Personal data: "
+        "kept in the pipeline's own database, never in the analysts' copy or the exports.",
+        (
+            ("quarter", "VARCHAR", "Quarter key"),
+            ("submission_id", "VARCHAR", "The submission (submissions.submission_id)"),
+            ("completed_by", "VARCHAR", "Completed by, from the cover"),
+            ("email", "VARCHAR", "Email, from the cover"),
         ),
     ),
 ]
@@ -603,6 +621,7 @@ def load_quarter(
     then refresh the trends. Returns the quarter's row counts."""
     frames = {
         "submissions": submissions,
+        CONTACTS: submissions,
         "validation_issues": issues,
         "return_values": values,
         **_comparison_frames(con, quarter, submissions, values, authorities, catalogue),
@@ -682,7 +701,8 @@ def reconcile_quarter(
 
 
 def publish(con: duckdb.DuckDBPyConnection, target: Path) -> Path:
-    """Copy the working database into a new file DuckDB 1.x can open and rename it over `target`.
+    """Copy the working database, less the covers' contacts, into a new file DuckDB 1.x can open
+    and rename it over `target`.
 
     The rename is atomic: a reader who opened `target` before keeps reading the old version, one who
     opens it after sees the new one; nobody sees a partial copy and nobody's lock is in the way."""
@@ -698,6 +718,7 @@ def publish(con: duckdb.DuckDBPyConnection, target: Path) -> Path:
         )
         try:
             con.execute(f'COPY FROM DATABASE "{source}" TO analysts_copy')
+            con.execute(f"DROP TABLE analysts_copy.{CONTACTS}")  # personal data stays here
         finally:
             con.execute("DETACH analysts_copy")
         # Read-only on disk: a client that opens it read-write by default gets an error saying so,

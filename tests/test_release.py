@@ -360,3 +360,56 @@ def test_a_quarter_is_released_at_its_deadline_or_by_the_data_lead_and_revised_a
     assert run_quarter(tmp_path, inbox, QUARTER, tags={AS_OF_TAG: before}).success
     con = duckdb.connect(str(tmp_path / "published" / "liia.duckdb"), read_only=True)
     assert con.execute("SELECT max(release) FROM releases").fetchone() == (2,)
+
+
+def test_each_theme_workbook_has_its_figures_as_a_csv_beside_it_in_its_own_edition(
+    latest_quarter_run,
+):
+    reports = latest_quarter_run / "reports"
+    public = _csv(reports / "public" / QUARTER / f"LIIA benchmarks {QUARTER} publishable.csv")
+    for theme in ("finance", "adolescents"):
+        published = _csv(
+            reports / "public" / QUARTER / f"LIIA {theme} benchmarks {QUARTER} publishable.csv"
+        )
+        assert len(published) and set(published["theme"]) == {theme}
+        assert published.equals(public[public["theme"] == theme].reset_index(drop=True))
+        restricted = _csv(reports / "members" / QUARTER / f"LIIA {theme} benchmarks {QUARTER}.csv")
+        assert list(restricted.columns) == list(published.columns)
+        # every published row, and the groups only the restricted edition shows
+        assert len(restricted) >= len(published)
+        restricted = restricted[restricted["area_type"] != "Inner/Outer London (statutory)"]
+        restricted = restricted.reset_index(drop=True)
+        assert len(restricted) == len(published)
+        # the restricted table has every figure the public one suppressed
+        hidden = published["symbol"] == "c"
+        assert hidden.any()
+        kept = restricted.loc[hidden]
+        assert ((kept["value"] != "") | kept["symbol"].isin(["x", "z"])).all()
+        assert (kept["value"] != "").mean() > 0.9
+        assert set(kept["symbol"]) <= {"", "u", "x", "z"}
+
+
+def test_the_contacts_on_the_covers_stay_in_the_pipelines_own_database(latest_quarter_run):
+    """Who completed each return is personal data for LIIA's team: the working database holds
+    it (the status workbook shows it); the analysts' copy, its exports and every page do not."""
+    working = duckdb.connect(str(latest_quarter_run / "liia.duckdb"), read_only=True)
+    (brent,) = working.execute(
+        """SELECT c.email FROM submission_contacts AS c JOIN submissions AS s
+        USING (quarter, submission_id) WHERE s.authority = 'BRE' AND s.quarter = ?""",
+        [QUARTER],
+    ).fetchone()
+    assert brent == "performance@bre.example.gov.uk"
+    published = latest_quarter_run / "published" / "liia.duckdb"
+    copy = duckdb.connect(str(published), read_only=True)
+    tables = [t for (t,) in copy.execute("SELECT table_name FROM duckdb_tables()").fetchall()]
+    assert "submission_contacts" not in tables and "submissions" in tables
+    for table in tables:
+        text = str(copy.execute(f"SELECT * FROM {table}").fetchall())
+        assert "example.gov.uk" not in text and "Performance team" not in text, table
+    outputs = [
+        *(latest_quarter_run / "exports").rglob("*"),
+        *(latest_quarter_run / "reports").rglob("*.html"),
+    ]
+    for path in outputs:
+        if path.is_file():
+            assert b"example.gov.uk" not in path.read_bytes(), path

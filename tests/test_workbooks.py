@@ -461,6 +461,10 @@ def test_status_workbook_lists_every_authority(latest_quarter_run):
     late = (rows.at["Brent", "Received"].date() - date(2026, 11, 15)).days
     assert rows.at["Brent", "Days late"] == max(0, late)
     assert _missing_cell(rows.at["Hackney", "Days late"])
+    # who to chase: the contact the cover names, and when the first of its files arrived
+    assert rows.at["Brent", "Contact"] == "Performance team, performance@bre.example.gov.uk"
+    assert _missing_cell(rows.at["Hackney", "Contact"])
+    assert rows.at["Ealing", "First received"] <= rows.at["Ealing", "Received"]
 
 
 def test_the_template_checks_whole_numbers_and_of_which_rules_and_defines_each_item(tmp_path):

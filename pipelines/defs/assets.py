@@ -14,7 +14,7 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from pipelines import staging
-from pipelines.catalogue import load_authorities, load_catalogue
+from pipelines.catalogue import THEMES, load_authorities, load_catalogue
 from pipelines.defs.instance import mark_run_process
 from pipelines.defs.partitions import quarter_partitions
 from pipelines.defs.resources import LiiaPaths, ledger_path, working_db
@@ -53,6 +53,7 @@ from pipelines.workbooks import (
     WriteFailure,
     in_parallel,
     public_csv_path,
+    theme_workbook_path,
     write_quarter_workbooks,
 )
 
@@ -352,6 +353,14 @@ def benchmark_workbooks(
     if public is not None:
         rows = public_csv_rows(public, authorities, catalogue, releases[-1].number)
         books["csv"] = [write_public_csv(public_csv_path(reports, quarter), rows)]
+        # beside each theme workbook, its figures as one tidy table, in the same edition
+        restricted = public_csv_rows(figures, authorities, catalogue, releases[-1].number)
+        for theme in THEMES:
+            for publishable, edition in ((True, rows), (False, restricted)):
+                path = theme_workbook_path(reports, quarter, theme, publishable).with_suffix(".csv")
+                books["csv"].append(
+                    write_public_csv(path, [r for r in edition if r["theme"] == theme])
+                )
     failed = _failures(context, books)
     themes, packs = books["themes"], books["packs"]
     shown = [*themes, *books.get("csv", []), *books["status"]]
