@@ -166,11 +166,15 @@ def _group_aggregate_sql(row) -> str:
 # Quartiles: DuckDB quantile_cont, linear interpolation between the ranked values (as Excel's
 # QUARTILE.INC). Only ranked values (not low reliability) enter the ranks and the distribution; the
 # aggregates are ratios of sums over every unit reporting all the formula's items.
+# Ranks, quartiles, bands and fifths are worked out on each value as shown (rounded to the
+# indicator's decimals): two authorities shown as 1.0 share a rank and a band.
 UNIT_BENCHMARK_SQL = """
 WITH unit_rows AS (
     SELECT u.*, i.polarity, i.comparison,
+           round(u.value, i.decimals::INTEGER) AS shown,
            u.value IS NOT NULL AND NOT u.low_reliability AS ranked,
-           CASE WHEN i.polarity = 'lower_is_better' THEN u.value ELSE -u.value END AS badness
+           CASE WHEN i.polarity = 'lower_is_better' THEN round(u.value, i.decimals::INTEGER)
+                ELSE -round(u.value, i.decimals::INTEGER) END AS badness
     FROM unit_indicators AS u
     JOIN catalogue_indicators AS i ON i.id = u.indicator_id
 ),
@@ -186,9 +190,9 @@ distribution AS (
     SELECT indicator_id,
            count(*) AS n_units,
            count(*) FILTER (WHERE ranked) AS n_reporting,
-           quantile_cont(value, 0.25) FILTER (WHERE ranked) AS london_lower_quartile,
-           quantile_cont(value, 0.5) FILTER (WHERE ranked) AS london_median,
-           quantile_cont(value, 0.75) FILTER (WHERE ranked) AS london_upper_quartile,
+           quantile_cont(shown, 0.25) FILTER (WHERE ranked) AS london_lower_quartile,
+           quantile_cont(shown, 0.5) FILTER (WHERE ranked) AS london_median,
+           quantile_cont(shown, 0.75) FILTER (WHERE ranked) AS london_upper_quartile,
            min(value) FILTER (WHERE ranked) AS london_min,
            max(value) FILTER (WHERE ranked) AS london_max
     FROM ranked
@@ -204,19 +208,19 @@ SELECT r.scope, r.unit, r.indicator_id, r.value, r.status, r.low_reliability,
        -- by value, Q1 lowest to Q4 highest, with no better or worse
        CASE WHEN NOT r.ranked OR r.comparison <> 'rate' THEN NULL
             WHEN r.polarity = 'neutral' THEN
-                CASE WHEN r.value <= d.london_lower_quartile THEN 'Q1'
-                     WHEN r.value <= d.london_median THEN 'Q2'
-                     WHEN r.value <= d.london_upper_quartile THEN 'Q3'
+                CASE WHEN r.shown <= d.london_lower_quartile THEN 'Q1'
+                     WHEN r.shown <= d.london_median THEN 'Q2'
+                     WHEN r.shown <= d.london_upper_quartile THEN 'Q3'
                      ELSE 'Q4' END
             WHEN r.polarity = 'lower_is_better' THEN
-                CASE WHEN r.value <= d.london_lower_quartile THEN 'A'
-                     WHEN r.value <= d.london_median THEN 'B'
-                     WHEN r.value <= d.london_upper_quartile THEN 'C'
+                CASE WHEN r.shown <= d.london_lower_quartile THEN 'A'
+                     WHEN r.shown <= d.london_median THEN 'B'
+                     WHEN r.shown <= d.london_upper_quartile THEN 'C'
                      ELSE 'D' END
             ELSE
-                CASE WHEN r.value >= d.london_upper_quartile THEN 'A'
-                     WHEN r.value >= d.london_median THEN 'B'
-                     WHEN r.value >= d.london_lower_quartile THEN 'C'
+                CASE WHEN r.shown >= d.london_upper_quartile THEN 'A'
+                     WHEN r.shown >= d.london_median THEN 'B'
+                     WHEN r.shown >= d.london_lower_quartile THEN 'C'
                      ELSE 'D' END
        END AS quartile_band,
        -- the fifth of ranked units at each end, at least one: ceil(0.2 * n) ranks

@@ -173,8 +173,8 @@ def test_a_population_rate_ranks_quartiles_and_fifths(warehouse):
     assert {a: r["rank"] for a, r in rows.items()} == {"KUT": 1, "RUT": 2, "AAA": 3, "BBB": 4}
     r = rows["AAA"]
     assert r["london_value"] == pytest.approx(208 / 100000 * 10000)  # 20.8
-    # quantile_cont over 2.667, 15, 40, 50: positions 0.75, 1.5, 2.25
-    assert r["london_lower_quartile"] == pytest.approx(8 / 3 + 0.75 * (15 - 8 / 3))
+    # quantile_cont over the values as shown, 2.7, 15, 40, 50: positions 0.75, 1.5, 2.25
+    assert r["london_lower_quartile"] == pytest.approx(2.7 + 0.75 * (15 - 2.7))
     assert r["london_median"] == pytest.approx(27.5)
     assert r["london_upper_quartile"] == pytest.approx(42.5)
     assert (r["london_min"], r["london_max"]) == pytest.approx((8 / 3, 50.0))

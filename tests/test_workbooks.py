@@ -510,3 +510,22 @@ def build_template_for(tmp_path):
     from pipelines.template import build_template
 
     return build_template(parse_quarter("2026-27 Q3"), tmp_path / "template.xlsx")
+
+
+def test_figures_equal_as_shown_share_their_rank_band_and_fifth(latest_quarter_run):
+    """A reader sees 1.0 and 1.0: the two are ranked, banded and flagged alike, whatever the
+    digits beyond those shown."""
+    con = duckdb.connect(str(latest_quarter_run / "liia.duckdb"), read_only=True)
+    ties = con.execute(
+        """SELECT b.quarter, b.indicator_id, round(b.value, i.decimals::INTEGER) AS shown,
+                  count(*) AS n,
+                  count(DISTINCT b.value) AS raw_values,
+                  count(DISTINCT b.rank) AS ranks,
+                  count(DISTINCT coalesce(b.quartile_band, '')) AS bands,
+                  count(DISTINCT coalesce(b.top_bottom_20, '')) AS fifths
+        FROM benchmarks AS b JOIN indicators AS i USING (indicator_id)
+        WHERE b.rank IS NOT NULL
+        GROUP BY ALL HAVING count(DISTINCT b.reporting_unit) > 1"""
+    ).df()
+    assert (ties["raw_values"] > 1).sum() >= 5  # ties only as shown, not in the raw values
+    assert (ties[["ranks", "bands", "fifths"]] == 1).all().all(), ties[ties["bands"] > 1]
