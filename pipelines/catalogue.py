@@ -251,6 +251,13 @@ def load_catalogue(directory: Path = CATALOGUE_DIR) -> Catalogue:
     if "comparison_note" not in indicators:
         indicators["comparison_note"] = ""
     indicators["comparison_note"] = indicators["comparison_note"].fillna("")
+    # A figure built from a year-to-date item grows through the year: it is compared with the
+    # same quarter a year earlier, never with the quarter before.
+    periods = items.drop_duplicates("ref").set_index("ref").get("period", pd.Series(dtype=object))
+    indicators["year_to_date"] = [
+        any(periods.get(ref) == "year_to_date" for ref in formula_refs(formula))
+        for formula in indicators["formula"]
+    ]
     versions = pd.read_csv(directory / "template_versions.csv")
     rules = tuple(r for row in items.itertuples() for r in parse_rules(row.ref, row.rule))
     units = pd.read_csv(directory / "units.csv").set_index("unit")

@@ -162,8 +162,9 @@ KEY = [
     "placed from the lowest quarter of London to the highest, in greys.",
     "Totals that grow with an authority's size (a £m variance, a net change in staff) are "
     "compared with the median authority, never with London's total, and are not ranked.",
-    "Change is on the previous quarter, in the indicator's unit; a change of a percentage is in "
-    "percentage points (pp).",
+    "Previous and Change: on the quarter before, in the indicator's unit, and a change of a "
+    "percentage in percentage points (pp); for a year-to-date figure, on the same quarter a year "
+    "earlier, as it grows through the year.",
     "Last eight quarters: your figure in each, oldest first, drawn as a small line; the sheet "
     "Trends draws every indicator against London and the median authority.",
 ]
@@ -186,13 +187,22 @@ def _quarter_labels(quarters: list[str]) -> list[str]:
     return [q.replace("-Q", " Q") for q in quarters]
 
 
+def _compared(ind) -> tuple[str, str]:
+    """The benchmarks fields a figure's previous value and change come from: the quarter before,
+    or for a year-to-date figure the same quarter a year earlier."""
+    if ind.year_to_date:
+        return "year_earlier_value", "change_on_year"
+    return "previous_value", "change_on_quarter"
+
+
 def _figure_row(s, r, c, b, ind, shared, code, extra=()) -> None:
     """From column `c` of row `r`: indicator, value, previous, change, rank, band, London, a
     line of the last eight quarters, the `extra` texts, then the eight quarters it draws."""
     s.text(r, c, ind.name, wrap=True)
     s.number(r, c + 1, b["value"] if not is_missing(b["value"]) else b["symbol"], ind.unit)
-    s.number(r, c + 2, b["previous_value"], ind.unit)
-    s.change(r, c + 3, b["change_on_quarter"], ind.unit)
+    before, change = _compared(ind)
+    s.number(r, c + 2, b[before], ind.unit)
+    s.change(r, c + 3, b[change], ind.unit)
     rank = _rank_text(b, ind) or ("by value" if is_neutral(ind) else "")
     s.text(r, c + 4, rank, align="center")
     band = shown_text(b["quartile_band"])
@@ -215,8 +225,8 @@ def _figure_columns(shared, extra=()) -> list[str]:
     return [
         "Indicator",
         "Your value",
-        "Previous quarter",
-        "Change on quarter",
+        "Previous",
+        "Change",
         "Rank in London",
         "Band",
         "London (for totals, median authority)",
@@ -287,8 +297,8 @@ PACK_COLUMNS = [
     "Band",
     "Top or bottom 20%",
     "London (or median authority, for totals)",
-    "Previous quarter",
-    "Change on quarter",
+    "Previous (a year earlier for a year to date)",
+    "Change",
     "Direction on quarter",
     "Direction on year",
     "Your note in the return",
@@ -311,9 +321,10 @@ def _every_indicator(book, shared, code) -> None:
         s.text(r, 5, band_text(band), align="center", **({"bg_color": fill} if fill else {}))
         s.text(r, 6, shown_text(b["top_bottom_20"]))
         s.number(r, 7, b["london_median"] if is_total(ind) else b["london_value"], ind.unit)
-        s.number(r, 8, b["previous_value"], ind.unit)
-        s.change(r, 9, b["change_on_quarter"], ind.unit)
-        s.text(r, 10, shown_text(b["direction_on_quarter"]))
+        before, change = _compared(ind)
+        s.number(r, 8, b[before], ind.unit)
+        s.change(r, 9, b[change], ind.unit)
+        s.text(r, 10, shown_text(b["direction_on_quarter"]) if not ind.year_to_date else "")
         s.text(r, 11, shown_text(b["direction_on_year"]))
         s.text(r, 12, figures.note(code, ind), wrap=True)
     s.table(top, top + len(shared.indicators), PACK_COLUMNS, "Pack")

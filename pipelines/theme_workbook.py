@@ -61,6 +61,9 @@ def notes(marking: str) -> list[str]:
         "A figure marked [u] has a denominator under 10: it is shown but not ranked, banded or "
         "flagged, because one child more or less would move it a long way.",
         AXIS_RULE,
+        "A year-to-date figure (spend from 1 April) grows through the year: it is compared with "
+        "the same quarter a year earlier, never with the quarter before, and its line over "
+        "quarters climbs within each year and drops in April by design.",
     ]
     if marking == RESTRICTED:
         found.append(
@@ -70,9 +73,16 @@ def notes(marking: str) -> list[str]:
     return found
 
 
-NOTE_BANDS, NOTE_NEUTRAL, NOTE_TOTALS, NOTE_GROUPS, NOTE_JOINT, NOTE_RELIABILITY, NOTE_AXES = (
-    f"[note {n}]" for n in range(1, 8)
-)
+(
+    NOTE_BANDS,
+    NOTE_NEUTRAL,
+    NOTE_TOTALS,
+    NOTE_GROUPS,
+    NOTE_JOINT,
+    NOTE_RELIABILITY,
+    NOTE_AXES,
+    NOTE_YEAR_TO_DATE,
+) = (f"[note {n}]" for n in range(1, 9))
 
 
 def _cover(book: Book, figures, theme, authorities, marking, release=()) -> None:
@@ -200,21 +210,36 @@ def _summary(book, figures, indicators, names, marking) -> None:
     s.ws.repeat_rows(top)
 
 
+def comparing(ind) -> list[tuple[str, str, str]]:
+    """(column, benchmarks field, kind) of what a figure is compared with over time: the quarter
+    before and a year earlier; a year-to-date figure, only the same quarter a year earlier."""
+    if getattr(ind, "year_to_date", False):
+        return [
+            ("Same quarter last year", "year_earlier_value", "number"),
+            ("Change on year", "change_on_year", "change"),
+            ("Direction on year", "direction_on_year", "text"),
+        ]
+    return [
+        ("Previous quarter", "previous_value", "number"),
+        ("Change", "change_on_quarter", "change"),
+        ("Direction", "direction_on_quarter", "text"),
+        ("Same quarter last year", "year_earlier_value", "number"),
+    ]
+
+
 def _columns_for(ind, marking) -> list[str]:
     """The indicator table's columns: what makes sense for how the indicator is compared."""
     unit = UNIT_WORDS.get(ind.unit, ind.unit)
     columns = ["Authority", f"Value ({unit})", "Symbol"]
+    over_time = [label for label, _, _ in comparing(ind)]
     if is_total(ind):
-        columns += ["Previous quarter", "Change", "Direction", "Same quarter last year"]
-        columns += ["Sub-region", "Median authority"]
+        columns += [*over_time, "Sub-region", "Median authority"]
     elif is_neutral(ind):
         columns += ["Place in London (lowest, low, high, highest)", "Highest or lowest 20%"]
-        columns += ["Previous quarter", "Change", "Direction", "Same quarter last year"]
-        columns += ["Sub-region", "London median"]
+        columns += [*over_time, "Sub-region", "London median"]
     else:
         columns = ["Rank", *columns, "Quartile band", "Top or bottom 20%"]
-        columns += ["Previous quarter", "Change", "Direction", "Same quarter last year"]
-        columns += ["Sub-region", "London median"]
+        columns += [*over_time, "Sub-region", "London median"]
     if marking == RESTRICTED:
         columns.append("Note from the authority")
     return columns
@@ -243,6 +268,8 @@ def _indicator_sheet(book, n, ind, figures, names, marking) -> None:
         refs += f" {NOTE_RELIABILITY}"
     if ind.theme == "workforce":
         refs += f" {NOTE_JOINT}"
+    if ind.year_to_date:
+        refs += f" {NOTE_YEAR_TO_DATE}"
     s.prose(
         f"{ind.id}: {ind.formula}. {ind.comparison_note} {refs} {NOTE_GROUPS}", 150, italic=True
     )
@@ -264,12 +291,16 @@ def _indicator_sheet(book, n, ind, figures, names, marking) -> None:
             s.text(r, c, band_text(band), align="center", **({"bg_color": fill} if fill else {}))
             s.text(r, c + 1, shown_text(b["top_bottom_20"]))
             c += 2
-        s.number(r, c, b["previous_value"], ind.unit)
-        s.change(r, c + 1, b["change_on_quarter"], ind.unit)
-        s.text(r, c + 2, shown_text(b["direction_on_quarter"]))
-        s.number(r, c + 3, b["year_earlier_value"], ind.unit)
-        s.text(r, c + 4, shown_text(b["sub_region"]))
-        s.number(r, c + 5, b["london_median"], ind.unit)
+        for _, field, kind in comparing(ind):
+            if kind == "number":
+                s.number(r, c, b[field], ind.unit)
+            elif kind == "change":
+                s.change(r, c, b[field], ind.unit)
+            else:
+                s.text(r, c, shown_text(b[field]))
+            c += 1
+        s.text(r, c, shown_text(b["sub_region"]))
+        s.number(r, c + 1, b["london_median"], ind.unit)
         if note_col is not None:
             s.text(r, note_col, figures.note(b["authority"], ind), wrap=True)
     last = top + len(rows)

@@ -529,3 +529,34 @@ def test_figures_equal_as_shown_share_their_rank_band_and_fifth(latest_quarter_r
     ).df()
     assert (ties["raw_values"] > 1).sum() >= 5  # ties only as shown, not in the raw values
     assert (ties[["ranks", "bands", "fifths"]] == 1).all().all(), ties[ties["bands"] > 1]
+
+
+def test_a_year_to_date_figure_is_compared_with_the_same_quarter_a_year_earlier(
+    latest_quarter_run,
+):
+    catalogue = load_catalogue()
+    ytd = catalogue.indicators[catalogue.indicators["year_to_date"]]
+    assert list(ytd["id"]) == ["FIN-I09"]  # from its item's period, FIN03 year_to_date
+    finance = catalogue.indicators[catalogue.indicators["theme"] == "finance"]
+    n = list(finance["id"]).index("FIN-I09") + 1
+    wb = load_workbook(_theme_path(latest_quarter_run, "finance"))
+    shown = _table(wb["FIN-I09"], f"Indicator{n}").set_index("Authority")
+    assert "Change on year" in shown and "Previous quarter" not in shown
+    above = " ".join(str(wb["FIN-I09"].cell(r, 1).value) for r in range(3, 7))
+    assert "Change" not in shown and "[note 8]" in above
+    con = duckdb.connect(str(latest_quarter_run / "liia.duckdb"), read_only=True)
+    change, year_earlier = con.execute(
+        """SELECT change_on_year, year_earlier_value FROM benchmarks
+        WHERE quarter = ? AND indicator_id = 'FIN-I09' AND authority = 'CRO'""",
+        [QUARTER],
+    ).fetchone()
+    assert shown.at["Croydon", "Change on year"] == pytest.approx(change)
+    pack = _table(
+        load_workbook(_reports(latest_quarter_run) / "packs" / f"LIIA pack {QUARTER} Croydon.xlsx")[
+            "Every indicator"
+        ],
+        "Pack",
+    ).set_index("Indicator")
+    row = pack.loc[ytd.iloc[0]["name"]]
+    assert row["Previous (a year earlier for a year to date)"] == pytest.approx(year_earlier)
+    assert row["Change"] == pytest.approx(change) and not row["Direction on quarter"]
