@@ -52,7 +52,9 @@ def settle_quarter(
         covered = values.assign(
             population=covered_population(values, submissions, population, catalogue)
         )
-        frames.append(distribution_warnings(covered[covered["status"] == "ok"]))
+        per = catalogue.items.drop_duplicates("ref").set_index("ref").get("per")
+        per = {} if per is None else per.dropna().to_dict()
+        frames.append(distribution_warnings(covered[covered["status"] == "ok"], per=per))
     issues = pd.concat(frames, ignore_index=True)
     bad = issues[(issues["severity"] == "error") & issues["ref"].notna()]
     bad_keys = set(zip(bad["submission_id"], bad["ref"], strict=True))

@@ -339,18 +339,37 @@ def plausibility_warnings(
     return pd.DataFrame(rows, columns=ISSUE_COLUMNS)
 
 
-def distribution_warnings(current: pd.DataFrame, fences: float = 3.0) -> pd.DataFrame:
-    """Warnings for values far outside the London distribution of that quarter, per 10,000 children
-    so that large and small authorities compare: beyond `fences` interquartile ranges outside the
-    quartiles. `current` holds submission_id, sheet, cell, ref, value and the `population` the value
-    covers (both authorities' for a joint workforce return)."""
+def distribution_warnings(
+    current: pd.DataFrame, fences: float = 3.0, per: dict[str, str] | None = None
+) -> pd.DataFrame:
+    """Warnings for values far outside the London distribution of that quarter, each over a base
+    that makes sense for it so that large and small authorities compare: the item named in the
+    catalogue's `per` (sickness days per permanent FTE, cases per case-holding social worker, spend
+    per placement week), else per 10,000 children (pounds per child); beyond `fences`
+    interquartile ranges outside the quartiles. `current` holds submission_id, sheet, cell, ref,
+    value, unit and the `population` the value covers (both authorities' for a joint workforce
+    return)."""
+    per = {k: v for k, v in (per or {}).items() if isinstance(v, str) and v}
     ok = current[current["value"].notna() & (current["value"] >= 0)].copy()
-    per = ok["unit"].map(
-        lambda u: 1 if u == "gbp" else 10_000
-    )  # pounds per child, counts per 10,000
-    ok["rate"] = (ok["value"] / ok["population"] * per).astype("float64")
     if ok.empty:
         return pd.DataFrame(columns=ISSUE_COLUMNS)
+    by_item = ok.set_index(["submission_id", "ref"])["value"]
+    base_ref = ok["ref"].map(per)
+    base_value = pd.Series(
+        [
+            by_item.get((sid, ref)) if isinstance(ref, str) else None
+            for sid, ref in zip(ok["submission_id"], base_ref, strict=True)
+        ],
+        index=ok.index,
+        dtype="float64",
+    )
+    per_child = ok["unit"].map(lambda u: 1 if u == "gbp" else 10_000)  # £ per child, per 10,000
+    ok["rate"] = (ok["value"] / ok["population"] * per_child).astype("float64")
+    based = base_ref.notna()
+    ok.loc[based, "rate"] = ok.loc[based, "value"] / base_value[based]
+    ok["base"] = base_ref
+    # an item with a base is compared only where its base is there and above zero
+    ok = ok[~based | (base_value > 0)]
     quartiles = ok.groupby("ref")["rate"].quantile([0.25, 0.75]).unstack()
     quartiles.columns = ["q1", "q3"]
     ok = ok.join(quartiles, on="ref")
@@ -366,17 +385,17 @@ def distribution_warnings(current: pd.DataFrame, fences: float = 3.0) -> pd.Data
     for v in far.itertuples():
         direction, by = ("above", v.above) if v.above > fences else ("below", v.below)
         quartile = "upper" if direction == "above" else "lower"
+        if isinstance(v.base, str):
+            rate = f"{v.rate:,.2f} per {v.base}"
+        elif v.unit == "gbp":
+            rate = f"£{v.rate:,.0f} per child"
+        else:
+            rate = f"{v.rate:,.1f} per 10,000 children"
         rows.append(
             _warning(
                 v,
-                f"{_fmt(v.value)} is "
-                + (
-                    f"£{v.rate:,.0f} per child"
-                    if v.unit == "gbp"
-                    else f"{v.rate:,.1f} per 10,000 children"
-                )
-                + f", {direction} the London "
-                f"{quartile} quartile by {by:.1f} times the interquartile range.",
+                f"{_fmt(v.value)} is {rate}, {direction} the London {quartile} quartile by "
+                f"{by:.1f} times the interquartile range.",
                 "Check the figure; if it is right, say why in Notes.",
             )
         )

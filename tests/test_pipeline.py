@@ -40,7 +40,10 @@ def test_one_quarter_runs_end_to_end(latest_quarter_run):
     assert {n for (n,) in per_indicator} == {33}
     reports = latest_quarter_run / "reports"
     assert len(list((reports / "members" / "2026-27-Q2").glob("LIIA * benchmarks *.xlsx"))) == 4
-    assert len(list((reports / "public" / "2026-27-Q2").glob("LIIA * publishable.*"))) == 5
+    # four workbooks, each with its CSV beside it, and the CSV of every published figure
+    assert len(list((reports / "public" / "2026-27-Q2").glob("LIIA * publishable.xlsx"))) == 4
+    assert len(list((reports / "public" / "2026-27-Q2").glob("LIIA * publishable.csv"))) == 5
+    assert len(list((reports / "members" / "2026-27-Q2").glob("LIIA * benchmarks *.csv"))) == 4
     assert (reports / "liia" / "2026-27-Q2" / "LIIA return status 2026-27-Q2.xlsx").exists()
 
 
