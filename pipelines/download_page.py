@@ -52,7 +52,7 @@ class QuarterEntry:
 @dataclass(frozen=True)
 class ThemeTrend:
     theme: str
-    indicator: pd.Series  # the catalogue row of the theme's first indicator
+    indicator: pd.Series  # the catalogue row of the theme's first rate
     points: list[tuple[str, float]]  # (quarter label, London value), oldest first
 
 
@@ -84,8 +84,9 @@ def quarter_entries(
 def theme_trends(
     con: duckdb.DuckDBPyConnection, catalogue: Catalogue, public: bool
 ) -> list[ThemeTrend]:
-    """London's figure for each theme's first indicator over the latest released quarters: as
-    published (public) or as computed (members)."""
+    """London's figure for each theme's first rate over the latest released quarters: as
+    published (public) or as computed (members). Never a total: London's total moves with who
+    returned, so its line would mislead."""
     source = (
         """SELECT quarter, value FROM public_group_figures
         WHERE grouping = 'london' AND indicator_id = $id AND NOT suppressed
@@ -97,7 +98,8 @@ def theme_trends(
     )
     trends = []
     for theme in THEMES:
-        indicator = catalogue.indicators[catalogue.indicators["theme"] == theme].iloc[0]
+        inds = catalogue.indicators
+        indicator = inds[(inds["theme"] == theme) & (inds["comparison"] != "total")].iloc[0]
         rows = con.execute(
             f"""SELECT q.label, g.value FROM ({source}) AS g JOIN quarters AS q USING (quarter)
             WHERE g.value IS NOT NULL ORDER BY q.quarter DESC LIMIT $n""",

@@ -177,3 +177,25 @@ def completeness(figures: QuarterFigures, authorities: Authorities) -> tuple[int
 def as_figure(value) -> float | None:
     """A value that can be plotted or compared, or None for a symbol or nothing."""
     return None if is_missing(value) or isinstance(value, str) else float(value)
+
+
+def like_for_like_change(figures: QuarterFigures, indicator_id: str) -> tuple[float | None, int]:
+    """The change on the quarter of London's total of an indicator over only the reporting units
+    with a figure in both quarters (a joint unit once), and how many: London's total of all
+    who reported moves with who returned, this does not. Figures as `figures` shows them."""
+    b = figures.benchmarks
+    b = b[b["indicator_id"] == indicator_id]
+    previous = figures.quarter.previous().key
+    totals = {}
+    for key in (figures.quarter.key, previous):
+        rows = b[b["quarter"] == key].drop_duplicates("reporting_unit")
+        totals[key] = {
+            r.reporting_unit: as_figure(r.value)
+            for r in rows.itertuples()
+            if as_figure(r.value) is not None
+        }
+    both = set(totals[figures.quarter.key]) & set(totals[previous])
+    if not both:
+        return None, 0
+    change = sum(totals[figures.quarter.key][u] - totals[previous][u] for u in both)
+    return change, len(both)

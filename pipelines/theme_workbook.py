@@ -22,6 +22,7 @@ from pipelines.figures import (
     is_missing,
     is_neutral,
     is_total,
+    like_for_like_change,
     london_label,
     shown_text,
 )
@@ -331,6 +332,11 @@ def _indicator_sheet(book, n, ind, figures, names, marking) -> None:
         ("Lowest", b0["london_min"]),
         ("Highest", b0["london_max"]),
     ]
+    changes = set()
+    if is_total(ind):  # like for like: London's total moves with who returned
+        change, both = like_for_like_change(figures, ind.id)
+        changes.add(f"Change on quarter, the {both} in both quarters")
+        lines.append((f"Change on quarter, the {both} in both quarters", change))
     total = " total" if is_total(ind) else ""
     for grouping, prefix, suffix in (
         ("inner_outer_ons", "", " London"),
@@ -347,7 +353,7 @@ def _indicator_sheet(book, n, ind, figures, names, marking) -> None:
     s.text(top, label_col + 1, f"{verb}: {reported} of {of}")
     for k, (label, value) in enumerate(lines, start=top + 1):
         s.text(k, label_col, label)
-        s.number(k, label_col + 1, value, ind.unit)
+        (s.change if label in changes else s.number)(k, label_col + 1, value, ind.unit)
     s.width(len(columns), 2)
 
     chart_top = max(last, top + len(lines)) + 2

@@ -560,3 +560,22 @@ def test_a_year_to_date_figure_is_compared_with_the_same_quarter_a_year_earlier(
     row = pack.loc[ytd.iloc[0]["name"]]
     assert row["Previous (a year earlier for a year to date)"] == pytest.approx(year_earlier)
     assert row["Change"] == pytest.approx(change) and not row["Direction on quarter"]
+
+
+def test_londons_total_is_changed_like_for_like_over_those_in_both_quarters(latest_quarter_run):
+    """Three authorities did not return in 2026-27 Q2: London's total of the rest falls however
+    they did. The change shown is over those with a figure in both quarters, and says how many."""
+    con = duckdb.connect(str(latest_quarter_run / "liia.duckdb"), read_only=True)
+    both, change = con.execute(
+        """WITH now AS (SELECT reporting_unit, any_value(value) AS v FROM benchmarks
+                        WHERE quarter = '2026-27-Q2' AND indicator_id = 'FIN-I01'
+                          AND value IS NOT NULL GROUP BY ALL),
+                before AS (SELECT reporting_unit, any_value(value) AS v FROM benchmarks
+                        WHERE quarter = '2026-27-Q1' AND indicator_id = 'FIN-I01'
+                          AND value IS NOT NULL GROUP BY ALL)
+        SELECT count(*), sum(now.v - before.v) FROM now JOIN before USING (reporting_unit)"""
+    ).fetchone()
+    assert both == 30
+    ws = load_workbook(_theme_path(latest_quarter_run, "finance"))["FIN-I01"]
+    cells = {c.value: ws.cell(c.row, c.column + 1).value for row in ws.iter_rows() for c in row}
+    assert cells[f"Change on quarter, the {both} in both quarters"] == pytest.approx(change)
