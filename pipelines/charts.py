@@ -6,6 +6,7 @@ from __future__ import annotations
 from pipelines.figures import is_missing
 from pipelines.layout import BLUE, DARK, GREY, NUMBER_FORMATS, UNIT_WORDS, Book, Sheet, stored
 
+FAINT = "#A9C9E8"  # a bar whose figure is marked [u] or questioned
 BAR_PX = 15  # height of one bar, with its gap, in a chart of every authority
 AXIS_RULE = (
     "Every chart's value axis includes zero, so a small change looks small; bars are sorted by "
@@ -85,10 +86,12 @@ def chart_rows(
     rows: list[tuple[str, float]],
     comparator: tuple[str, float] | None,
     unit: str,
+    faint: set[str] = frozenset(),
 ) -> tuple[int, int, dict[int, str]]:
     """The figures a chart draws, written in two columns from `top`: every authority with a
     figure, largest first, and the comparator (London, or the median authority) among them.
-    (first row, last row, {row: colour of the comparator})."""
+    Names in `faint` (figures marked [u] or questioned) are drawn pale.
+    (first row, last row, {row: colour of the comparator or a faint bar})."""
     sheet.header(top, ["Chart: authority", "Chart: figure"], col)
     plotted = sorted(rows, key=lambda r: -r[1])
     colours = {}
@@ -105,6 +108,8 @@ def chart_rows(
         sheet.number(i, col + 1, value, unit)
         if comparator is not None and name == comparator[0]:
             colours[i] = GREY
+        elif name in faint:  # low reliability or questioned: drawn faint, its label says why
+            colours[i] = FAINT
     return top + 1, top + len(plotted), colours
 
 
@@ -116,7 +121,7 @@ def page_break_before(sheet: Sheet, row: int) -> None:
 def own_row(sheet: Sheet, first: int, name: str) -> int | None:
     """The row of `name` among the figures of the chart last laid out on `sheet`."""
     for i, value in enumerate(sheet.chart_names):
-        if value == name:
+        if value == name or value.startswith(f"{name} ["):
             return first + i
     return None
 

@@ -71,6 +71,9 @@ class QuarterFigures:
     items: pd.DataFrame = field(default_factory=pd.DataFrame)
     # what each authority wrote in Notes beside an item of its current return (authority, ref, note)
     notes: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # (authority, item ref) of the values its feedback questioned (a warning it was asked to
+    # confirm): marked where shown in the restricted edition
+    questioned: frozenset = frozenset()
 
     @cached_property
     def current(self) -> pd.DataFrame:
@@ -95,6 +98,19 @@ class QuarterFigures:
         if self.notes.empty:
             return {}
         return {(n.authority, n.ref): n.note for n in self.notes.itertuples()}
+
+    def is_questioned(self, authority: str, ind) -> bool:
+        """Whether the authority's feedback questioned an item behind the indicator."""
+        return any((authority, ref) in self.questioned for ref in formula_refs(ind.formula))
+
+    def marks(self, b: dict, ind) -> str:
+        """What a figure is marked with where shown: its symbol in brackets (`[u]`), and
+        `questioned` where its authority's feedback asked it to confirm an item behind it."""
+        symbol = b.get("symbol")
+        marks = [f"[{symbol}]"] if isinstance(symbol, str) and symbol else []
+        if self.is_questioned(b["authority"], ind):
+            marks.append("questioned")
+        return " ".join(marks)
 
     def note(self, authority: str, ind) -> str:
         """The authority's own words on the items behind an indicator, `FIN06: ...; FIN07: ...`."""
@@ -147,7 +163,19 @@ def quarter_figures(con: duckdb.DuckDBPyConnection, quarter: Quarter, quarters: 
         WHERE quarter = $q AND is_current AND coalesce(note, '') <> ''""",
         one,
     ).df()
-    return QuarterFigures(quarter, benchmarks, groups, submissions, items, notes), issues
+    current = set(submissions.loc[submissions["is_current"].astype(bool), "submission_id"])
+    authority = dict(zip(submissions["submission_id"], submissions["authority"], strict=True))
+    warned = issues[
+        (issues["severity"] == "warning")
+        & issues["ref"].notna()
+        & issues["submission_id"].isin(current)
+    ]
+    questioned = frozenset(
+        (authority[sid], ref)
+        for sid, ref in zip(warned["submission_id"], warned["ref"], strict=True)
+    )
+    figures = QuarterFigures(quarter, benchmarks, groups, submissions, items, notes, questioned)
+    return figures, issues
 
 
 def public_figures(con: duckdb.DuckDBPyConnection, figures: QuarterFigures) -> QuarterFigures:
@@ -162,6 +190,7 @@ def public_figures(con: duckdb.DuckDBPyConnection, figures: QuarterFigures) -> Q
         groups=public_groups(con, figures.quarter),
         items=pd.DataFrame(),
         notes=pd.DataFrame(),
+        questioned=frozenset(),
     )
 
 
@@ -199,3 +228,11 @@ def like_for_like_change(figures: QuarterFigures, indicator_id: str) -> tuple[fl
         return None, 0
     change = sum(totals[figures.quarter.key][u] - totals[previous][u] for u in both)
     return change, len(both)
+
+
+def chart_label(b: dict, ind, figures: QuarterFigures) -> str:
+    """An authority's name (`b["name"]`) in a chart, with what its figure is marked: `City of
+    London [u]`, `Sutton [questioned]`. A marked bar is drawn pale."""
+    marks = [m.strip("[]") for m in figures.marks(b, ind).split()]
+    marks = [m for m in marks if m in ("u", "questioned")]
+    return b["name"] + (f" [{', '.join(marks)}]" if marks else "")

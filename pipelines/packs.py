@@ -24,6 +24,7 @@ from pipelines.charts import (
 from pipelines.figures import (
     QuarterFigures,
     as_figure,
+    chart_label,
     format_value,
     is_missing,
     is_neutral,
@@ -41,7 +42,6 @@ from pipelines.layout import (
     UNIT_WORDS,
     Book,
     band_text,
-    bracketed,
 )
 
 
@@ -314,7 +314,7 @@ def _every_indicator(book, shared, code) -> None:
         s.text(r, 0, THEME_TITLES[ind.theme])
         s.text(r, 1, ind.name, wrap=True)
         s.number(r, 2, b["value"] if not is_missing(b["value"]) else b["symbol"], ind.unit)
-        s.text(r, 3, bracketed(shown_text(b["symbol"])), align="center")
+        s.text(r, 3, figures.marks(b, ind), align="center")
         s.text(r, 4, _rank_text(b, ind))
         band = shown_text(b["quartile_band"])
         fill = BAND_FILLS.get(band) or POSITION_FILLS.get(band)
@@ -369,10 +369,14 @@ def _explain(book, shared, code, name) -> None:
     for _, ind in chosen:
         b = mine[ind.id]
         plotted = [
-            (other_name, as_figure(shared.rows[other][ind.id]["value"]))
+            (
+                chart_label({**shared.rows[other][ind.id], "name": other_name}, ind, figures),
+                as_figure(shared.rows[other][ind.id]["value"]),
+            )
             for other, other_name in shared.order
             if as_figure(shared.rows[other][ind.id]["value"]) is not None
         ]
+        faint = {label for label, _ in plotted if label.endswith("]")}
         comparator_value = b["london_median"] if is_total(ind) else b["london_value"]
         comparator = ("Median authority" if is_total(ind) else "London", comparator_value)
         first, last_row, colours = chart_rows(
@@ -382,6 +386,7 @@ def _explain(book, shared, code, name) -> None:
             plotted,
             comparator if as_figure(comparator_value) is not None else None,
             ind.unit,
+            faint,
         )
         own = own_row(s, first, name)
         if own is not None:

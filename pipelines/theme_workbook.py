@@ -17,6 +17,7 @@ from pipelines.charts import AXIS_RULE, bar_chart, chart_rows, line_chart, page_
 from pipelines.figures import (
     QuarterFigures,
     as_figure,
+    chart_label,
     completeness,
     format_value,
     is_missing,
@@ -70,6 +71,12 @@ def notes(marking: str) -> list[str]:
         found.append(
             "Notes from the authority are its own words beside its figures in the return, shown "
             "as written; they are not in the publishable edition."
+        )
+        found.append(
+            "A figure marked questioned rests on a value the authority's feedback asked it to "
+            "confirm (far from its previous quarter or from London's other authorities): it is "
+            "shown and ranked as returned, drawn pale in charts, until the authority confirms or "
+            "corrects it."
         )
     return found
 
@@ -271,6 +278,8 @@ def _indicator_sheet(book, n, ind, figures, names, marking) -> None:
         refs += f" {NOTE_JOINT}"
     if ind.year_to_date:
         refs += f" {NOTE_YEAR_TO_DATE}"
+    if marking == RESTRICTED:
+        refs += f". Marked questioned: [note {len(notes(marking))}]"
     s.prose(
         f"{ind.id}: {ind.formula}. {ind.comparison_note} {refs} {NOTE_GROUPS}", 150, italic=True
     )
@@ -284,7 +293,7 @@ def _indicator_sheet(book, n, ind, figures, names, marking) -> None:
             c = 1
         s.text(r, c, b["name"])
         s.number(r, c + 1, b["value"] if not is_missing(b["value"]) else b["symbol"], ind.unit)
-        s.text(r, c + 2, bracketed(shown_text(b["symbol"])), align="center")
+        s.text(r, c + 2, figures.marks(b, ind), align="center")
         c += 3
         if not is_total(ind):
             band = shown_text(b["quartile_band"])
@@ -359,8 +368,11 @@ def _indicator_sheet(book, n, ind, figures, names, marking) -> None:
     chart_top = max(last, top + len(lines)) + 2
     data_col = label_col + 3
     plotted = [
-        (b["name"], as_figure(b["value"])) for b in rows if as_figure(b["value"]) is not None
+        (chart_label(b, ind, figures), as_figure(b["value"]))
+        for b in rows
+        if as_figure(b["value"]) is not None
     ]
+    faint = {name for name, _ in plotted if name.endswith("]")}
     if not plotted:
         s.text(
             chart_top,
@@ -381,6 +393,7 @@ def _indicator_sheet(book, n, ind, figures, names, marking) -> None:
         plotted,
         comparator if as_figure(comparator[1]) is not None else None,
         ind.unit,
+        faint,
     )
     title = f"{ind.name}, {figures.quarter.label}: every authority with a figure"
     # the sheet prints at about 70% to fit its table across: the chart is drawn to fill the page

@@ -292,7 +292,7 @@ def test_a_pack_puts_its_own_bar_and_name_in_every_chart_with_london(latest_quar
     for chart in bars:
         names = re.search(r"<c:strCache>(.*?)</c:strCache>", chart, re.S)[1]
         labels = re.findall(r"<c:v>([^<]+)</c:v>", names)
-        own = labels.index("Sutton")
+        own = next(k for k, label in enumerate(labels) if label.split(" [")[0] == "Sutton")
         assert "London" in labels or "Median authority" in labels
         point = re.search(rf'<c:dPt><c:idx val="{own}"/>.*?<a:srgbClr val="(\w+)"/>', chart, re.S)
         assert point and point[1] == "C00000"
@@ -579,3 +579,43 @@ def test_londons_total_is_changed_like_for_like_over_those_in_both_quarters(late
     ws = load_workbook(_theme_path(latest_quarter_run, "finance"))["FIN-I01"]
     cells = {c.value: ws.cell(c.row, c.column + 1).value for row in ws.iter_rows() for c in row}
     assert cells[f"Change on quarter, the {both} in both quarters"] == pytest.approx(change)
+
+
+def test_low_reliability_and_questioned_figures_are_marked_in_tables_and_charts(
+    latest_quarter_run,
+):
+    """Sutton's sickness figure, which its feedback asked it to confirm, is marked questioned in
+    the table and drawn pale and labelled in the chart, with a note saying why; a [u] likewise.
+    The publishable edition says nothing of what one authority's feedback said."""
+    catalogue = load_catalogue()
+    workforce = list(catalogue.indicators.loc[catalogue.indicators["theme"] == "workforce", "id"])
+    n = workforce.index("WF-I06") + 1
+    path = _theme_path(latest_quarter_run, "workforce")
+    wb = load_workbook(path)
+    shown = _table(wb["WF-I06"], f"Indicator{n}").set_index("Authority")
+    assert shown.at["Sutton", "Symbol"] == "questioned"
+    assert (shown["Symbol"] == "questioned").sum() == 1
+    notes = list(_table(wb["Notes"], "Notes")["Note text"])
+    assert any(t.startswith("A figure marked questioned") for t in notes)
+    charts, _ = _charts(path)
+    (chart,) = [c for c in charts if "Sickness" in c and "<c:barChart>" in c]
+    labels = re.findall(
+        r"<c:v>([^<]+)</c:v>", re.search(r"<c:strCache>(.*?)</c:strCache>", chart, re.S)[1]
+    )
+    sutton = labels.index("Sutton [questioned]")
+    point = re.search(rf'<c:dPt><c:idx val="{sutton}"/>.*?<a:srgbClr val="(\w+)"/>', chart, re.S)
+    assert point and point[1] == "A9C9E8"
+    low = [label for label in labels if label.endswith("[u]")]
+    published = load_workbook(_theme_path(latest_quarter_run, "workforce", publishable=True))
+    text = " ".join(
+        str(c.value) for ws in published.worksheets for row in ws.iter_rows() for c in row
+    )
+    assert "questioned" not in text
+    # a [u] figure, where the quarter has one, is labelled in its chart too
+    con = duckdb.connect(str(latest_quarter_run / "liia.duckdb"), read_only=True)
+    (u,) = con.execute(
+        """SELECT count(*) FROM benchmarks WHERE quarter = ? AND indicator_id = 'WF-I06'
+        AND low_reliability AND value IS NOT NULL""",
+        [QUARTER],
+    ).fetchone()
+    assert len(low) == u
