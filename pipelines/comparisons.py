@@ -223,11 +223,14 @@ SELECT r.scope, r.unit, r.indicator_id, r.value, r.status, r.low_reliability,
                      WHEN r.shown >= d.london_lower_quartile THEN 'C'
                      ELSE 'D' END
        END AS quartile_band,
-       -- the fifth of ranked units at each end, at least one: ceil(0.2 * n) ranks
+       -- the fifth of ranked units at each end, ceil(0.2 * n) ranks; a value shared (as shown)
+       -- by units beyond that fifth is in no fifth: equal figures are flagged alike
        CASE WHEN NOT r.ranked OR r.comparison <> 'rate' THEN NULL
-            WHEN r.rank <= ceil($fifth * d.n_reporting) THEN
+            WHEN r.rank <= ceil($fifth * d.n_reporting)
+             AND r.rank_from_bottom > d.n_reporting - ceil($fifth * d.n_reporting) THEN
                 CASE WHEN r.polarity = 'neutral' THEN 'highest 20%' ELSE 'top 20%' END
-            WHEN r.rank_from_bottom <= ceil($fifth * d.n_reporting) THEN
+            WHEN r.rank_from_bottom <= ceil($fifth * d.n_reporting)
+             AND r.rank > d.n_reporting - ceil($fifth * d.n_reporting) THEN
                 CASE WHEN r.polarity = 'neutral' THEN 'lowest 20%' ELSE 'bottom 20%' END
        END AS top_bottom_20
 FROM ranked AS r

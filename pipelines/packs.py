@@ -167,6 +167,9 @@ KEY = [
     "earlier, as it grows through the year.",
     "Last eight quarters: your figure in each, oldest first, drawn as a small line; the sheet "
     "Trends draws every indicator against London and the median authority.",
+    "[questioned]: your feedback asked you to confirm a value behind the figure (far from your "
+    "previous quarter or from London's other authorities); it is used as returned until you "
+    "confirm or correct it.",
 ]
 
 
@@ -198,7 +201,8 @@ def _compared(ind) -> tuple[str, str]:
 def _figure_row(s, r, c, b, ind, shared, code, extra=()) -> None:
     """From column `c` of row `r`: indicator, value, previous, change, rank, band, London, a
     line of the last eight quarters, the `extra` texts, then the eight quarters it draws."""
-    s.text(r, c, ind.name, wrap=True)
+    questioned = shared.figures.is_questioned(code, ind)
+    s.text(r, c, ind.name + (" [questioned]" if questioned else ""), wrap=True)
     s.number(r, c + 1, b["value"] if not is_missing(b["value"]) else b["symbol"], ind.unit)
     before, change = _compared(ind)
     s.number(r, c + 2, b[before], ind.unit)

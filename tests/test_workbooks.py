@@ -619,3 +619,22 @@ def test_low_reliability_and_questioned_figures_are_marked_in_tables_and_charts(
         [QUARTER],
     ).fetchone()
     assert len(low) == u
+
+
+def test_a_figure_shared_with_the_middle_of_london_is_in_no_fifth(latest_quarter_run):
+    """Placements per 10,000 children shown as 1.0 by twenty authorities: the 1.0 at rank 10 of
+    30 is not in the worse fifth because a few share it from below."""
+    con = duckdb.connect(str(latest_quarter_run / "liia.duckdb"), read_only=True)
+    wrong = con.execute(
+        """SELECT quarter, indicator_id, authority, rank, n_reporting, top_bottom_20
+        FROM benchmarks
+        WHERE (top_bottom_20 IN ('bottom 20%', 'lowest 20%')
+               AND rank <= n_reporting - ceil(0.2 * n_reporting))
+           OR (top_bottom_20 IN ('top 20%', 'highest 20%') AND rank > ceil(0.2 * n_reporting))"""
+    ).fetchall()
+    assert wrong == []
+    (flagged,) = con.execute(
+        "SELECT count(*) FROM benchmarks WHERE top_bottom_20 IS NOT NULL AND quarter = ?",
+        [QUARTER],
+    ).fetchone()
+    assert flagged > 200  # the fifths are still there
