@@ -21,6 +21,10 @@ def _completed_date(text):
         return text
 
 
+# Long texts wrap in columns this wide (characters), so the sheet prints at a readable size.
+WRAPPED = {"Current file": 26, "Reason": 40, "Contact": 24, "Feedback": 30}
+
+
 def write_status_workbook(
     path: Path, figures: QuarterFigures, issues: pd.DataFrame, authorities: Authorities
 ) -> Path:
@@ -38,10 +42,11 @@ def write_status_workbook(
     )
     s.produced()
     tracker = submission_tracker(figures.submissions, issues, authorities, figures.quarter)
-    s.line(
+    s.prose(
         "Problems first: not returned, rejected, values excluded, then warnings. Received is "
         "when the current file arrived in the inbox, and Days late counts from the deadline to "
-        "then; Contact is who the cover names; Feedback is under the reports folder."
+        "then; Contact is who the cover names; Feedback is under the reports folder.",
+        150,
     )
     top = s.row + 2
     for r, t in enumerate(tracker.to_dict("records"), start=top + 1):
@@ -53,7 +58,7 @@ def write_status_workbook(
                 s.date(r, c, value, with_time=True)
             elif column == "Deadline":
                 s.date(r, c, value)
-            elif column == "Reason":
+            elif column in WRAPPED:
                 s.text(r, c, value, wrap=True)
             elif column == "Date completed":
                 completed = _completed_date(value)
@@ -66,9 +71,10 @@ def write_status_workbook(
             else:
                 s.integer(r, c, value)
     s.table(top, top + len(tracker), list(tracker.columns), "Submissions")
-    reason = list(tracker.columns).index("Reason")
-    s.caps.update({reason: 60})
-    s.width(reason, 40)
+    for column, width in WRAPPED.items():
+        col = list(tracker.columns).index(column)
+        s.caps[col] = width
+        s.width(col, min(width, 24))
     s.ws.freeze_panes(top + 1, 1)
     s.ws.repeat_rows(top)
     files = unmatched_files(figures.submissions)

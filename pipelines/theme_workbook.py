@@ -278,11 +278,10 @@ def _indicator_sheet(book, n, ind, figures, names, marking) -> None:
         refs += f" {NOTE_JOINT}"
     if ind.year_to_date:
         refs += f" {NOTE_YEAR_TO_DATE}"
+    refs += f" {NOTE_GROUPS}"
     if marking == RESTRICTED:
-        refs += f". Marked questioned: [note {len(notes(marking))}]"
-    s.prose(
-        f"{ind.id}: {ind.formula}. {ind.comparison_note} {refs} {NOTE_GROUPS}", 150, italic=True
-    )
+        refs += f". A figure marked questioned: [note {len(notes(marking))}]."
+    s.prose(f"{ind.id}: {ind.formula}. {ind.comparison_note} {refs}", 150, italic=True)
     top = s.row + 1
     note_col = len(columns) - 1 if marking == RESTRICTED else None
     ranked = "Rank" in columns
