@@ -80,6 +80,11 @@ _ALLOWED_NODES = (
 
 def formula_refs(formula: str) -> list[str]:
     """The names a formula uses, in order of first appearance. Raises on anything but arithmetic."""
+    return list(_formula_refs(formula))
+
+
+@cache  # asked for every cell a workbook marks or annotates: a catalogue has a few dozen formulas
+def _formula_refs(formula: str) -> tuple[str, ...]:
     tree = ast.parse(formula, mode="eval")
     names: list[str] = []
     for node in ast.walk(tree):
@@ -89,7 +94,7 @@ def formula_refs(formula: str) -> list[str]:
             )
         if isinstance(node, ast.Name) and node.id not in names:
             names.append(node.id)
-    return names
+    return tuple(names)
 
 
 def formula_sql(formula: str, column_of) -> str:

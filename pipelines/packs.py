@@ -415,9 +415,10 @@ def _trends(book, shared, code, name) -> None:
     s = book.sheet(
         "Trends", f"{name} against London over {len(shared.quarters)} quarters", RESTRICTED
     )
-    s.line(
+    s.prose(
         f"{name} (red), London (blue; a ratio of sums) and the median authority (dashed), by "
-        f"quarter. For totals, the median authority only. {AXIS_RULE}"
+        f"quarter. For totals, the median authority only. {AXIS_RULE}",
+        150,
     )
     top = s.row + 1
     header = ["Quarter"]
@@ -433,6 +434,9 @@ def _trends(book, shared, code, name) -> None:
     s.table(top, last, header, "Trends")
     s.ws.freeze_panes(top + 1, 1)
     chart_row, height_rows = last + 3, 20
+    if len(shared.quarters) < 2:
+        s.text(last + 2, 0, "A line needs two quarters: the charts begin with the next quarter.")
+        return
     for k, ind in enumerate(shared.indicators):
         row = chart_row + (k // 2) * height_rows
         if k % 4 == 0:

@@ -449,6 +449,9 @@ def _trends(book, figures, indicators, marking) -> None:
     s.ws.freeze_panes(top + 1, 1)
     # Two charts a row, two rows a page: a page break before every second row of charts.
     chart_row, height_rows = last + 3, 20
+    if len(quarters) < 2:
+        s.text(last + 2, 0, "A line needs two quarters: the charts begin with the next quarter.")
+        inds = []
     for k, ind in enumerate(inds):
         row = chart_row + (k // 2) * height_rows
         if k % 4 == 0:
