@@ -221,11 +221,7 @@ class Sheet:
 
     def number(self, row: int, col: int, value, unit: str | None = None, **style) -> None:
         """A figure in its unit's format; a symbol (x, z, c, u) or nothing in its place."""
-        if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
-            self.ws.write_blank(row, col, None, self.book.format(**style))
-            return
-        if isinstance(value, str):
-            self.text(row, col, bracketed(value), align="right", **style)
+        if self._no_figure(row, col, value, style):
             return
         shown = stored(float(value), unit or "")
         fmt = NUMBER_FORMATS.get(unit or "", "#,##0.0")
@@ -234,15 +230,21 @@ class Sheet:
 
     def change(self, row: int, col: int, value, unit: str | None = None, **style) -> None:
         """A change, signed, in percentage points for a percentage (never as a fraction)."""
-        if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
-            self.ws.write_blank(row, col, None, self.book.format(**style))
-            return
-        if isinstance(value, str):
-            self.text(row, col, bracketed(value), align="right", **style)
+        if self._no_figure(row, col, value, style):
             return
         fmt = change_format(unit or "")
         self.ws.write_number(row, col, float(value), self.book.format(num_format=fmt, **style))
         self._measure(col, len(_as_text(float(value), unit)) + 4)
+
+    def _no_figure(self, row: int, col: int, value, style: dict) -> bool:
+        """Nothing, or a symbol in brackets, where there is no figure: whether it wrote one."""
+        if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+            self.ws.write_blank(row, col, None, self.book.format(**style))
+            return True
+        if isinstance(value, str):
+            self.text(row, col, bracketed(value), align="right", **style)
+            return True
+        return False
 
     def sparkline(self, row: int, col: int, first: int, last: int) -> None:
         """A small line in (row, col) of the figures from `first` to `last` of the same row, the

@@ -115,8 +115,6 @@ def _cover(book: Book, figures, theme, authorities, marking, release=()) -> None
         "authority beside London, Inner and Outer London and its sub-region. Restricted to the "
         "33 LIIA authorities: not for publication.",
     )
-    if marking == RESTRICTED:
-        facts.pop("Revisions", None)
     cover = [
         ("What these figures are", what),
         ("Quarter", f"{quarter.label}: {quarter.start:%-d %B %Y} to {quarter.end:%-d %B %Y}"),
