@@ -12,7 +12,16 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
-from pipelines.catalogue import POPULATION, Authorities, Catalogue, formula_refs, formula_sql
+from pipelines.catalogue import (
+    ONE,
+    POPULATION,
+    Authorities,
+    Catalogue,
+    formula_refs,
+    formula_sql,
+    ratio_form,
+)
+from pipelines.groups import GroupSets
 from pipelines.quarters import Quarter
 
 # Why an item or indicator has no value, most serious first; an indicator takes its items' worst.
@@ -162,6 +171,22 @@ def _group_aggregate_sql(row) -> str:
     GROUP BY g.grouping, g.group_name"""
 
 
+def _linear_sql(form: dict[str, float]) -> str:
+    return " + ".join(
+        repr(coef) if name == ONE else f'{coef!r} * v."{name}"' for name, coef in form.items()
+    )
+
+
+def _unit_fraction_sql(row) -> str:
+    """The indicator's numerator and denominator for each unit: what a group's ratio of sums adds."""
+    numerator, denominator = ratio_form(row.formula)
+    return f"""
+    SELECT v.scope, v.unit, '{row.id}' AS indicator_id,
+           {_linear_sql(numerator)} AS numerator, {_linear_sql(denominator)} AS denominator
+    FROM unit_values AS v
+    WHERE v.scope = '{indicator_scope(row.theme)}'"""
+
+
 # Ranks: 1 = best by polarity (neutral: highest first); ties share the best rank (1, 2, 2, 4).
 # Quartiles: DuckDB quantile_cont, linear interpolation between the ranked values (as Excel's
 # QUARTILE.INC). Only ranked values (not low reliability) enter the ranks and the distribution; the
@@ -267,6 +292,81 @@ ORDER BY b.indicator_id, m.authority
 """
 
 
+# Each authority against each group it is compared within (group_comparisons: its own Inner/Outer
+# London, sub-region, partnership, shared service; its neighbours). Reporting units are counted once;
+# a neighbour that reports jointly with the authority is the authority. The group's figure is a
+# ratio of sums (a total: the sum) over the members reporting; in a neighbours set the authority
+# joins the rank but not the figure. Rank k of n is on values as shown, ties sharing the best rank.
+GROUP_BENCHMARK_SQL = """
+WITH compared AS (
+    SELECT c.set_id, c.group_name, c.authority, i.id AS indicator_id, i.comparison,
+           i.polarity, i.decimals, member_unit.unit,
+           c.is_self OR member_unit.unit = own_unit.unit AS is_self,
+           s.kind = 'neighbours' AS neighbours
+    FROM group_comparisons AS c
+    JOIN group_set_kinds AS s USING (set_id)
+    CROSS JOIN catalogue_indicators AS i
+    JOIN authority_units AS member_unit
+      ON member_unit.authority = c.member AND member_unit.scope = i.scope
+    JOIN authority_units AS own_unit
+      ON own_unit.authority = c.authority AND own_unit.scope = i.scope
+),
+units AS (
+    SELECT set_id, group_name, authority, indicator_id, comparison, polarity, decimals, unit,
+           neighbours, bool_or(is_self) AS is_self
+    FROM compared
+    GROUP BY ALL
+),
+valued AS (
+    SELECT u.*, b.value, round(b.value, u.decimals::INTEGER) AS shown,
+           b.value IS NOT NULL AND NOT b.low_reliability AS ranked,
+           CASE WHEN u.polarity = 'lower_is_better' THEN 1 ELSE -1 END
+               * round(b.value, u.decimals::INTEGER) AS badness,
+           f.numerator, f.denominator,
+           NOT (u.neighbours AND u.is_self) AND f.numerator IS NOT NULL
+               AND f.denominator IS NOT NULL AS in_figure
+    FROM units AS u
+    JOIN unit_benchmarks AS b ON b.unit = u.unit AND b.indicator_id = u.indicator_id
+    JOIN unit_fractions AS f ON f.unit = u.unit AND f.indicator_id = u.indicator_id
+                             AND f.scope = b.scope
+),
+with_own AS (
+    SELECT *,
+           max(badness) FILTER (WHERE is_self AND ranked)
+               OVER (PARTITION BY set_id, group_name, authority, indicator_id) AS own_badness
+    FROM valued
+),
+summed AS (
+    SELECT set_id, group_name, authority, indicator_id,
+           any_value(comparison) AS comparison,
+           max(value) FILTER (WHERE is_self) AS value,
+           count(*) FILTER (WHERE ranked) AS n_ranked,
+           1 + count(*) FILTER (WHERE ranked AND NOT is_self AND badness < own_badness) AS place,
+           bool_or(is_self AND ranked) AS own_ranked,
+           sum(numerator) FILTER (WHERE in_figure) AS group_numerator,
+           sum(denominator) FILTER (WHERE in_figure) AS group_denominator,
+           count(*) FILTER (WHERE in_figure) AS group_units,
+           count(*) FILTER (WHERE NOT (neighbours AND is_self)) AS group_members,
+           median(shown) FILTER (WHERE ranked AND NOT (neighbours AND is_self)) AS group_median,
+           min(value) FILTER (WHERE ranked AND NOT (neighbours AND is_self)) AS group_min,
+           max(value) FILTER (WHERE ranked AND NOT (neighbours AND is_self)) AS group_max
+    FROM with_own
+    GROUP BY set_id, group_name, authority, indicator_id
+)
+SELECT indicator_id, authority, set_id, group_name, value,
+       CASE WHEN comparison = 'rate' AND own_ranked THEN place END AS rank_in_group,
+       CASE WHEN comparison = 'rate' THEN n_ranked END AS n_ranked,
+       CASE WHEN comparison = 'total' THEN group_numerator
+            ELSE group_numerator / NULLIF(group_denominator, 0) END AS group_value,
+       group_numerator, group_denominator, group_units, group_members,
+       group_median, group_min, group_max,
+       value - CASE WHEN comparison = 'total' THEN group_median
+                    ELSE group_numerator / NULLIF(group_denominator, 0) END AS difference
+FROM summed
+ORDER BY indicator_id, authority, set_id, group_name
+"""
+
+
 def _temp_table(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -> None:
     con.register("_frame", frame)
     try:
@@ -281,19 +381,37 @@ def compare_quarter(
     units: pd.DataFrame,
     authorities: Authorities,
     catalogue: Catalogue,
+    group_sets: GroupSets | None = None,
 ) -> dict[str, pd.DataFrame]:
     """The quarter's derived indicators and comparisons, computed in `con`:
     `indicators` (authority, indicator_id, reporting_unit, value, status),
-    `group_aggregates` (indicator_id, grouping, group_name, value, units) and
-    `benchmarks` (one row per authority and indicator, without trends)."""
+    `group_aggregates` (indicator_id, grouping, group_name, value, units),
+    `benchmarks` (one row per authority and indicator, without trends),
+    `fractions` (each authority's numerator and denominator of each indicator) and
+    `group_benchmarks` (each authority against each of its comparator groups)."""
     values, statuses, groups = unit_items(items, units, authorities)
+    indicators = catalogue.indicators.assign(
+        scope=catalogue.indicators["theme"].map(indicator_scope)
+    )
+    comparisons = (
+        group_sets.comparisons()
+        if group_sets is not None
+        else pd.DataFrame(columns=["set_id", "group_name", "authority", "member", "is_self"])
+    )
+    kinds = (
+        group_sets.sets[["set_id", "kind"]]
+        if group_sets is not None
+        else pd.DataFrame(columns=["set_id", "kind"])
+    )
     registered = {
         "unit_values": values,
         "unit_statuses": statuses,
         "unit_groups": groups,
         "authority_units": units,
-        "catalogue_indicators": catalogue.indicators,
+        "catalogue_indicators": indicators,
         "region_authorities": authorities.table,
+        "group_comparisons": comparisons.astype({"is_self": bool}),
+        "group_set_kinds": kinds.astype(str),
     }
     # Native temporary tables: the generated SQL reads these frames dozens of times, and scanning
     # a pandas frame costs far more per read than a table.
@@ -322,12 +440,36 @@ def compare_quarter(
         unit_benchmarks = con.execute(UNIT_BENCHMARK_SQL, {"fifth": FIFTH}).df()
         _temp_table(con, "unit_benchmarks", unit_benchmarks)
         benchmarks = con.sql(AUTHORITY_BENCHMARK_SQL).df()
+        fractions = con.sql(" UNION ALL ".join(_unit_fraction_sql(r) for r in indicator_rows)).df()
+        # a group adds the units reporting every item of the formula, as group_aggregates does
+        # (a zero denominator included: its numerator still counts)
+        reported = unit_indicators["status"].isin(["ok", "no denominator"])
+        keys = unit_indicators.loc[reported, ["scope", "unit", "indicator_id"]]
+        fractions = fractions.merge(
+            keys, on=["scope", "unit", "indicator_id"], how="left", indicator=True
+        )
+        fractions.loc[fractions["_merge"] != "both", ["numerator", "denominator"]] = None
+        fractions = fractions.drop(columns="_merge")
+        _temp_table(con, "unit_fractions", fractions)
+        group_benchmarks = con.sql(GROUP_BENCHMARK_SQL).df()
     finally:
-        for name in [*registered, "unit_indicators", "group_aggregates", "unit_benchmarks"]:
+        for name in [
+            *registered,
+            "unit_indicators",
+            "group_aggregates",
+            "unit_benchmarks",
+            "unit_fractions",
+        ]:
             con.execute(f"DROP TABLE IF EXISTS temp.{name}")
-    indicators = benchmarks[["authority", "indicator_id", "reporting_unit", "value", "status"]]
+    authority_fractions = units.merge(fractions, on=["scope", "unit"]).rename(
+        columns={"unit": "reporting_unit"}
+    )[["authority", "indicator_id", "reporting_unit", "numerator", "denominator"]]
     return {
-        "indicators": indicators,
+        "indicators": benchmarks[
+            ["authority", "indicator_id", "reporting_unit", "value", "status"]
+        ],
         "group_aggregates": group_aggregates,
         "benchmarks": benchmarks,
+        "fractions": authority_fractions.sort_values(["indicator_id", "authority"]),
+        "group_benchmarks": group_benchmarks,
     }

@@ -8,6 +8,7 @@ from pipelines.defs.assets import (
     download_page,
     feedback_workbooks,
     public_release,
+    published_figures,
     received_returns,
     validated_returns,
 )
@@ -17,6 +18,7 @@ from pipelines.defs.schedules import quarter_deadline_schedule
 from pipelines.defs.sensors import inbox_sensor
 
 all_assets = [
+    published_figures,
     received_returns,
     validated_returns,
     benchmarks,

@@ -24,6 +24,7 @@ from pipelines.layout import save_text
 from pipelines.public_edition import releases_of
 from pipelines.quarters import Quarter, parse_quarter
 from pipelines.release import REVISIONS_POLICY, ReleaseSettings, deadline, next_release_text
+from pipelines.rug_table import RUG_STYLE, public_rug
 from pipelines.workbooks import (
     AUTHORITIES,
     LIIA_TEAM,
@@ -203,7 +204,8 @@ def _completeness(entry: QuarterEntry) -> str:
     )
 
 
-STYLE = """
+STYLE = (
+    """
 body{font-family:Arial,Helvetica,sans-serif;line-height:1.5;color:#0b0c0c;margin:0 auto;
 max-width:72rem;padding:0 1rem 2rem}
 a{color:#1d70b8}a:visited{color:#4c2c92}
@@ -223,6 +225,8 @@ caption{text-align:left;font-weight:bold}
 .about dt{font-weight:bold;margin-top:.5rem}.about dd{margin:0 0 0 0;max-width:48rem}
 .release{font-weight:bold}
 """
+    + RUG_STYLE
+)
 
 
 def _document(title: str, header: str, main: str) -> str:
@@ -280,18 +284,21 @@ def _release_lines(con, entry: QuarterEntry, root: Path) -> str:
     return f'<p class="release" data-status="{status}">{" ".join(lines)}</p>'
 
 
-def _contents(entries) -> str:
+def _contents(entries, rug: bool = False) -> str:
     """Links to the page's parts and to each quarter: years of quarters make a long page."""
     if not entries:
         return ""
     quarters = " ".join(f'<a href="#q-{e.key}">{escape(e.label)}</a>' for e in entries)
     return (
         '<nav aria-label="Contents"><p><a href="#glance">London at a glance</a> · '
-        f'<a href="#downloads">Downloads by quarter</a>: {quarters}</p></nav>'
+        + ('<a href="#rug">Every authority at a glance</a> · ' if rug else "")
+        + f'<a href="#downloads">Downloads by quarter</a>: {quarters}</p></nav>'
     )
 
 
-def public_page(con, reports: Path, entries, trends, settings: ReleaseSettings, produced) -> str:
+def public_page(
+    con, reports: Path, entries, trends, settings: ReleaseSettings, produced, rug: str = ""
+) -> str:
     root = reports / PUBLIC
     latest = entries[0] if entries else None
     sections = []
@@ -325,15 +332,18 @@ shown.</dd>
 <dt>Next release</dt><dd>{escape(next_release)}</dd>
 <dt>Revisions</dt><dd>{escape(REVISIONS_POLICY)}</dd>
 </dl>
-<p class="meta">Page produced {produced:%d %B %Y %H:%M}.</p>{_contents(entries)}"""
+<p class="meta">Page produced {produced:%d %B %Y %H:%M}.</p>{_contents(entries, bool(rug))}"""
     return _document(
-        "LIIA quarterly benchmarks: public edition", header, _downloads(trends, entries, sections)
+        "LIIA quarterly benchmarks: public edition",
+        header,
+        _downloads(trends, entries, sections, rug),
     )
 
 
-def _downloads(trends, entries, sections: list[str]) -> str:
+def _downloads(trends, entries, sections: list[str], rug: str = "") -> str:
     return (
         (_glance(trends) if entries else "")
+        + rug
         + '<section aria-labelledby="downloads"><h2 id="downloads">Downloads by quarter</h2>'
         + ("".join(sections) or "<p>No quarter has been released yet.</p>")
         + "</section>"
@@ -464,6 +474,9 @@ def write_download_pages(
                 theme_trends(con, catalogue, True),
                 ReleaseSettings.from_environment(),
                 produced,
+                public_rug(con, parse_quarter(released[0].key), authorities, catalogue)
+                if released
+                else "",
             ),
             reports / PUBLIC / "index.html",
         ),

@@ -74,6 +74,14 @@ class QuarterFigures:
     # (authority, item ref) of the values its feedback questioned (a warning it was asked to
     # confirm): marked where shown in the restricted edition
     questioned: frozenset = frozenset()
+    # each authority against its comparator groups this quarter (group_benchmarks), the groups'
+    # members and sets: restricted edition only
+    comparators: pd.DataFrame = field(default_factory=pd.DataFrame)
+    members: pd.DataFrame = field(default_factory=pd.DataFrame)
+    group_sets: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # DfE's latest published figure of each indicator for each authority, with England, London,
+    # its half of London and its DfE neighbours (published_context): public, annual context
+    published: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @cached_property
     def current(self) -> pd.DataFrame:
@@ -133,9 +141,15 @@ WHERE s.quarter = $q
 """
 
 
+def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    sql = "SELECT count(*) FROM duckdb_tables() WHERE table_name = $name"
+    return con.execute(sql, {"name": name}).fetchall()[0][0] > 0
+
+
 def quarter_figures(con: duckdb.DuckDBPyConnection, quarter: Quarter, quarters: int = 8):
     """What the quarter's workbooks show: its benchmarks with the seven quarters before, its group
-    aggregates, submissions and notes; and its validation issues."""
+    aggregates and comparator groups, submissions and notes, DfE's published context; and its
+    validation issues."""
     keys = [quarter.key]
     while len(keys) < quarters:
         keys.append(parse_quarter(keys[-1]).previous().key)
@@ -144,12 +158,27 @@ def quarter_figures(con: duckdb.DuckDBPyConnection, quarter: Quarter, quarters: 
     ).df()
     one = {"q": quarter.key}
     groups = con.execute("SELECT * FROM group_aggregates WHERE quarter = $q", one).df()
-    contacts = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'submission_contacts'"
-    ).fetchone()[0]
     submissions = con.execute(
-        _SUBMISSIONS_SQL if contacts else "SELECT * FROM submissions WHERE quarter = $q", one
+        _SUBMISSIONS_SQL
+        if _has_table(con, "submission_contacts")
+        else "SELECT * FROM submissions WHERE quarter = $q",
+        one,
     ).df()
+    empty = pd.DataFrame()
+    comparators = (
+        con.execute("SELECT * FROM group_benchmarks WHERE quarter = $q", one).df()
+        if _has_table(con, "group_benchmarks")
+        else empty
+    )
+    members = (
+        con.sql("SELECT * FROM group_members").df() if _has_table(con, "group_members") else empty
+    )
+    sets = con.sql("SELECT * FROM group_sets").df() if _has_table(con, "group_sets") else empty
+    published = (
+        con.sql("SELECT * FROM published_context").df()
+        if _has_table(con, "published_context")
+        else empty
+    )
     issues = con.execute("SELECT * FROM validation_issues WHERE quarter = $q", one).df()
     items = con.execute(
         """SELECT v.quarter, v.authority, v.indicator_id AS ref, v.value
@@ -174,7 +203,19 @@ def quarter_figures(con: duckdb.DuckDBPyConnection, quarter: Quarter, quarters: 
         (authority[sid], ref)
         for sid, ref in zip(warned["submission_id"], warned["ref"], strict=True)
     )
-    figures = QuarterFigures(quarter, benchmarks, groups, submissions, items, notes, questioned)
+    figures = QuarterFigures(
+        quarter,
+        benchmarks,
+        groups,
+        submissions,
+        items,
+        notes,
+        questioned,
+        comparators,
+        members,
+        sets,
+        published,
+    )
     return figures, issues
 
 
@@ -191,6 +232,11 @@ def public_figures(con: duckdb.DuckDBPyConnection, figures: QuarterFigures) -> Q
         items=pd.DataFrame(),
         notes=pd.DataFrame(),
         questioned=frozenset(),
+        # the public edition publishes no comparator-group figures: each would be one more sum
+        # for an intruder to difference against the published London and Inner/Outer figures
+        comparators=pd.DataFrame(),
+        members=pd.DataFrame(),
+        group_sets=pd.DataFrame(),
     )
 
 

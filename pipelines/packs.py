@@ -21,6 +21,7 @@ from pipelines.charts import (
     own_row,
     page_break_before,
 )
+from pipelines.comparator_sheets import england_sheet, neighbours_sheet, rug_sheet
 from pipelines.figures import (
     QuarterFigures,
     as_figure,
@@ -245,8 +246,10 @@ def write_pack(
 ) -> Path:
     """One authority against London, for a practice leader's minute: first its three biggest
     concerns and strengths with the trend of each and a key; then the figures LIIA will ask it
-    to explain (concerns, strengths, unusual), every indicator, its trends against London, and a
-    sheet per theme with every authority's figures."""
+    to explain (concerns, strengths, unusual), every indicator, the authority beside its London
+    neighbours, in England's picture (DfE's published figures) and in the rug of every
+    authority, its trends against London, and a sheet per theme with every authority's
+    figures."""
     figures = shared.figures
     mine = shared.rows[code]
     concerns, strengths = headlines(mine, shared.indicators)
@@ -280,6 +283,9 @@ def write_pack(
     s.ws.print_area(0, 0, s.row, columns.index(fifth))
     _explain(book, shared, code, name)
     _every_indicator(book, shared, code)
+    neighbours_sheet(book, shared, code, name, dict(shared.order), RESTRICTED)
+    england_sheet(book, figures, code, name, shared.indicators, RESTRICTED)
+    rug_sheet(book, figures, shared.indicators, shared.order, RESTRICTED, highlight=code)
     _trends(book, shared, code, name)
     for theme, indicators in shared.by_theme.items():
         _pack_theme_sheet(book, shared, theme, indicators, code, name)

@@ -20,7 +20,8 @@ from pipelines.disclosure import (
 )
 from pipelines.quarters import Quarter
 from pipelines.release import Release, changes_text, decide
-from pipelines.warehouse import TABLE_BY_NAME, create_schema
+from pipelines.warehouse import create_schema
+from pipelines.warehouse_tables import TABLE_BY_NAME
 
 
 def last_release(con: duckdb.DuckDBPyConnection, quarter: Quarter) -> Release | None:

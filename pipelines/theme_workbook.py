@@ -14,6 +14,7 @@ from pathlib import Path
 
 from pipelines.catalogue import THEME_TITLES, Authorities, Catalogue, formula_refs
 from pipelines.charts import AXIS_RULE, bar_chart, chart_rows, line_chart, page_break_before
+from pipelines.comparator_sheets import NEIGHBOURS_SET, published_sheet
 from pipelines.figures import (
     QuarterFigures,
     as_figure,
@@ -41,6 +42,15 @@ from pipelines.layout import (
 )
 
 TRENDS_QUARTERS = 8
+
+
+NEIGHBOURS_NOTE = (
+    "London neighbours: each borough's DfE statistical neighbours (May 2025) that are in London, "
+    "topped up to seven by LIIA's London model of published context figures. The rank is among "
+    "the borough and its neighbours, 1 the best; the neighbours' figure is the sum of their "
+    "numerators over the sum of their denominators (for a total, the median neighbour). The "
+    "City of London is compared with Inner London only. Restricted edition only."
+)
 
 
 def notes(marking: str) -> list[str]:
@@ -72,6 +82,7 @@ def notes(marking: str) -> list[str]:
             "Notes from the authority are its own words beside its figures in the return, shown "
             "as written; they are not in the publishable edition."
         )
+        found.append(NEIGHBOURS_NOTE)
         found.append(
             "A figure marked questioned rests on a value the authority's feedback asked it to "
             "confirm (far from its previous quarter or from London's other authorities): it is "
@@ -146,7 +157,7 @@ def _cover(book: Book, figures, theme, authorities, marking, release=()) -> None
     s.row += 1
 
 
-def _contents(book: Book, indicators, marking) -> None:
+def _contents(book: Book, indicators, marking, published: bool = False) -> None:
     s = book.sheet("Contents", "Contents", marking)
     top = s.row
     link = book.format(font_color=BLUE, underline=1)
@@ -156,6 +167,11 @@ def _contents(book: Book, indicators, marking) -> None:
         ("Summary", "Every indicator by authority, with its band"),
         *((ind.id, ind.name) for ind in indicators.itertuples()),
         ("Trends", "London and the median authority over the last eight quarters"),
+        *(
+            [("England", "DfE's published figures for England, London and every authority")]
+            if published
+            else []
+        ),
         ("Definitions", "How each indicator is worked out and compared"),
     ]
     for r, (name, what) in enumerate(sheets, start=top + 1):
@@ -216,6 +232,15 @@ def _summary(book, figures, indicators, names, marking) -> None:
     s.ws.repeat_rows(top)
 
 
+def neighbour_comparisons(figures, indicator_id: str) -> dict[str, dict]:
+    """Each authority's comparison with its London neighbours on one indicator."""
+    c = figures.comparators
+    if c.empty:
+        return {}
+    rows = c[(c["indicator_id"] == indicator_id) & (c["set_id"] == NEIGHBOURS_SET)]
+    return rows.set_index("authority").to_dict("index")
+
+
 def comparing(ind) -> list[tuple[str, str, str]]:
     """(column, benchmarks field, kind) of what a figure is compared with over time: the quarter
     before and a year earlier; a year-to-date figure, only the same quarter a year earlier."""
@@ -247,8 +272,12 @@ def _columns_for(ind, marking) -> list[str]:
         columns = ["Rank", *columns, "Quartile band", "Top or bottom 20%"]
         columns += [*over_time, "Sub-region", "London median"]
     if marking == RESTRICTED:
-        columns.append("Note from the authority")
+        columns += [NEIGHBOUR_RANK, NEIGHBOUR_FIGURE, "Note from the authority"]
     return columns
+
+
+NEIGHBOUR_RANK = "Rank among its London neighbours"
+NEIGHBOUR_FIGURE = "Its London neighbours (totals: median neighbour)"
 
 
 def _sorted_rows(ind, records: list[dict], names) -> list[dict]:
@@ -278,11 +307,14 @@ def _indicator_sheet(book, n, ind, figures, names, marking) -> None:
         refs += f" {NOTE_YEAR_TO_DATE}"
     refs += f" {NOTE_GROUPS}"
     if marking == RESTRICTED:
-        refs += f". A figure marked questioned: [note {len(notes(marking))}]."
+        said = notes(marking)
+        refs += f". London neighbours: [note {said.index(NEIGHBOURS_NOTE) + 1}]."
+        refs += f" A figure marked questioned: [note {len(said)}]."
     s.prose(f"{ind.id}: {ind.formula}. {ind.comparison_note} {refs}", 150, italic=True)
     top = s.row + 1
     note_col = len(columns) - 1 if marking == RESTRICTED else None
     ranked = "Rank" in columns
+    neighbours = neighbour_comparisons(figures, ind.id)
     for r, b in enumerate(rows, start=top + 1):
         c = 0
         if ranked:
@@ -309,6 +341,15 @@ def _indicator_sheet(book, n, ind, figures, names, marking) -> None:
         s.text(r, c, shown_text(b["sub_region"]))
         s.number(r, c + 1, b["london_median"], ind.unit)
         if note_col is not None:
+            g = neighbours.get(b["authority"], {})
+            rank = g.get("rank_in_group")
+            if is_neutral(ind):
+                s.text(r, c + 2, "by value" if g else "", align="center")
+            else:
+                text = "" if is_missing(rank) else f"{int(rank)} of {int(g['n_ranked'])}"
+                s.text(r, c + 2, text, align="center")
+            figure = g.get("group_median") if is_total(ind) else g.get("group_value")
+            s.number(r, c + 3, figure, ind.unit)
             s.text(r, note_col, figures.note(b["authority"], ind), wrap=True)
     last = top + len(rows)
     s.table(top, last, columns, f"Indicator{n}")
@@ -549,12 +590,16 @@ def write_theme_workbook(
     names = authorities.table.set_index("liia_code")["name"]
     book = Book(path)
     _cover(book, figures, theme, authorities, marking, release)
-    _contents(book, indicators, marking)
+    has_published = not figures.published.empty and bool(
+        set(figures.published["indicator_id"]) & set(indicators["id"])
+    )
+    _contents(book, indicators, marking, has_published)
     _notes(book, marking)
     _summary(book, figures, indicators, names, marking)
     for n, ind in enumerate(indicators.itertuples(), start=1):
         _indicator_sheet(book, n, ind, figures, names, marking)
     _trends(book, figures, indicators, marking)
+    published_sheet(book, figures, list(indicators.itertuples()), names.to_dict(), marking)
     _definitions(book, indicators, catalogue, marking)
     return book.close()
 

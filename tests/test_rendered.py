@@ -19,6 +19,7 @@ QUARTER = "2026-27-Q2"
 # the sheets a reader reads as prose, whose every sentence must be printed whole
 PROSE_SHEETS = {"Cover", "Contents", "Notes", "Key", "Summary", "Submissions", "Guidance"}
 PROSE_SHEETS |= {"Finance", "Adolescents", "Workforce", "SEND"}  # the template's guidance lines
+PROSE_SHEETS |= {"Neighbours", "England", "Rug"}  # a pack's peers, DfE's figures, the rug
 
 
 def render(workbooks: dict[str, Path], folder: Path) -> dict[str, str]:
@@ -170,3 +171,22 @@ def test_a_packs_first_page_tells_its_biggest_concerns_and_strengths_with_their_
         sheet = z.read("xl/worksheets/sheet1.xml").decode()
     # a sparkline for each of the six, drawn from the eight quarters beside it
     assert sheet.count("<x14:sparkline>") == 6
+
+
+def test_a_packs_neighbours_page_prints_its_rank_among_them_and_their_figures(rendered):
+    """Croydon's Neighbours sheet, printed: each neighbour by name, and for the agency rate its
+    rank among them and every neighbour's figure as shown."""
+    workbooks, texts = rendered
+    pages = [p for p in texts["pack"].split("\f") if "and its London neighbours" in p]
+    assert pages, "no Neighbours page printed"
+    printed = _words(" ".join(pages))
+    ws = load_workbook(workbooks["pack"])["Neighbours"]
+    rows = list(ws[ws.tables["Neighbours"].ref])
+    header = [c.value for c in rows[0]]
+    neighbours = header[header.index("Highest neighbour") + 1 :]
+    assert len(neighbours) >= 7
+    for name in neighbours:
+        assert _words(name) in printed, name
+    (agency,) = [r for r in rows[1:] if r[0].value == "Agency rate (%)"]
+    rank = agency[header.index("Rank among you and your neighbours")].value
+    assert re.fullmatch(r"\d+ of \d+", rank) and rank in printed

@@ -29,6 +29,7 @@ from pipelines.public_edition import (
     releases_of,
     write_public_csv,
 )
+from pipelines.published import latest_published_file, loaded_file
 from pipelines.quarters import Quarter, parse_quarter
 from pipelines.release import RELEASE_TAG, ReleaseSettings, release_facts, run_moment
 from pipelines.settlement import (
@@ -44,6 +45,7 @@ from pipelines.warehouse import (
     ANALYST_STORAGE_VERSION,
     export_quarter,
     exported_quarters,
+    load_published_figures,
     load_quarter,
     publish,
     reconcile_quarter,
@@ -321,7 +323,49 @@ def public_release(
     return dg.MaterializeResult(metadata=metadata)
 
 
-@dg.asset(group_name="reports", pool=WAREHOUSE_POOL, deps=[public_release], **QUARTERLY)
+@dg.asset(group_name="context", pool=WAREHOUSE_POOL)
+def published_figures(
+    context: dg.AssetExecutionContext, duckdb: DuckDBResource, paths: LiiaPaths
+) -> dg.MaterializeResult:
+    """DfE's published figures (LAIT), as published, in the working database: every row with its
+    text, our indicators where the definitions correspond, and each authority's context (England,
+    London, Inner/Outer, its DfE neighbours). The newest Parquet file in the published folder is
+    loaded; the same file again is left as it is. Annual context, never mixed into a quarter."""
+    file = latest_published_file(Path(paths.published))
+    if file is None:
+        context.log.warning(
+            f"No published figures: no Parquet file in {paths.published}. Packs and workbooks are "
+            "written without DfE's context; put DfE's LAIT file there."
+        )
+        return dg.MaterializeResult(metadata={"file": "none"})
+    with working_db(duckdb) as con:
+        if loaded_file(con) == file.sha256:
+            return dg.MaterializeResult(
+                metadata={"file": file.path.name, "sha256": file.sha256, "loaded": "already"}
+            )
+        counts = load_published_figures(con, file, load_authorities())
+    progress.info(
+        f"Published figures: {file.path.name}, {counts['published_values']:,} rows, "
+        f"{counts['published_figures']:,} of our indicators"
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "file": file.path.name,
+            "sha256": file.sha256,
+            "dagster/row_count": counts["published_values"],
+            "rows_loaded": _table(
+                pd.DataFrame([{"table": t, "rows": n} for t, n in counts.items()])
+            ),
+        }
+    )
+
+
+@dg.asset(
+    group_name="reports",
+    pool=WAREHOUSE_POOL,
+    deps=[public_release, published_figures],
+    **QUARTERLY,
+)
 def benchmark_workbooks(
     context: dg.AssetExecutionContext, duckdb: DuckDBResource, paths: LiiaPaths
 ) -> dg.MaterializeResult:

@@ -20,13 +20,16 @@ WAREHOUSE = PROJECT_ROOT / "warehouse"
 
 class LiiaPaths(dg.ConfigurableResource):
     """Where returns arrive, where received files are archived, where the analysts' copy of the
-    warehouse and its Parquet exports are published, and where workbooks are written."""
+    warehouse and its Parquet exports are published, where workbooks are written, and where DfE's
+    published figures are dropped."""
 
     inbox: str = str(PROJECT_ROOT / "sample_returns")
     archive: str = str(WAREHOUSE / "archive")
     warehouse: str = str(WAREHOUSE / "liia.duckdb")
     exports: str = str(WAREHOUSE / "exports")
     reports: str = str(PROJECT_ROOT / "reports")
+    # DfE's published figures: the newest Parquet file here is loaded (drop a newer one in)
+    published: str = str(PROJECT_ROOT / "reference" / "dfe")
 
 
 ENVIRONMENT = {
@@ -35,6 +38,7 @@ ENVIRONMENT = {
     "warehouse": "LIIA_WAREHOUSE",
     "exports": "LIIA_EXPORTS",
     "reports": "LIIA_REPORTS",
+    "published": "LIIA_PUBLISHED",
 }
 
 
