@@ -3,6 +3,8 @@ picture from DfE's published figures, and the "tartan rug" of every authority by
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 
 from pipelines.figures import QuarterFigures, is_missing, is_neutral, is_total, shown_text
@@ -132,10 +134,11 @@ def _get(mine: dict, ind, field: str):
     return None if is_missing(value) else value
 
 
-def england_sheet(book: Book, figures: QuarterFigures, code: str, name: str, indicators, marking):
+def england_sheet(book: Book, shared, code: str, name: str, marking):
     """DfE's latest published figure of each indicator that has one, for the authority beside its
     DfE neighbours' mean, its half of London, London and England, each with its year: annual
     context at a census date, never this quarter's figure."""
+    figures, indicators = shared.figures, shared.indicators
     s = book.sheet("England", f"{name} in England's picture: DfE's published figures", marking)
     published = figures.published
     mine = published[published["authority"] == code] if not published.empty else published
@@ -169,7 +172,11 @@ def england_sheet(book: Book, figures: QuarterFigures, code: str, name: str, ind
         "How DfE's definition differs",
     ]
     by_id = {i.id: i for i in indicators}
-    rows = [r for r in mine.itertuples() if r.indicator_id in by_id]
+    order = {i.id: k for k, i in enumerate(indicators)}
+    rows = sorted(
+        (r for r in mine.itertuples() if r.indicator_id in by_id),
+        key=lambda r: order[r.indicator_id],
+    )
     for r, row in enumerate(rows, start=top + 1):
         ind = by_id[row.indicator_id]
         s.text(r, 0, ind.name, wrap=True)
@@ -182,9 +189,10 @@ def england_sheet(book: Book, figures: QuarterFigures, code: str, name: str, ind
         s.number(r, 7, _published(row.inner_outer_value), ind.unit)
         s.number(r, 8, _published(row.london_value), ind.unit)
         s.number(r, 9, _published(row.england_value), ind.unit)
-        ours = figures.current
-        value = ours[(ours["authority"] == code) & (ours["indicator_id"] == ind.id)]["value"]
-        s.number(r, 10, value.iloc[0] if len(value) else None, ind.unit)
+        ours = shared.rows[code][ind.id]
+        s.number(
+            r, 10, ours["value"] if not is_missing(ours["value"]) else ours["symbol"], ind.unit
+        )
         s.text(r, 11, row.difference, wrap=True)
     s.table(top, top + len(rows), columns, "England")
     s.caps.update({0: 36, 2: 22, 11: 60})
@@ -220,6 +228,15 @@ RUG_KEY = [
 ]
 
 
+RUG_COLUMN = 6  # characters: two lines of a header turned on its side
+POINTS_A_CHARACTER = 6
+
+
+def rug_header_height(labels: list[str]) -> float:
+    """Points for the rug's header row: its longest label in two lines, on its side."""
+    return POINTS_A_CHARACTER * (math.ceil(max(map(len, labels), default=10) / 2) + 3)
+
+
 def rug_sheet(
     book: Book,
     figures: QuarterFigures,
@@ -227,18 +244,21 @@ def rug_sheet(
     order: list[tuple[str, str]],
     marking: str,
     highlight: str | None = None,
+    by_authority: dict[str, dict[str, dict]] | None = None,
 ) -> None:
     """Every authority by every banded indicator of `indicators`, each cell its band with its
-    colour (or its symbol), the reader's own row shaded and bold when `highlight` names it."""
+    colour (or its symbol), the reader's own row shaded and bold when `highlight` names it.
+    `by_authority`: the quarter's rows (authority -> indicator -> row), if already at hand."""
     s = book.sheet("Rug", f"Every authority at a glance, {figures.quarter.label}", marking)
     for text in [*RUG_KEY, SYMBOL_LEGEND]:
         s.prose(text, 150)
     if highlight:
         s.prose("Your own row is shaded and bold.", 150)
     banded = [i for i in indicators if not is_total(i)]
-    rows = {}
-    for r in figures.current.to_dict("records"):
-        rows[(r["authority"], r["indicator_id"])] = r
+    if by_authority is None:
+        by_authority = {}
+        for r in figures.current.to_dict("records"):
+            by_authority.setdefault(r["authority"], {})[r["indicator_id"]] = r
     top = s.row + 1
     header = book.format(
         bold=True, rotation=90, bg_color="#DEE0E2", bottom=1, valign="bottom", text_wrap=True
@@ -248,7 +268,7 @@ def rug_sheet(
         own = {"bold": True, "bg_color": OWN_FILL} if code == highlight else {}
         s.text(r, 0, name, **own)
         for c, ind in enumerate(banded, start=1):
-            text, fill = rug_cell(rows.get((code, ind.id), {}), ind)
+            text, fill = rug_cell(by_authority.get(code, {}).get(ind.id, {}), ind)
             style = {"align": "center", **({"bg_color": fill} if fill else {})}
             if code == highlight:
                 style |= {"bold": True, "top": 2, "bottom": 2}
@@ -265,11 +285,12 @@ def rug_sheet(
             "columns": [{"header": label, "header_format": header} for label in columns],
         },
     )
-    s.ws.set_row(top, 190)
-    s.heights[top] = 190
+    # the header turned on its side, in two lines of the column's width: tall enough for the
+    # longest name in two (about 6 points a character of bold Arial 10)
+    s.heights[top] = rug_header_height(columns[1:])
     for c in range(1, len(columns)):
-        s.width(c, 5)
-        s.caps[c] = 5
+        s.width(c, RUG_COLUMN)
+        s.caps[c] = RUG_COLUMN
     s.ws.freeze_panes(top + 1, 1)
     s.ws.repeat_rows(top)
 
@@ -281,11 +302,10 @@ def published_sheet(book: Book, figures: QuarterFigures, indicators: list, names
     published = figures.published
     if published.empty:
         return False
-    by_id = {i.id: i for i in indicators}
-    mine = published[published["indicator_id"].isin(by_id)]
+    mine = published[published["indicator_id"].isin({i.id for i in indicators})]
     if mine.empty:
         return False
-    shown = [by_id[i] for i in dict.fromkeys(mine["indicator_id"])]
+    shown = [i for i in indicators if i.id in set(mine["indicator_id"])]  # catalogue order
     s = book.sheet("England", "England's picture: DfE's published figures", marking)
     years = ", ".join(sorted(set(mine["year"].astype(str))))
     s.prose(

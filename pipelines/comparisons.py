@@ -343,8 +343,9 @@ summed AS (
            count(*) FILTER (WHERE ranked) AS n_ranked,
            1 + count(*) FILTER (WHERE ranked AND NOT is_self AND badness < own_badness) AS place,
            bool_or(is_self AND ranked) AS own_ranked,
-           sum(numerator) FILTER (WHERE in_figure) AS group_numerator,
-           sum(denominator) FILTER (WHERE in_figure) AS group_denominator,
+           -- summed in a fixed order: a float sum's last digit must not depend on threads
+           sum(numerator ORDER BY unit) FILTER (WHERE in_figure) AS group_numerator,
+           sum(denominator ORDER BY unit) FILTER (WHERE in_figure) AS group_denominator,
            count(*) FILTER (WHERE in_figure) AS group_units,
            count(*) FILTER (WHERE NOT (neighbours AND is_self)) AS group_members,
            median(shown) FILTER (WHERE ranked AND NOT (neighbours AND is_self)) AS group_median,

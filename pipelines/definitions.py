@@ -15,7 +15,7 @@ from pipelines.defs.assets import (
 from pipelines.defs.jobs import quarter_job
 from pipelines.defs.resources import default_resources
 from pipelines.defs.schedules import quarter_deadline_schedule
-from pipelines.defs.sensors import inbox_sensor
+from pipelines.defs.sensors import inbox_sensor, published_figures_sensor
 
 all_assets = [
     published_figures,
@@ -33,6 +33,6 @@ defs = dg.Definitions(
     assets=all_assets,
     jobs=[quarter_job],
     schedules=[quarter_deadline_schedule],
-    sensors=[inbox_sensor, run_failure_alert, run_outcome_report],
+    sensors=[inbox_sensor, published_figures_sensor, run_failure_alert, run_outcome_report],
     resources=default_resources(),
 )

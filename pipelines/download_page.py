@@ -24,7 +24,7 @@ from pipelines.layout import save_text
 from pipelines.public_edition import releases_of
 from pipelines.quarters import Quarter, parse_quarter
 from pipelines.release import REVISIONS_POLICY, ReleaseSettings, deadline, next_release_text
-from pipelines.rug_table import RUG_STYLE, public_rug
+from pipelines.rug_table import RUG_STYLE, public_rug, published_areas
 from pipelines.workbooks import (
     AUTHORITIES,
     LIIA_TEAM,
@@ -284,15 +284,19 @@ def _release_lines(con, entry: QuarterEntry, root: Path) -> str:
     return f'<p class="release" data-status="{status}">{" ".join(lines)}</p>'
 
 
-def _contents(entries, rug: bool = False) -> str:
+def _contents(entries, tables: str = "") -> str:
     """Links to the page's parts and to each quarter: years of quarters make a long page."""
     if not entries:
         return ""
     quarters = " ".join(f'<a href="#q-{e.key}">{escape(e.label)}</a>' for e in entries)
+    parts = ['<a href="#glance">London at a glance</a>']
+    if 'id="rug"' in tables:
+        parts.append('<a href="#rug">Every authority at a glance</a>')
+    if 'id="england"' in tables:
+        parts.append('<a href="#england">London in England\'s picture</a>')
     return (
-        '<nav aria-label="Contents"><p><a href="#glance">London at a glance</a> · '
-        + ('<a href="#rug">Every authority at a glance</a> · ' if rug else "")
-        + f'<a href="#downloads">Downloads by quarter</a>: {quarters}</p></nav>'
+        f'<nav aria-label="Contents"><p>{" · ".join(parts)} · '
+        f'<a href="#downloads">Downloads by quarter</a>: {quarters}</p></nav>'
     )
 
 
@@ -332,7 +336,7 @@ shown.</dd>
 <dt>Next release</dt><dd>{escape(next_release)}</dd>
 <dt>Revisions</dt><dd>{escape(REVISIONS_POLICY)}</dd>
 </dl>
-<p class="meta">Page produced {produced:%d %B %Y %H:%M}.</p>{_contents(entries, bool(rug))}"""
+<p class="meta">Page produced {produced:%d %B %Y %H:%M}.</p>{_contents(entries, rug)}"""
     return _document(
         "LIIA quarterly benchmarks: public edition",
         header,
@@ -474,9 +478,12 @@ def write_download_pages(
                 theme_trends(con, catalogue, True),
                 ReleaseSettings.from_environment(),
                 produced,
-                public_rug(con, parse_quarter(released[0].key), authorities, catalogue)
-                if released
-                else "",
+                (
+                    public_rug(con, parse_quarter(released[0].key), authorities, catalogue)
+                    if released
+                    else ""
+                )
+                + published_areas(con, catalogue),
             ),
             reports / PUBLIC / "index.html",
         ),

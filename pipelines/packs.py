@@ -284,8 +284,8 @@ def write_pack(
     _explain(book, shared, code, name)
     _every_indicator(book, shared, code)
     neighbours_sheet(book, shared, code, name, dict(shared.order), RESTRICTED)
-    england_sheet(book, figures, code, name, shared.indicators, RESTRICTED)
-    rug_sheet(book, figures, shared.indicators, shared.order, RESTRICTED, highlight=code)
+    england_sheet(book, shared, code, name, RESTRICTED)
+    rug_sheet(book, figures, shared.indicators, shared.order, RESTRICTED, code, shared.rows)
     _trends(book, shared, code, name)
     for theme, indicators in shared.by_theme.items():
         _pack_theme_sheet(book, shared, theme, indicators, code, name)

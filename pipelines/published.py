@@ -63,10 +63,8 @@ CASE WHEN NOT regexp_matches(year, '^\d{4}') THEN NULL
 # Every row as published, with what is read from it. A percentage measure whose values for a year
 # are all fractions (at most 1) where its other years are 0-100 is scaled by 100, and says so.
 PUBLISHED_VALUES_SQL = f"""
-CREATE OR REPLACE TEMP TABLE published_read AS
 WITH raw AS (
     SELECT "Short Desc" AS measure,
-           max("Data item") OVER (PARTITION BY "Short Desc") AS title,
            "Years" AS year_text,
            "LA and Regions" AS area_name,
            CAST(CAST("LA Number" AS INTEGER) AS VARCHAR) AS la_code,
@@ -81,6 +79,10 @@ labelled AS (
 read AS (
     SELECT *, {YEAR_ENDING_SQL} AS year_ending FROM labelled
 ),
+titles AS (  -- DfE writes a measure's title on its first row only
+    SELECT "Short Desc" AS measure, max("Data item") AS title
+    FROM read_parquet($path) GROUP BY ALL
+),
 scales AS (
     SELECT r.measure, r.year_text,
            bool_and(abs(r.number) <= 1) AND any_value(d.percentage)
@@ -92,7 +94,7 @@ scales AS (
     WHERE r.number IS NOT NULL
     GROUP BY r.measure, r.year_text
 )
-SELECT r.measure, r.title, r.year_text, r.year, r.year_ending, r.year_note,
+SELECT r.measure, t.title, r.year_text, r.year, r.year_ending, r.year_note,
        r.la_code, r.area_name, r.region,
        CASE r.la_code WHEN '{ENGLAND}' THEN 'England'
                       WHEN '{LONDON}' THEN 'London'
@@ -104,6 +106,7 @@ SELECT r.measure, r.title, r.year_text, r.year, r.year_ending, r.year_note,
        r.number * CASE WHEN coalesce(s.fractions, false) THEN 100 ELSE 1 END AS value,
        coalesce(s.fractions, false) AS rescaled
 FROM read AS r
+LEFT JOIN titles AS t USING (measure)
 LEFT JOIN scales AS s USING (measure, year_text)
 """
 
@@ -136,14 +139,15 @@ QUALIFY row_number() OVER (
 PUBLISHED_CONTEXT_SQL = """
 WITH latest AS (
     SELECT indicator_id, max(year_ending) AS year_ending
-    FROM published_figures WHERE area = 'England' GROUP BY indicator_id
+    FROM staged_figures WHERE area = 'England' GROUP BY indicator_id
 ),
 figures AS (
-    SELECT f.* FROM published_figures AS f JOIN latest USING (indicator_id, year_ending)
+    SELECT f.* FROM staged_figures AS f JOIN latest USING (indicator_id, year_ending)
 ),
 neighbours AS (
     SELECT n.la_code, f.indicator_id,
-           avg(f.value) AS neighbours_mean, count(f.value) AS neighbours_reporting
+           avg(f.value ORDER BY n.neighbour_la_code) AS neighbours_mean,
+           count(f.value) AS neighbours_reporting
     FROM dfe_neighbours_all AS n
     JOIN figures AS f ON f.la_code = n.neighbour_la_code
     GROUP BY ALL
@@ -211,50 +215,86 @@ def load_mappings(directory: Path = CATALOGUE_DIR) -> pd.DataFrame:
     return table
 
 
-def published_frames(
+STAGED = ("published_read", "staged_figures", "staged_context")
+_INPUTS = ("published_dictionary", "published_measures", "region_authorities", "dfe_neighbours_all")
+
+
+def stage_published(
     con: duckdb.DuckDBPyConnection, file: PublishedFile, authorities: Authorities
-) -> dict[str, pd.DataFrame]:
-    """The published table read, our indicators in it, and each authority's context, computed in
-    `con` (its own tables untouched)."""
+) -> None:
+    """The published table read, our indicators in it and each authority's context, computed in
+    `con` as temporary tables (STAGED), never through pandas: the file has 641,070 rows."""
     folder = file.path.parent
-    dictionary = read_dictionary(folder)
     neighbours_path = folder / NEIGHBOURS
     neighbours = (
         read_dfe_neighbours(neighbours_path)
         if neighbours_path.exists()
         else pd.DataFrame(columns=["la_code", "neighbour_la_code", "position", "closeness"])
     )
-    frames = {
-        "published_dictionary": dictionary,
-        "published_measures": load_mappings(),
-        "region_authorities": authorities.table,
-        "dfe_neighbours_all": neighbours,
-    }
+    frames = dict(
+        zip(
+            _INPUTS,
+            (read_dictionary(folder), load_mappings(), authorities.table, neighbours),
+            strict=True,
+        )
+    )
     for name, frame in frames.items():
         con.register(f"_{name}", frame)
         con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM _{name}")
         con.unregister(f"_{name}")
-    try:
-        con.execute(PUBLISHED_VALUES_SQL, {"path": str(file.path)})
-        values = con.sql("SELECT * FROM published_read").df()
-        figures = con.sql(PUBLISHED_FIGURES_SQL).df()
-        con.register("_figures", figures)
-        con.execute("CREATE OR REPLACE TEMP TABLE published_figures AS SELECT * FROM _figures")
-        con.unregister("_figures")
-        context = con.sql(PUBLISHED_CONTEXT_SQL).df()
-    finally:
-        for name in [*frames, "published_read", "published_figures"]:
-            con.execute(f"DROP TABLE IF EXISTS temp.{name}")
-    updated = dictionary.set_index("measure")["last_update"]
-    figures["last_update"] = figures["measure"].map(updated)
-    context = context.merge(
-        figures.drop_duplicates("indicator_id")[
-            ["indicator_id", "measure", "period", "difference"]
-        ],
-        on="indicator_id",
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE published_read AS {PUBLISHED_VALUES_SQL}",
+        {"path": str(file.path)},
     )
-    context["last_update"] = context["measure"].map(updated)
-    return {"published_values": values, "published_figures": figures, "published_context": context}
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE staged_figures AS
+        SELECT f.*, CAST(d.last_update AS DATE) AS last_update
+        FROM ({PUBLISHED_FIGURES_SQL}) AS f
+        LEFT JOIN published_dictionary AS d USING (measure)"""
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE staged_context AS
+        SELECT c.*, m.measure, m.period, m.difference, m.last_update
+        FROM ({PUBLISHED_CONTEXT_SQL}) AS c
+        JOIN (SELECT DISTINCT indicator_id, measure, period, difference, last_update
+              FROM staged_figures) AS m USING (indicator_id)"""
+    )
+
+
+def drop_staged(con: duckdb.DuckDBPyConnection) -> None:
+    for name in (*_INPUTS, *STAGED):
+        con.execute(f"DROP TABLE IF EXISTS temp.{name}")
+
+
+def export_published_values(con: duckdb.DuckDBPyConnection, path: Path) -> Path:
+    """Every row read of the staged file, as Parquet at `path` (written beside it, then renamed):
+    DfE's whole table for analysts, kept out of the warehouse copy made at every run."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    quoted = str(partial).replace("'", "''")
+    con.execute(
+        f"COPY (SELECT * FROM published_read ORDER BY measure, year_text, la_code) "
+        f"TO '{quoted}' (FORMAT parquet, KV_METADATA {{source: '{SOURCE}', licence: '{LICENCE}'}})"
+    )
+    partial.replace(path)
+    return path
+
+
+def published_frames(
+    con: duckdb.DuckDBPyConnection, file: PublishedFile, authorities: Authorities
+) -> dict[str, pd.DataFrame]:
+    """What stage_published computes, as frames: published_values, published_figures and
+    published_context."""
+    try:
+        stage_published(con, file, authorities)
+        return {
+            table: con.sql(f"SELECT * FROM {staged}").df()
+            for table, staged in zip(
+                ("published_values", "published_figures", "published_context"), STAGED, strict=True
+            )
+        }
+    finally:
+        drop_staged(con)
 
 
 def source_line(year: str, last_update: date | None) -> str:

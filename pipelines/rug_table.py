@@ -1,6 +1,7 @@
-"""The "tartan rug" on the public page: every authority by every banded indicator, its band as
-published, as an accessible HTML table (caption, column and row headers, text not colour alone).
-Written from a template with autoescape: every name and text is escaped."""
+"""Tables on the public page: the "tartan rug" (every authority by every banded indicator, its band
+as published) and London in England's picture (DfE's published figures), as accessible HTML
+tables (caption, column and row headers, text not colour alone). Written from templates with
+autoescape: every name and text is escaped."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from pipelines.catalogue import Authorities, Catalogue
 from pipelines.comparator_sheets import rug_cell
+from pipelines.figures import format_value
 from pipelines.layout import SYMBOL_LEGEND
+from pipelines.published import LICENCE, SOURCE
 from pipelines.quarters import Quarter
 
 TEMPLATES = Environment(
@@ -72,4 +75,56 @@ def public_rug(
         table.append({"name": authorities.name(code), "cells": line})
     return TEMPLATES.get_template("rug.html").render(
         quarter=quarter.label, indicators=indicators, rows=table, symbols=SYMBOL_LEGEND
+    )
+
+
+# Each indicator's latest year DfE publishes for England, and the four areas in it.
+PUBLISHED_AREAS_SQL = """
+WITH latest AS (
+    SELECT indicator_id, max(year_ending) AS year_ending
+    FROM published_figures WHERE area = 'England' GROUP BY indicator_id
+)
+SELECT f.indicator_id, any_value(f.year) AS year, any_value(f.period) AS period,
+       any_value(f.difference) AS difference,
+       max(f.value) FILTER (WHERE f.area = 'England') AS england,
+       max(f.value) FILTER (WHERE f.area = 'London') AS london,
+       max(f.value) FILTER (WHERE f.area = 'Inner London') AS inner_london,
+       max(f.value) FILTER (WHERE f.area = 'Outer London') AS outer_london
+FROM published_figures AS f JOIN latest USING (indicator_id, year_ending)
+WHERE f.area IN ('England', 'London', 'Inner London', 'Outer London')
+GROUP BY f.indicator_id
+ORDER BY f.indicator_id
+"""
+
+
+def published_areas(con: duckdb.DuckDBPyConnection, catalogue: Catalogue) -> str:
+    """DfE's latest figures for England, London and its halves, as an HTML section; empty when
+    no published figures are loaded."""
+    exists = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'published_figures'"
+    ).fetchall()[0][0]
+    if not exists:
+        return ""
+    frame = con.sql(PUBLISHED_AREAS_SQL).df()
+    if frame.empty:
+        return ""
+    indicators = catalogue.indicators.set_index("id")
+    rows = []
+    for r in frame.itertuples():
+        ind = indicators.loc[r.indicator_id]
+        shown = {
+            area: "not published" if value != value else format_value(value, ind)
+            for area, value in (
+                ("england", r.england),
+                ("london", r.london),
+                ("inner", r.inner_london),
+                ("outer", r.outer_london),
+            )
+        }
+        rows.append(
+            {"name": ind["name"], "year": r.year, "period": r.period, "difference": r.difference}
+            | shown
+        )
+    return TEMPLATES.get_template("published.html").render(
+        rows=rows, source=f"{SOURCE}, {', '.join(sorted(set(frame['year'])))}", licence=LICENCE
     )

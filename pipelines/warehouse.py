@@ -17,7 +17,12 @@ import pandas as pd
 from pipelines.catalogue import THEME_TITLES, THEMES, Authorities, Catalogue
 from pipelines.comparisons import compare_quarter, indicator_scope, item_status, reporting_units
 from pipelines.groups import load_group_sets
-from pipelines.published import PublishedFile, published_frames
+from pipelines.published import (
+    PublishedFile,
+    drop_staged,
+    export_published_values,
+    stage_published,
+)
 from pipelines.quarters import Quarter, parse_quarter, quarter_range
 from pipelines.settlement import current_values
 from pipelines.warehouse_tables import (
@@ -496,29 +501,48 @@ def export_quarter(con: duckdb.DuckDBPyConnection, quarter: Quarter, folder: Pat
 
 
 def load_published_figures(
-    con: duckdb.DuckDBPyConnection, file: PublishedFile, authorities: Authorities
+    con: duckdb.DuckDBPyConnection,
+    file: PublishedFile,
+    authorities: Authorities,
+    export: Path | None = None,
 ) -> dict[str, int]:
-    """Replace the published tables with `file`'s, in one transaction. Row counts."""
-    frames = published_frames(con, file, authorities)
-    measures = frames["published_values"]["measure"].nunique()
-    record = pd.DataFrame(
-        [
-            {
-                "file_name": file.path.name,
-                "sha256": file.sha256,
-                "loaded_at": pd.Timestamp.now(tz="UTC"),
-                "rows": len(frames["published_values"]),
-                "measures": measures,
-            }
-        ]
-    )
-    con.execute("BEGIN TRANSACTION")
+    """Replace the published tables with `file`'s, in one transaction, in DuckDB throughout;
+    every row read also to the Parquet file `export`, if given. Row counts."""
     try:
-        create_schema(con)
-        for table, frame in {**frames, "published_files": record}.items():
-            _replace(con, table, frame)
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
-    return {table: len(frame) for table, frame in frames.items()}
+        stage_published(con, file, authorities)
+        if export is not None:
+            export_published_values(con, export)
+        ((rows, measures),) = con.execute(
+            "SELECT count(*), count(DISTINCT measure) FROM published_read"
+        ).fetchall()
+        con.execute("BEGIN TRANSACTION")
+        try:
+            create_schema(con)
+            counts = {"published_values": rows}
+            for table, staged in (
+                ("published_figures", "staged_figures"),
+                ("published_context", "staged_context"),
+            ):
+                columns = ", ".join(name for name, _, _ in TABLE_BY_NAME[table].columns)
+                con.execute(f"DELETE FROM {table}")
+                con.execute(f"INSERT INTO {table} SELECT {columns} FROM {staged}")
+                counts[table] = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+            record = pd.DataFrame(
+                [
+                    {
+                        "file_name": file.path.name,
+                        "sha256": file.sha256,
+                        "loaded_at": pd.Timestamp.now(tz="UTC"),
+                        "rows": rows,
+                        "measures": measures,
+                    }
+                ]
+            )
+            _replace(con, "published_files", record)
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+    finally:
+        drop_staged(con)
+    return counts

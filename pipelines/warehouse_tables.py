@@ -436,26 +436,6 @@ TABLES += [
         per_quarter=False,
     ),
     Table(
-        "published_values",
-        f"{PUBLISHED} Every row of DfE's long table: the text as published and what is read from it.",
-        (
-            ("measure", "VARCHAR", "LAIT's measure code (Short Desc), e.g. LAC"),
-            ("title", "VARCHAR", "The measure's title (Data item)"),
-            ("year_text", "VARCHAR", "The year as published: 2025, 2024-25, 2015/16, 2025 (prov)"),
-            ("year", "VARCHAR", "The year without its note: 2025, 2024-25"),
-            ("year_ending", "INTEGER", "The calendar year the period ends in"),
-            ("year_note", "VARCHAR", "provisional, outturn, revised or final, as published"),
-            ("la_code", "VARCHAR", "DfE LA number: 970 England, 986 London, 987/988 Inner/Outer"),
-            ("area_name", "VARCHAR", "The area as DfE spells it"),
-            ("region", "VARCHAR", "DfE's region of an authority: Inner London, Outer London, ..."),
-            ("area", "VARCHAR", "England, London, Inner London, Outer London, region or authority"),
-            ("value_text", "VARCHAR", "The value exactly as published (text; - not available)"),
-            ("value", "DOUBLE", "The value read: NULL for -, a year of fractions scaled to %"),
-            ("rescaled", "BOOLEAN", "A year published as fractions, multiplied by 100"),
-        ),
-        per_quarter=False,
-    ),
-    Table(
         "published_figures",
         f"{PUBLISHED} Our indicators in DfE's figures, where the definitions correspond "
         "(schemas/catalogue/published_measures.csv): every year and area.",

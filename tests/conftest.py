@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 import pytest
 from dagster_duckdb import DuckDBResource
 
@@ -125,6 +126,26 @@ def run_quarter(tmp_path: Path, inbox: Path, quarter: str, instance=None, **kwar
         resources=run_resources(tmp_path, inbox),
         **kwargs,
     )
+
+
+# Columns that say when something happened, which differ between runs in different folders.
+WHEN_COLUMNS = ("received_at", "released_at", "loaded_at")
+
+
+def warehouse_snapshot(path: Path) -> dict[str, list]:
+    """Every table of the database at `path`, sorted, without the times a file was first seen, a
+    quarter released and DfE's file loaded."""
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        tables = [r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()]
+        out = {}
+        for table in tables:
+            columns = [c[0] for c in con.execute(f"DESCRIBE {table}").fetchall()]
+            kept = ", ".join(f'"{c}"' for c in columns if c not in WHEN_COLUMNS)
+            out[table] = con.execute(f"SELECT {kept} FROM {table} ORDER BY ALL").fetchall()
+        return out
+    finally:
+        con.close()
 
 
 def validated(result) -> dict:

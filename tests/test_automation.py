@@ -34,10 +34,19 @@ def test_definitions_load_with_the_job_schedule_and_sensor():
     assert defs.resolve_job_def("quarter_job")
     assert defs.resolve_schedule_def("quarter_deadline_schedule")
     assert defs.resolve_sensor_def("inbox_sensor")
+    assert defs.resolve_sensor_def("published_figures_sensor")
     graph = defs.resolve_asset_graph()
     groups = {graph.get(key).group_name for key in graph.get_all_asset_keys()}
-    assert groups == {"receiving", "validation", "benchmarks", "release", "warehouse", "reports"}
-    assert len(graph.asset_check_keys) == 3
+    assert groups == {
+        "context",
+        "receiving",
+        "validation",
+        "benchmarks",
+        "release",
+        "warehouse",
+        "reports",
+    }
+    assert len(graph.asset_check_keys) == 4
 
 
 def _schedule_tick(instance, when: datetime):
@@ -199,10 +208,12 @@ def test_completeness_check_names_the_authorities_missing_from_the_latest_quarte
 def test_each_quarter_is_a_run_whose_checks_say_which_quarter(latest_quarter_run, latest_results):
     results = [latest_results[q] for q in ("2026-27-Q1", "2026-27-Q2")]
     for result, label in zip(results, ("2026-27 Q1", "2026-27 Q2"), strict=True):
-        materialised = {e.partition for e in result.get_asset_materialization_events()}
-        assert materialised == {label}
+        events = result.get_asset_materialization_events()
+        # every asset of the quarter says which; DfE's published figures are of no quarter
+        assert {e.partition for e in events if e.asset_key.path != ["published_figures"]} == {label}
+        assert [e.partition for e in events if e.asset_key.path == ["published_figures"]] == [None]
         checks = result.get_asset_check_evaluations()
-        assert len(checks) == 3 and {c.partition for c in checks} == {label}
+        assert len(checks) == 4 and {c.partition for c in checks} == {label}
     # The instance keeps each quarter's result of each check, and both runs.
     with dg.DagsterInstance.from_config(str(latest_quarter_run / "dagster_home")) as instance:
         key = dg.AssetCheckKey(dg.AssetKey("validated_returns"), "all_authorities_returned")

@@ -15,7 +15,7 @@ import duckdb
 import pytest
 
 from pipelines.defs.resources import environment_for
-from tests.conftest import PROJECT, SAMPLE, run_quarter, validated
+from tests.conftest import PROJECT, SAMPLE, run_quarter, validated, warehouse_snapshot
 
 RUN_TIMEOUT = 180
 
@@ -35,18 +35,7 @@ def _liia_run(env: dict, quarter: str) -> subprocess.Popen:
     )
 
 
-def _snapshot(path: Path) -> dict[str, list]:
-    """Every table, sorted, without the times a file was first seen and a quarter released (which
-    differ between runs in different folders)."""
-    con = duckdb.connect(str(path), read_only=True)
-    tables = [r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()]
-    out = {}
-    for table in tables:
-        columns = [c[0] for c in con.execute(f"DESCRIBE {table}").fetchall()]
-        kept = ", ".join(f'"{c}"' for c in columns if c not in ("received_at", "released_at"))
-        out[table] = con.execute(f"SELECT {kept} FROM {table} ORDER BY ALL").fetchall()
-    con.close()
-    return out
+_snapshot = warehouse_snapshot
 
 
 def _archived(archive: Path) -> dict[str, bytes]:

@@ -264,3 +264,79 @@ def test_rank_among_neighbours_and_their_figure_follow_from_the_neighbours_own_r
             assert group.group_units == len(f)
             checked += 1
     assert checked == 20
+
+
+def test_the_public_edition_publishes_no_comparator_group_figure(latest_quarter_run):
+    """More overlapping group sums would give an intruder more to difference against the
+    published London, Inner/Outer and sub-region figures: the public edition shows none of the
+    new groups (the audit of what it does show passes in test_release)."""
+    from openpyxl import load_workbook
+
+    public = latest_quarter_run / "reports" / "public"
+    words = (
+        "neighbour",
+        "Central London Forward",
+        "West London Alliance",
+        "Local London",
+        "South London Partnership",
+        "Achieving for Children",
+        "Bi-borough",
+    )
+    looked = 0
+    for path in sorted(public.rglob("*")):
+        if path.suffix == ".xlsx":
+            wb = load_workbook(path, read_only=True)
+            assert "Neighbours" not in wb.sheetnames
+            text = " ".join(
+                str(v)
+                for ws in wb.worksheets
+                for row in ws.iter_rows(values_only=True)
+                for v in row
+                if v is not None
+            )
+        elif path.suffix in (".csv", ".html"):
+            text = path.read_text()
+        else:
+            continue
+        looked += 1
+        found = [w for w in words if w.lower() in text.lower()]
+        assert not found, (path.name, found)
+    assert looked >= 10
+    with _warehouse(latest_quarter_run) as con:
+        groupings = {
+            g for (g,) in con.sql("SELECT DISTINCT grouping FROM public_group_figures").fetchall()
+        }
+    assert groupings <= {"london", "inner_outer_ons", "sub_region"}
+
+
+def test_a_run_uses_an_operators_good_set_and_warns_of_a_bad_one_without_failing(
+    tmp_path, monkeypatch
+):
+    from tests.conftest import check_evaluation, run_quarter, some_returns
+
+    path = _sets(
+        tmp_path,
+        [
+            "barnet_chosen,Barnet's chosen,neighbours,chosen.csv,2026,Barnet,no",
+            "typo,Typo,groups,typo.csv,2026,LIIA,no",
+        ],
+        {
+            "chosen.csv": "group,authority\nBAR,Barking and Dagenham\nBAR,Bexley\n",
+            "typo.csv": "group,authority\nPair,Barnet\nPair,Brentt\n",
+        },
+    )
+    monkeypatch.setenv("LIIA_GROUP_SETS", str(path))
+    inbox = tmp_path / "inbox"
+    some_returns("2026-27-Q2", inbox, n=4)
+    result = run_quarter(tmp_path / "run", inbox, "2026-27-Q2")
+    assert result.success
+    check = check_evaluation(result, "comparator_groups_valid")
+    assert not check.passed and "'Brentt'" in check.description
+    with duckdb.connect(str(tmp_path / "run" / "liia.duckdb"), read_only=True) as con:
+        sets = {s for (s,) in con.sql("SELECT DISTINCT set_id FROM group_benchmarks").fetchall()}
+        (n,) = con.execute(
+            "SELECT DISTINCT n_ranked FROM group_benchmarks WHERE set_id = 'barnet_chosen' "
+            "AND indicator_id = 'FIN-I02'"
+        ).fetchone()
+    assert "barnet_chosen" in sets and "typo" not in sets
+    assert n <= 3  # Barnet and its two chosen comparators, those of them that returned

@@ -182,3 +182,43 @@ def test_the_publishable_workbook_sets_dfes_figures_beside_ours_with_their_year_
     assert "Source: Department for Education" in text and "Open Government Licence" in text
     contents = [c.value for c in wb["Contents"]["A"] if c.value]
     assert "England" in contents
+
+
+def test_a_newer_published_file_dropped_in_asks_for_the_latest_quarter_again(tmp_path):
+    import dagster as dg
+    from dagster_duckdb import DuckDBResource
+
+    from pipelines.defs.resources import LiiaPaths, ledger_path
+    from pipelines.defs.sensors import published_figures_sensor
+    from pipelines.ledger import record_answered
+    from pipelines.quarters import parse_quarter
+
+    folder = tmp_path / "published"
+    old = _messy_file(
+        folder, "bds_long_0.parquet", [("LAC", "CLA", "2025", "England", "67", 970.0, "NA")]
+    )
+    os.utime(old, (1_700_000_000, 1_700_000_000))
+    duck = DuckDBResource(database=str(tmp_path / "working" / "liia.duckdb"))
+    resources = {"paths": LiiaPaths(published=str(folder)), "duckdb": duck}
+    ledger_path(duck).parent.mkdir(parents=True)
+    for key in ("2026-27-Q1", "2026-27-Q2"):
+        record_answered(ledger_path(duck), parse_quarter(key), [key], "run")
+    with dg.instance_for_test() as instance:
+
+        def tick(cursor):
+            context = dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources)
+            return published_figures_sensor(context), context.cursor
+
+        result, cursor = tick(None)  # the first look notes the file; the next run loads it
+        assert isinstance(result, dg.SkipReason) and cursor
+        result, same = tick(cursor)
+        assert isinstance(result, dg.SkipReason) and same == cursor
+        _messy_file(
+            folder, "bds_long_1.parquet", [("LAC", "CLA", "2026", "England", "65", 970.0, "NA")]
+        )
+        request, newer = tick(cursor)
+        assert isinstance(request, dg.RunRequest) and newer != cursor
+        assert request.partition_key == "2026-27 Q2"  # the latest answered quarter, run again
+        assert request.tags["liia/published_file"] == "bds_long_1.parquet"
+        again, _ = tick(newer)
+        assert isinstance(again, dg.SkipReason)

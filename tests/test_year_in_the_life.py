@@ -188,9 +188,12 @@ def test_a_year_of_quarters_run_by_themselves(tmp_path, region, monkeypatch):
     # release publishes what the clean run's one release does.
     releases = ("releases", "public_benchmarks", "public_group_figures", "disclosure_audit")
     lived, cleanly = _snapshot(live / "liia.duckdb"), _snapshot(clean / "working" / "liia.duckdb")
-    assert {t: lived[t] for t in lived if t not in releases} == {
-        t: cleanly[t] for t in cleanly if t not in releases
-    }
+    differ = [
+        t
+        for t in sorted(set(lived) | set(cleanly))
+        if t not in releases and lived.get(t) != cleanly.get(t)
+    ]
+    assert not differ, differ  # the names only: a table's rows are too many to show
     assert _latest_public(live / "liia.duckdb") == _latest_public(clean / "working" / "liia.duckdb")
     con = duckdb.connect(str(live / "liia.duckdb"), read_only=True)
     revised = con.execute("SELECT count(*) FROM releases WHERE release > 1").fetchone()[0]

@@ -21,6 +21,7 @@ from pipelines.defs.resources import LiiaPaths, ledger_path, working_db
 from pipelines.download_page import write_download_pages
 from pipelines.feedback import feedback_path, feedback_rows, write_feedback
 from pipelines.figures import public_figures, quarter_figures
+from pipelines.groups import load_group_sets
 from pipelines.ledger import record_answered
 from pipelines.public_edition import (
     make_release,
@@ -239,7 +240,13 @@ def _previous_values(duckdb: DuckDBResource, quarter: Quarter) -> pd.DataFrame:
             "benchmarks",
             "The warehouse holds exactly the current returns' accepted values, the items behind "
             "the indicators match them, and every authority has a row for every indicator.",
-        )
+        ),
+        _check(
+            "comparator_groups_valid",
+            "benchmarks",
+            "Every comparator group set (schemas/catalogue/group_sets.csv and LIIA_GROUP_SETS) "
+            "was read and used; a set refused says why and what to change.",
+        ),
     ],
     **QUARTERLY,
 )
@@ -264,6 +271,9 @@ def benchmarks(context: dg.AssetExecutionContext, validated_returns: dict, duckd
         mismatches = reconcile_quarter(
             con, quarter, validated_returns["values"], authorities, catalogue
         )
+    refused = load_group_sets(authorities).problems
+    for problem in refused:
+        context.log.warning(f"Comparator groups: {problem}")
     _report(
         context,
         quarter,
@@ -288,7 +298,16 @@ def benchmarks(context: dg.AssetExecutionContext, validated_returns: dict, duckd
                     "mismatches": len(mismatches),
                     "first": "; ".join(mismatches[:20]) or "none",
                 },
-            )
+            ),
+            dg.AssetCheckResult(
+                check_name="comparator_groups_valid",
+                passed=not refused,
+                severity=dg.AssetCheckSeverity.WARN,
+                description="every group set used"
+                if not refused
+                else f"{len(refused)} problem(s): {refused[0]}",
+                metadata={"problems": "\n".join(refused) or "none"},
+            ),
         ],
     )
 
@@ -327,10 +346,11 @@ def public_release(
 def published_figures(
     context: dg.AssetExecutionContext, duckdb: DuckDBResource, paths: LiiaPaths
 ) -> dg.MaterializeResult:
-    """DfE's published figures (LAIT), as published, in the working database: every row with its
-    text, our indicators where the definitions correspond, and each authority's context (England,
-    London, Inner/Outer, its DfE neighbours). The newest Parquet file in the published folder is
-    loaded; the same file again is left as it is. Annual context, never mixed into a quarter."""
+    """DfE's published figures (LAIT), as published: every row read with its text, as Parquet in
+    the exports (exports/published/published_values.parquet); in the working database, our
+    indicators where the definitions correspond and each authority's context (England, London,
+    Inner/Outer, its DfE neighbours). The newest Parquet file in the published folder is loaded;
+    the same file again is left as it is. Annual context, never mixed into a quarter."""
     file = latest_published_file(Path(paths.published))
     if file is None:
         context.log.warning(
@@ -338,12 +358,16 @@ def published_figures(
             "written without DfE's context; put DfE's LAIT file there."
         )
         return dg.MaterializeResult(metadata={"file": "none"})
+    every_row = Path("published") / "published_values.parquet"
+    live = Path(paths.exports) / every_row
     with working_db(duckdb) as con:
-        if loaded_file(con) == file.sha256:
+        if loaded_file(con) == file.sha256 and live.exists():
             return dg.MaterializeResult(
                 metadata={"file": file.path.name, "sha256": file.sha256, "loaded": "already"}
             )
-        counts = load_published_figures(con, file, load_authorities())
+        # into the run's staging copy of the exports, put in place with the rest at its end
+        staged = staging.begin(Path(paths.exports), _run_id(context)) / every_row
+        counts = load_published_figures(con, file, load_authorities(), staged)
     progress.info(
         f"Published figures: {file.path.name}, {counts['published_values']:,} rows, "
         f"{counts['published_figures']:,} of our indicators"
@@ -353,6 +377,7 @@ def published_figures(
             "file": file.path.name,
             "sha256": file.sha256,
             "dagster/row_count": counts["published_values"],
+            "every_row": dg.MetadataValue.path(str(live)),
             "rows_loaded": _table(
                 pd.DataFrame([{"table": t, "rows": n} for t, n in counts.items()])
             ),

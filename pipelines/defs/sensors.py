@@ -70,3 +70,40 @@ def inbox_sensor(context: dg.SensorEvaluationContext, paths: LiiaPaths, duckdb: 
         cursor=cursor,
         skip_reason=None if requests else " ".join(reasons) or "No file without an answer.",
     )
+
+
+PUBLISHED_TAG = "liia/published_file"
+
+
+@dg.sensor(
+    job=quarter_job,
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="When a newer file of DfE's published figures is dropped into the published "
+    "folder, runs the latest quarter with answered returns again, so that its workbooks, packs "
+    "and page carry the new context. The first look only notes what is there: the next run loads "
+    "it anyway.",
+)
+def published_figures_sensor(
+    context: dg.SensorEvaluationContext, paths: LiiaPaths, duckdb: DuckDBResource
+):
+    files = sorted(
+        Path(paths.published).glob("*.parquet"), key=lambda p: (p.stat().st_mtime, p.name)
+    )
+    if not files:
+        return dg.SkipReason(f"No published figures in {paths.published}.")
+    newest = files[-1].stat()
+    seen = f"{files[-1].name}:{newest.st_size}:{newest.st_mtime_ns}"
+    if context.cursor is None or context.cursor == seen:
+        context.update_cursor(seen)
+        return dg.SkipReason(f"{files[-1].name} is the published file already noted.")
+    context.update_cursor(seen)
+    quarters = answered(ledger_path(duckdb)).quarters
+    if not quarters:
+        return dg.SkipReason(f"{files[-1].name} is new; the first run will load it.")
+    latest = max(quarters)
+    return dg.RunRequest(
+        run_key=f"published {seen}",
+        partition_key=latest.label,
+        tags={PUBLISHED_TAG: files[-1].name},
+    )
