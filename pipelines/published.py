@@ -266,18 +266,31 @@ def drop_staged(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"DROP TABLE IF EXISTS temp.{name}")
 
 
-def export_published_values(con: duckdb.DuckDBPyConnection, path: Path) -> Path:
-    """Every row read of the staged file, as Parquet at `path` (written beside it, then renamed):
-    DfE's whole table for analysts, kept out of the warehouse copy made at every run."""
+def export_published_values(con: duckdb.DuckDBPyConnection, file: PublishedFile, path: Path):
+    """Every row read of the staged `file`, as Parquet at `path` (written beside it, then
+    renamed), its SHA-256 in the file's metadata: DfE's whole table for analysts, kept out of the
+    warehouse copy made at every run."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.partial")
     quoted = str(partial).replace("'", "''")
+    kv = f"source: '{SOURCE}', licence: '{LICENCE}', sha256: '{file.sha256}'"
     con.execute(
-        f"COPY (SELECT * FROM published_read ORDER BY measure, year_text, la_code) "
-        f"TO '{quoted}' (FORMAT parquet, KV_METADATA {{source: '{SOURCE}', licence: '{LICENCE}'}})"
+        "COPY (SELECT * FROM published_read ORDER BY measure, year_text, la_code) "
+        f"TO '{quoted}' (FORMAT parquet, KV_METADATA {{{kv}}})"
     )
     partial.replace(path)
     return path
+
+
+def exported_sha(path: Path) -> str | None:
+    """The SHA-256 of the published file an export of every row was made from, or None."""
+    if not path.is_file():
+        return None
+    rows = duckdb.execute(
+        "SELECT decode(value) FROM parquet_kv_metadata(?) WHERE decode(key) = 'sha256'",
+        [str(path)],
+    ).fetchall()
+    return rows[0][0] if rows else None
 
 
 def published_frames(

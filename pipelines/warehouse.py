@@ -21,6 +21,7 @@ from pipelines.published import (
     PublishedFile,
     drop_staged,
     export_published_values,
+    exported_sha,
     stage_published,
 )
 from pipelines.quarters import Quarter, parse_quarter, quarter_range
@@ -500,18 +501,32 @@ def export_quarter(con: duckdb.DuckDBPyConnection, quarter: Quarter, folder: Pat
     return written
 
 
-def load_published_figures(
+def export_every_published_row(
     con: duckdb.DuckDBPyConnection,
     file: PublishedFile,
     authorities: Authorities,
-    export: Path | None = None,
-) -> dict[str, int]:
-    """Replace the published tables with `file`'s, in one transaction, in DuckDB throughout;
-    every row read also to the Parquet file `export`, if given. Row counts."""
+    live: Path,
+    staged: Path,
+) -> bool:
+    """Every row of `file`, read, as Parquet at `staged` (to be put in place at `live`), unless
+    `live` already holds them: whether it wrote them."""
+    if exported_sha(live) == file.sha256:
+        return False
     try:
         stage_published(con, file, authorities)
-        if export is not None:
-            export_published_values(con, export)
+        export_published_values(con, file, staged)
+    finally:
+        drop_staged(con)
+    return True
+
+
+def load_published_figures(
+    con: duckdb.DuckDBPyConnection, file: PublishedFile, authorities: Authorities
+) -> dict[str, int]:
+    """Replace the published tables with `file`'s, in one transaction, in DuckDB throughout.
+    Row counts (published_values: the rows read)."""
+    try:
+        stage_published(con, file, authorities)
         ((rows, measures),) = con.execute(
             "SELECT count(*), count(DISTINCT measure) FROM published_read"
         ).fetchall()

@@ -222,3 +222,24 @@ def test_a_newer_published_file_dropped_in_asks_for_the_latest_quarter_again(tmp
         assert request.tags["liia/published_file"] == "bds_long_1.parquet"
         again, _ = tick(newer)
         assert isinstance(again, dg.SkipReason)
+
+
+def test_every_published_row_is_exported_once_beside_the_warehouse(latest_quarter_run):
+    from pipelines.published import exported_sha
+
+    path = latest_quarter_run / "exports" / "published" / "published_values.parquet"
+    file = latest_published_file(DFE)
+    assert exported_sha(path) == file.sha256
+    ((rows, dashes, texts),) = duckdb.execute(
+        "SELECT count(*), count(*) FILTER (WHERE value_text = '-'), "
+        "count(*) FILTER (WHERE value_text = '17.899999999999999') FROM read_parquet(?)",
+        [str(path)],
+    ).fetchall()
+    assert rows == 641_070 and dashes == 93_883 and texts > 0  # the text as DfE wrote it
+    # two quarters were run, the file loaded once; the analysts' copy holds what it gives
+    with duckdb.connect(
+        str(latest_quarter_run / "published" / "liia.duckdb"), read_only=True
+    ) as con:
+        assert con.sql("SELECT count(*) FROM published_files").fetchall() == [(1,)]
+        tables = {t for (t,) in con.sql("SELECT table_name FROM duckdb_tables()").fetchall()}
+    assert "published_figures" in tables and "published_values" not in tables

@@ -44,6 +44,7 @@ from pipelines.settlement import (
 from pipelines.submissions import receive_quarter
 from pipelines.warehouse import (
     ANALYST_STORAGE_VERSION,
+    export_every_published_row,
     export_quarter,
     exported_quarters,
     load_published_figures,
@@ -346,11 +347,11 @@ def public_release(
 def published_figures(
     context: dg.AssetExecutionContext, duckdb: DuckDBResource, paths: LiiaPaths
 ) -> dg.MaterializeResult:
-    """DfE's published figures (LAIT), as published: every row read with its text, as Parquet in
-    the exports (exports/published/published_values.parquet); in the working database, our
-    indicators where the definitions correspond and each authority's context (England, London,
-    Inner/Outer, its DfE neighbours). The newest Parquet file in the published folder is loaded;
-    the same file again is left as it is. Annual context, never mixed into a quarter."""
+    """DfE's published figures (LAIT), as published, in the working database: our indicators
+    where the definitions correspond and each authority's context (England, London, Inner/Outer,
+    its DfE neighbours); every row read goes to the exports with the analysts' copy, at the end
+    of the run. The newest Parquet file in the published folder is loaded; the same file again is
+    left as it is. Annual context, never mixed into a quarter."""
     file = latest_published_file(Path(paths.published))
     if file is None:
         context.log.warning(
@@ -358,16 +359,12 @@ def published_figures(
             "written without DfE's context; put DfE's LAIT file there."
         )
         return dg.MaterializeResult(metadata={"file": "none"})
-    every_row = Path("published") / "published_values.parquet"
-    live = Path(paths.exports) / every_row
     with working_db(duckdb) as con:
-        if loaded_file(con) == file.sha256 and live.exists():
+        if loaded_file(con) == file.sha256:
             return dg.MaterializeResult(
                 metadata={"file": file.path.name, "sha256": file.sha256, "loaded": "already"}
             )
-        # into the run's staging copy of the exports, put in place with the rest at its end
-        staged = staging.begin(Path(paths.exports), _run_id(context)) / every_row
-        counts = load_published_figures(con, file, load_authorities(), staged)
+        counts = load_published_figures(con, file, load_authorities())
     progress.info(
         f"Published figures: {file.path.name}, {counts['published_values']:,} rows, "
         f"{counts['published_figures']:,} of our indicators"
@@ -377,7 +374,6 @@ def published_figures(
             "file": file.path.name,
             "sha256": file.sha256,
             "dagster/row_count": counts["published_values"],
-            "every_row": dg.MetadataValue.path(str(live)),
             "rows_loaded": _table(
                 pd.DataFrame([{"table": t, "rows": n} for t, n in counts.items()])
             ),
@@ -564,6 +560,12 @@ def analysts_warehouse(
         exports = [
             path for q in later or [quarter] for path in export_quarter(con, q, staged / q.key)
         ]
+        file = latest_published_file(Path(paths.published))
+        if file is not None and loaded_file(con) == file.sha256:
+            every_row = Path("published") / "published_values.parquet"
+            export_every_published_row(
+                con, file, load_authorities(), Path(paths.exports) / every_row, staged / every_row
+            )
         published = publish(con, Path(paths.warehouse))
         shas = [
             r[0]
