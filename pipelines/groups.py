@@ -190,10 +190,48 @@ def _read_set_list(path: Path) -> pd.DataFrame:
 
 def load_group_sets(authorities: Authorities, path: Path | None = None) -> GroupSets:
     """The catalogue's group sets (and those of LIIA_GROUP_SETS), every bad one refused with its
-    reasons in `problems`."""
-    lists = [_read_set_list(path or CATALOGUE_DIR / "group_sets.csv")]
-    extra = os.environ.get("LIIA_GROUP_SETS")
-    if path is None and extra:
+    reasons in `problems`. Read again only when a file of theirs changes (a service runs for
+    years, and an operator edits a set while it does)."""
+    first = path or CATALOGUE_DIR / "group_sets.csv"
+    extra = os.environ.get("LIIA_GROUP_SETS") if path is None else None
+    stamps = tuple(_stamp(f) for f in _files_of(first, extra))
+    region = tuple(map(tuple, authorities.table.astype(str).to_numpy()))
+    key = (first, extra, stamps, region)
+    if key not in _READ:
+        _READ.clear()  # only the latest reading is kept
+        _READ[key] = _read_group_sets(authorities, first, extra)
+    return _READ[key]
+
+
+_READ: dict[tuple, GroupSets] = {}
+
+
+def _files_of(first: Path, extra: str | None) -> list[Path]:
+    """The set lists and the member files they name: what a reading of the sets depends on."""
+    files = []
+    for listed in [first] + ([Path(extra)] if extra else []):
+        files.append(listed)
+        try:
+            members = pd.read_csv(listed, dtype=str, keep_default_na=False, usecols=["members"])
+        except (OSError, ValueError, pd.errors.ParserError):
+            continue  # reading the sets says what is wrong with it
+        files += [
+            listed.parent / m for m in members["members"] if not m.startswith(FROM_AUTHORITIES)
+        ]
+    return files
+
+
+def _stamp(path: Path) -> tuple:
+    try:
+        stat = path.stat()
+    except OSError:
+        return (str(path), None)
+    return (str(path), stat.st_mtime_ns, stat.st_size)
+
+
+def _read_group_sets(authorities: Authorities, first: Path, extra: str | None) -> GroupSets:
+    lists = [_read_set_list(first)]
+    if extra:
         try:
             lists.append(_read_set_list(Path(extra)))
         except (FileNotFoundError, GroupSetError) as error:

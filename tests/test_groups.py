@@ -340,3 +340,18 @@ def test_a_run_uses_an_operators_good_set_and_warns_of_a_bad_one_without_failing
         ).fetchone()
     assert "barnet_chosen" in sets and "typo" not in sets
     assert n <= 3  # Barnet and its two chosen comparators, those of them that returned
+
+
+def test_an_edited_members_file_is_read_again_and_an_unchanged_one_is_not(tmp_path):
+    import os
+
+    path = _sets(
+        tmp_path,
+        ["pair,Pair,groups,pair.csv,2026,LIIA,no"],
+        {"pair.csv": "group,authority\nPair,Barnet\nPair,Brent\n"},
+    )
+    first = load_group_sets(AUTHORITIES, path)
+    assert load_group_sets(AUTHORITIES, path) is first  # nothing changed: not read again
+    (tmp_path / "pair.csv").write_text("group,authority\nPair,Barnet\nPair,Enfield\n")
+    os.utime(tmp_path / "pair.csv", ns=(1, 10**18))  # a time the edit is sure to differ by
+    assert set(load_group_sets(AUTHORITIES, path).members["authority"]) == {"BAR", "ENF"}
