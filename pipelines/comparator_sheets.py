@@ -13,6 +13,11 @@ from pipelines.published import LICENCE, SOURCE
 
 NEIGHBOURS_SET = "london_neighbours"
 OWN_FILL = "#FCE4D6"  # the reader's own column or row, with bold: never colour alone
+MARKED = {"italic": True, "font_color": "#767676"}  # a neighbour's [u] or questioned figure
+MARKED_LINE = (
+    "A neighbour's figure in grey italics is marked [u] (low reliability) or questioned (its "
+    "feedback asked it to confirm a value); yours carries its mark beside the indicator."
+)
 # a neutral indicator's place in London, in a rug cell: the quarter of London, 1 the lowest
 RUG_PLACES = {"Q1": "1", "Q2": "2", "Q3": "3", "Q4": "4"}
 
@@ -33,24 +38,27 @@ def _closeness(row) -> str:
     return f"{how}, {where}"
 
 
+def _comparisons(figures: QuarterFigures, code: str, set_id: str) -> dict[str, dict]:
+    c = figures.comparators
+    if c.empty:
+        return {}
+    mine = c[(c["authority"] == code) & (c["set_id"] == set_id)]
+    return mine.set_index("indicator_id").to_dict("index")
+
+
 def neighbours_sheet(book: Book, shared, code: str, name: str, names: dict, marking: str):
     """Every indicator for the authority beside each of its London neighbours, with its rank among
     them, their figure (ratio of sums; for a total, the median neighbour), the difference, and
-    their median and range. The authority's column is shaded and bold."""
+    their median and range. The authority's column is shaded and bold. An authority with no
+    neighbours (the City of London) is set against its half of London instead."""
     figures = shared.figures
+    neighbours = neighbour_rows(figures, code)
+    if neighbours.empty:
+        _within_half_of_london(book, shared, code, name, marking)
+        return
     s = book.sheet(
         "Neighbours", f"{name} and its London neighbours, {figures.quarter.label}", marking
     )
-    neighbours = neighbour_rows(figures, code)
-    if neighbours.empty:
-        s.prose(
-            f"{name} has no London neighbours: the City of London, with about 700 children, is "
-            "compared with Inner London only and is nobody's neighbour."
-            if code == "CIT"
-            else f"{name} has no London neighbours in this quarter's comparator groups.",
-            150,
-        )
-        return
     listed = "; ".join(f"{names[r.authority]} ({_closeness(r)})" for r in neighbours.itertuples())
     s.prose(f"Your {len(neighbours)} London neighbours, nearest first: {listed}.", 150)
     s.prose(
@@ -67,44 +75,71 @@ def neighbours_sheet(book: Book, shared, code: str, name: str, names: dict, mark
         "median neighbour. A neighbour reporting jointly with you is you.",
         150,
     )
-    comparisons = figures.comparators
-    mine = (
-        comparisons[(comparisons["authority"] == code) & (comparisons["set_id"] == NEIGHBOURS_SET)]
-        .set_index("indicator_id")
-        .to_dict("index")
-        if not comparisons.empty
-        else {}
+    s.prose(MARKED_LINE, 150)
+    mine = _comparisons(figures, code, NEIGHBOURS_SET)
+    _ranked_line(s, shared, mine, "your neighbours")
+    others = list(neighbours["authority"])
+    labels = ("Rank among you and your neighbours", "Neighbours' figure (totals: median neighbour)")
+    labels += ("You less neighbours", "Neighbours' median", "Lowest neighbour", "Highest neighbour")
+    _group_table(s, shared, code, name, mine, labels, [names[a] for a in others], others)
+
+
+def _within_half_of_london(book: Book, shared, code: str, name: str, marking: str) -> None:
+    figures = shared.figures
+    half = shown_text(shared.rows[code][shared.indicators[0].id].get("inner_outer")) or "Inner"
+    s = book.sheet("Neighbours", f"{name} and {half} London, {figures.quarter.label}", marking)
+    s.prose(
+        f"{name} has no London neighbours: with about 700 children it is like no borough, so it "
+        f"is compared with {half} London only, and is nobody's neighbour.",
+        150,
     )
+    s.prose(
+        f"Rank k of n: within {half} London, 1 the best by the indicator's polarity, on values "
+        f"as shown; neutral indicators and totals are not ranked. {half} London's figure: the "
+        "sum of its authorities' numerators over the sum of their denominators; for a total, "
+        "the median authority.",
+        150,
+    )
+    mine = _comparisons(figures, code, "inner_outer_ons")
+    _ranked_line(s, shared, mine, f"{half} London")
+    labels = (
+        f"Rank in {half} London",
+        f"{half} London (totals: median authority)",
+        f"You less {half} London",
+        f"{half} London median",
+        "Lowest",
+        "Highest",
+    )
+    _group_table(s, shared, code, name, mine, labels, [], [])
+
+
+def _ranked_line(s, shared, mine: dict, among: str) -> None:
     ranked = [
         (i, mine[i.id])
         for i in shared.indicators
         if not is_neutral(i) and not is_missing(_get(mine, i, "rank"))
     ]
-    best = [i.name for i, g in ranked if g["rank_in_group"] == 1]
-    worst = [i.name for i, g in ranked if g["rank_in_group"] == g["n_ranked"]]
+    best = [i for i, g in ranked if g["rank_in_group"] == 1]
+    worst = [i for i, g in ranked if g["rank_in_group"] == g["n_ranked"]]
     s.prose(
-        f"Of {len(ranked)} indicators ranked, you are best among your neighbours on "
-        f"{len(best)} and last on {len(worst)}.",
+        f"Of {len(ranked)} indicators ranked, you are best among {among} on {len(best)} and "
+        f"last on {len(worst)}.",
         150,
         bold=True,
     )
+
+
+def _group_table(s, shared, code, name, mine, labels, other_names, others) -> None:
+    """One row per indicator: the authority (shaded, bold), its rank in the group, the group's
+    figure, the difference, median, lowest and highest, then each member named in `others`."""
     top = s.row + 1
     own = {"bg_color": OWN_FILL, "bold": True}
-    columns = [
-        "Indicator",
-        f"{name} (you)",
-        "Rank among you and your neighbours",
-        "Neighbours' figure (totals: median neighbour)",
-        "You less neighbours",
-        "Neighbours' median",
-        "Lowest neighbour",
-        "Highest neighbour",
-        *(names[a] for a in neighbours["authority"]),
-    ]
+    columns = ["Indicator", f"{name} (you)", *labels, *other_names]
     for r, ind in enumerate(shared.indicators, start=top + 1):
         b = shared.rows[code][ind.id]
         g = mine.get(ind.id, {})
-        s.text(r, 0, ind.name, wrap=True)
+        marks = shared.figures.marks(b, ind)
+        s.text(r, 0, f"{ind.name} {marks}".strip(), wrap=True)
         s.number(r, 1, b["value"] if not is_missing(b["value"]) else b["symbol"], ind.unit, **own)
         rank = _get(mine, ind, "rank")
         if is_neutral(ind):
@@ -118,10 +153,11 @@ def neighbours_sheet(book: Book, shared, code: str, name: str, names: dict, mark
         s.number(r, 5, g.get("group_median"), ind.unit)
         s.number(r, 6, g.get("group_min"), ind.unit)
         s.number(r, 7, g.get("group_max"), ind.unit)
-        for k, other in enumerate(neighbours["authority"], start=8):
+        for k, other in enumerate(others, start=8):
             theirs = shared.rows[other][ind.id]
             value = theirs["value"] if not is_missing(theirs["value"]) else theirs["symbol"]
-            s.number(r, k, value, ind.unit)
+            marked = not is_missing(theirs["value"]) and shared.figures.marks(theirs, ind)
+            s.number(r, k, value, ind.unit, **(MARKED if marked else {}))
     s.table(top, top + len(shared.indicators), columns, "Neighbours")
     s.caps.update({0: 40, 2: 14, 3: 16})
     s.width(0, 30)

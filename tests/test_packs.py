@@ -206,3 +206,26 @@ def test_the_public_page_shows_the_published_rug_as_a_table_with_headers(latest_
                     r.quartile_band, r.quartile_band
                 )
     assert suppressed > 0
+
+
+def test_the_city_of_london_is_set_against_inner_london_having_no_neighbours(latest_quarter_run):
+    import duckdb
+
+    ws = _pack(latest_quarter_run, "City of London")["Neighbours"]
+    assert ws["A1"].value.startswith("City of London and Inner London")
+    header, rows = _table(ws, "Neighbours")
+    assert header[2] == "Rank in Inner London" and len(header) == 8  # no member columns
+    with duckdb.connect(str(latest_quarter_run / "liia.duckdb"), read_only=True) as con:
+        inner = con.execute(
+            "SELECT i.name, g.rank_in_group, g.n_ranked, i.polarity FROM group_benchmarks AS g "
+            "JOIN indicators AS i USING (indicator_id) WHERE g.quarter = ? AND g.authority = 'CIT' "
+            "AND g.set_id = 'inner_outer_ons'",
+            [QUARTER],
+        ).df()
+    ranks = {r[0].value.split(" [")[0]: r[2].value for r in rows}
+    checked = 0
+    for r in inner.itertuples():
+        if r.polarity != "neutral" and pd.notna(r.rank_in_group):
+            assert ranks[r.name] == f"{r.rank_in_group} of {r.n_ranked}"
+            checked += 1
+    assert checked >= 5
