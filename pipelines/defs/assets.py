@@ -273,8 +273,11 @@ def benchmarks(context: dg.AssetExecutionContext, validated_returns: dict, duckd
             con, quarter, validated_returns["values"], authorities, catalogue
         )
     refused = load_group_sets(authorities).problems
-    for problem in refused:
-        context.log.warning(f"Comparator groups: {problem}")
+    if refused:  # one line: every problem is in the check's metadata
+        context.log.warning(
+            f"Comparator groups: {len(refused)} problem(s), the first: {refused[0]} (all in the "
+            "check comparator_groups_valid)"
+        )
     _report(
         context,
         quarter,
