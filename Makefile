@@ -15,7 +15,16 @@ $(UV):
 # starts a real PostgreSQL server from Debian's postgresql package.
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: run test lint chromium postgresql libreoffice benchmark
+# The DuckDB clients analysts have, older than the project's own (Python 2.0, CLI 1.5.6), for the
+# warehouse README's recipes: the Python client 1.1 and the oldest CLI on PyPI (1.4), each locked.
+CLIENTS := .tools/clients
+$(CLIENTS)/%/bin/python: tests/clients/%.txt $(UV)
+	python3 -m venv $(CLIENTS)/$*
+	$(UV) pip install --quiet --python $@ --require-hashes -r $<
+
+clients: $(CLIENTS)/duckdb-1.1/bin/python $(CLIENTS)/duckdb-cli-1.4/bin/python
+
+.PHONY: run test lint chromium postgresql libreoffice benchmark clients
 chromium:
 	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
 	  ($(SUDO) apt-get update -qq && \
@@ -38,7 +47,7 @@ libreoffice:
 run: .venv
 	$(UV) run --frozen liia run --all
 
-test: .venv chromium postgresql libreoffice
+test: .venv clients chromium postgresql libreoffice
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen pytest -q --numprocesses 2
 

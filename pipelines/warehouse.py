@@ -26,6 +26,19 @@ from pipelines.published import (
 )
 from pipelines.quarters import Quarter, parse_quarter, quarter_range
 from pipelines.settlement import current_values
+from pipelines.warehouse_model import (
+    GROUP_TRENDS_VIEW_COLUMNS,
+    GROUP_TRENDS_VIEW_SQL,
+    NOTES_VIEW_COLUMNS,
+    NOTES_VIEW_SQL,
+    RELEASE_STATE_SQL,
+    indicator_columns,
+    item_frames,
+    keyed_order,
+    keyed_table_sql,
+    quarter_deadlines,
+    theme_view_columns,
+)
 from pipelines.warehouse_tables import (
     ANALYST_STORAGE_VERSION,
     CONTACTS,
@@ -34,25 +47,47 @@ from pipelines.warehouse_tables import (
     TABLE_BY_NAME,
     TABLES,
 )
-
-
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+from pipelines.warehouse_tables import (
+    sql_text as _quote,
+)
 
 
 def create_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create missing tables and columns (older warehouses gain new columns, keeping their rows),
-    the theme views, and the comments that make the dictionary readable from DuckDB itself."""
+    """Create missing tables and columns (older warehouses gain new columns, keeping their rows,
+    and a column whose type changed is converted, its text kept in its `_as_written` column), the
+    views, and the comments that make the dictionary readable from DuckDB itself."""
     for table in TABLES:
         columns = ", ".join(f"{name} {kind}" for name, kind, _ in table.columns)
         con.execute(f"CREATE TABLE IF NOT EXISTS {table.name} ({columns})")
-        existing = {r[0] for r in con.execute(f"DESCRIBE {table.name}").fetchall()}
+        existing = dict((r[0], r[1]) for r in con.execute(f"DESCRIBE {table.name}").fetchall())
         for name, kind, _ in table.columns:
             if name not in existing:
                 con.execute(f"ALTER TABLE {table.name} ADD COLUMN {name} {kind}")
-        con.execute(f"COMMENT ON TABLE {table.name} IS {_quote(table.comment)}")
-        for name, _, comment in table.columns:
-            con.execute(f"COMMENT ON COLUMN {table.name}.{name} IS {_quote(comment)}")
+        for name, kind, _ in table.columns:
+            if name in existing and existing[name] != kind:
+                if f"{name}_as_written" in dict((c[0], c) for c in table.columns):
+                    con.execute(
+                        f"UPDATE {table.name} SET {name}_as_written = {name}::VARCHAR "
+                        f"WHERE {name}_as_written IS NULL"
+                    )
+                con.execute(
+                    f"ALTER TABLE {table.name} ALTER COLUMN {name} SET DATA TYPE {kind} "
+                    f"USING try_cast({name} AS {kind})"
+                )
+        _comment(con, table.name)
+    con.execute("UPDATE return_values SET note = NULL WHERE trim(note) = ''")  # kept as '' before
+    create_views(con)
+
+
+def _comment(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    table = TABLE_BY_NAME[name]
+    con.execute(f"COMMENT ON TABLE {table.name} IS {_quote(table.comment)}")
+    for column, _, comment in table.columns:
+        con.execute(f"COMMENT ON COLUMN {table.name}.{column} IS {_quote(comment)}")
+
+
+def create_views(con: duckdb.DuckDBPyConnection) -> None:
+    """The views over the tables, each with its comments."""
     con.execute(LATEST_QUARTER_VIEW_SQL)
     con.execute(
         "COMMENT ON VIEW latest_quarter IS "
@@ -87,23 +122,48 @@ def create_schema(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"COMMENT ON COLUMN markings.{name} IS {_quote(comment)}")
     con.execute("COMMENT ON COLUMN latest_quarter.quarter IS 'Quarter key, e.g. 2026-27-Q2'")
     con.execute("COMMENT ON COLUMN latest_quarter.label IS 'Quarter as people read it'")
+    for name, sql, columns, comment in (
+        (
+            "notes",
+            NOTES_VIEW_SQL,
+            NOTES_VIEW_COLUMNS,
+            "Every note an authority wrote beside a value, with its item: join indicator_items "
+            "for the indicators that use the item.",
+        ),
+        (
+            "group_trends",
+            GROUP_TRENDS_VIEW_SQL,
+            GROUP_TRENDS_VIEW_COLUMNS,
+            "Each group figure against the previous quarter and a year earlier: as published "
+            "(every unit reporting in each quarter) and like for like (only the units reporting "
+            "in both).",
+        ),
+    ):
+        con.execute(sql)
+        con.execute(f"COMMENT ON VIEW {name} IS {_quote(comment)}")
+        for column, text in columns.items():
+            con.execute(f"COMMENT ON COLUMN {name}.{column} IS {_quote(text)}")
     for theme in THEMES:
         con.execute(THEME_VIEW_SQL.format(theme=theme))
         con.execute(
             f"COMMENT ON VIEW benchmark_{theme} IS "
             f"{_quote(f'{THEME_TITLES[theme]}: benchmarks with names, ready to read.')}"
         )
+        for column, text in theme_view_columns().items():
+            con.execute(f"COMMENT ON COLUMN benchmark_{theme}.{column} IS {_quote(text)}")
 
 
 # Each reporting unit's figure once: a joint unit's (KUT+RUT) is its first authority's that has one.
+# No ordered aggregate over a window (DuckDB 1.1 cannot read a view stored with one).
 UNIT_VALUES_VIEW_SQL = """
 CREATE OR REPLACE VIEW unit_values AS
 SELECT quarter, reporting_unit, indicator_id, kind,
-       string_agg(authority, '+' ORDER BY authority) OVER w AS authorities,
+       array_to_string(list_sort(list(authority) OVER (
+           PARTITION BY quarter, reporting_unit, indicator_id, kind)), '+') AS authorities,
        value, status
 FROM indicator_values
-WINDOW w AS (PARTITION BY quarter, reporting_unit, indicator_id, kind)
-QUALIFY row_number() OVER (w ORDER BY value IS NULL, authority) = 1
+QUALIFY row_number() OVER (
+    PARTITION BY quarter, reporting_unit, indicator_id, kind ORDER BY value IS NULL, authority) = 1
 """
 
 UNIT_VALUES_VIEW_COLUMNS = {
@@ -245,11 +305,12 @@ def reference_frames(
             "year_earlier_quarter": [x.year_earlier().key for x in quarters],
         }
     )
+    q["deadline"] = quarter_deadlines(q)
     items = catalogue.items.rename(columns={"ref": "indicator_id", "measure": "name"}).assign(
         kind="item"
     )
     derived = catalogue.indicators.rename(columns={"id": "indicator_id"}).assign(kind="indicator")
-    indicators = pd.concat([items, derived], ignore_index=True)
+    indicators = indicator_columns(pd.concat([items, derived], ignore_index=True), catalogue)
     for column in ("decimals", "since_template"):
         indicators[column] = indicators[column].astype("Int64")
     groups = load_group_sets(authorities)
@@ -258,6 +319,7 @@ def reference_frames(
         "authorities": a,
         "quarters": q,
         "indicators": indicators,
+        **item_frames(catalogue),
         "group_sets": groups.sets,
         "group_members": members,
     }
@@ -318,6 +380,20 @@ def _comparison_frames(con, quarter, submissions, values, authorities, catalogue
     }
 
 
+def _blank_to_null(texts: pd.Series) -> pd.Series:
+    return texts.where(texts.fillna("").astype(str).str.strip() != "")
+
+
+def submission_rows(submissions: pd.DataFrame) -> pd.DataFrame:
+    """The submissions as stored: the cover's date completed as a date where it is one (ISO, as
+    the reader writes a date cell), and as written."""
+    if "completed_on" not in submissions:
+        return submissions
+    written = submissions["completed_on"]
+    parsed = pd.to_datetime(written, format="%Y-%m-%d", errors="coerce")
+    return submissions.assign(completed_on=parsed.dt.date, completed_on_as_written=written)
+
+
 def load_quarter(
     con: duckdb.DuckDBPyConnection,
     quarter: Quarter,
@@ -330,10 +406,12 @@ def load_quarter(
     """Replace the quarter's rows in every table, and the reference tables, in one transaction;
     then refresh the trends. Returns the quarter's row counts."""
     frames = {
-        "submissions": submissions,
+        "submissions": submission_rows(submissions),
         CONTACTS: submissions,
-        "validation_issues": issues,
-        "return_values": values,
+        "validation_issues": issues.merge(
+            submissions[["submission_id", "authority"]], on="submission_id", how="left"
+        ),
+        "return_values": values.assign(note=_blank_to_null(values["note"])),
         **_comparison_frames(con, quarter, submissions, values, authorities, catalogue),
     }
     con.execute("BEGIN TRANSACTION")
@@ -349,6 +427,7 @@ def load_quarter(
             _replace(con, table, frame, quarter)
         con.execute(DIRECTION_MACRO)
         con.execute(TRENDS_SQL)
+        con.execute(RELEASE_STATE_SQL)
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")
@@ -427,8 +506,7 @@ def publish(con: duckdb.DuckDBPyConnection, target: Path) -> Path:
             f"(STORAGE_VERSION {_quote(ANALYST_STORAGE_VERSION)})"
         )
         try:
-            con.execute(f'COPY FROM DATABASE "{source}" TO analysts_copy')
-            con.execute(f"DROP TABLE analysts_copy.{CONTACTS}")  # personal data stays here
+            _copy_with_keys(con, source, "analysts_copy")
         finally:
             con.execute("DETACH analysts_copy")
         # Read-only on disk: a client that opens it read-write by default gets an error saying so,
@@ -441,64 +519,22 @@ def publish(con: duckdb.DuckDBPyConnection, target: Path) -> Path:
     return target
 
 
-# Each export: its table, its edition (in its name and its Parquet key-value metadata), the rows.
-EXPORTS = (
-    ("benchmarks", "RESTRICTED", "SELECT * FROM benchmarks WHERE quarter = $q ORDER BY ALL"),
-    (
-        "indicator_values",
-        "RESTRICTED",
-        "SELECT * FROM indicator_values WHERE quarter = $q ORDER BY ALL",
-    ),
-    (
-        "public_benchmarks",
-        "PUBLIC",
-        """SELECT * FROM public_benchmarks WHERE quarter = $q
-        QUALIFY release = max(release) OVER () ORDER BY ALL""",
-    ),
-)
-EXPORT_MARKINGS = {"RESTRICTED": RESTRICTED_MARKING, "PUBLIC": PUBLIC_MARKING}
-
-
-def export_name(table: str, edition: str) -> str:
-    return f"{table} {edition}.parquet"
-
-
-def exported_quarters(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Every quarter with comparison rows, oldest first: those with Parquet exports."""
-    return [
-        q for (q,) in con.execute("SELECT DISTINCT quarter FROM benchmarks ORDER BY 1").fetchall()
-    ]
-
-
-def export_quarter(con: duckdb.DuckDBPyConnection, quarter: Quarter, folder: Path) -> list[Path]:
-    """The quarter's benchmarks and values (restricted) and its public edition as last released,
-    as Parquet files for Power BI users, the edition in each file's name and metadata. A quarter
-    not yet released has no public file."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for unmarked in ("benchmarks.parquet", "indicator_values.parquet"):
-        (folder / unmarked).unlink(missing_ok=True)  # written before files were marked
-    released = con.execute("SELECT count(*) FROM releases WHERE quarter = $q", {"q": quarter.key})
-    is_released = released.fetchone()[0] > 0
-    written = []
-    for table, edition, sql in EXPORTS:
-        path = folder / export_name(table, edition)
-        if edition == "PUBLIC" and not is_released:
-            path.unlink(missing_ok=True)
-            continue
-        partial = folder / f".{path.name}.partial"
-        metadata = {
-            "marking": EXPORT_MARKINGS[edition],
-            "quarter": quarter.key,
-            "source": "LIIA quarterly benchmarking",
-        }
-        kv = ", ".join(f"{key}: {_quote(value)}" for key, value in metadata.items())
-        con.execute(
-            f"COPY ({sql}) TO {_quote(str(partial))} (FORMAT parquet, KV_METADATA {{{kv}}})",
-            {"q": quarter.key},
-        )
-        os.replace(partial, path)
-        written.append(path)
-    return written
+def _copy_with_keys(con: duckdb.DuckDBPyConnection, source: str, copy: str) -> None:
+    """Every table but the covers' contacts (personal data stays in the working database), with its
+    primary and foreign keys declared, filled parents first: a row whose key does not hold fails
+    the publish, naming the constraint. Then the views and comments, bound to the copy's tables."""
+    con.execute(f"USE {copy}")
+    try:
+        for name in keyed_order():
+            if name == CONTACTS:
+                continue
+            con.execute(keyed_table_sql(name, copy))
+            _comment(con, name)  # DuckDB refuses to comment a table once another refers to it
+            columns = ", ".join(c for c, _, _ in TABLE_BY_NAME[name].columns)
+            con.execute(f'INSERT INTO {name} SELECT {columns} FROM "{source}".{name}')
+        create_views(con)
+    finally:
+        con.execute(f'USE "{source}"')
 
 
 def export_every_published_row(

@@ -33,6 +33,8 @@ TABLES = [
             ("inner_outer_statutory", "VARCHAR", "Inner or Outer London, statutory definition"),
             ("sub_region", "VARCHAR", "LIIA sub-region (provisional)"),
             ("population_0_17", "BIGINT", "Population aged 0-17 used in the per-child rates"),
+            ("population_vintage", "VARCHAR", "Which estimate of the 0-17 population it is"),
+            ("population_source", "VARCHAR", "Where the 0-17 population comes from"),
         ),
         per_quarter=False,
     ),
@@ -47,6 +49,10 @@ TABLES = [
             ("template_version", "INTEGER", "Return template version in use that quarter"),
             ("previous_quarter", "VARCHAR", "Key of the quarter before"),
             ("year_earlier_quarter", "VARCHAR", "Key of the same quarter a year earlier"),
+            ("deadline", "DATE", "Day returns are due; the quarter is released on it"),
+            ("released", "BOOLEAN", "Released: its figures are final and the public edition out"),
+            ("first_released_at", "TIMESTAMPTZ", "When it was first released (NULL: not yet)"),
+            ("latest_release", "INTEGER", "Its latest release (releases.release); NULL: not yet"),
         ),
         per_quarter=False,
     ),
@@ -59,6 +65,13 @@ TABLES = [
             ("theme", "VARCHAR", "finance, adolescents, workforce or send"),
             ("name", "VARCHAR", "What it measures"),
             ("unit", "VARCHAR", "count, gbp, fte, weeks, days, percent, rate_10k, ratio, gbp_m"),
+            (
+                "period",
+                "VARCHAR",
+                "What the figure covers: in_quarter (a flow over the quarter), quarter_end (a "
+                "snapshot at its last day), year_to_date, full_year (the financial year: budget or "
+                "forecast) or rolling_12m; an indicator lists its items' periods",
+            ),
             ("polarity", "VARCHAR", "higher_is_better, lower_is_better or neutral (indicators)"),
             ("decimals", "INTEGER", "Decimal places to show (indicators)"),
             ("formula", "VARCHAR", "Formula over item Refs and population_0_17 (indicators)"),
@@ -75,6 +88,12 @@ TABLES = [
             ),
             ("since_template", "INTEGER", "First template version that collects the item"),
             ("rule", "VARCHAR", "Consistency rule the item must meet (items)"),
+            (
+                "published_measure",
+                "VARCHAR",
+                "DfE's published (LAIT) measure it corresponds to, where one does "
+                "(published_figures has the figures and how the definitions differ)",
+            ),
         ),
         per_quarter=False,
     ),
@@ -98,7 +117,8 @@ TABLES = [
                 "TIMESTAMP",
                 "When these bytes arrived: the file's time in the inbox, or when the pipeline first saw it if that time is later",
             ),
-            ("completed_on", "VARCHAR", "Date completed, from the cover"),
+            ("completed_on", "DATE", "Date completed, from the cover (NULL: not a date)"),
+            ("completed_on_as_written", "VARCHAR", "Date completed as the cover has it"),
             ("template_version", "INTEGER", "Template version on the cover"),
             ("joint_workforce_with", "VARCHAR", "Partner named for a joint workforce return"),
             (
@@ -115,6 +135,7 @@ TABLES = [
         (
             ("quarter", "VARCHAR", "Quarter key"),
             ("submission_id", "VARCHAR", "The submission it was found in"),
+            ("authority", "VARCHAR", "LIIA code of the submission (NULL if unresolved)"),
             ("severity", "VARCHAR", "error (value or return excluded) or warning (kept)"),
             ("sheet", "VARCHAR", "Sheet of the return"),
             ("cell", "VARCHAR", "Cell, e.g. D14"),
@@ -135,7 +156,7 @@ TABLES = [
             ("ref", "VARCHAR", "Item Ref"),
             ("cell", "VARCHAR", "Cell the value was read from"),
             ("raw", "VARCHAR", "What the cell held, as text"),
-            ("note", "VARCHAR", "The Notes cell"),
+            ("note", "VARCHAR", "The Notes cell; NULL when empty (see notes)"),
             ("value", "DOUBLE", "The number understood (NULL for x or an error)"),
             ("status", "VARCHAR", "ok, x (not available) or error (excluded)"),
             ("is_current", "BOOLEAN", "From the authority's current return"),
@@ -486,4 +507,68 @@ TABLES += [
         per_quarter=False,
     ),
 ]
+TABLES += [
+    Table(
+        "items",
+        "Every item the return collects (schemas/catalogue/items.csv), one row per Ref.",
+        (
+            ("ref", "VARCHAR", "Item Ref, e.g. WF01 (indicators.indicator_id of kind item)"),
+            ("theme", "VARCHAR", "finance, adolescents, workforce or send: its sheet"),
+            ("name", "VARCHAR", "What it measures, as the return asks it"),
+            ("unit", "VARCHAR", "count, gbp, fte, weeks, days or percent"),
+            (
+                "period",
+                "VARCHAR",
+                "in_quarter (a flow over the quarter), quarter_end (a snapshot), year_to_date, "
+                "full_year or rolling_12m",
+            ),
+            ("since_template", "INTEGER", "First template version that collects it"),
+            ("rule", "VARCHAR", "Consistency rule it must meet, e.g. <= WF01"),
+        ),
+        per_quarter=False,
+    ),
+    Table(
+        "indicator_items",
+        "Which items each derived indicator is computed from (its formula, read by the "
+        "catalogue): join notes and values to indicators through this.",
+        (
+            ("indicator_id", "VARCHAR", "The derived indicator"),
+            ("ref", "VARCHAR", "An item its formula uses"),
+            ("in_numerator", "BOOLEAN", "The item is in the formula's numerator"),
+            ("in_denominator", "BOOLEAN", "The item is in the formula's denominator"),
+            (
+                "is_reliability_denominator",
+                "BOOLEAN",
+                "Under 10, this item marks the indicator low reliability (u)",
+            ),
+        ),
+        per_quarter=False,
+    ),
+    Table(
+        "builds",
+        "Each time the analysts' copy was built: when, by which version of the pipeline, from "
+        "which returns and template versions.",
+        (
+            ("built_at", "TIMESTAMPTZ", "When the copy was made"),
+            ("run_id", "VARCHAR", "The Dagster run that made it"),
+            ("pipeline_version", "VARCHAR", "Version of the LIIA benchmarking pipeline"),
+            ("duckdb_version", "VARCHAR", "DuckDB version that wrote it"),
+            ("quarters", "VARCHAR[]", "Quarters with at least one current return"),
+            ("returns", "INTEGER", "Current returns, over every quarter"),
+            (
+                "files",
+                "VARCHAR[]",
+                "Each current return: quarter, LIIA code, submission_id and file name",
+            ),
+            ("template_versions", "INTEGER[]", "Template versions of the current returns"),
+            ("catalogue_sha256", "VARCHAR", "SHA-256 over the catalogue files it used"),
+        ),
+        per_quarter=False,
+    ),
+]
 TABLE_BY_NAME = {t.name: t for t in TABLES}
+
+
+def sql_text(text: str) -> str:
+    """A SQL string literal of `text`."""
+    return "'" + text.replace("'", "''") + "'"

@@ -128,18 +128,20 @@ def run_quarter(tmp_path: Path, inbox: Path, quarter: str, instance=None, **kwar
     )
 
 
-# Columns that say when something happened, which differ between runs in different folders.
-WHEN_COLUMNS = ("received_at", "released_at", "loaded_at")
+# Columns that say when something happened, which differ between runs in different folders; and
+# the record of each build, which every run adds to.
+WHEN_COLUMNS = ("received_at", "released_at", "loaded_at", "first_released_at")
+RUN_RECORDS = ("builds",)
 
 
 def warehouse_snapshot(path: Path) -> dict[str, list]:
     """Every table of the database at `path`, sorted, without the times a file was first seen, a
-    quarter released and DfE's file loaded."""
+    quarter released and DfE's file loaded, and without the record of the runs that built it."""
     con = duckdb.connect(str(path), read_only=True)
     try:
         tables = [r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()]
         out = {}
-        for table in tables:
+        for table in (t for t in tables if t not in RUN_RECORDS):
             columns = [c[0] for c in con.execute(f"DESCRIBE {table}").fetchall()]
             kept = ", ".join(f'"{c}"' for c in columns if c not in WHEN_COLUMNS)
             out[table] = con.execute(f"SELECT {kept} FROM {table} ORDER BY ALL").fetchall()

@@ -45,13 +45,13 @@ from pipelines.submissions import receive_quarter
 from pipelines.warehouse import (
     ANALYST_STORAGE_VERSION,
     export_every_published_row,
-    export_quarter,
-    exported_quarters,
     load_published_figures,
     load_quarter,
     publish,
     reconcile_quarter,
 )
+from pipelines.warehouse_exports import export_editions
+from pipelines.warehouse_model import record_build
 from pipelines.workbooks import (
     PUBLIC,
     WriteFailure,
@@ -549,20 +549,18 @@ def download_page(
 def analysts_warehouse(
     context: dg.AssetExecutionContext, duckdb: DuckDBResource, paths: LiiaPaths
 ) -> dg.MaterializeResult:
-    """The copy analysts open (warehouse/liia.duckdb, read-only on disk, readable by DuckDB 1.x),
-    replaced atomically with the working warehouse, and the Parquet exports of the quarter and of
-    every later one (whose trends it changes). Last of the run, so analysts never see a quarter
+    """The copy analysts open (warehouse/liia.duckdb, read-only on disk, readable by DuckDB 1.x,
+    its keys declared), replaced atomically with the working warehouse and its build recorded, and
+    the Parquet exports of every table in both editions. Last of the run, so analysts never see a quarter
     whose workbooks and pages are not all written; then the quarter's files are recorded as
     answered in the pipeline's own ledger, which is all the inbox sensor reads."""
     quarter = _quarter(context)
     run_id = _run_id(context)
     started = time.perf_counter()
     with working_db(duckdb) as con:
-        later = [parse_quarter(q) for q in exported_quarters(con) if q >= quarter.key]
+        record_build(con, run_id)
         staged = staging.begin(Path(paths.exports), run_id)
-        exports = [
-            path for q in later or [quarter] for path in export_quarter(con, q, staged / q.key)
-        ]
+        exports = export_editions(con, staged)
         file = latest_published_file(Path(paths.published))
         if file is not None and loaded_file(con) == file.sha256:
             every_row = Path("published") / "published_values.parquet"
@@ -583,7 +581,7 @@ def analysts_warehouse(
         context,
         quarter,
         "warehouse",
-        f"published to {published}; {len(later) or 1} quarter(s) exported; {files} workbooks, "
+        f"published to {published}; {len(exports)} export files; {files} workbooks, "
         f"pages and exports put in place; {recorded} files answered "
         f"({time.perf_counter() - started:.1f} s)",
     )
@@ -592,7 +590,6 @@ def analysts_warehouse(
             "published": dg.MetadataValue.path(str(published)),
             "storage_version": ANALYST_STORAGE_VERSION,
             "parquet_files": len(exports),
-            "quarters_exported": ", ".join(q.label for q in later) or quarter.label,
             "files_answered": recorded,
         }
     )

@@ -1,0 +1,170 @@
+"""The warehouse as Parquet files for Power BI and other tools: one file per table, each row with the
+codes and the names of what it is about, and a data dictionary beside them, in two editions kept
+in separate folders: restricted (the 33 authorities) and publishable (only what the public edition
+shows)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from pipelines.warehouse_model import GROUP_TRENDS_VIEW_COLUMNS
+from pipelines.warehouse_tables import (
+    CONTACTS,
+    PUBLIC_MARKING,
+    RESTRICTED_MARKING,
+    TABLE_BY_NAME,
+    TABLES,
+)
+from pipelines.warehouse_tables import sql_text as _quote
+
+EDITIONS = {"RESTRICTED": "restricted", "PUBLIC": "publishable"}
+MARKINGS = {"RESTRICTED": RESTRICTED_MARKING, "PUBLIC": PUBLIC_MARKING}
+DIMENSIONS = ("authorities", "quarters", "indicators", "items", "indicator_items")
+# What the public edition shows: the releases and their figures, and the reference data (the
+# authorities, their groups and DfE's published figures are public already).
+PUBLIC_TABLES = (
+    *DIMENSIONS,
+    "group_sets",
+    "group_members",
+    "releases",
+    "public_benchmarks",
+    "public_group_figures",
+    "published_files",
+    "published_figures",
+    "published_context",
+)
+VIEWS = {"group_trends": GROUP_TRENDS_VIEW_COLUMNS}
+
+# The names each code is exported with: (code column, dimension, its key, (name, as), ...).
+NAMES = (
+    (
+        "authority",
+        "authorities",
+        "authority",
+        (("name", "authority_name"), ("ons_code", "ons_code"), ("dfe_la_code", "dfe_la_code")),
+    ),
+    ("indicator_id", "indicators", "indicator_id", (("name", "indicator_name"),)),
+    ("ref", "items", "ref", (("name", "item_name"),)),
+    ("quarter", "quarters", "quarter", (("label", "quarter_label"),)),
+)
+NAME_COMMENTS = {
+    "authority_name": "Authority name (authorities.name)",
+    "ons_code": "The authority's ONS code (authorities.ons_code)",
+    "dfe_la_code": "The authority's DfE local authority code (authorities.dfe_la_code)",
+    "indicator_name": "What the item or indicator measures (indicators.name)",
+    "item_name": "What the item measures (items.name)",
+    "quarter_label": "Quarter as people read it (quarters.label)",
+}
+
+
+def edition_tables(edition: str) -> list[str]:
+    if edition == "PUBLIC":
+        return list(PUBLIC_TABLES)
+    return [t.name for t in TABLES if t.name != CONTACTS] + list(VIEWS)
+
+
+def columns_of(table: str) -> list[tuple[str, str]]:
+    """(column, comment) of a table or exported view."""
+    if table in VIEWS:
+        return list(VIEWS[table].items())
+    return [(name, comment) for name, _, comment in TABLE_BY_NAME[table].columns]
+
+
+def export_sql(table: str) -> str:
+    """The table's rows with, for each code it holds, the names it stands for."""
+    own = [name for name, _ in columns_of(table)]
+    selected = [f"t.{name}" for name in own]
+    joins = []
+    if table not in DIMENSIONS:
+        for code, dimension, key, names in NAMES:
+            if code not in own:
+                continue
+            alias = f"d_{code}"
+            joins.append(f"LEFT JOIN {dimension} AS {alias} ON {alias}.{key} = t.{code}")
+            selected += [f"{alias}.{name} AS {shown}" for name, shown in names]
+    return (
+        f"SELECT {', '.join(selected)}\nFROM {table} AS t\n"
+        + "".join(f"{join}\n" for join in joins)
+        + f"ORDER BY {', '.join(f't.{name}' for name in own if not _is_list(table, name))}"
+    )
+
+
+def _is_list(table: str, column: str) -> bool:
+    if table in VIEWS:
+        return False
+    return dict((n, k) for n, k, _ in TABLE_BY_NAME[table].columns)[column].endswith("[]")
+
+
+def export_name(table: str, edition: str) -> str:
+    return f"{table} {edition}.parquet"
+
+
+def dictionary_frame(edition: str) -> pd.DataFrame:
+    rows = []
+    for table in edition_tables(edition):
+        comment = TABLE_BY_NAME[table].comment if table in TABLE_BY_NAME else "view"
+        exported = [name for name, _ in columns_of(table)]
+        added = [
+            shown
+            for code, _, _, names in NAMES
+            if code in exported and table not in DIMENSIONS
+            for _, shown in names
+        ]
+        for name, text in [*columns_of(table), *((n, NAME_COMMENTS[n]) for n in added)]:
+            rows.append(
+                {
+                    "file": export_name(table, edition),
+                    "warehouse_table": table,
+                    "table_description": comment,
+                    "column": name,
+                    "description": text,
+                    "marking": MARKINGS[edition],
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+LEGACY_FOLDER = re.compile(r"^\d{4}-\d{2}-Q[1-4]$")  # a quarter's files, before the model
+
+
+def export_editions(con: duckdb.DuckDBPyConnection, folder: Path) -> list[Path]:
+    """Every table of each edition as Parquet, with its data dictionary, under `folder`/restricted
+    and `folder`/publishable; the edition is in each file's name and its key-value metadata."""
+    for old in folder.glob("*"):
+        if old.is_dir() and LEGACY_FOLDER.match(old.name):
+            shutil.rmtree(old)
+    written = []
+    for edition, sub in EDITIONS.items():
+        target = folder / sub
+        target.mkdir(parents=True, exist_ok=True)
+        expected = {export_name(t, edition) for t in edition_tables(edition)}
+        for table in edition_tables(edition):
+            path = target / export_name(table, edition)
+            partial = target / f".{path.name}.partial"
+            metadata = {
+                "marking": MARKINGS[edition],
+                "warehouse_table": table,
+                "source": "LIIA quarterly benchmarking",
+            }
+            kv = ", ".join(f"{key}: {_quote(value)}" for key, value in metadata.items())
+            con.execute(
+                f"COPY ({export_sql(table)}) TO {_quote(str(partial))} "
+                f"(FORMAT parquet, KV_METADATA {{{kv}}})"
+            )
+            os.replace(partial, path)
+            written.append(path)
+        dictionary = target / f"data_dictionary {edition}.csv"
+        partial = target / f".{dictionary.name}.partial"
+        dictionary_frame(edition).to_csv(partial, index=False, encoding="utf-8-sig")
+        os.replace(partial, dictionary)
+        written.append(dictionary)
+        for stale in target.glob("*.parquet"):
+            if stale.name not in expected:
+                stale.unlink()
+    return written
