@@ -33,9 +33,6 @@ STATUS_ORDER = [
     "not collected",
     "ok",
 ]
-SYMBOLS = {
-    "not collected": "z"
-}  # every other missing status is x (not available); u is reliability
 RELIABILITY_MINIMUM = 10  # a ratio whose denominator is below this is shown, marked u, not ranked
 FIFTH = 0.2
 GROUPINGS = ["inner_outer_ons", "inner_outer_statutory", "sub_region"]

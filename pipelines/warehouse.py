@@ -37,6 +37,7 @@ from pipelines.warehouse_model import (
     keyed_order,
     keyed_table_sql,
     quarter_deadlines,
+    symbols_frame,
     theme_view_columns,
 )
 from pipelines.warehouse_tables import (
@@ -320,6 +321,7 @@ def reference_frames(
         "quarters": q,
         "indicators": indicators,
         **item_frames(catalogue),
+        "symbols": symbols_frame(),
         "group_sets": groups.sets,
         "group_members": members,
     }

@@ -30,6 +30,7 @@ KEYS: dict[str, tuple[tuple[str, ...], tuple]] = {
     "authorities": (("authority",), ()),
     "quarters": (("quarter",), ()),
     "indicators": (("indicator_id",), ()),
+    "symbols": (("symbol",), ()),
     "items": (("ref",), ((("ref",), "indicators", ("indicator_id",)),)),
     "indicator_items": (
         ("indicator_id", "ref"),
@@ -102,6 +103,41 @@ def keyed_order() -> list[str]:
     for table in TABLES:
         visit(table.name)
     return done
+
+
+# The symbol a figure shows in place of a value (comparisons' AUTHORITY_BENCHMARK_SQL gives it to
+# each status; a test holds the two together), as the workbooks' legend says it.
+SYMBOLS = (
+    (
+        "x",
+        "not available",
+        "No figure: not returned, the return or the value rejected, or not held (x in the return)",
+        ["not returned", "return rejected", "value rejected", "not available"],
+    ),
+    (
+        "z",
+        "not applicable",
+        "Not collected that quarter (the template did not ask), or a zero denominator",
+        ["not collected", "no denominator"],
+    ),
+    (
+        "u",
+        "low reliability",
+        "Its denominator is under 10: shown, but not ranked and left out of the median, "
+        "quartiles, min and max (it still counts in the group figures)",
+        [],
+    ),
+    (
+        "c",
+        "suppressed",
+        "Publishable edition only: a count from 1 to 5, or a figure it could be worked back from",
+        [],
+    ),
+)
+
+
+def symbols_frame() -> pd.DataFrame:
+    return pd.DataFrame(SYMBOLS, columns=["symbol", "meaning", "shown_when", "statuses"])
 
 
 def item_frames(catalogue: Catalogue) -> dict[str, pd.DataFrame]:

@@ -40,7 +40,8 @@ TABLES = [
     ),
     Table(
         "quarters",
-        "Financial-year quarters the pipeline knows, with the template version each used.",
+        "Financial-year quarters the pipeline knows: dates, return deadline, release state and the "
+        "template version each used.",
         (
             ("quarter", "VARCHAR", "Quarter key, e.g. 2026-27-Q2"),
             ("label", "VARCHAR", "Quarter as people read it, e.g. 2026-27 Q2"),
@@ -49,7 +50,11 @@ TABLES = [
             ("template_version", "INTEGER", "Return template version in use that quarter"),
             ("previous_quarter", "VARCHAR", "Key of the quarter before"),
             ("year_earlier_quarter", "VARCHAR", "Key of the same quarter a year earlier"),
-            ("deadline", "DATE", "Day returns are due; the quarter is released on it"),
+            (
+                "deadline",
+                "DATE",
+                "Day returns are due: the quarter is released then (or earlier, by the data lead)",
+            ),
             ("released", "BOOLEAN", "Released: its figures are final and the public edition out"),
             ("first_released_at", "TIMESTAMPTZ", "When it was first released (NULL: not yet)"),
             ("latest_release", "INTEGER", "Its latest release (releases.release); NULL: not yet"),
@@ -200,7 +205,11 @@ TABLES = [
             ),
             ("group_name", "VARCHAR", "London, Inner, Outer, or the sub-region"),
             ("value", "DOUBLE", "The formula over the summed items of the units reporting"),
-            ("units", "INTEGER", "Reporting units summed"),
+            (
+                "units",
+                "INTEGER",
+                "Reporting units summed (group_trends: the authorities they cover)",
+            ),
         ),
     ),
     Table(
@@ -216,13 +225,15 @@ TABLES = [
             (
                 "symbol",
                 "VARCHAR",
-                "x not available; z not collected or zero denominator; u low reliability",
+                "x not available; z not applicable (not collected, or a zero denominator); u low "
+                "reliability (see symbols)",
             ),
             ("low_reliability", "BOOLEAN", "Denominator under 10: shown, not ranked"),
             (
                 "rank",
                 "INTEGER",
-                "1 = best by polarity (neutral: highest, a position); ties share; totals: none",
+                "1 = best by polarity; ties share; a neutral indicator's is only its position by "
+                "value, 1 = highest (the workbooks show none); NULL for totals and low reliability",
             ),
             ("n_reporting", "INTEGER", "Units ranked (the n of 'rank r of n')"),
             ("n_units", "INTEGER", "Units compared (33, or 32 when two report jointly)"),
@@ -251,10 +262,14 @@ TABLES = [
             ("sub_region", "VARCHAR", "The authority's sub-region"),
             ("sub_region_value", "DOUBLE", "Aggregate of the authority's sub-region"),
             ("previous_value", "DOUBLE", "Value in the previous quarter"),
-            ("change_on_quarter", "DOUBLE", "Value less previous_value"),
+            (
+                "change_on_quarter",
+                "DOUBLE",
+                "Value less previous_value, where compared as the same unit in both quarters",
+            ),
             ("direction_on_quarter", "VARCHAR", "improved, worsened, no change; neutral: up/down"),
             ("year_earlier_value", "DOUBLE", "Value in the same quarter a year earlier"),
-            ("change_on_year", "DOUBLE", "Value less year_earlier_value"),
+            ("change_on_year", "DOUBLE", "Value less year_earlier_value, as change_on_quarter"),
             ("direction_on_year", "VARCHAR", "As direction_on_quarter, against a year earlier"),
         ),
     ),
@@ -566,6 +581,20 @@ TABLES += [
         per_quarter=False,
     ),
 ]
+TABLES.insert(
+    3,
+    Table(
+        "symbols",
+        "What each symbol shown in place of a figure means, and the statuses it stands for.",
+        (
+            ("symbol", "VARCHAR", "x, z, u or c"),
+            ("meaning", "VARCHAR", "What it means, in words"),
+            ("shown_when", "VARCHAR", "When a figure shows it"),
+            ("statuses", "VARCHAR[]", "The statuses (benchmarks.status) it stands for"),
+        ),
+        per_quarter=False,
+    ),
+)
 TABLE_BY_NAME = {t.name: t for t in TABLES}
 
 
