@@ -120,7 +120,7 @@ def dictionary_frame(edition: str) -> pd.DataFrame:
             rows.append(
                 {
                     "file": export_name(table, edition),
-                    "warehouse_table": table,
+                    "table": table,
                     "table_description": comment,
                     "column": name,
                     "description": text,

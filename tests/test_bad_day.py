@@ -152,7 +152,7 @@ def test_a_bad_day_alerts_the_data_lead_and_heals_itself(tmp_path, alerting):
         assert _run_request(instance, tmp_path, inbox, first).success
         published = tmp_path / "published" / "liia.duckdb"
         before = _sha(published)
-        exports = tmp_path / "exports" / QUARTER / "benchmarks RESTRICTED.parquet"
+        exports = tmp_path / "exports" / "restricted" / "benchmarks RESTRICTED.parquet"
         export_before = _sha(exports)
         reports_before = _reports(tmp_path / "reports")
         assert _why(instance, tmp_path, inbox) == "No file without an answer."
@@ -173,7 +173,7 @@ def test_a_bad_day_alerts_the_data_lead_and_heals_itself(tmp_path, alerting):
         # ledger are as they were (only Barnet's feedback, its answer, is new).
         assert _sha(published) == before
         assert _reports(tmp_path / "reports") == reports_before
-        assert _sha(tmp_path / "exports moved" / QUARTER / exports.name) == export_before
+        assert _sha(tmp_path / "exports moved" / "restricted" / exports.name) == export_before
         assert len(answered(tmp_path / "answered.sqlite").shas) == 6
 
         # The data lead is told, by email and by the webhook, which quarter, step and reason.

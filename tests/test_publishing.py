@@ -1,7 +1,7 @@
 """The analysts' copy of the warehouse: an open reader never blocks a run nor sees a half-loaded
-quarter, DuckDB 1.x opens it, re-running a quarter changes nothing, and the Parquet exports."""
+quarter, DuckDB 1.x opens it, and re-running a quarter changes nothing (its model, exports and
+recipes: test_analysts_model.py)."""
 
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.conftest import PROJECT, SAMPLE, run_quarter, warehouse_snapshot
+from tests.conftest import SAMPLE, run_quarter, warehouse_snapshot
 
 READER = """
 import sys, duckdb
@@ -84,35 +84,6 @@ def test_duckdb_1x_cli_opens_the_published_copy(runs):
     assert result.stdout.strip() == f"{33 * 37},37"
 
 
-def test_parquet_exports_hold_the_quarter_marked_by_edition(runs):
-    folder = runs["tmp"] / "exports" / "2026-27-Q2"
-    assert sorted(p.name for p in folder.iterdir()) == [
-        "benchmarks RESTRICTED.parquet",
-        "indicator_values RESTRICTED.parquet",
-        "public_benchmarks PUBLIC.parquet",
-    ]
-    con = duckdb.connect()
-
-    def read(name):
-        path = str(folder / name)
-        kv = con.execute(
-            "SELECT key::VARCHAR, value::VARCHAR FROM parquet_kv_metadata(?)", [path]
-        ).fetchall()
-        return con.execute("SELECT * FROM read_parquet(?)", [path]).df(), dict(kv)
-
-    benchmarks, meta = read("benchmarks RESTRICTED.parquet")
-    assert meta["marking"].startswith("RESTRICTED") and meta["quarter"] == "2026-27-Q2"
-    values, meta = read("indicator_values RESTRICTED.parquet")
-    assert meta["marking"].startswith("RESTRICTED")
-    public, meta = read("public_benchmarks PUBLIC.parquet")
-    assert meta["marking"].startswith("OFFICIAL")
-    assert len(benchmarks) == 33 * 37 and set(benchmarks["quarter"]) == {"2026-27-Q2"}
-    assert set(values["kind"]) == {"item", "indicator"} and len(values) == 33 * (37 + 55)
-    assert len(public) == 33 * 37
-    hidden = public["suppressed_columns"].fillna("").str.split(",").map(lambda c: "value" in c)
-    assert hidden.sum() > 50 and public.loc[hidden, "value"].isna().all()
-
-
 def test_rerunning_a_quarter_changes_nothing(runs):
     working = runs["tmp"] / "liia.duckdb"
     before = _snapshot(working)
@@ -122,15 +93,3 @@ def test_rerunning_a_quarter_changes_nothing(runs):
     for table in before:
         assert after[table] == before[table], table
     assert len(before["benchmarks"]) == 2 * 33 * 37
-
-
-def test_the_analysts_readme_queries_run_on_the_published_copy(runs):
-    text = (PROJECT / "warehouse" / "README.md").read_text()
-    queries = re.findall(r"```sql\n(.*?)```", text, flags=re.S)
-    assert len(queries) >= 8  # the dictionary and the seven questions
-    con = duckdb.connect(str(runs["published"]), read_only=True)
-    answered = 0
-    for sql in queries:
-        for statement in filter(str.strip, re.split(r";\s*$", sql, flags=re.M)):
-            answered += bool(con.execute(statement).fetchall())
-    assert answered >= 8
