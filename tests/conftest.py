@@ -134,7 +134,7 @@ WHEN_COLUMNS = ("received_at", "released_at", "loaded_at", "first_released_at")
 RUN_RECORDS = ("builds",)
 
 
-def warehouse_snapshot(path: Path) -> dict[str, list]:
+def warehouse_snapshot(path: Path, without: tuple[str, ...] = ()) -> dict[str, list]:
     """Every table of the database at `path`, sorted, without the times a file was first seen, a
     quarter released and DfE's file loaded, and without the record of the runs that built it."""
     con = duckdb.connect(str(path), read_only=True)
@@ -143,7 +143,7 @@ def warehouse_snapshot(path: Path) -> dict[str, list]:
         out = {}
         for table in (t for t in tables if t not in RUN_RECORDS):
             columns = [c[0] for c in con.execute(f"DESCRIBE {table}").fetchall()]
-            kept = ", ".join(f'"{c}"' for c in columns if c not in WHEN_COLUMNS)
+            kept = ", ".join(f'"{c}"' for c in columns if c not in (*WHEN_COLUMNS, *without))
             out[table] = con.execute(f"SELECT {kept} FROM {table} ORDER BY ALL").fetchall()
         return out
     finally:

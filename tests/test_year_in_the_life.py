@@ -187,7 +187,9 @@ def test_a_year_of_quarters_run_by_themselves(tmp_path, region, monkeypatch):
     # as the live year revised quarters when late returns came, but each quarter's latest
     # release publishes what the clean run's one release does.
     releases = ("releases", "public_benchmarks", "public_group_figures", "disclosure_audit")
-    lived, cleanly = _snapshot(live / "liia.duckdb"), _snapshot(clean / "working" / "liia.duckdb")
+    # (and so each quarter's latest release number)
+    lived = _snapshot(live / "liia.duckdb", without=("latest_release",))
+    cleanly = _snapshot(clean / "working" / "liia.duckdb", without=("latest_release",))
     differ = [
         t
         for t in sorted(set(lived) | set(cleanly))
