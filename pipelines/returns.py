@@ -44,6 +44,7 @@ class Issue:
     found: str | None
     problem: str
     fix: str
+    rule: str | None = None  # which check found it (validation_issues.rule)
 
 
 VALUE_COLUMNS = ["sheet", "ref", "cell", "raw", "note"]
@@ -101,8 +102,10 @@ def _clean(text: object, limit: int | None = None) -> str:
     return re.sub(r"\s+", " ", text.replace("\xa0", " ")).strip()
 
 
-def _structure_error(problem: str, fix: str, sheet: str | None = None, cell: str | None = None):
-    return Issue("error", sheet, cell, None, None, problem, fix)
+def _structure_error(
+    problem: str, fix: str, rule: str, sheet: str | None = None, cell: str | None = None
+) -> Issue:
+    return Issue("error", sheet, cell, None, None, problem, fix, rule)
 
 
 def _resave_advice(path: Path) -> str:
@@ -126,7 +129,7 @@ def unreadable_issue(path: Path, answer: dict) -> tuple[Issue, bool]:
                 "Send your return as the LIIA template filled in, an Excel workbook (.xlsx); "
                 "a PDF, document, CSV or web page cannot be read."
             )
-        return _structure_error(problem, fix), True
+        return _structure_error(problem, fix, "unreadable file: not a workbook"), True
     if kind == "password":
         problem = "The workbook is password-protected, so it cannot be read."
         fix = (
@@ -149,7 +152,7 @@ def unreadable_issue(path: Path, answer: dict) -> tuple[Issue, bool]:
     else:
         problem = f"The file could not be read: {UNREADABLE.get(kind, 'it is damaged')}."
         fix = _resave_advice(path)
-    return _structure_error(problem, fix), False
+    return _structure_error(problem, fix, f"unreadable file: {kind}"), False
 
 
 def read_returns(paths: list[Path], today: date | None = None) -> list[ParsedReturn]:
@@ -200,6 +203,7 @@ def parse_return(path: Path, answer: dict, today: date | None = None) -> ParsedR
                 "This is not a LIIA return: it has no Cover sheet and none of the Finance, "
                 f"Adolescents, Workforce or SEND sheets (sheets found: {', '.join(names) or 'none'}).",
                 "Fill in the LIIA return template for the quarter and send that.",
+                "not a return",
             )
         )
         return parsed
@@ -208,6 +212,7 @@ def parse_return(path: Path, answer: dict, today: date | None = None) -> ParsedR
             _structure_error(
                 "The Cover sheet is missing, so we cannot tell which authority and quarter this is.",
                 "Use the LIIA template and fill in its Cover sheet.",
+                "sheet missing",
                 sheet="Cover",
             )
         )
@@ -223,6 +228,7 @@ def parse_return(path: Path, answer: dict, today: date | None = None) -> ParsedR
                 _structure_error(
                     f"The {sheet} sheet is missing (sheets found: {', '.join(names)}).",
                     f"Use the LIIA template and keep its sheet named '{sheet}'.",
+                    "sheet missing",
                     sheet=sheet,
                 )
             )
@@ -238,12 +244,15 @@ def _unreadable_sheet(sheet: str, why: str) -> Issue:
     return _structure_error(
         f"The {sheet} sheet could not be read: {why}.",
         "Copy your figures into a fresh LIIA template and send that.",
+        "sheet unreadable",
         sheet=sheet,
     )
 
 
-def _cover_error(parsed: ParsedReturn, cell: str, found: object, problem: str, fix: str) -> None:
-    parsed.issues.append(Issue("error", "Cover", cell, None, _clean(found), problem, fix))
+def _cover_error(
+    parsed: ParsedReturn, cell: str, found: object, problem: str, fix: str, rule: str
+) -> None:
+    parsed.issues.append(Issue("error", "Cover", cell, None, _clean(found), problem, fix, rule))
 
 
 def _read_cover(rows: list[list], parsed: ParsedReturn, today: date | None = None) -> None:
@@ -261,6 +270,7 @@ def _read_cover(rows: list[list], parsed: ParsedReturn, today: date | None = Non
             value,
             f"The local authority '{_clean(value)}' is not one we recognise.",
             "Choose your authority from the drop-down, or give its ONS or DfE code.",
+            "cover: authority",
         )
     value, cell = found.get("quarter", ("", "B4"))
     try:
@@ -272,6 +282,7 @@ def _read_cover(rows: list[list], parsed: ParsedReturn, today: date | None = Non
             value,
             f"The quarter {exc}.",
             "Write the quarter as on the template, e.g. 2026-27 Q2.",
+            "cover: quarter",
         )
     else:
         first = catalogue.first_quarter
@@ -282,6 +293,7 @@ def _read_cover(rows: list[list], parsed: ParsedReturn, today: date | None = Non
                 value,
                 f"The quarter {quarter.label} has not started yet.",
                 "Check the quarter on the cover: a return is for a quarter that has ended.",
+                "cover: quarter",
             )
         elif quarter < first:
             _cover_error(
@@ -290,6 +302,7 @@ def _read_cover(rows: list[list], parsed: ParsedReturn, today: date | None = Non
                 value,
                 f"The quarter {quarter.label} is before LIIA's collection began ({first.label}).",
                 "Check the quarter on the cover.",
+                "cover: quarter",
             )
         else:
             parsed.quarter = quarter
@@ -323,6 +336,7 @@ def _read_template_version(found: dict, parsed: ParsedReturn, catalogue) -> None
             f"The template version '{_clean(value)}' is not one LIIA has issued "
             f"({', '.join(map(str, issued))}).",
             "Use the LIIA template for the quarter; its cover shows the version.",
+            "cover: template version",
         )
         return
     parsed.template_version = version
@@ -346,6 +360,7 @@ def _read_template_version(found: dict, parsed: ParsedReturn, catalogue) -> None
                 f"({', '.join(missing)}) are shown as not collected (z) for you this quarter.",
                 f"Use the version {expected} template next time (LIIA sends it; "
                 f"`liia template --quarter {parsed.quarter.key}` writes it).",
+                "old template",
             )
         )
 
@@ -364,6 +379,7 @@ def _read_theme(rows: list[list], sheet: str, parsed: ParsedReturn) -> list[dict
             _structure_error(
                 f"No table header with Ref, Measure, Unit and Value was found on the {sheet} sheet.",
                 "Keep the template's header row (Ref, Measure, Unit, Value, Notes) above the figures.",
+                "no header",
                 sheet=sheet,
             )
         )

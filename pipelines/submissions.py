@@ -32,6 +32,7 @@ from pipelines.returns import (
     read_returns,
 )
 from pipelines.safe_text import safe_text
+from pipelines.validation import ISSUE_COLUMNS
 
 SUBMISSION_COLUMNS = [
     "submission_id",
@@ -252,6 +253,7 @@ def receive_quarter(inbox: Path, archive_dir: Path, quarter: Quarter, today: dat
                     f"{f.folder.label} folder; it is treated as a {quarter.label} return.",
                     "If the cover is wrong, correct the quarter on the cover and send the return "
                     "again.",
+                    "quarter folder",
                 )
             )
         first_seen = f.archived.stat().st_mtime  # when these bytes were first received
@@ -314,6 +316,6 @@ def collect(
     value_frame = pd.DataFrame(values, columns=[*VALUE_COLUMNS, "submission_id"])
     issue_frame = pd.DataFrame(
         issues,
-        columns=["submission_id", "severity", "sheet", "cell", "ref", "found", "problem", "fix"],
+        columns=ISSUE_COLUMNS,
     )
     return submissions, value_frame, issue_frame

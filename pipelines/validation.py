@@ -10,7 +10,17 @@ import pandera.pandas as pa
 
 from pipelines.catalogue import Catalogue, Rule
 
-ISSUE_COLUMNS = ["submission_id", "severity", "sheet", "cell", "ref", "found", "problem", "fix"]
+ISSUE_COLUMNS = [
+    "submission_id",
+    "severity",
+    "sheet",
+    "cell",
+    "ref",
+    "found",
+    "problem",
+    "fix",
+    "rule",  # which check found it: the schema check's name, the rule's text, or the warning's
+]
 # Digits with commas only between groups of three (1,234 and 12,345,678, never 12,5 or 1,2,3),
 # an optional decimal part, and a pound sign and minus in either order.
 _NUMBER = re.compile(r"^(?:-£|£-|-|£)?(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?$")
@@ -168,7 +178,7 @@ def validate_quarter(
     measures = catalogue.items.set_index("ref")["measure"]
     issues: list[dict] = []
 
-    def row(v, problem, fix, severity="error"):
+    def row(v, problem, fix, rule, severity="error"):
         return {
             "submission_id": v.submission_id,
             "severity": severity,
@@ -178,6 +188,7 @@ def validate_quarter(
             "found": shown(v.raw),
             "problem": problem,
             "fix": fix,
+            "rule": rule,
         }
 
     flagged = values[
@@ -190,6 +201,7 @@ def validate_quarter(
                     v,
                     f"{measures.get(v.ref, v.ref)}: {v.problem}.",
                     "Enter a number, or x with a reason in Notes if the figure is not available.",
+                    "not a number",
                 )
             )
         elif v.status == "x" and not v.note:
@@ -198,6 +210,7 @@ def validate_quarter(
                     v,
                     "x (not available) is given without a reason.",
                     "Say in Notes why the figure is not available.",
+                    "x without a reason",
                     severity="warning",
                 )
             )
@@ -217,7 +230,7 @@ def validate_quarter(
                 key = case.check if case.check in _MESSAGES else "unknown Ref"
                 problem, fix = _MESSAGES[key]
                 words = {"ref": v.ref, "measure": measures.get(v.ref, v.ref)}
-                out.append(row(v, problem.format(**words), fix.format(**words)))
+                out.append(row(v, problem.format(**words), fix.format(**words), key))
             return out
 
         issues += _schema_issues(value_schema(catalogue, version), part, describe_values)
@@ -236,6 +249,7 @@ def validate_quarter(
                             "found": "",
                             "problem": f"{ref} ({measures[ref]}) is missing from the return.",
                             "fix": f"Restore the row for {ref} from the LIIA template and fill it in.",
+                            "rule": "missing Ref",
                         }
                     )
         # A rejected value keeps only itself out: rules it is a term of cannot be checked.
@@ -269,6 +283,7 @@ def validate_quarter(
                         "found": _fmt(wide.at[sub, rule.ref]),
                         "problem": f"{measures[rule.ref]} ({_fmt(wide.at[sub, rule.ref])}) is {word} {right}.",
                         "fix": f"Check {rule.ref} and {', '.join(rule.terms)}: {rule.text} must hold.",
+                        "rule": f"rule: {rule.text}",
                     }
                 )
             return out
@@ -286,7 +301,7 @@ def _fmt(x: float) -> str:
 SMALL_NUMBER = 20  # below this, a count moving by half is ordinary noise, not worth a question
 
 
-def _warning(v, problem: str, fix: str) -> dict:
+def _warning(v, problem: str, fix: str, rule: str) -> dict:
     """An issue row warning about value row `v` (submission_id, sheet, cell, ref, value)."""
     return {
         "submission_id": v.submission_id,
@@ -297,6 +312,7 @@ def _warning(v, problem: str, fix: str) -> dict:
         "found": _fmt(v.value),
         "problem": problem,
         "fix": fix,
+        "rule": rule,
     }
 
 
@@ -333,6 +349,7 @@ def plausibility_warnings(
                 else f" ({_fmt(v.value_prev)})."
             ),
             "Check the figure; if it is right, say why it changed in Notes.",
+            "change on previous quarter",
         )
         for v in out.itertuples()
     ]
@@ -397,6 +414,7 @@ def distribution_warnings(
                 f"{_fmt(v.value)} is {rate}, {direction} the London {quartile} quartile by "
                 f"{by:.1f} times the interquartile range.",
                 "Check the figure; if it is right, say why in Notes.",
+                "outside London's range",
             )
         )
     return pd.DataFrame(rows, columns=ISSUE_COLUMNS)

@@ -148,6 +148,15 @@ TABLES = [
             ("found", "VARCHAR", "The value found, as shown to the authority"),
             ("problem", "VARCHAR", "What is wrong"),
             ("fix", "VARCHAR", "How to fix it"),
+            (
+                "rule",
+                "VARCHAR",
+                "Which check found it: unreadable file: (why), not a return, sheet missing, sheet "
+                "unreadable, no header, cover: (field), old template, quarter folder, not a "
+                "number, x without a reason, unknown Ref, duplicated Ref, negative, not whole, "
+                "missing Ref, rule: (the consistency rule), change on previous quarter, outside "
+                "London's range",
+            ),
         ),
     ),
     Table(

@@ -309,6 +309,14 @@ def test_each_figure_says_what_it_is(model):
         """SELECT count(*) FROM validation_issues AS v JOIN submissions AS s USING (submission_id)
            WHERE v.authority IS DISTINCT FROM s.authority""",
     ) == [(0,)]
+    rules = {r for (r,) in _rows(con, "SELECT DISTINCT rule FROM validation_issues")}
+    assert None not in rules and len(rules) >= 3
+    documented = _rows(
+        con,
+        "SELECT comment FROM duckdb_columns() "
+        "WHERE table_name = 'validation_issues' AND column_name = 'rule'",
+    )[0][0]
+    assert all(r.split(":")[0] in documented for r in rules), rules
     ((built, files, returns, pipeline),) = _rows(
         con,
         "SELECT count(*), len(last(files ORDER BY built_at)), last(returns ORDER BY built_at), "

@@ -431,6 +431,7 @@ def test_bad_or_awkward_file(tmp_path, name, make, status, where, words):
     path = make(tmp_path)
     submission, issues = outcome(path)
     errors = issues[issues["severity"] == "error"]
+    assert issues["rule"].notna().all(), issues[issues["rule"].isna()].to_dict("records")
     if status is None:  # the entity attack: refused or read without expanding, never a hang
         assert submission["status"] in {"rejected", "accepted"}
         return
@@ -454,6 +455,7 @@ def test_x_without_a_note_is_warned(tmp_path):
     _, issues = outcome(edited(tmp_path, set_cell("Finance", "D9", "x")))
     (warning,) = issues.itertuples()
     assert (warning.severity, warning.cell, warning.ref) == ("warning", "D9", "FIN04")
+    assert warning.rule == "x without a reason"
 
 
 def test_valid_returns_survive_a_folder_of_bad_files(tmp_path):
