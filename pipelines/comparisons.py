@@ -162,7 +162,9 @@ def _group_aggregate_sql(row) -> str:
     reporting = " AND ".join(f'v."{r}" IS NOT NULL' for r in refs) or "true"
     return f"""
     SELECT '{row.id}' AS indicator_id, g.grouping, g.group_name,
-           {value} AS value, count(*) AS units
+           {value} AS value, count(*) AS units,
+           -- a joint unit's code is its authorities' joined by + (KUT+RUT)
+           sum(len(string_split(v.unit, '+')))::INTEGER AS authorities
     FROM unit_values AS v JOIN unit_groups AS g USING (scope, unit)
     WHERE v.scope = '{indicator_scope(row.theme)}' AND {reporting}
     GROUP BY g.grouping, g.group_name"""
@@ -383,7 +385,7 @@ def compare_quarter(
 ) -> dict[str, pd.DataFrame]:
     """The quarter's derived indicators and comparisons, computed in `con`:
     `indicators` (authority, indicator_id, reporting_unit, value, status),
-    `group_aggregates` (indicator_id, grouping, group_name, value, units),
+    `group_aggregates` (indicator_id, grouping, group_name, value, units, authorities),
     `benchmarks` (one row per authority and indicator, without trends),
     `fractions` (each authority's numerator and denominator of each indicator) and
     `group_benchmarks` (each authority against each of its comparator groups)."""

@@ -214,11 +214,8 @@ TABLES = [
             ),
             ("group_name", "VARCHAR", "London, Inner, Outer, or the sub-region"),
             ("value", "DOUBLE", "The formula over the summed items of the units reporting"),
-            (
-                "units",
-                "INTEGER",
-                "Reporting units summed (group_trends: the authorities they cover)",
-            ),
+            ("units", "INTEGER", "Reporting units summed"),
+            ("authorities", "INTEGER", "Authorities those units cover (KUT+RUT covers two)"),
         ),
     ),
     Table(

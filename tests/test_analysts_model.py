@@ -259,7 +259,7 @@ def test_like_for_like_changes_are_over_the_authorities_in_both_quarters(model):
              ON t.quarter = g.quarter AND t.indicator_id = g.indicator_id
             AND t.grouping = g.grouping AND t.group_name = g.group_name
             AND t.compared_with = 'previous quarter'
-           WHERE t.units IS DISTINCT FROM g.units
+           WHERE t.units IS DISTINCT FROM g.units OR t.authorities IS DISTINCT FROM g.authorities
               OR NOT (abs(t.value - g.value) < 1e-9 OR (t.value IS NULL AND g.value IS NULL))""",
     )
     assert mismatched == [(0,)]
