@@ -1,6 +1,7 @@
 """The comparison measures on a hand-made region of four authorities over two quarters, each figure
 worked out by hand below; and the warehouse's guarantees (reload, dictionary)."""
 
+from datetime import date
 from math import isnan
 
 import duckdb
@@ -9,7 +10,7 @@ import pytest
 
 from pipelines.catalogue import load_authorities, load_catalogue
 from pipelines.quarters import parse_quarter
-from pipelines.warehouse import load_quarter
+from pipelines.warehouse import create_schema, load_quarter
 
 ITEMS = """ref,theme,measure,unit,period,since_template,can_be_negative,rule,typical_60k
 S01,adolescents,Children seen,count,quarter,1,no,,50
@@ -324,3 +325,25 @@ def test_every_table_and_column_is_described(warehouse):
         "public_group_figures",
         "releases",
     }
+
+
+def test_an_older_warehouse_gains_dates_as_dates_and_null_notes_keeping_what_it_held(tmp_path):
+    con = duckdb.connect(str(tmp_path / "old.duckdb"))
+    con.execute(
+        "CREATE TABLE submissions (quarter VARCHAR, submission_id VARCHAR, completed_on VARCHAR)"
+    )
+    con.execute(
+        "INSERT INTO submissions VALUES ('2026-27-Q1', 'a', '2026-07-03'), "
+        "('2026-27-Q1', 'b', 'early July')"
+    )
+    con.execute("CREATE TABLE return_values (quarter VARCHAR, ref VARCHAR, note VARCHAR)")
+    con.execute(
+        "INSERT INTO return_values VALUES ('2026-27-Q1', 'FIN01', ''), ('2026-27-Q1', 'FIN02', 'why')"
+    )
+    create_schema(con)
+    rows = con.execute(
+        "SELECT submission_id, completed_on, completed_on_as_written FROM submissions ORDER BY 1"
+    ).fetchall()
+    assert rows == [("a", date(2026, 7, 3), "2026-07-03"), ("b", None, "early July")]
+    notes = con.execute("SELECT ref, note FROM return_values ORDER BY 1").fetchall()
+    assert notes == [("FIN01", None), ("FIN02", "why")]
