@@ -13,6 +13,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from pipelines.layout import Book
 from pipelines.warehouse_model import GROUP_TRENDS_VIEW_COLUMNS
 from pipelines.warehouse_tables import (
     CONTACTS,
@@ -25,7 +26,7 @@ from pipelines.warehouse_tables import sql_text as _quote
 
 EDITIONS = {"RESTRICTED": "restricted", "PUBLIC": "publishable"}
 MARKINGS = {"RESTRICTED": RESTRICTED_MARKING, "PUBLIC": PUBLIC_MARKING}
-DIMENSIONS = ("authorities", "quarters", "indicators", "items", "indicator_items")
+DIMENSIONS = ("authorities", "quarters", "indicators", "items", "indicator_items", "symbols")
 # What the public edition shows: the releases and their figures, and the reference data (the
 # authorities, their groups and DfE's published figures are public already).
 PUBLIC_TABLES = (
@@ -159,12 +160,43 @@ def export_editions(con: duckdb.DuckDBPyConnection, folder: Path) -> list[Path]:
             )
             os.replace(partial, path)
             written.append(path)
+        frame = dictionary_frame(edition)
         dictionary = target / f"data_dictionary {edition}.csv"
         partial = target / f".{dictionary.name}.partial"
-        dictionary_frame(edition).to_csv(partial, index=False, encoding="utf-8-sig")
+        frame.to_csv(partial, index=False, encoding="utf-8-sig")
         os.replace(partial, dictionary)
-        written.append(dictionary)
+        written += [dictionary, dictionary_workbook(frame, edition, target)]
         for stale in target.glob("*.parquet"):
             if stale.name not in expected:
                 stale.unlink()
     return written
+
+
+def dictionary_workbook(frame: pd.DataFrame, edition: str, folder: Path) -> Path:
+    """The data dictionary for people: the files, then every column, each described."""
+    book = Book(folder / f"data_dictionary {edition}.xlsx")
+    title = f"LIIA warehouse exports: data dictionary ({EDITIONS[edition]} edition)"
+    files = book.sheet("Files", title, MARKINGS[edition], caps={0: 42, 1: 22, 2: 90})
+    files.prose(
+        "One Parquet file per table, all quarters; every row has the names beside its codes. "
+        "The Columns sheet describes each column."
+    )
+    tables = frame.drop_duplicates("table")
+    first = files.row + 1
+    for row, t in enumerate(tables.itertuples(), start=first):
+        files.text(row, 0, t.file)
+        files.text(row, 1, t.table)
+        files.text(row, 2, t.table_description, wrap=True)
+    files.table(first - 1, first + len(tables) - 1, ["File", "Table", "What it holds"], "Files")
+    files.ws.repeat_rows(first - 1)
+    files.ws.freeze_panes(first, 0)
+    columns = book.sheet("Columns", title, MARKINGS[edition], caps={0: 22, 1: 26, 2: 90})
+    first = columns.row + 1
+    for row, c in enumerate(frame.itertuples(), start=first):
+        columns.text(row, 0, c.table)
+        columns.text(row, 1, c.column)
+        columns.text(row, 2, c.description, wrap=True)
+    columns.table(first - 1, first + len(frame) - 1, ["Table", "Column", "Description"], "Columns")
+    columns.ws.repeat_rows(first - 1)
+    columns.ws.freeze_panes(first, 0)
+    return book.close()

@@ -172,7 +172,8 @@ def test_every_export_equals_its_table_with_names_and_codes(model):
     # The publishable edition holds only what the public edition shows.
     public = {p.name for p in (exports / "publishable").iterdir()}
     assert public == {export_name(t, "PUBLIC") for t in PUBLIC_TABLES} | {
-        "data_dictionary PUBLIC.csv"
+        "data_dictionary PUBLIC.csv",
+        "data_dictionary PUBLIC.xlsx",
     }
     shown = con.execute(
         f"SELECT * FROM '{exports / 'publishable' / 'public_benchmarks PUBLIC.parquet'}'"

@@ -20,6 +20,7 @@ QUARTER = "2026-27-Q2"
 PROSE_SHEETS = {"Cover", "Contents", "Notes", "Key", "Summary", "Submissions", "Guidance"}
 PROSE_SHEETS |= {"Finance", "Adolescents", "Workforce", "SEND"}  # the template's guidance lines
 PROSE_SHEETS |= {"Neighbours", "England", "Rug"}  # a pack's peers, DfE's figures, the rug
+PROSE_SHEETS |= {"Files"}  # the data dictionary of the exports
 
 
 def render(workbooks: dict[str, Path], folder: Path) -> dict[str, str]:
@@ -96,11 +97,15 @@ def rendered(latest_quarter_run, tmp_path_factory):
         / QUARTER
         / f"LIIA feedback {QUARTER} Sutton.xlsx",
         "template": build_template(parse_quarter("2026-27-Q3"), folder / "blank.xlsx"),
+        "dictionary": latest_quarter_run
+        / "exports"
+        / "restricted"
+        / "data_dictionary RESTRICTED.xlsx",
     }
     return workbooks, render(workbooks, folder)
 
 
-KINDS = ["theme", "public", "pack", "status", "rejected", "feedback", "template"]
+KINDS = ["theme", "public", "pack", "status", "rejected", "feedback", "template", "dictionary"]
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -190,3 +195,14 @@ def test_a_packs_neighbours_page_prints_its_rank_among_them_and_their_figures(re
     (agency,) = [r for r in rows[1:] if r[0].value == "Agency rate (%)"]
     rank = agency[header.index("Rank among you and your neighbours")].value
     assert re.fullmatch(r"\d+ of \d+", rank) and rank in printed
+
+
+def test_the_data_dictionary_prints_every_file_name_whole(rendered):
+    workbooks, texts = rendered
+    files = load_workbook(workbooks["dictionary"])["Files"]
+    names = [
+        c.value for c in files["A"] if isinstance(c.value, str) and c.value.endswith(".parquet")
+    ]
+    assert len(names) > 20
+    printed = texts["dictionary"].split("\n")
+    assert [n for n in names if n not in printed and not any(n in line for line in printed)] == []
