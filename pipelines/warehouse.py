@@ -526,6 +526,7 @@ def _copy_with_keys(con: duckdb.DuckDBPyConnection, source: str, copy: str) -> N
     primary and foreign keys declared, filled parents first: a row whose key does not hold fails
     the publish, naming the constraint. Then the views and comments, bound to the copy's tables."""
     con.execute(f"USE {copy}")
+    con.execute("BEGIN TRANSACTION")  # one commit, not one per statement
     try:
         for name in keyed_order():
             if name == CONTACTS:
@@ -535,6 +536,10 @@ def _copy_with_keys(con: duckdb.DuckDBPyConnection, source: str, copy: str) -> N
             columns = ", ".join(c for c, _, _ in TABLE_BY_NAME[name].columns)
             con.execute(f'INSERT INTO {name} SELECT {columns} FROM "{source}".{name}')
         create_views(con)
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
     finally:
         con.execute(f'USE "{source}"')
 
