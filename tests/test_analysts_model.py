@@ -26,7 +26,7 @@ from pipelines.warehouse_exports import (
     export_name,
 )
 from pipelines.warehouse_model import KEYS, item_frames
-from tests.conftest import PROJECT, SAMPLE, run_quarter
+from tests.conftest import PROJECT
 from tests.duckdb_clients import CLIENTS, answers, statements, version
 
 README = PROJECT / "warehouse" / "README.md"
@@ -34,12 +34,11 @@ QUARTERS = ("2026-27-Q1", "2026-27-Q2")  # Q2: 30 of 33 returns accepted
 
 
 @pytest.fixture(scope="module")
-def model(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("model")
-    for quarter in QUARTERS:
-        assert run_quarter(tmp, SAMPLE, quarter).success
-    con = duckdb.connect(str(tmp / "published" / "liia.duckdb"), read_only=True)
-    yield {"tmp": tmp, "published": tmp / "published" / "liia.duckdb", "con": con}
+def model(latest_quarter_run):
+    """The two latest sample quarters, run once for the session (conftest): only read here."""
+    published = latest_quarter_run / "published" / "liia.duckdb"
+    con = duckdb.connect(str(published), read_only=True)
+    yield {"tmp": latest_quarter_run, "published": published, "con": con}
     con.close()
 
 
