@@ -65,7 +65,7 @@ def create_schema(con: duckdb.DuckDBPyConnection) -> None:
             if name not in existing:
                 con.execute(f"ALTER TABLE {table.name} ADD COLUMN {name} {kind}")
         for name, kind, _ in table.columns:
-            if name in existing and existing[name] != kind:
+            if existing.get(name) == "VARCHAR" and kind != "VARCHAR":  # text that became typed
                 if f"{name}_as_written" in dict((c[0], c) for c in table.columns):
                     con.execute(
                         f"UPDATE {table.name} SET {name}_as_written = {name}::VARCHAR "
