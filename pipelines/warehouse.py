@@ -26,6 +26,7 @@ from pipelines.published import (
 )
 from pipelines.quarters import Quarter, parse_quarter, quarter_range
 from pipelines.settlement import current_values
+from pipelines.warehouse_exports import PUBLIC_TABLES
 from pipelines.warehouse_model import (
     GROUP_TRENDS_VIEW_COLUMNS,
     GROUP_TRENDS_VIEW_SQL,
@@ -213,12 +214,14 @@ EDITIONS_VIEW_COLUMNS = {
     "suppression": "primary (a count from 1 to 5), complementary, or NULL",
 }
 
-# Which tables may leave the members' circle: the comments of public tables start with the mark.
+# Which tables may leave the members' circle: those the publishable exports hold (the comments of
+# the public edition's own start with the mark; the rest are reference data, public already).
+_PUBLIC = ", ".join(_quote(name) for name in PUBLIC_TABLES)
 MARKINGS_VIEW_SQL = f"""
 CREATE OR REPLACE VIEW markings AS
 SELECT table_name AS name, 'table' AS kind,
-       CASE WHEN starts_with(comment, 'OFFICIAL') THEN 'OFFICIAL' ELSE 'RESTRICTED' END AS marking,
-       CASE WHEN starts_with(comment, 'OFFICIAL') THEN {_quote(PUBLIC_MARKING)}
+       CASE WHEN table_name IN ({_PUBLIC}) THEN 'OFFICIAL' ELSE 'RESTRICTED' END AS marking,
+       CASE WHEN table_name IN ({_PUBLIC}) THEN {_quote(PUBLIC_MARKING)}
             ELSE {_quote(RESTRICTED_MARKING)} END AS meaning
 FROM duckdb_tables() WHERE database_name = current_database() AND NOT internal
 UNION ALL
