@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from pipelines.catalogue import formula_refs, load_catalogue
+from pipelines.layout import SYMBOL_LEGEND
 from pipelines.quarters import parse_quarter
 from pipelines.release import deadline
 from pipelines.warehouse_exports import (
@@ -366,6 +367,10 @@ def test_the_readme_says_what_the_database_says(model):
     stored = {s: (m, w, st) for s, m, w, st in _rows(con, "SELECT * FROM symbols")}
     assert {r[0].strip("`"): (r[1], r[2], [x for x in r[3].split(", ") if x]) for r in symbols} == (
         stored
+    )
+    # The workbooks' legend says the same of each symbol.
+    assert all(
+        f"[{symbol}] {meaning}" in SYMBOL_LEGEND for symbol, (meaning, _, _) in stored.items()
     )
     # The symbols table is what the benchmarks show: each status has its one symbol.
     shown = _rows(con, "SELECT DISTINCT status, symbol FROM benchmarks WHERE status <> 'ok'")
