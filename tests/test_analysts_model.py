@@ -350,7 +350,12 @@ def test_the_readme_says_what_the_database_says(model):
     )
     keys = {r[0].strip("`"): (r[2], r[3]) for r in tables}
     for table, (pk, fks) in KEYS.items():
-        refers = "; ".join(f"{parent} ({', '.join(own)})" for own, parent, _ in fks)
+        refers = "; ".join(
+            f"{parent} ({', '.join(own)})"
+            if own == theirs
+            else f"{parent} ({', '.join(own)} → {', '.join(theirs)})"
+            for own, parent, theirs in fks
+        )
         assert keys[table] == (", ".join(pk) or "(none)", refers), table
     views = _markdown_table(text, "| View | One row per |")
     assert {r[0].strip("`"): r[2] for r in views} == dict(
