@@ -67,7 +67,7 @@ def answers(client: str, database: Path, queries: list[str], folder: Path) -> li
             f"COPY ({q}) TO '{folder}/{n}.csv' (HEADER);\n" for n, q in enumerate(queries)
         )
         run = subprocess.run(
-            [str(executable), "-readonly", "-bail", str(database)],
+            [str(executable), "-init", "/dev/null", "-readonly", "-bail", str(database)],
             input=script,
             capture_output=True,
             text=True,
