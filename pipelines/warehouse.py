@@ -25,6 +25,7 @@ from pipelines.published import (
     stage_published,
 )
 from pipelines.quarters import Quarter, parse_quarter, quarter_range
+from pipelines.release import deadline
 from pipelines.settlement import current_values
 from pipelines.warehouse_exports import PUBLIC_TABLES
 from pipelines.warehouse_model import (
@@ -37,7 +38,6 @@ from pipelines.warehouse_model import (
     item_frames,
     keyed_order,
     keyed_table_sql,
-    quarter_deadlines,
     symbols_frame,
     theme_view_columns,
 )
@@ -67,7 +67,7 @@ def create_schema(con: duckdb.DuckDBPyConnection) -> None:
                 con.execute(f"ALTER TABLE {table.name} ADD COLUMN {name} {kind}")
         for name, kind, _ in table.columns:
             if existing.get(name) == "VARCHAR" and kind != "VARCHAR":  # text that became typed
-                if f"{name}_as_written" in dict((c[0], c) for c in table.columns):
+                if f"{name}_as_written" in {c[0] for c in table.columns}:
                     con.execute(
                         f"UPDATE {table.name} SET {name}_as_written = {name}::VARCHAR "
                         f"WHERE {name}_as_written IS NULL"
@@ -307,9 +307,9 @@ def reference_frames(
             "template_version": [catalogue.template_version(x) for x in quarters],
             "previous_quarter": [x.previous().key for x in quarters],
             "year_earlier_quarter": [x.year_earlier().key for x in quarters],
+            "deadline": [deadline(x) for x in quarters],
         }
     )
-    q["deadline"] = quarter_deadlines(q)
     items = catalogue.items.rename(columns={"ref": "indicator_id", "measure": "name"}).assign(
         kind="item"
     )

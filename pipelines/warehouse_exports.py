@@ -77,29 +77,31 @@ def columns_of(table: str) -> list[tuple[str, str]]:
     return [(name, comment) for name, _, comment in TABLE_BY_NAME[table].columns]
 
 
+def named_codes(table: str) -> list[tuple]:
+    """The codes of `table` exported with names: (code, dimension, key, names) of NAMES."""
+    own = {name for name, _ in columns_of(table)}
+    return [] if table in DIMENSIONS else [n for n in NAMES if n[0] in own]
+
+
 def export_sql(table: str) -> str:
     """The table's rows with, for each code it holds, the names it stands for."""
     own = [name for name, _ in columns_of(table)]
     selected = [f"t.{name}" for name in own]
     joins = []
-    if table not in DIMENSIONS:
-        for code, dimension, key, names in NAMES:
-            if code not in own:
-                continue
-            alias = f"d_{code}"
-            joins.append(f"LEFT JOIN {dimension} AS {alias} ON {alias}.{key} = t.{code}")
-            selected += [f"{alias}.{name} AS {shown}" for name, shown in names]
+    for code, dimension, key, names in named_codes(table):
+        alias = f"d_{code}"
+        joins.append(f"LEFT JOIN {dimension} AS {alias} ON {alias}.{key} = t.{code}")
+        selected += [f"{alias}.{name} AS {shown}" for name, shown in names]
+    lists = (
+        set()
+        if table in VIEWS
+        else {n for n, k, _ in TABLE_BY_NAME[table].columns if k.endswith("[]")}
+    )
     return (
         f"SELECT {', '.join(selected)}\nFROM {table} AS t\n"
         + "".join(f"{join}\n" for join in joins)
-        + f"ORDER BY {', '.join(f't.{name}' for name in own if not _is_list(table, name))}"
+        + f"ORDER BY {', '.join(f't.{name}' for name in own if name not in lists)}"
     )
-
-
-def _is_list(table: str, column: str) -> bool:
-    if table in VIEWS:
-        return False
-    return dict((n, k) for n, k, _ in TABLE_BY_NAME[table].columns)[column].endswith("[]")
 
 
 def export_name(table: str, edition: str) -> str:
@@ -110,13 +112,7 @@ def dictionary_frame(edition: str) -> pd.DataFrame:
     rows = []
     for table in edition_tables(edition):
         comment = TABLE_BY_NAME[table].comment if table in TABLE_BY_NAME else "view"
-        exported = [name for name, _ in columns_of(table)]
-        added = [
-            shown
-            for code, _, _, names in NAMES
-            if code in exported and table not in DIMENSIONS
-            for _, shown in names
-        ]
+        added = [shown for _, _, _, names in named_codes(table) for _, shown in names]
         for name, text in [*columns_of(table), *((n, NAME_COMMENTS[n]) for n in added)]:
             rows.append(
                 {
@@ -181,22 +177,20 @@ def dictionary_workbook(frame: pd.DataFrame, edition: str, folder: Path) -> Path
         "One Parquet file per table, all quarters; every row has the names beside its codes. "
         "The Columns sheet describes each column."
     )
-    tables = frame.drop_duplicates("table")
-    first = files.row + 1
-    for row, t in enumerate(tables.itertuples(), start=first):
-        files.text(row, 0, t.file)
-        files.text(row, 1, t.table)
-        files.text(row, 2, t.table_description, wrap=True)
-    files.table(first - 1, first + len(tables) - 1, ["File", "Table", "What it holds"], "Files")
-    files.ws.repeat_rows(first - 1)
-    files.ws.freeze_panes(first, 0)
+    tables = frame.drop_duplicates("table")[["file", "table", "table_description"]]
+    _listing(files, ["File", "Table", "What it holds"], tables)
     columns = book.sheet("Columns", title, MARKINGS[edition], caps={0: 22, 1: 26, 2: 90})
-    first = columns.row + 1
-    for row, c in enumerate(frame.itertuples(), start=first):
-        columns.text(row, 0, c.table)
-        columns.text(row, 1, c.column)
-        columns.text(row, 2, c.description, wrap=True)
-    columns.table(first - 1, first + len(frame) - 1, ["Table", "Column", "Description"], "Columns")
-    columns.ws.repeat_rows(first - 1)
-    columns.ws.freeze_panes(first, 0)
+    _listing(columns, ["Table", "Column", "Description"], frame[["table", "column", "description"]])
     return book.close()
+
+
+def _listing(sheet, labels: list[str], rows: pd.DataFrame) -> None:
+    """`rows` under the sheet's lines as an Excel table, its last column wrapping, its header
+    repeated on every printed page."""
+    first = sheet.row + 1
+    for row, values in enumerate(rows.itertuples(index=False), start=first):
+        for col, value in enumerate(values):
+            sheet.text(row, col, value, wrap=col == len(values) - 1)
+    sheet.table(first - 1, first + len(rows) - 1, labels, sheet.name)
+    sheet.ws.repeat_rows(first - 1)
+    sheet.ws.freeze_panes(first, 0)

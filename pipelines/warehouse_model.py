@@ -15,8 +15,6 @@ import pandas as pd
 
 from pipelines.catalogue import CATALOGUE_DIR, POPULATION, Catalogue, formula_refs, ratio_form
 from pipelines.published import load_mappings
-from pipelines.quarters import parse_quarter
-from pipelines.release import deadline
 from pipelines.warehouse_tables import TABLE_BY_NAME, TABLES
 
 # table: (primary key, ((columns, parent table, parent columns), ...)). Parents come first in
@@ -178,10 +176,6 @@ def indicator_columns(indicators: pd.DataFrame, catalogue: Catalogue) -> pd.Data
         period=[period(r) for r in indicators.itertuples()],
         published_measure=indicators["indicator_id"].map(measures),
     )
-
-
-def quarter_deadlines(quarters: pd.DataFrame) -> pd.Series:
-    return quarters["quarter"].map(lambda key: deadline(parse_quarter(key)))
 
 
 # A quarter's release state, from the releases table: refreshed at every build.
