@@ -27,7 +27,7 @@ from pipelines.published import (
 from pipelines.quarters import Quarter, parse_quarter, quarter_range
 from pipelines.release import deadline
 from pipelines.settlement import current_values
-from pipelines.warehouse_exports import PUBLIC_TABLES
+from pipelines.warehouse_exports import PUBLIC_ROWS, PUBLIC_TABLES
 from pipelines.warehouse_model import (
     GROUP_TRENDS_VIEW_COLUMNS,
     GROUP_TRENDS_VIEW_SQL,
@@ -214,9 +214,9 @@ EDITIONS_VIEW_COLUMNS = {
     "suppression": "primary (a count from 1 to 5), complementary, or NULL",
 }
 
-# Which tables may leave the members' circle: those the publishable exports hold (the comments of
-# the public edition's own start with the mark; the rest are reference data, public already).
-_PUBLIC = ", ".join(_quote(name) for name in PUBLIC_TABLES)
+# Which tables may leave the members' circle: those the publishable exports hold whole (the public
+# edition's own, and reference data public already).
+_PUBLIC = ", ".join(_quote(name) for name in PUBLIC_TABLES if name not in PUBLIC_ROWS)
 MARKINGS_VIEW_SQL = f"""
 CREATE OR REPLACE VIEW markings AS
 SELECT table_name AS name, 'table' AS kind,

@@ -40,6 +40,12 @@ PUBLIC_TABLES = (
     "published_figures",
     "published_context",
 )
+# Of these tables, the public edition shows only some rows: the groupings it publishes figures of
+# (not, say, an authority's chosen comparators).
+PUBLIC_ROWS = {
+    "group_sets": "t.set_id IN (SELECT grouping FROM public_group_figures)",
+    "group_members": "t.set_id IN (SELECT grouping FROM public_group_figures)",
+}
 VIEWS = {"group_trends": GROUP_TRENDS_VIEW_COLUMNS}
 
 # The names each code is exported with: (code column, dimension, its key, (name, as), ...).
@@ -83,8 +89,8 @@ def named_codes(table: str) -> list[tuple]:
     return [] if table in DIMENSIONS else [n for n in NAMES if n[0] in own]
 
 
-def export_sql(table: str) -> str:
-    """The table's rows with, for each code it holds, the names it stands for."""
+def export_sql(table: str, edition: str = "RESTRICTED") -> str:
+    """The table's rows in the edition with, for each code it holds, the names it stands for."""
     own = [name for name, _ in columns_of(table)]
     selected = [f"t.{name}" for name in own]
     joins = []
@@ -97,9 +103,11 @@ def export_sql(table: str) -> str:
         if table in VIEWS
         else {n for n, k, _ in TABLE_BY_NAME[table].columns if k.endswith("[]")}
     )
+    where = PUBLIC_ROWS.get(table) if edition == "PUBLIC" else None
     return (
         f"SELECT {', '.join(selected)}\nFROM {table} AS t\n"
         + "".join(f"{join}\n" for join in joins)
+        + (f"WHERE {where}\n" if where else "")
         + f"ORDER BY {', '.join(f't.{name}' for name in own if name not in lists)}"
     )
 
@@ -151,7 +159,7 @@ def export_editions(con: duckdb.DuckDBPyConnection, folder: Path) -> list[Path]:
             }
             kv = ", ".join(f"{key}: {_quote(value)}" for key, value in metadata.items())
             con.execute(
-                f"COPY ({export_sql(table)}) TO {_quote(str(partial))} "
+                f"COPY ({export_sql(table, edition)}) TO {_quote(str(partial))} "
                 f"(FORMAT parquet, KV_METADATA {{{kv}}})"
             )
             os.replace(partial, path)
