@@ -162,7 +162,9 @@ def _failure(result) -> str:
     for event in result.all_events:
         if event.is_step_failure:
             error = event.step_failure_data.error
-            message = error.message.strip().splitlines()[-1] if error else "unknown error"
+            while error is not None and error.cause is not None:  # the cause, not Dagster's wrapper
+                error = error.cause
+            message = " ".join(error.message.split()) if error else "unknown error"
             return f"{event.step_key}: {message}"
     for evaluation in result.get_asset_check_evaluations():
         if not evaluation.passed:

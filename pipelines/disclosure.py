@@ -401,6 +401,9 @@ def public_quarter(
         out[column] = out[column].astype(object)
     out.loc[is_hidden, "value"] = SUPPRESSED
     out.loc[is_hidden, "symbol"] = SUPPRESSED
+    # c and nothing else: a status or reliability flag would say something of the hidden value
+    out["status"] = out["status"].astype(object).where(~is_hidden, None)
+    out["low_reliability"] = out["low_reliability"].astype("boolean").where(~is_hidden, pd.NA)
     out = _earlier_figures(out, earlier, catalogue)
     shown = groups[groups["grouping"].isin(GROUP_COLUMNS)].copy()
     shown["value"] = [

@@ -127,8 +127,7 @@ def stored_suppression(con: duckdb.DuckDBPyConnection, key: str) -> Suppression:
     """What the quarter's latest release hides."""
     release = "QUALIFY release = max(release) OVER ()"
     units = con.execute(
-        f"""SELECT indicator_id, reporting_unit, suppression FROM public_benchmarks
-        WHERE quarter = $q AND suppression IS NOT NULL {release}""",
+        f"SELECT indicator_id, reporting_unit, kind FROM suppressions WHERE quarter = $q {release}",
         {"q": key},
     ).fetchall()
     groups = con.execute(
@@ -137,8 +136,8 @@ def stored_suppression(con: duckdb.DuckDBPyConnection, key: str) -> Suppression:
         {"q": key},
     ).fetchall()
     return Suppression(
-        {(i, u) for i, u, s in units if s == "primary"},
-        {(i, u) for i, u, s in units if s == "complementary"},
+        {(i, u) for i, u, kind in units if kind == "primary"},
+        {(i, u) for i, u, kind in units if kind == "complementary"},
         {(i, g, n) for i, g, n, hidden in groups if hidden},
     )
 
@@ -248,16 +247,13 @@ def make_release(
 
 def store_release(con, release: Release, edition: PublicQuarter, submissions: set[str]) -> None:
     columns = [c for c, _, _ in TABLE_BY_NAME["public_benchmarks"].columns]
-    kinds = {u: "primary" for u in edition.suppression.primary} | {
-        u: "complementary" for u in edition.suppression.complementary
-    }
     rows = _stored(edition.benchmarks.assign(release=release.number), columns)
-    rows["suppression"] = [
-        kinds.get(k)
-        for k in zip(
-            edition.benchmarks["indicator_id"], edition.benchmarks["reporting_unit"], strict=True
-        )
-    ]
+    kinds = pd.DataFrame(
+        [(i, u, "primary") for i, u in sorted(edition.suppression.primary)]
+        + [(i, u, "complementary") for i, u in sorted(edition.suppression.complementary)],
+        columns=["indicator_id", "reporting_unit", "kind"],
+        dtype=object,
+    ).assign(quarter=release.quarter, release=release.number)
     groups = _stored_groups(edition).assign(quarter=release.quarter, release=release.number)
     audit = pd.DataFrame(
         [
@@ -271,14 +267,17 @@ def store_release(con, release: Release, edition: PublicQuarter, submissions: se
         for table, frame in (
             ("public_benchmarks", rows),
             ("public_group_figures", groups),
+            ("suppressions", kinds),
             ("disclosure_audit", audit),
         ):
             names = [c for c, _, _ in TABLE_BY_NAME[table].columns]
             con.register("incoming", frame.reindex(columns=names))
-            con.execute(f"INSERT INTO {table} SELECT * FROM incoming")
+            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming")
             con.unregister("incoming")
         con.execute(
-            "INSERT INTO releases VALUES (?, ?, ?, ?, ?, ?, ?)",
+            """INSERT INTO releases
+            (quarter, release, released_at, reason, changes, figures_changed, submissions)
+            VALUES (?, ?, ?, ?, ?, ?, ?)""",
             [
                 release.quarter,
                 release.number,

@@ -8,6 +8,7 @@ analyst's open connection never blocks a run and never sees a half-loaded quarte
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from pathlib import Path
 
@@ -194,12 +195,15 @@ SELECT b.quarter, b.indicator_id, b.authority, b.value AS restricted_value, b.sy
        CASE WHEN p.release IS NULL THEN 'not released'
             WHEN list_contains(string_split(p.suppressed_columns, ','), 'value') THEN 'c'
             ELSE p.symbol END AS public_symbol,
-       p.suppression
+       s.kind AS suppression
 FROM benchmarks AS b
 LEFT JOIN (
     SELECT * FROM public_benchmarks
     QUALIFY release = max(release) OVER (PARTITION BY quarter)
 ) AS p USING (quarter, indicator_id, authority)
+LEFT JOIN suppressions AS s
+       ON s.quarter = p.quarter AND s.release = p.release
+      AND s.indicator_id = p.indicator_id AND s.reporting_unit = p.reporting_unit
 """
 
 EDITIONS_VIEW_COLUMNS = {
@@ -338,7 +342,7 @@ def _replace(con, table: str, frame: pd.DataFrame, quarter: Quarter | None = Non
         con.execute(f"DELETE FROM {table} WHERE quarter = ?", [quarter.key])
         frame = frame.assign(quarter=quarter.key)
     con.register("incoming", frame.reindex(columns=columns))
-    con.execute(f"INSERT INTO {table} SELECT * FROM incoming")
+    con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming")
     con.unregister("incoming")
 
 
@@ -517,11 +521,23 @@ def publish(con: duckdb.DuckDBPyConnection, target: Path) -> Path:
         # Read-only on disk: a client that opens it read-write by default gets an error saying so,
         # not a lock on the file (the pipeline never reads it: its own copy is the working one).
         partial.chmod(0o444)
+        # A read-write session on the published file that died leaves its log beside it, and
+        # DuckDB would replay that log onto the new copy: nothing a reader left there is kept.
+        _remove_readers_leftovers(target)
         os.replace(partial, target)
+        _remove_readers_leftovers(target)
     finally:
         partial.unlink(missing_ok=True)
         Path(f"{partial}.wal").unlink(missing_ok=True)
     return target
+
+
+def _remove_readers_leftovers(target: Path) -> None:
+    for leftover in (Path(f"{target}.wal"), Path(f"{target}.tmp")):
+        if leftover.is_dir():
+            shutil.rmtree(leftover, ignore_errors=True)
+        else:
+            leftover.unlink(missing_ok=True)
 
 
 def _copy_with_keys(con: duckdb.DuckDBPyConnection, source: str, copy: str) -> None:

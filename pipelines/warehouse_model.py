@@ -68,6 +68,10 @@ KEYS: dict[str, tuple[tuple[str, ...], tuple]] = {
         ("quarter", "release", "indicator_id", "grouping", "group_name"),
         (_RELEASE, _INDICATOR),
     ),
+    "suppressions": (
+        ("quarter", "release", "indicator_id", "reporting_unit"),
+        (_RELEASE, _INDICATOR),
+    ),
     "disclosure_audit": (("quarter", "release", "reporting_unit", "ref"), (_RELEASE,)),
     "published_files": (("file_name",), ()),
     "published_figures": ((), (_INDICATOR, _AUTHORITY)),

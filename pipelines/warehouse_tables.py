@@ -392,7 +392,6 @@ def _public_columns() -> tuple[tuple[str, str, str], ...]:
             "VARCHAR",
             "Comma-separated columns shown as c (suppressed) on this row",
         ),
-        ("suppression", "VARCHAR", "primary (a count from 1 to 5), complementary, or NULL"),
     ]
     return tuple(columns)
 
@@ -419,8 +418,9 @@ TABLES += [
     Table(
         "public_benchmarks",
         f"{PUBLIC_MARKING} What the public edition shows of each figure, release by release: "
-        "values rounded as shown, c where suppressed; ranks, bands and order statistics over the "
-        "shown values only.",
+        "values rounded as shown, c where suppressed (and nothing else of a suppressed figure: "
+        "no status, no reliability flag, no kind of suppression); ranks, bands and order "
+        "statistics over the shown values only.",
         _public_columns(),
     ),
     Table(
@@ -435,6 +435,23 @@ TABLES += [
             ("value", "DOUBLE", "As published, rounded as shown; NULL where suppressed"),
             ("suppressed", "BOOLEAN", "Shown as c"),
             ("units", "INTEGER", "Units reporting (published)"),
+        ),
+    ),
+    Table(
+        "suppressions",
+        f"{RESTRICTED_MARKING} Why each figure the public edition shows as c was suppressed, "
+        "release by release. Never published: knowing which are complements narrows them.",
+        (
+            ("quarter", "VARCHAR", "Quarter key"),
+            ("release", "INTEGER", "Release of the quarter"),
+            ("indicator_id", "VARCHAR", "Indicator id"),
+            ("reporting_unit", "VARCHAR", "The unit suppressed (an authority, or KUT+RUT)"),
+            (
+                "kind",
+                "VARCHAR",
+                "primary (a count item of its formula from 1 to 5) or complementary (hidden so "
+                "that a primary one cannot be worked back)",
+            ),
         ),
     ),
     Table(

@@ -97,3 +97,33 @@ def test_rerunning_an_earlier_quarter_rewrites_every_later_export(tmp_path):
         barnet = warehouse[(warehouse["authority"] == "BAR") & warehouse["previous_value"].notna()]
         assert (barnet["previous_value"] != 0).any()
     pd.testing.assert_frame_equal(exported, warehouse)
+
+
+EDIT_AND_DIE = """
+import os, sys, duckdb
+con = duckdb.connect(sys.argv[1])  # read-write, as root may even on a read-only file
+con.execute("SET checkpoint_threshold = '1GB'")  # the change stays in the log beside the file
+con.execute("UPDATE benchmarks SET value = -999 WHERE authority = 'BAR'")
+os._exit(9)  # killed mid-session: no checkpoint, no close
+"""
+
+
+def test_a_dead_read_write_session_changes_nothing_the_next_build_publishes(tmp_path):
+    inbox = tmp_path / "inbox"
+    some_returns(QUARTER, inbox, n=3)
+    published = tmp_path / "published" / "liia.duckdb"
+    assert run_quarter(tmp_path, inbox, QUARTER).success
+    killed = subprocess.run([sys.executable, "-c", EDIT_AND_DIE, str(published)])
+    assert killed.returncode == 9
+    wal = published.with_name("liia.duckdb.wal")
+    assert wal.exists() and wal.stat().st_size > 0
+    with duckdb.connect(str(published), read_only=True) as con:  # the edit is in the log
+        assert con.execute("SELECT min(value) FROM benchmarks").fetchall() == [(-999,)]
+
+    assert run_quarter(tmp_path, inbox, QUARTER).success
+    assert not wal.exists()
+    with duckdb.connect(str(published), read_only=True) as con:
+        ((lowest, edited),) = con.execute(
+            "SELECT min(value), count(*) FILTER (WHERE value = -999) FROM benchmarks"
+        ).fetchall()
+    assert edited == 0 and lowest > -999

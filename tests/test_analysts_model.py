@@ -186,6 +186,24 @@ def test_every_export_equals_its_table_with_names_and_codes(model):
     hidden = shown["suppressed_columns"].fillna("").str.split(",").map(lambda c: "value" in c)
     assert hidden.sum() > 50 and shown.loc[hidden, "value"].isna().all()
     assert "restricted_value" not in shown.columns
+    # A suppressed figure is c and nothing else: nothing that says what kind of suppression, or
+    # anything of the hidden value (its status, reliability, rank, band or change).
+    assert not {"suppression", "kind"} & set(shown.columns)
+    about_the_value = [
+        "value",
+        "status",
+        "low_reliability",
+        "rank",
+        "quartile_band",
+        "top_bottom_20",
+        "change_on_quarter",
+        "direction_on_quarter",
+        "change_on_year",
+        "direction_on_year",
+    ]
+    assert shown.loc[hidden, about_the_value].isna().all().all()
+    assert shown.loc[hidden, "symbol"].eq("c").all()
+    assert shown.loc[~hidden, "status"].notna().all()
     # Of the comparator groups, only those the public edition shows figures of.
     public_sets = con.execute(
         f"SELECT DISTINCT set_id FROM '{exports / 'publishable' / 'group_members PUBLIC.parquet'}'"

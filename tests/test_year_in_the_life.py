@@ -208,8 +208,11 @@ def _latest_public(path: Path) -> list:
     """Each figure of each quarter's latest release as published: value, suppression."""
     con = duckdb.connect(str(path), read_only=True)
     rows = con.execute(
-        """SELECT quarter, indicator_id, authority, value, symbol, suppressed_columns, suppression
-        FROM public_benchmarks QUALIFY release = max(release) OVER (PARTITION BY quarter)
+        """SELECT p.quarter, p.indicator_id, p.authority, p.value, p.symbol, p.suppressed_columns,
+               s.kind
+        FROM public_benchmarks AS p
+        LEFT JOIN suppressions AS s USING (quarter, release, indicator_id, reporting_unit)
+        QUALIFY p.release = max(p.release) OVER (PARTITION BY p.quarter)
         ORDER BY ALL"""
     ).fetchall()
     con.close()

@@ -12,6 +12,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from pipelines.layout import partial_path
+from pipelines.migrations import upgrade
 from pipelines.quarters import parse_quarter
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -91,9 +92,26 @@ def writer_lock(database: Path, wait: float = LOCK_WAIT_SECONDS):
 
 @contextmanager
 def working_db(duckdb: DuckDBResource):
-    """A connection to the pipeline's own database, under the writer lock."""
+    """A connection to the pipeline's own database, under the writer lock, upgraded first if an
+    earlier version made it (pipelines.migrations)."""
     with writer_lock(Path(duckdb.database)), duckdb.get_connection() as con:
+        upgrade(con, ledger_path(duckdb))
         yield con
+
+
+def upgraded(duckdb: DuckDBResource, wait: float = 10) -> bool:
+    """Before the ledger is read without the database (the inbox sensor): a deployment made
+    before the ledger existed gets it from its database first, so an upgrade queues nothing
+    already answered. False if a run holds the database longer than `wait` seconds."""
+    database = Path(duckdb.database)
+    if ledger_path(duckdb).exists() or not database.exists():
+        return True
+    try:
+        with writer_lock(database, wait), duckdb.get_connection() as con:
+            upgrade(con, ledger_path(duckdb))
+    except TimeoutError:
+        return False
+    return True
 
 
 class QuarterStore(dg.ConfigurableIOManager):

@@ -10,7 +10,7 @@ from dagster_duckdb import DuckDBResource
 from pipelines.defs.instance import release_abandoned_runs
 from pipelines.defs.jobs import quarter_job
 from pipelines.defs.partitions import new_quarters, quarter_partitions
-from pipelines.defs.resources import LiiaPaths, ledger_path
+from pipelines.defs.resources import LiiaPaths, ledger_path, upgraded
 from pipelines.defs.runs import INBOX_TAG, failed_quarters, failure_of, latest_run_of, retry_plan
 from pipelines.inbox import look_at_inbox
 from pipelines.ledger import answered
@@ -32,6 +32,8 @@ def inbox_sensor(context: dg.SensorEvaluationContext, paths: LiiaPaths, duckdb: 
     instance = context.instance
     for run_id in release_abandoned_runs(instance):
         context.log.warning(f"Run {run_id} lost its process; marked failed, to be run again.")
+    if not upgraded(duckdb):
+        return dg.SkipReason("The pipeline's database is being upgraded by a run; next tick.")
     memory = answered(ledger_path(duckdb))
     look = look_at_inbox(Path(paths.inbox), Path(paths.archive), memory.shas)
     fresh: dict[str, str] = {}  # quarter label: the key of the files it waits for
