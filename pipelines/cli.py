@@ -489,10 +489,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from pipelines.service import load_environment_file
+    from pipelines.service import load_environment_file, missing_environment_file
 
     args = build_parser().parse_args(argv)
     load_environment_file()  # the service's own, so a command acts on the service's folders
+    named = missing_environment_file()
+    if named is not None and args.command not in ("install", "validate", "template"):
+        print(
+            f"liia {args.command}: the service's environment file {named} "
+            "(LIIA_ENVIRONMENT_FILE) is missing, so this command would act on the checkout's own "
+            "folders, not the service's. Restore it from the backup, or run `liia install`.",
+            file=sys.stderr,
+        )
+        return 2
     try:
         return args.func(args)
     except BrokenPipeError:  # the reader went away (`liia validate ... | head`): stop quietly

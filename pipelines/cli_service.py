@@ -43,13 +43,25 @@ def cmd_forget(args) -> int:
 
 def cmd_install(args) -> int:
     from pipelines.defs.instance import project_instance
-    from pipelines.service import Layout, install, read_environment_file
+    from pipelines.defs.resources import default_resources, ledger_path, working_db
+    from pipelines.migrations import upgrade
+    from pipelines.service import InstallError, Layout, install, read_environment_file
 
-    for line in install(args.root, args.inbox, args.user, args.postgres_url or ""):
+    try:
+        done = install(args.root, args.inbox, args.user, args.postgres_url or "")
+    except InstallError as problem:
+        print(f"liia install: {problem}", file=sys.stderr)
+        return 2
+    for line in done:
         print(line)
     os.environ.update(read_environment_file(Layout(args.root).environment))
     with project_instance():
         pass
+    resources = default_resources()
+    if Path(resources["duckdb"].database).exists():  # an upgrade: carry the deployment forward
+        with working_db(resources["duckdb"]) as con:
+            said = upgrade(con, ledger_path(resources["duckdb"]))
+        print("\n".join(said) or "The pipeline's database is at the latest version.")
     print(
         "The instance's storage is ready. Nothing was loaded; returns dropped in the inbox are "
         "run by the daemon. Start: systemctl daemon-reload && systemctl enable --now "
@@ -60,8 +72,8 @@ def cmd_install(args) -> int:
 
 def cmd_health(args) -> int:
     from pipelines.defs.instance import dagster_home, project_instance
-    from pipelines.defs.resources import default_resources
-    from pipelines.service import health_report
+    from pipelines.defs.resources import database_health, default_resources
+    from pipelines.service import folders_health, health_report, settings_health
 
     resources = default_resources()
     paths = resources["paths"]
@@ -71,8 +83,23 @@ def cmd_health(args) -> int:
         "pipeline database": Path(resources["duckdb"].database).parent,
         "reports": Path(paths.reports),
     }
+    home = dagster_home()
+    postgres = bool(os.environ.get("LIIA_DAGSTER_PG_URL"))
     with project_instance() as instance:
         well, lines = health_report(instance, folders)
+    for ok, more in (
+        settings_health(home, postgres),
+        folders_health(
+            {
+                "inbox": Path(paths.inbox),
+                "reports": Path(paths.reports),
+                "archive": Path(paths.archive),
+            }
+        ),
+        database_health(resources["duckdb"]),
+    ):
+        well &= ok
+        lines += more
     print(("Healthy" if well else "NOT HEALTHY") + f" ({instance.root_directory})")
     print("\n".join(lines))
     return 0 if well else 1

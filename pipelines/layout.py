@@ -10,6 +10,7 @@ import math
 import os
 import textwrap
 import uuid
+import zipfile
 from datetime import datetime
 from pathlib import Path
 
@@ -138,10 +139,26 @@ class Book:
             sheet.finish()
         try:
             self.workbook.close()
-            self.partial.replace(self.path)
+            if not same_workbook(self.partial, self.path):  # else the file stays byte for byte
+                self.partial.replace(self.path)
         finally:
             self.partial.unlink(missing_ok=True)
         return self.path
+
+
+def same_workbook(new: Path, old: Path) -> bool:
+    """Whether two workbooks hold the same, whenever each was written (only the time it was made,
+    in docProps/core.xml, may differ)."""
+    if not old.is_file():
+        return False
+    try:
+        with zipfile.ZipFile(new) as a, zipfile.ZipFile(old) as b:
+            names = [n for n in a.namelist() if n != "docProps/core.xml"]
+            return names == [n for n in b.namelist() if n != "docProps/core.xml"] and all(
+                a.read(n) == b.read(n) for n in names
+            )
+    except (OSError, zipfile.BadZipFile, KeyError):
+        return False
 
 
 class Sheet:

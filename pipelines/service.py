@@ -53,6 +53,18 @@ def load_environment_file() -> Path | None:
     return path
 
 
+def missing_environment_file() -> Path | None:
+    """The environment file LIIA_ENVIRONMENT_FILE names, if it is missing and nothing else says
+    where the service's folders are: a command would otherwise act on the checkout's own sample
+    folders instead of the service's."""
+    named = os.environ.get("LIIA_ENVIRONMENT_FILE")
+    if not named or Path(named).is_file():
+        return None
+    if any(os.environ.get(v) for v in ("LIIA_INBOX", "LIIA_WORKING_DB", "DAGSTER_HOME")):
+        return None
+    return Path(named)
+
+
 @dataclass(frozen=True)
 class Layout:
     """Where an installed service keeps everything, under one root (/ on a server)."""
@@ -127,11 +139,118 @@ def instance_config(postgres: bool) -> str:
     return text
 
 
+def _top_level_blocks(text: str) -> dict[str, str]:
+    """Each setting at the top of a dagster.yaml (not commented out), with its text: the comment
+    lines just above it, the key and everything indented under it."""
+    blocks: dict[str, str] = {}
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if line and not line[0].isspace() and not line.startswith("#") and ":" in line:
+            start = i
+            while start > 0 and lines[start - 1].startswith("#"):
+                start -= 1
+            end = i + 1
+            while end < len(lines) and (not lines[end] or lines[end][0].isspace()):
+                end += 1
+            blocks[line.split(":", 1)[0].strip()] = "\n".join(lines[start:end]).rstrip() + "\n"
+            i = end
+        else:
+            i += 1
+    return blocks
+
+
+def _leaves(value, prefix: str = "") -> dict[str, object]:
+    if isinstance(value, dict):
+        out = {}
+        for key, inner in value.items():
+            out |= _leaves(inner, f"{prefix}{key}.")
+        return out
+    return {prefix.rstrip("."): value}
+
+
+def instance_settings_differences(instance_text: str, project_text: str) -> tuple[list, list]:
+    """(the project's settings the instance lacks, the settings both have that differ, each as
+    `name: here (the project's: ...)`)."""
+    import yaml
+
+    mine = yaml.safe_load(instance_text) or {}
+    theirs = yaml.safe_load(project_text) or {}
+    missing = [key for key in theirs if key not in mine]
+    differing = []
+    for key in theirs:
+        if key in mine:
+            here, there = _leaves(mine[key], f"{key}."), _leaves(theirs[key], f"{key}.")
+            differing += [
+                f"{name}: {here.get(name, 'not set')} (the project's: {value})"
+                for name, value in there.items()
+                if here.get(name) != value
+            ]
+    return missing, differing
+
+
+def bring_instance_up_to_date(config: Path, postgres: bool) -> list[str]:
+    """Add to the instance's dagster.yaml each setting of the project's it lacks (a new version's
+    run retries, say), with the project's comments; every setting already there is kept as the
+    operator has it. The names of the settings added."""
+    text = config.read_text()
+    project = instance_config(postgres)
+    missing, _ = instance_settings_differences(text, project)
+    if not missing:
+        return []
+    blocks = _top_level_blocks(project)
+    added = text.rstrip("\n") + "\n" + "".join(f"\n{blocks[key]}" for key in missing)
+    partial = config.with_name(f".{config.name}.partial")
+    partial.write_text(added)
+    os.replace(partial, config)
+    return missing
+
+
+class InstallError(ValueError):
+    """What is wrong with `liia install`'s arguments, found before anything is written."""
+
+
+def check_install(root: Path, inbox: Path | None, user: str | None, postgres_url: str) -> None:
+    import pwd
+
+    problems = []
+    if user:
+        try:
+            pwd.getpwnam(user)
+        except KeyError:
+            problems.append(f"there is no user {user!r} on this machine (--user)")
+    if postgres_url and not postgres_url.startswith(("postgresql://", "postgres://")):
+        problems.append("--postgres-url must begin postgresql:// (or postgres://)")
+    if inbox is not None and not inbox.is_absolute():
+        problems.append(f"--inbox must be an absolute path, not {inbox}")
+    existing = next((p for p in (root, *root.parents) if p.exists()), None)
+    if existing is None or not existing.is_dir():
+        problems.append(f"{root} cannot be made: {existing} is not a folder")
+    environment = Layout(root).environment
+    if environment.exists():
+        lacking = [
+            name
+            for name in Layout(root).variables(None)
+            if name not in read_environment_file(environment)
+        ]
+        if lacking:
+            problems.append(
+                f"{environment} lacks {', '.join(lacking)}: add them, or move the file aside "
+                "to have it written anew"
+            )
+    if problems:
+        raise InstallError("; ".join(problems) + ". Nothing was written.")
+
+
 def install(
     root: Path, inbox: Path | None = None, user: str | None = None, postgres_url: str = ""
 ) -> list[str]:
     """Create the folders, the environment file (kept if there is one), the units and the Dagster
-    instance under `root`; load nothing. What was done, a line each."""
+    instance under `root`, after checking the arguments (nothing is written if one is wrong); an
+    existing instance's settings gain what the project's have and it lacks. Load nothing. What
+    was done, a line each."""
+    check_install(root, inbox, user, postgres_url)
     layout = Layout(root)
     done = []
     if layout.environment.exists():
@@ -156,9 +275,14 @@ def install(
         (layout.units / name).write_text(unit_text(name, layout, Path(sys.executable).parent))
     done.append(f"wrote {', '.join(UNITS)} to {layout.units}")
     home = Path(variables["DAGSTER_HOME"])
+    postgres = bool(variables.get("LIIA_DAGSTER_PG_URL"))
     if not (home / "dagster.yaml").exists():
-        postgres = bool(variables.get("LIIA_DAGSTER_PG_URL"))
         (home / "dagster.yaml").write_text(instance_config(postgres))
+    elif added := bring_instance_up_to_date(home / "dagster.yaml", postgres):
+        done.append(
+            f"brought {home / 'dagster.yaml'} up to date: added {', '.join(added)} (every "
+            "setting already there kept)"
+        )
     where = "PostgreSQL" if "LIIA_DAGSTER_PG_URL" in variables else "SQLite"
     done.append(f"Dagster instance in {home} (run history in {where})")
     if user:
@@ -223,6 +347,37 @@ def human_bytes(n: float) -> str:
     return f"{n:.1f} GB"
 
 
+def settings_health(home: Path, postgres: bool) -> tuple[bool, list[str]]:
+    """Whether the instance has every setting of the project's (a server upgraded in place keeps
+    its old dagster.yaml), and a line saying how it differs."""
+    config = home / "dagster.yaml"
+    if not config.exists():
+        return False, [f"Settings: NO dagster.yaml in {home} (liia install writes it)"]
+    missing, differing = instance_settings_differences(
+        config.read_text(), instance_config(postgres)
+    )
+    lines = []
+    if missing:
+        lines.append(
+            f"Settings: LACKS the project's {', '.join(missing)} ({config}); `liia install` adds "
+            "them, keeping every setting already there"
+        )
+    if differing:
+        lines.append(f"Settings: your own, kept: {'; '.join(differing)}")
+    return not missing, lines or ["Settings: as the project's"]
+
+
+def folders_health(required: dict[str, Path]) -> tuple[bool, list[str]]:
+    """The folders the service reads from or publishes to, each there and a folder."""
+    lines = [
+        f"Folder: {name} MISSING ({path}): make it again (liia install does) and restore its "
+        "contents from the backup"
+        for name, path in required.items()
+        if not path.is_dir()
+    ]
+    return not lines, lines
+
+
 def health_report(instance, folders: dict[str, Path], now: datetime | None = None):
     """Whether the service is well (the daemon beating, no quarter failing), and a line for each
     thing an operator checks: the daemon, the last run, failing quarters, disk."""
@@ -232,6 +387,9 @@ def health_report(instance, folders: dict[str, Path], now: datetime | None = Non
 
     now = now or datetime.now(UTC)
     lines, well = [], True
+    if (named := missing_environment_file()) is not None:
+        lines.append(f"Environment file: MISSING ({named}, LIIA_ENVIRONMENT_FILE)")
+        well = False
     beats = instance.get_daemon_heartbeats()
     holder = daemon_lock_holder(Path(instance.root_directory))
     if holder is None:

@@ -55,6 +55,40 @@ def _manifest(staged: Path) -> Path:
     return staged.with_name(f"{staged.name}.linked.json")
 
 
+def _changed(staged: Path) -> list[Path]:
+    """The files the run wrote into its staging copy (not the links made when staged)."""
+    linked = json.loads(_manifest(staged).read_text())
+    return [
+        path
+        for path in sorted(staged.rglob("*"))
+        if not path.is_dir()
+        and linked.get(path.relative_to(staged).as_posix()) != path.stat().st_ino
+    ]
+
+
+def cannot_put_in_place(live: Path, run_id: str) -> list[str]:
+    """Why the run's staged files could not all be put in place, found before any is: each
+    folder that would receive one is tried with a file of its own (a permission, a full disk, a
+    file where a folder should be, a read-only mount); nothing is made or left in the live tree."""
+    staged = staging_folder(live, run_id)
+    if not staged.exists():
+        return []
+    folders = {live / path.parent.relative_to(staged) for path in _changed(staged)} | {live}
+    problems = []
+    for folder in sorted(folders):
+        existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
+        if existing is None or not existing.is_dir():
+            problems.append(f"{folder}: {existing} is not a folder")
+            continue
+        probe = existing / f".liia-probe-{run_id}"
+        try:
+            probe.touch()
+            probe.unlink()
+        except OSError as error:
+            problems.append(f"{folder}: {error.strerror or error}")
+    return problems
+
+
 def put_in_place(live: Path, run_id: str, deletions: bool = False) -> int:
     """Move every file the run wrote from its staging copy to the live folder, and with
     `deletions` remove the live files the run removed (only where nothing else writes the live
@@ -63,15 +97,12 @@ def put_in_place(live: Path, run_id: str, deletions: bool = False) -> int:
     staged = staging_folder(live, run_id)
     if not staged.exists():
         return 0
-    linked = json.loads(_manifest(staged).read_text())
     if deletions and live.exists():
         for path in sorted(live.rglob("*")):
             if path.is_file() and not (staged / path.relative_to(live)).exists():
                 path.unlink()
     moved = 0
-    for path in sorted(staged.rglob("*")):
-        if path.is_dir() or linked.get(path.relative_to(staged).as_posix()) == path.stat().st_ino:
-            continue  # still the link made when staged: the run did not write it
+    for path in _changed(staged):
         target = live / path.relative_to(staged)
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(path, target)

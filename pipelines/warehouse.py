@@ -504,6 +504,11 @@ def publish(con: duckdb.DuckDBPyConnection, target: Path) -> Path:
 
     The rename is atomic: a reader who opened `target` before keeps reading the old version, one who
     opens it after sees the new one; nobody sees a partial copy and nobody's lock is in the way."""
+    return put_copy_in_place(build_copy(con, target), target)
+
+
+def build_copy(con: duckdb.DuckDBPyConnection, target: Path) -> Path:
+    """The analysts' copy, made beside `target` and not yet in its place: the file made."""
     target.parent.mkdir(parents=True, exist_ok=True)
     for stale in target.parent.glob(f".{target.name}.*.partial*"):
         stale.unlink()  # left by a run killed while publishing; publishing holds the writer lock
@@ -521,6 +526,17 @@ def publish(con: duckdb.DuckDBPyConnection, target: Path) -> Path:
         # Read-only on disk: a client that opens it read-write by default gets an error saying so,
         # not a lock on the file (the pipeline never reads it: its own copy is the working one).
         partial.chmod(0o444)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    finally:
+        Path(f"{partial}.wal").unlink(missing_ok=True)
+    return partial
+
+
+def put_copy_in_place(partial: Path, target: Path) -> Path:
+    """Rename a copy made by `build_copy` over `target`."""
+    try:
         # A read-write session on the published file that died leaves its log beside it, and
         # DuckDB would replay that log onto the new copy: nothing a reader left there is kept.
         _remove_readers_leftovers(target)
@@ -528,7 +544,6 @@ def publish(con: duckdb.DuckDBPyConnection, target: Path) -> Path:
         _remove_readers_leftovers(target)
     finally:
         partial.unlink(missing_ok=True)
-        Path(f"{partial}.wal").unlink(missing_ok=True)
     return target
 
 

@@ -131,7 +131,7 @@ def run_quarter(tmp_path: Path, inbox: Path, quarter: str, instance=None, **kwar
 # Columns that say when something happened, which differ between runs in different folders; and
 # the record of each build, which every run adds to.
 WHEN_COLUMNS = ("received_at", "released_at", "loaded_at", "first_released_at")
-RUN_RECORDS = ("builds",)
+RUN_RECORDS = ("builds", "schema_migrations")
 
 
 def warehouse_snapshot(path: Path, without: tuple[str, ...] = ()) -> dict[str, list]:

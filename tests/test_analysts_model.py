@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from pipelines.catalogue import formula_refs, load_catalogue
+from pipelines.comparisons import FIFTH, UNIT_BENCHMARK_SQL
 from pipelines.layout import SYMBOL_LEGEND
 from pipelines.quarters import parse_quarter
 from pipelines.release import deadline
@@ -449,3 +450,44 @@ def test_the_readme_python_snippet_runs_on_both_python_clients(model, tmp_path):
         assert run.returncode == 0, (client, run.stderr)
         printed.add(run.stdout)
     assert printed == {f"[('2026-27-Q2', '2026-27 Q2')] {33 * 8}\n"}
+
+
+def _sentences(text: str) -> str:
+    return " ".join(text.replace("- Ties and rounding", "Ties and rounding").split())
+
+
+def test_ties_and_rounding_are_one_rule_written_once_and_the_sql_keeps_it():
+    rule = re.search(
+        r"Ties and rounding: .*?none of them is flagged\.", _sentences(README.read_text())
+    )
+    assert rule is not None
+    assert rule.group(0) in _sentences((PROJECT / "README.md").read_text())
+
+    catalogue = load_catalogue()
+    indicator = catalogue.indicators.query(
+        "polarity == 'higher_is_better' and comparison == 'rate' and decimals == 1"
+    ).iloc[0]
+    # ten units: 4.04 and 4.01 are equal as shown (4.0) and straddle the top fifth's edge (2)
+    values = [5.0, 4.04, 4.01, 3.0, 2.5, 2.0, 1.5, 1.0, 0.51, 0.2]
+    frame = pd.DataFrame(
+        {
+            "scope": "any",
+            "unit": [f"U{i:02d}" for i in range(10)],
+            "indicator_id": indicator["id"],
+            "value": values,
+            "status": "ok",
+            "low_reliability": False,
+        }
+    )
+    con = duckdb.connect()
+    con.register("unit_indicators", frame)
+    con.register("catalogue_indicators", catalogue.indicators)
+    out = con.execute(UNIT_BENCHMARK_SQL, {"fifth": FIFTH}).df().set_index("unit")
+    assert out.loc[["U01", "U02"], "rank"].tolist() == [2, 2]  # equal as shown share a rank
+    assert out.loc["U00", "top_bottom_20"] == "top 20%"
+    assert out.loc[["U01", "U02"], "top_bottom_20"].isna().all()  # straddling: none flagged
+    assert out.loc[["U08", "U09"], "top_bottom_20"].eq("bottom 20%").all()
+    shown = [round(v, 1) for v in values]
+    assert out["london_median"].iloc[0] == pytest.approx(pd.Series(shown).median())
+    assert out["london_upper_quartile"].iloc[0] == pytest.approx(pd.Series(shown).quantile(0.75))
+    assert out["london_max"].iloc[0] == 5.0 and out["london_min"].iloc[0] == 0.2

@@ -14,8 +14,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from pipelines import staging
 from pipelines.defs.resources import environment_for
-from tests.conftest import PROJECT, SAMPLE, run_quarter, validated, warehouse_snapshot
+from tests.conftest import PROJECT, SAMPLE, run_quarter, some_returns, validated, warehouse_snapshot
 
 RUN_TIMEOUT = 180
 
@@ -218,3 +219,74 @@ def test_a_feedback_workbook_that_cannot_be_written_costs_no_other_authority(tmp
     assert not (tmp_path / ".reports-staging").exists() or not any(
         (tmp_path / ".reports-staging").iterdir()
     )
+
+
+QUARTER = "2026-27-Q1"
+
+
+def _files(*folders: Path) -> dict[str, str]:
+    """Every file under the folders, by path: its SHA-256."""
+    return {
+        str(p): hashlib.sha256(p.read_bytes()).hexdigest()
+        for folder in folders
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def _immutable(folder: Path, on: bool) -> None:
+    """Even root cannot add, replace or remove a file in an immutable folder (chattr +i)."""
+    subprocess.run(["chattr", "-R", "+i" if on else "-i", str(folder)], check=True)
+
+
+def test_a_folder_that_cannot_be_written_publishes_nothing_and_the_retry_publishes_once(tmp_path):
+    """Reports, exports and the analysts' copy are put in place together or not at all: each
+    folder made unwritable in turn leaves every earlier output byte for byte as it was."""
+    inbox = tmp_path / "inbox"
+    some_returns(QUARTER, inbox, 3)
+    assert run_quarter(tmp_path, inbox, QUARTER).success
+    reports, exports = tmp_path / "reports", tmp_path / "exports"
+    published = tmp_path / "published"
+    before = _files(reports, exports, published)
+    some_returns(QUARTER, inbox, 4)  # a fourth authority's return arrives
+    for folder in (reports, exports, published):
+        _immutable(folder, True)
+        try:
+            result = run_quarter(tmp_path, inbox, QUARTER, raise_on_error=False)
+        finally:
+            _immutable(folder, False)
+        assert not result.success, folder
+        now = _files(reports, exports, published)
+        assert {p: now.get(p) for p in before} == before, folder  # every earlier output as it was
+        # the only file added: the newcomer's answer to its own return, which goes at once
+        added = [Path(p).relative_to(reports).parts[:2] for p in set(now) - set(before)]
+        assert added in ([], [("authorities", "Brent")]), folder
+        failed = {
+            e.step_key: e.step_failure_data.error for e in result.all_events if e.is_step_failure
+        }
+        # the step that failed names the folder (feedback, written live, fails first on reports)
+        step = {reports: "feedback_workbooks", exports: "analysts_warehouse"}.get(folder)
+        assert step is None or str(folder) in failed[step].to_string(), folder
+
+    assert run_quarter(tmp_path, inbox, QUARTER).success
+    after = _files(reports, exports, published)
+    assert after != before and not list(published.glob(".*partial*"))
+    with duckdb.connect(str(published / "liia.duckdb"), read_only=True) as con:
+        ((returns,),) = con.execute(
+            "SELECT count(*) FROM submissions WHERE quarter = ?", [QUARTER]
+        ).fetchall()
+    assert returns == 4
+
+
+def test_every_folder_is_tried_before_anything_is_put_in_place(tmp_path):
+    live = tmp_path / "exports"
+    (live / "restricted").mkdir(parents=True)
+    staged = staging.begin(live, "run1")
+    (staged / "restricted" / "a.parquet").write_bytes(b"new")
+    (staged / "publishable").mkdir()
+    (staged / "publishable" / "b.parquet").write_bytes(b"new")
+    assert staging.cannot_put_in_place(live, "run1") == []
+    (live / "publishable").write_text("a file where the folder should be")
+    (problem,) = staging.cannot_put_in_place(live, "run1")
+    assert problem.startswith(f"{live / 'publishable'}: ") and "not a folder" in problem
+    assert sorted(p.name for p in live.rglob("*")) == ["publishable", "restricted"]  # nothing left

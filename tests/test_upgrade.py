@@ -1,6 +1,7 @@
 """Upgrading a deployment in place: the database an earlier version made is migrated step by step,
 its ledger rebuilt from what it had answered, and a new return is then processed as usual."""
 
+import logging
 import lzma
 import shutil
 import time
@@ -9,15 +10,17 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pytest
+import yaml
 from dagster_duckdb import DuckDBResource
 
 from pipelines.defs.resources import working_db
 from pipelines.ledger import answered
 from pipelines.migrations import LATEST, MIGRATIONS, migrate, version
+from pipelines.service import read_environment_file
 from pipelines.warehouse import create_schema
 from pipelines.warehouse_tables import TABLE_BY_NAME
 from scripts.make_upgrade_fixture import QUARTERS, fixture_folder, small_inbox
-from tests.conftest import SAMPLE, run_quarter
+from tests.conftest import BARE_ENVIRONMENT, SAMPLE, liia, run_quarter
 from tests.test_automation import evaluate_sensor
 
 EARLIER = "73389a2"  # the code of 1 December 2026, the last deployment made without migrations
@@ -37,7 +40,16 @@ def _earlier_deployment(folder: Path) -> Path:
     return inbox
 
 
-def test_an_earlier_deployment_is_upgraded_and_runs_a_new_return(tmp_path, caplog):
+class _Said(logging.Handler):
+    def __init__(self):
+        super().__init__()
+        self.lines = []
+
+    def emit(self, record):
+        self.lines.append(record.getMessage())
+
+
+def test_an_earlier_deployment_is_upgraded_and_runs_a_new_return(tmp_path):
     inbox = _earlier_deployment(tmp_path)
     database = tmp_path / "liia.duckdb"
     with duckdb.connect(str(database), read_only=True) as con:
@@ -46,10 +58,16 @@ def test_an_earlier_deployment_is_upgraded_and_runs_a_new_return(tmp_path, caplo
         assert "period" not in columns
 
     # the daemon's first look after the upgrade: every file was answered, nothing is queued
-    with dg.instance_for_test() as instance, caplog.at_level("INFO", logger="liia.progress"):
-        result = evaluate_sensor(instance, tmp_path, inbox)
+    progress, said_lines = logging.getLogger("liia.progress"), _Said()
+    with dg.instance_for_test() as instance:
+        progress.addHandler(said_lines)
+        progress.setLevel(logging.INFO)
+        try:
+            result = evaluate_sensor(instance, tmp_path, inbox)
+        finally:
+            progress.removeHandler(said_lines)
         assert result.run_requests == []
-        said = " ".join(r.getMessage() for r in caplog.records)
+        said = " ".join(said_lines.lines)
         assert f"from version 0 to {LATEST}" in said
         assert "8 files already answered" in said
         ledger = answered(tmp_path / "answered.sqlite")
@@ -156,3 +174,72 @@ def test_a_failing_migration_keeps_nothing_of_its_step_and_says_what_to_do(tmp_p
         assert not con.execute(
             "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'half_done'"
         ).fetchone()[0]
+
+
+def test_install_on_an_upgraded_server_adds_the_new_settings_and_keeps_the_operators(tmp_path):
+    root = tmp_path / "root"
+    env = {**BARE_ENVIRONMENT, "LIIA_ENVIRONMENT_FILE": str(root / "etc" / "liia" / "environment")}
+    assert liia("install", "--root", str(root), env=env).returncode == 0
+    home = Path(read_environment_file(root / "etc" / "liia" / "environment")["DAGSTER_HOME"])
+    # the server as 73389a2 left it, with the operator's own change to the queue
+    earlier = (fixture_folder(EARLIER) / "dagster.yaml").read_text()
+    assert "run_retries" not in earlier
+    (home / "dagster.yaml").write_text(
+        earlier.replace("max_concurrent_runs: 1", "max_concurrent_runs: 2")
+    )
+    health = liia("health", env=env)
+    assert (
+        health.returncode == 1
+        and "Settings: LACKS the project's run_coordinator, run_retries" in (health.stdout)
+    )
+
+    again = liia("install", "--root", str(root), env=env)
+    assert again.returncode == 0, again.stderr
+    assert "added run_coordinator, run_retries (every setting already there kept)" in again.stdout
+    config = yaml.safe_load((home / "dagster.yaml").read_text())
+    assert config["run_retries"] == {
+        "enabled": True,
+        "max_retries": 1,
+        "retry_on_asset_or_op_failure": True,
+    }
+    assert config["concurrency"]["runs"]["max_concurrent_runs"] == 2  # the operator's, kept
+    health = liia("health", env=env)
+    assert "LACKS" not in health.stdout
+    assert "concurrency.runs.max_concurrent_runs: 2 (the project's: 1)" in health.stdout
+
+
+def test_install_checks_its_arguments_before_writing_anything(tmp_path):
+    root = tmp_path / "root"
+    refused = liia(
+        "install",
+        "--root",
+        str(root),
+        "--user",
+        "no-such-user-here",
+        "--postgres-url",
+        "mysql://x",
+        env=BARE_ENVIRONMENT,
+    )
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1
+    assert "no user 'no-such-user-here'" in refused.stderr and "postgresql://" in refused.stderr
+    assert "Nothing was written" in refused.stderr and not root.exists()
+
+
+def test_a_missing_folder_or_environment_file_is_said_not_passed_over(tmp_path):
+    root = tmp_path / "root"
+    environment = root / "etc" / "liia" / "environment"
+    env = {**BARE_ENVIRONMENT, "LIIA_ENVIRONMENT_FILE": str(environment)}
+    assert liia("install", "--root", str(root), env=env).returncode == 0
+    settings = read_environment_file(environment)
+    shutil.rmtree(settings["LIIA_INBOX"])
+    health = liia("health", env=env)
+    assert health.returncode == 1 and health.stdout.startswith("NOT HEALTHY")
+    assert f"Folder: inbox MISSING ({settings['LIIA_INBOX']})" in health.stdout
+
+    environment.rename(tmp_path / "moved aside")
+    for command in (["health"], ["status", "--quarter", "2026-27-Q1"]):
+        refused = liia(*command, env=env)
+        assert refused.returncode == 2, refused.stdout + refused.stderr
+        assert (
+            f"environment file {environment} (LIIA_ENVIRONMENT_FILE) is missing" in refused.stderr
+        )

@@ -186,7 +186,13 @@ def test_a_year_of_quarters_run_by_themselves(tmp_path, region, monkeypatch):
     # The figures equal a clean run of every quarter over the same files; the releases do not,
     # as the live year revised quarters when late returns came, but each quarter's latest
     # release publishes what the clean run's one release does.
-    releases = ("releases", "public_benchmarks", "public_group_figures", "disclosure_audit")
+    releases = (
+        "releases",
+        "public_benchmarks",
+        "public_group_figures",
+        "suppressions",
+        "disclosure_audit",
+    )
     # (and so each quarter's latest release number)
     lived = _snapshot(live / "liia.duckdb", without=("latest_release",))
     cleanly = _snapshot(clean / "working" / "liia.duckdb", without=("latest_release",))

@@ -44,10 +44,11 @@ from pipelines.settlement import (
 from pipelines.submissions import receive_quarter
 from pipelines.warehouse import (
     ANALYST_STORAGE_VERSION,
+    build_copy,
     export_every_published_row,
     load_published_figures,
     load_quarter,
-    publish,
+    put_copy_in_place,
     reconcile_quarter,
 )
 from pipelines.warehouse_exports import export_editions
@@ -567,15 +568,26 @@ def analysts_warehouse(
             export_every_published_row(
                 con, file, load_authorities(), Path(paths.exports) / every_row, staged / every_row
             )
-        published = publish(con, Path(paths.warehouse))
+        copy = build_copy(con, Path(paths.warehouse))
         shas = [
             r[0]
             for r in con.execute(
                 "SELECT sha256 FROM submissions WHERE quarter = ?", [quarter.key]
             ).fetchall()
         ]
-    files = staging.put_in_place(Path(paths.exports), run_id, deletions=True)
-    files += staging.put_in_place(Path(paths.reports), run_id)
+    # Whole or not at all: every folder is tried before anything is put in place, and the
+    # analysts' copy goes last, so nobody sees figures whose workbooks and exports are not there.
+    live = (Path(paths.reports), Path(paths.exports))
+    problems = [p for folder in live for p in staging.cannot_put_in_place(folder, run_id)]
+    if problems:
+        copy.unlink(missing_ok=True)
+        raise dg.Failure(
+            description=f"Nothing was published: {'; '.join(problems)}. Every earlier output is "
+            "as it was. Make the folder writable (or free space); the run is tried again.",
+        )
+    files = staging.put_in_place(Path(paths.reports), run_id)
+    files += staging.put_in_place(Path(paths.exports), run_id, deletions=True)
+    published = put_copy_in_place(copy, Path(paths.warehouse))
     recorded = record_answered(ledger_path(duckdb), quarter, shas, run_id)
     _report(
         context,

@@ -12,7 +12,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from pipelines.layout import partial_path
-from pipelines.migrations import upgrade
+from pipelines.migrations import pending, upgrade, version
 from pipelines.quarters import parse_quarter
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -112,6 +112,22 @@ def upgraded(duckdb: DuckDBResource, wait: float = 10) -> bool:
     except TimeoutError:
         return False
     return True
+
+
+def database_health(duckdb: DuckDBResource) -> tuple[bool, list[str]]:
+    """The pipeline database's version, read without waiting for a run (an unreadable or busy
+    database is said, not waited for)."""
+    database = Path(duckdb.database)
+    if not database.exists():
+        return True, ["Database: none yet (the first run makes it)"]
+    try:
+        with writer_lock(database, wait=5), duckdb.get_connection() as con:
+            found, todo = version(con), pending(con)
+    except TimeoutError:
+        return True, ["Database: a run holds it (version not read)"]
+    if todo:
+        return True, [f"Database: version {found}; {len(todo)} upgrade step(s) at the next run"]
+    return True, [f"Database: version {found} (the latest)"]
 
 
 class QuarterStore(dg.ConfigurableIOManager):
