@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import smtplib
 import urllib.request
 from dataclasses import dataclass, field
@@ -62,16 +63,89 @@ class AlertSettings:
         )
 
 
+# What each step does, in words, and what a person can do when it fails.
+STEPS = {
+    "received_returns": (
+        "reading the returns",
+        "check that the inbox folder is there and readable",
+    ),
+    "validated_returns": ("validating the returns", "read the reason; a return may need replacing"),
+    "benchmarks": ("loading the warehouse", "check the disk has space; report the reason if not"),
+    "public_release": ("releasing the quarter", "report the reason: nothing was released"),
+    "published_figures": (
+        "loading DfE's published figures",
+        "check the file in the published folder",
+    ),
+    "benchmark_workbooks": ("writing the workbooks", "check the reports folder is writable"),
+    "feedback_workbooks": ("writing the feedback", "check the reports folder is writable"),
+    "download_page": ("writing the pages", "check the reports folder is writable"),
+    "analysts_warehouse": (
+        "publishing the analysts' copy and exports",
+        "check the reports, exports and warehouse folders are writable and the disk has space",
+    ),
+}
+LONGEST_REASON = 400
+_CLASS_PREFIX = re.compile(r"^(?:[A-Za-z_][\w.]*\.)?[A-Z]\w*(?:Error|Exception|Failure|Exit)\w*: ")
+
+
+def plain_reason(reason: str, limit: int = LONGEST_REASON) -> str:
+    """An error as a person reads it: no Python class names, one line, and no longer than
+    `limit` (a list of 45 paths is cut, saying how much was left out)."""
+    text = " ".join(reason.split())
+    while (shorter := _CLASS_PREFIX.sub("", text)) != text:
+        text = shorter
+    if len(text) > limit:
+        text = f"{text[: limit - 40].rstrip()} ... ({len(text) - limit + 40:,} more characters)"
+    return text or "no reason was recorded"
+
+
+def run_link(run: str, env: dict[str, str] | None = None) -> str:
+    """Where the run's log is: the Dagster UI's page for it if LIIA_DAGSTER_URL says where the UI
+    is, else its id."""
+    base = (os.environ if env is None else env).get("LIIA_DAGSTER_URL", "").rstrip("/")
+    return f"{base}/runs/{run}" if base else f"run {run} in the Dagster UI (liia ui)"
+
+
 def failure_alert(quarter: str, step: str, reason: str, when: str, next_step: str, run: str):
+    """One paragraph: which quarter, which step, what happened, what to do, when it is tried
+    again and where the run's log is."""
+    doing, advice = STEPS.get(step, (step, "read the run's log"))
     return Alert(
-        subject=f"LIIA pipeline: {quarter} failed in {step}",
+        subject=f"LIIA pipeline: {quarter} failed while {doing}",
         body=(
-            f"The run of {quarter} failed at {when} in {step}.\n\n"
-            f"Reason: {reason}\n\n"
-            f"What happens next: {next_step}\n\n"
-            f"Run: {run} (its log is in the Dagster UI; `liia health` on the server says how the "
-            "latest runs ended)."
+            f"The run of {quarter} failed at {when} while {doing} ({step}): "
+            f"{plain_reason(reason).rstrip('.')}. What to do: {advice}. Next: {next_step} "
+            f"Log: {run_link(run)}.\n\nA message follows when a run of {quarter} succeeds."
         ),
+    )
+
+
+def recovered_alert(quarter: str, when: str, failed_run: str, run: str) -> Alert:
+    return Alert(
+        subject=f"LIIA pipeline: {quarter} recovered",
+        body=(
+            f"The run of {quarter} succeeded at {when}, after the failure of run {failed_run}: "
+            f"its workbooks, pages and the analysts' copy are up to date. Log: {run_link(run)}."
+        ),
+    )
+
+
+def folders_alert(missing: list[str]) -> Alert:
+    return Alert(
+        subject=f"LIIA pipeline: {len(missing)} folder(s) missing, no run started",
+        body=(
+            f"These folders are missing: {'; '.join(missing)}. No run starts until they are "
+            "back, so nothing already published is lost or half rebuilt. What to do: make each "
+            "again (`liia install` does) and restore its contents from the latest backup "
+            "(`liia restore`). A message follows when they are back."
+        ),
+    )
+
+
+def folders_back_alert(back: list[str]) -> Alert:
+    return Alert(
+        subject="LIIA pipeline: folders back, runs resume",
+        body=f"These folders are back: {'; '.join(back)}. Returns waiting in the inbox are run now.",
     )
 
 

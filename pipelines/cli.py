@@ -123,6 +123,7 @@ def cmd_run(args) -> int:
             )
             if not result.success:
                 print(f"The run of {quarter.label} failed: {_failure(result)}", file=sys.stderr)
+                _tell_the_data_lead(instance, quarter, result.run_id)
                 return 1
             subs = result.output_for_node("validated_returns")["submissions"]
             files = f"{len(subs)} files, {int(subs['status'].isin(NOT_USED).sum())} rejected"
@@ -157,14 +158,35 @@ def cmd_release(args) -> int:
     return code
 
 
+def _tell_the_data_lead(instance, quarter, run_id: str) -> None:
+    """A run `liia run` or `liia release` started is watched like the daemon's: its failure is
+    alerted (the failure sensor watches only the daemon's job)."""
+    from pipelines.alerts import AlertSettings, failure_alert, send
+    from pipelines.defs.runs import failure_of, local_time
+
+    failure = failure_of(instance, run_id)
+    alert = failure_alert(
+        quarter.label,
+        failure.step,
+        failure.reason,
+        local_time(time.time()),
+        "it was started by `liia run` on the server: run it again once the cause is fixed.",
+        run_id,
+    )
+    for outcome in send(alert, AlertSettings.from_environment()):
+        print(f"  {outcome}", file=sys.stderr)
+
+
 def _failure(result) -> str:
     """The first failed step and its error, in one line."""
+    from pipelines.alerts import plain_reason
+
     for event in result.all_events:
         if event.is_step_failure:
             error = event.step_failure_data.error
             while error is not None and error.cause is not None:  # the cause, not Dagster's wrapper
                 error = error.cause
-            message = " ".join(error.message.split()) if error else "unknown error"
+            message = plain_reason(error.message, 2000) if error else "unknown error"
             return f"{event.step_key}: {message}"
     for evaluation in result.get_asset_check_evaluations():
         if not evaluation.passed:

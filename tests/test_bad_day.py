@@ -4,6 +4,7 @@ with nobody acting; the previous release stays whole meanwhile."""
 
 import hashlib
 import json
+import re
 import shutil
 import threading
 import time
@@ -15,14 +16,25 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import dagster as dg
 import pytest
 from aiosmtpd.controller import Controller
+from dagster_duckdb import DuckDBResource
 from openpyxl import load_workbook
 
 from pipelines.alerts import AlertSettings, deadline_summary, send, webhook_payload
 from pipelines.defs.alerts import run_failure_alert, run_outcome_report
+from pipelines.defs.resources import LiiaPaths, environment_for
 from pipelines.defs.runs import ATTEMPT_TAG, INBOX_TAG, retry_plan
+from pipelines.defs.sensors import inbox_sensor
 from pipelines.ledger import answered
 from pipelines.release import RELEASE_TAG
-from tests.conftest import PROJECT, free_port, run_quarter, some_returns
+from tests.conftest import (
+    BARE_ENVIRONMENT,
+    PROJECT,
+    SAMPLE,
+    free_port,
+    liia,
+    run_quarter,
+    some_returns,
+)
 from tests.test_automation import _settled, evaluate_sensor
 
 QUARTER = "2026-27-Q1"
@@ -81,6 +93,7 @@ def alerting(mailbox, webhook, monkeypatch):
         "LIIA_SMTP_FROM": "liia-pipeline@liia.example.gov.uk",
         "LIIA_ALERT_WEBHOOK": url,
         "LIIA_RETRY_SECONDS": "2,2,2",
+        "LIIA_DAGSTER_URL": "http://liia-server:3000",
     }.items():
         monkeypatch.setenv(name, value)
     return box, posts
@@ -182,12 +195,15 @@ def test_a_bad_day_alerts_the_data_lead_and_heals_itself(tmp_path, alerting):
         (mail,) = box.messages
         print(mail)  # as the data lead reads it (pytest -s shows it)
         assert mail["To"] == "data.lead@liia.example.gov.uk"
-        assert mail["Subject"] == "LIIA pipeline: 2026-27 Q1 failed in analysts_warehouse"
+        subject = "LIIA pipeline: 2026-27 Q1 failed while publishing the analysts' copy and exports"
+        assert mail["Subject"] == subject
         body = mail.get_content()
-        assert "exports" in body and "retry 1 of 3 at" in body
-        assert posts[0]["text"].startswith(
-            "*LIIA pipeline: 2026-27 Q1 failed in analysts_warehouse*"
-        )
+        # one readable paragraph: what happened, what to do, when it is tried again, where the log is
+        first = body.split("\n\n")[0]
+        assert "exports" in first and "retry 1 of 3 at" in first and "What to do: " in first
+        assert f"/runs/{failed.run_id}" in first
+        assert not re.search(r"\w+(Error|Exception)\b", first) and len(first) < 1200
+        assert posts[0]["text"].startswith(f"*{subject}*")
 
         # The tick that follows says why it starts nothing, and when it will.
         reason = _why(instance, tmp_path, inbox)
@@ -202,8 +218,14 @@ def test_a_bad_day_alerts_the_data_lead_and_heals_itself(tmp_path, alerting):
         (retry,) = evaluate_sensor(instance, tmp_path, inbox).run_requests
         assert retry.run_key != second.run_key and retry.tags[ATTEMPT_TAG] == "1"
         assert retry.tags[INBOX_TAG] == second.tags[INBOX_TAG]
-        assert _run_request(instance, tmp_path, inbox, retry).success
+        healed = _run_request(instance, tmp_path, inbox, retry)
+        assert healed.success
         assert _sha(published) != before
+        # and the data lead hears that it recovered
+        _alert_for(instance, healed, run_outcome_report)
+        _wait_for(lambda: len(box.messages) == 2)
+        assert box.messages[1]["Subject"] == "LIIA pipeline: 2026-27 Q1 recovered"
+        assert failed.run_id in box.messages[1].get_content()
         after = _reports(tmp_path / "reports")
         changed = {k for k in after if after[k] != reports_before.get(k)}
         # release 2 put in place, release 1 kept beside it
@@ -298,3 +320,72 @@ def test_a_teams_webhook_gets_an_adaptive_card_and_a_dead_channel_costs_no_other
     assert card == webhook_payload(alert, "teams")
     assert card["attachments"][0]["content"]["body"][0]["text"] == alert.subject
     assert box.messages == []
+
+
+def test_a_missing_folder_stops_runs_and_is_told_once_then_its_return(tmp_path, alerting):
+    box, _ = alerting
+    inbox = tmp_path / "inbox"
+    some_returns(QUARTER, inbox, 2)
+    for path in inbox.rglob("*.xlsx"):
+        _settled(path)
+    paths = LiiaPaths(
+        inbox=str(inbox),
+        archive=str(tmp_path / "archive"),
+        reports=str(tmp_path / "reports"),
+        warehouse=str(tmp_path / "published" / "liia.duckdb"),
+    )
+    resources = {"paths": paths, "duckdb": DuckDBResource(database=str(tmp_path / "liia.duckdb"))}
+    with dg.instance_for_test() as instance:
+        cursor = None
+
+        def tick():
+            nonlocal cursor
+            context = dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources)
+            result = inbox_sensor(context)
+            cursor = result.cursor if isinstance(result, dg.SensorResult) else cursor
+            return result
+
+        (request,) = tick().run_requests
+        assert run_quarter(tmp_path, inbox, QUARTER, instance, tags=request.tags).success
+        shutil.move(tmp_path / "reports", tmp_path / "reports moved")  # deleted by mistake
+        _settled(shutil.copy(SAMPLE / QUARTER / "Brent LIIA return 2026-27 Q1.xlsx", inbox))
+        for _ in range(3):  # told once, however many ticks
+            result = tick()
+            assert result.run_requests == []
+            assert result.skip_reason.skip_message.startswith(
+                f"No run starts while these folders are missing: reports {tmp_path / 'reports'}"
+            )
+        _wait_for(lambda: box.messages)
+        time.sleep(0.5)
+        (mail,) = box.messages
+        assert mail["Subject"] == "LIIA pipeline: 1 folder(s) missing, no run started"
+        assert "liia restore" in mail.get_content()
+
+        shutil.move(tmp_path / "reports moved", tmp_path / "reports")
+        (request,) = tick().run_requests  # Brent's return, waiting, now runs
+        assert request.partition_key == "2026-27 Q1"
+        _wait_for(lambda: len(box.messages) == 2)
+        assert box.messages[1]["Subject"] == "LIIA pipeline: folders back, runs resume"
+
+
+def test_a_run_started_by_hand_that_fails_is_alerted_too(tmp_path, mailbox):
+    box, port = mailbox
+    inbox = tmp_path / "inbox"
+    some_returns(QUARTER, inbox, 2)
+    folder = tmp_path / "service"
+    folder.mkdir()
+    (folder / "exports").write_text("not a folder")  # the run fails in its last step
+    env = {
+        **BARE_ENVIRONMENT,
+        **environment_for(folder, inbox),
+        "LIIA_ALERT_TO": "data.lead@liia.example.gov.uk",
+        "LIIA_SMTP_HOST": "127.0.0.1",
+        "LIIA_SMTP_PORT": str(port),
+    }
+    ran = liia("run", "--quarter", QUARTER, env=env)
+    assert ran.returncode == 1
+    assert "failed: analysts_warehouse: " in ran.stderr and "Error" not in ran.stderr
+    _wait_for(lambda: box.messages)
+    (mail,) = box.messages
+    assert "failed while publishing the analysts' copy and exports" in mail["Subject"]
+    assert "started by `liia run`" in mail.get_content()

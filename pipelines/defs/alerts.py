@@ -11,6 +11,7 @@ from pipelines.alerts import (
     check_alert,
     deadline_summary,
     failure_alert,
+    recovered_alert,
     send,
 )
 from pipelines.defs.jobs import quarter_job
@@ -54,6 +55,22 @@ def run_failure_alert(context: dg.RunFailureSensorContext):
         context.log.info(f"{run.run_id}: {outcome}")
 
 
+def _failure_alerted_before(instance: dg.DagsterInstance, run: dg.DagsterRun) -> str | None:
+    """The run before this one of the same quarter, if it failed and its failure was alerted (not
+    one Dagster retried at once): the id the "recovered" message names."""
+    label = run.tags.get(PARTITION_NAME_TAG)
+    if not label:
+        return None
+    records = instance.get_run_records(dg.RunsFilter(tags={PARTITION_NAME_TAG: label}), limit=10)
+    ids = [r.dagster_run.run_id for r in records]
+    if run.run_id not in ids or ids.index(run.run_id) + 1 >= len(ids):
+        return None
+    before = records[ids.index(run.run_id) + 1].dagster_run
+    if before.status != dg.DagsterRunStatus.FAILURE or before.tags.get(WILL_RETRY_TAG) == "true":
+        return None
+    return before.run_id
+
+
 @dg.run_status_sensor(
     run_status=dg.DagsterRunStatus.SUCCESS,
     monitored_jobs=[quarter_job],
@@ -74,6 +91,13 @@ def run_outcome_report(context: dg.RunStatusSensorContext):
         if e.dagster_event
     ]
     settings = AlertSettings.from_environment()
+    earlier = _failure_alerted_before(context.instance, run)
+    if earlier is not None:
+        record = context.instance.get_run_record_by_id(run.run_id)
+        ended = (record.end_time if record else None) or datetime.now(UTC).timestamp()
+        alert = recovered_alert(quarter, local_time(ended), earlier, run.run_id)
+        for outcome in send(alert, settings):
+            context.log.info(f"{run.run_id} recovered: {outcome}")
     failed = [
         (e.check_name, e.description or "")
         for e in evaluations

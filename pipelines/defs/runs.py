@@ -16,6 +16,7 @@ import dagster as dg
 from dagster._core.storage.dagster_run import DagsterRunStatus, RunRecord, RunsFilter
 from dagster._core.storage.tags import AUTO_RETRY_RUN_ID_TAG, PARTITION_NAME_TAG, WILL_RETRY_TAG
 
+from pipelines.alerts import plain_reason
 from pipelines.release import AS_OF_TAG, LONDON, RELEASE_TAG
 
 INBOX_TAG = "liia/inbox"  # the waiting files a run was asked for (a hash of their SHA-256s)
@@ -78,7 +79,7 @@ def failure_of(instance: dg.DagsterInstance, run_id: str) -> Failure:
             error = error.cause
         message = error.message.strip().splitlines()[-1] if error and error.message else ""
         step = event.step_key if event else "a step"
-        return Failure(step, message or "no message")
+        return Failure(step, plain_reason(message))
     for entry in instance.all_logs(run_id, of_type=dg.DagsterEventType.RUN_FAILURE):
         message = (entry.dagster_event.message if entry.dagster_event else None) or entry.message
         return Failure("the run", (message or "no message").strip().splitlines()[0])

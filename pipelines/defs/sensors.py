@@ -7,6 +7,7 @@ from pathlib import Path
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from pipelines.alerts import AlertSettings, folders_alert, folders_back_alert, send
 from pipelines.defs.instance import release_abandoned_runs
 from pipelines.defs.jobs import quarter_job
 from pipelines.defs.partitions import new_quarters, quarter_partitions
@@ -35,6 +36,16 @@ def inbox_sensor(context: dg.SensorEvaluationContext, paths: LiiaPaths, duckdb: 
     if not upgraded(duckdb):
         return dg.SkipReason("The pipeline's database is being upgraded by a run; next tick.")
     memory = answered(ledger_path(duckdb))
+    earlier = json.loads(context.cursor or "{}")
+    missing = missing_folders(paths, published_before=bool(memory.quarters))
+    told = _tell_about_folders(earlier.get("missing", []), missing)
+    if told:
+        context.log.warning(f"{told}: {', '.join(missing) or 'every folder back'}")
+    if missing:
+        return dg.SensorResult(
+            cursor=json.dumps({**earlier, "missing": missing}),
+            skip_reason=f"No run starts while these folders are missing: {'; '.join(missing)}.",
+        )
     look = look_at_inbox(Path(paths.inbox), Path(paths.archive), memory.shas)
     fresh: dict[str, str] = {}  # quarter label: the key of the files it waits for
     for quarter in sorted(look.waiting):
@@ -59,7 +70,9 @@ def inbox_sensor(context: dg.SensorEvaluationContext, paths: LiiaPaths, duckdb: 
         requests.append(dg.RunRequest(run_key=plan.run_key, partition_key=label, tags=tags))
     for relative in look.settling:
         context.log.info(f"{relative} is still being written; it will be read once it settles.")
-    cursor = json.dumps({"files": look.files, "waiting": sum(map(len, look.waiting.values()))})
+    cursor = json.dumps(
+        {"files": look.files, "waiting": sum(map(len, look.waiting.values())), "missing": []}
+    )
     if look.settling:
         reasons.append(f"{len(look.settling)} file(s) still being written.")
     return dg.SensorResult(
@@ -72,6 +85,27 @@ def inbox_sensor(context: dg.SensorEvaluationContext, paths: LiiaPaths, duckdb: 
         cursor=cursor,
         skip_reason=None if requests else " ".join(reasons) or "No file without an answer.",
     )
+
+
+def missing_folders(paths: LiiaPaths, published_before: bool) -> list[str]:
+    """The folders a run needs that are not there, in words: the inbox always; the archive and
+    the reports once something has been published into them (a run would otherwise start them
+    anew and every earlier release's files would be gone)."""
+    needed = {"inbox": paths.inbox}
+    if published_before:
+        needed |= {"archive": paths.archive, "reports": paths.reports}
+    return [f"{name} {path}" for name, path in needed.items() if not Path(path).is_dir()]
+
+
+def _tell_about_folders(before: list[str], now: list[str]) -> str:
+    """Alert the data lead when folders go missing, and when they are back: once each."""
+    if now and now != before:
+        outcomes = send(folders_alert(now), AlertSettings.from_environment())
+    elif before and not now:
+        outcomes = send(folders_back_alert(before), AlertSettings.from_environment())
+    else:
+        return ""
+    return "; ".join(outcomes)
 
 
 PUBLISHED_TAG = "liia/published_file"
