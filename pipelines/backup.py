@@ -1,7 +1,8 @@
 """Backing up and restoring what the pipeline cannot make again: the archive of every file
-received, its own database (the working warehouse and the ledger of answered files) and the run
-history (DAGSTER_HOME). The analysts' copy, the exports and the reports are made from these, and a
-restore makes the analysts' copy again.
+received, its own database (the working warehouse and the ledger of answered files), the run
+history (DAGSTER_HOME) and the reports (every release's public files kept as published, which no
+later run writes again). The analysts' copy and the exports are made from these, and a restore
+makes the analysts' copy again.
 
 A backup is one .tar.gz. Its copies are consistent while the service runs: the working database
 is copied under its writer lock (no run writes it meanwhile), and each SQLite file (the ledger,
@@ -23,7 +24,7 @@ import duckdb
 from pipelines.defs.resources import writer_lock
 from pipelines.warehouse import publish
 
-PARTS = ("archive", "database", "history")
+PARTS = ("archive", "database", "history", "reports")
 MANIFEST = "liia-backup.json"
 
 
@@ -52,7 +53,7 @@ def _copy_tree(source: Path, target: Path) -> int:
     return copied
 
 
-def backup(target: Path, archive: Path, working: Path, home: Path) -> dict:
+def backup(target: Path, archive: Path, working: Path, home: Path, reports: Path) -> dict:
     """Write the backup to `target` (.tar.gz): what it holds, by part."""
     with tempfile.TemporaryDirectory() as tmp:
         staging = Path(tmp)
@@ -70,6 +71,7 @@ def backup(target: Path, archive: Path, working: Path, home: Path) -> dict:
                         src.backup(dst)
             counts["database"] = len(list(database.iterdir()))
         counts["history"] = _copy_tree(home, staging / "history")
+        counts["reports"] = _copy_tree(reports, staging / "reports")
         manifest = {
             "made": datetime.now(UTC).isoformat(timespec="seconds"),
             "working_database": working.name,
@@ -90,10 +92,13 @@ class RestoreRefused(RuntimeError):
     pass
 
 
-def restore(source: Path, archive: Path, working: Path, home: Path, published: Path) -> dict:
+def restore(
+    source: Path, archive: Path, working: Path, home: Path, published: Path, reports: Path
+) -> dict:
     """Unpack a backup into empty folders, then publish the analysts' copy from the restored
     database. Refused if any target already holds something (a restore never overwrites)."""
-    busy = [p for p in (archive, working.parent, home) if p.exists() and any(p.iterdir())]
+    folders = (archive, working.parent, home, reports)
+    busy = [p for p in folders if p.exists() and any(p.iterdir())]
     if busy:
         raise RestoreRefused(
             f"{busy[0]} is not empty: restore only into empty folders (a restore never "
@@ -103,7 +108,7 @@ def restore(source: Path, archive: Path, working: Path, home: Path, published: P
         tar.extractall(tmp, filter="data")
         unpacked = Path(tmp)
         manifest = json.loads((unpacked / MANIFEST).read_text())
-        for part, target in (("archive", archive), ("history", home)):
+        for part, target in (("archive", archive), ("history", home), ("reports", reports)):
             if (unpacked / part).exists():
                 shutil.copytree(unpacked / part, target, dirs_exist_ok=True)
         working.parent.mkdir(parents=True, exist_ok=True)

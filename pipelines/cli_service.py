@@ -133,18 +133,20 @@ def _state_folders():
         Path(resources["duckdb"].database),
         dagster_home_path(),
         Path(paths.warehouse),
+        Path(paths.reports),
     )
 
 
 def cmd_backup(args) -> int:
     from pipelines.backup import backup
 
-    archive, working, home, _ = _state_folders()
-    manifest = backup(args.to, archive, working, home)
+    archive, working, home, _, reports = _state_folders()
+    manifest = backup(args.to, archive, working, home, reports)
     files = manifest["files"]
     print(
         f"Backed up to {args.to}: {files['archive']} archived files, the pipeline's database "
-        f"({files['database']} files) and the run history ({files['history']} files)."
+        f"({files['database']} files), the run history ({files['history']} files) and the "
+        f"reports ({files['reports']} files, every release as published)."
     )
     return 0
 
@@ -152,16 +154,15 @@ def cmd_backup(args) -> int:
 def cmd_restore(args) -> int:
     from pipelines.backup import RestoreRefused, restore
 
-    archive, working, home, published = _state_folders()
+    archive, working, home, published, reports = _state_folders()
     try:
-        manifest = restore(args.source, archive, working, home, published)
+        manifest = restore(args.source, archive, working, home, published, reports)
     except RestoreRefused as exc:
         print(f"liia restore: {exc}", file=sys.stderr)
         return 2
     print(
-        f"Restored the backup of {manifest['made']} into {archive}, {working.parent} and {home}; "
-        f"published {published} again. Re-run a quarter (liia run --quarter KEY) to write its "
-        "workbooks and pages."
+        f"Restored the backup of {manifest['made']} into {archive}, {working.parent}, {home} and "
+        f"{reports}; published {published} again. The next run writes the exports again."
     )
     return 0
 

@@ -22,6 +22,7 @@ import duckdb
 from pipelines.ledger import record_answered
 from pipelines.quarters import parse_quarter
 from pipelines.warehouse import create_schema, create_views
+from pipelines.warehouse_model import RELEASE_STATE_SQL
 from pipelines.warehouse_tables import TABLE_BY_NAME
 
 VERSIONS_TABLE = "schema_migrations"
@@ -89,12 +90,23 @@ def suppression_kinds_restricted(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def release_state_on_every_row(con: duckdb.DuckDBPyConnection) -> None:
+    """Version 3. Every row of the quarterly tables says whether its quarter is released, and in
+    which release (the columns are new: filled here for the quarters already loaded)."""
+    con.execute(RELEASE_STATE_SQL)
+
+
 MIGRATIONS = (
     Migration(1, "columns put in the dictionary's order", columns_in_dictionary_order),
     Migration(
         2,
         "kinds of suppression moved from public_benchmarks to the restricted suppressions",
         suppression_kinds_restricted,
+    ),
+    Migration(
+        3,
+        "every row of the quarterly tables says whether its quarter is released",
+        release_state_on_every_row,
     ),
 )
 LATEST = MIGRATIONS[-1].version

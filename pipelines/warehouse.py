@@ -30,11 +30,15 @@ from pipelines.release import deadline
 from pipelines.settlement import current_values
 from pipelines.warehouse_exports import PUBLIC_ROWS, PUBLIC_TABLES
 from pipelines.warehouse_model import (
+    EDITIONS_VIEW_COLUMNS,
+    EDITIONS_VIEW_SQL,
     GROUP_TRENDS_VIEW_COLUMNS,
     GROUP_TRENDS_VIEW_SQL,
     NOTES_VIEW_COLUMNS,
     NOTES_VIEW_SQL,
     RELEASE_STATE_SQL,
+    UNIT_VALUES_VIEW_COLUMNS,
+    UNIT_VALUES_VIEW_SQL,
     indicator_columns,
     item_frames,
     keyed_order,
@@ -150,34 +154,14 @@ def create_views(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(THEME_VIEW_SQL.format(theme=theme))
         con.execute(
             f"COMMENT ON VIEW benchmark_{theme} IS "
-            f"{_quote(f'{THEME_TITLES[theme]}: benchmarks with names, ready to read.')}"
+            + _quote(
+                f"{THEME_TITLES[theme]}: benchmarks with names, ready to read, of the released "
+                "quarters (benchmarks has every quarter)."
+            )
         )
         for column, text in theme_view_columns().items():
             con.execute(f"COMMENT ON COLUMN benchmark_{theme}.{column} IS {_quote(text)}")
 
-
-# Each reporting unit's figure once: a joint unit's (KUT+RUT) is its first authority's that has one.
-# No ordered aggregate over a window (DuckDB 1.1 cannot read a view stored with one).
-UNIT_VALUES_VIEW_SQL = """
-CREATE OR REPLACE VIEW unit_values AS
-SELECT quarter, reporting_unit, indicator_id, kind,
-       array_to_string(list_sort(list(authority) OVER (
-           PARTITION BY quarter, reporting_unit, indicator_id, kind)), '+') AS authorities,
-       value, status
-FROM indicator_values
-QUALIFY row_number() OVER (
-    PARTITION BY quarter, reporting_unit, indicator_id, kind ORDER BY value IS NULL, authority) = 1
-"""
-
-UNIT_VALUES_VIEW_COLUMNS = {
-    "quarter": "Quarter key",
-    "reporting_unit": "The authority, or KUT+RUT for a joint workforce return",
-    "indicator_id": "Item Ref or indicator id",
-    "kind": "item or indicator",
-    "authorities": "The authorities the unit covers (KUT+RUT, or one code)",
-    "value": "The unit's figure, counted once (NULL when status is not ok)",
-    "status": "ok, or why there is no value (see indicator_values)",
-}
 
 # Only a released quarter is ever the latest: not the one under way with a few early returns.
 LATEST_QUARTER_VIEW_SQL = """
@@ -186,37 +170,6 @@ SELECT q.quarter, q.label
 FROM quarters AS q
 WHERE q.quarter = (SELECT max(quarter) FROM releases)
 """
-
-# Each figure's restricted value beside what the public was shown in the quarter's latest release.
-EDITIONS_VIEW_SQL = """
-CREATE OR REPLACE VIEW figures_by_edition AS
-SELECT b.quarter, b.indicator_id, b.authority, b.value AS restricted_value, b.symbol,
-       p.release, p.value AS public_value,
-       CASE WHEN p.release IS NULL THEN 'not released'
-            WHEN list_contains(string_split(p.suppressed_columns, ','), 'value') THEN 'c'
-            ELSE p.symbol END AS public_symbol,
-       s.kind AS suppression
-FROM benchmarks AS b
-LEFT JOIN (
-    SELECT * FROM public_benchmarks
-    QUALIFY release = max(release) OVER (PARTITION BY quarter)
-) AS p USING (quarter, indicator_id, authority)
-LEFT JOIN suppressions AS s
-       ON s.quarter = p.quarter AND s.release = p.release
-      AND s.indicator_id = p.indicator_id AND s.reporting_unit = p.reporting_unit
-"""
-
-EDITIONS_VIEW_COLUMNS = {
-    "quarter": "Quarter key",
-    "indicator_id": "Indicator id",
-    "authority": "Authority code",
-    "restricted_value": "The figure as computed (restricted)",
-    "symbol": "Symbol in the restricted edition where there is no value",
-    "release": "The quarter's latest release; NULL if never released",
-    "public_value": "The figure as the public edition shows it, rounded; NULL where c",
-    "public_symbol": "c (suppressed), the symbol shown, or 'not released'",
-    "suppression": "primary (a count from 1 to 5), complementary, or NULL",
-}
 
 # Which tables may leave the members' circle: those the publishable exports hold whole (the public
 # edition's own, and reference data public already).
@@ -247,7 +200,7 @@ FROM benchmarks AS b
 JOIN indicators AS i USING (indicator_id)
 JOIN authorities AS a USING (authority)
 JOIN quarters AS q USING (quarter)
-WHERE i.theme = '{theme}'
+WHERE i.theme = '{theme}' AND b.released
 """
 
 # Previous quarter and a year earlier, for every row: recomputed over the whole table after each

@@ -14,7 +14,12 @@ import duckdb
 import pandas as pd
 
 from pipelines.layout import Book
-from pipelines.warehouse_model import GROUP_TRENDS_VIEW_COLUMNS
+from pipelines.warehouse_model import (
+    EDITIONS_VIEW_COLUMNS,
+    GROUP_TRENDS_VIEW_COLUMNS,
+    NOTES_VIEW_COLUMNS,
+    UNIT_VALUES_VIEW_COLUMNS,
+)
 from pipelines.warehouse_tables import (
     CONTACTS,
     PUBLIC_MARKING,
@@ -46,7 +51,12 @@ PUBLIC_ROWS = {
     "group_sets": "t.set_id IN (SELECT grouping FROM public_group_figures)",
     "group_members": "t.set_id IN (SELECT grouping FROM public_group_figures)",
 }
-VIEWS = {"group_trends": GROUP_TRENDS_VIEW_COLUMNS}
+VIEWS = {
+    "group_trends": GROUP_TRENDS_VIEW_COLUMNS,
+    "unit_values": UNIT_VALUES_VIEW_COLUMNS,
+    "notes": NOTES_VIEW_COLUMNS,
+    "figures_by_edition": EDITIONS_VIEW_COLUMNS,
+}
 
 # The names each code is exported with: (code column, dimension, its key, (name, as), ...).
 NAMES = (
@@ -86,7 +96,14 @@ def columns_of(table: str) -> list[tuple[str, str]]:
 def named_codes(table: str) -> list[tuple]:
     """The codes of `table` exported with names: (code, dimension, key, names) of NAMES."""
     own = {name for name, _ in columns_of(table)}
-    return [] if table in DIMENSIONS else [n for n in NAMES if n[0] in own]
+    if table in DIMENSIONS:
+        return []
+    named = [
+        (code, dimension, key, tuple(n for n in names if n[1] not in own))
+        for code, dimension, key, names in NAMES
+        if code in own
+    ]
+    return [n for n in named if n[3]]  # (a view that names its codes already is left as it is)
 
 
 def export_sql(table: str, edition: str = "RESTRICTED") -> str:

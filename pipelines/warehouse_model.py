@@ -15,7 +15,7 @@ import pandas as pd
 
 from pipelines.catalogue import CATALOGUE_DIR, POPULATION, Catalogue, formula_refs, ratio_form
 from pipelines.published import load_mappings
-from pipelines.warehouse_tables import TABLE_BY_NAME, TABLES
+from pipelines.warehouse_tables import QUARTERLY_TABLES, TABLE_BY_NAME, TABLES
 
 # table: (primary key, ((columns, parent table, parent columns), ...)). Parents come first in
 # TABLES, so the keyed copy can be filled table by table in that order.
@@ -193,8 +193,18 @@ LEFT JOIN (
     SELECT quarter, min(released_at) AS first_released_at, max(release) AS latest_release
     FROM releases GROUP BY quarter
 ) AS r USING (quarter)
-WHERE q.quarter = k.quarter
+WHERE q.quarter = k.quarter;
+""" + "".join(
+    f"""
+UPDATE {table} AS t
+SET released = coalesce(q.released, false), latest_release = q.latest_release
+FROM quarters AS q
+WHERE t.quarter = q.quarter
+  AND (t.released IS DISTINCT FROM coalesce(q.released, false)
+       OR t.latest_release IS DISTINCT FROM q.latest_release);
 """
+    for table in QUARTERLY_TABLES
+)
 
 BUILD_SQL = """
 INSERT INTO builds
@@ -241,7 +251,7 @@ def record_build(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
 NOTES_VIEW_SQL = """
 CREATE OR REPLACE VIEW notes AS
 SELECT r.quarter, r.authority, a.name AS authority_name, r.submission_id, r.is_current,
-       r.sheet, r.ref, i.name AS item, r.cell, r.raw, r.note
+       r.sheet, r.ref, i.name AS item, r.cell, r.raw, r.note, r.released
 FROM return_values AS r
 LEFT JOIN authorities AS a USING (authority)
 LEFT JOIN items AS i USING (ref)
@@ -259,6 +269,7 @@ NOTES_VIEW_COLUMNS = {
     "cell": "Cell of the value",
     "raw": "The value as the cell held it",
     "note": "The note, as written",
+    "released": "Whether the quarter is released",
 }
 
 # Each group's figure against the previous quarter and a year earlier: over every unit reporting in
@@ -279,7 +290,7 @@ units AS (
            count(*)::INTEGER AS authorities
     FROM indicator_fractions AS f
     JOIN membership AS m USING (authority)
-    WHERE f.numerator IS NOT NULL AND f.denominator IS NOT NULL
+    WHERE f.numerator IS NOT NULL AND f.denominator IS NOT NULL AND f.released
     GROUP BY ALL
 ),
 comparisons AS (
@@ -383,3 +394,60 @@ def theme_view_columns() -> dict[str, str]:
     return THEME_VIEW_EXTRA_COLUMNS | {
         name: comment for name, _, comment in TABLE_BY_NAME["benchmarks"].columns
     }
+
+
+# Each reporting unit's figure once: a joint unit's (KUT+RUT) is its first authority's that has one.
+# No ordered aggregate over a window (DuckDB 1.1 cannot read a view stored with one).
+UNIT_VALUES_VIEW_SQL = """
+CREATE OR REPLACE VIEW unit_values AS
+SELECT quarter, reporting_unit, indicator_id, kind,
+       array_to_string(list_sort(list(authority) OVER (
+           PARTITION BY quarter, reporting_unit, indicator_id, kind)), '+') AS authorities,
+       value, status, released
+FROM indicator_values
+QUALIFY row_number() OVER (
+    PARTITION BY quarter, reporting_unit, indicator_id, kind ORDER BY value IS NULL, authority) = 1
+"""
+
+UNIT_VALUES_VIEW_COLUMNS = {
+    "quarter": "Quarter key",
+    "reporting_unit": "The authority, or KUT+RUT for a joint workforce return",
+    "indicator_id": "Item Ref or indicator id",
+    "kind": "item or indicator",
+    "authorities": "The authorities the unit covers (KUT+RUT, or one code)",
+    "value": "The unit's figure, counted once (NULL when status is not ok)",
+    "status": "ok, or why there is no value (see indicator_values)",
+    "released": "Whether the quarter is released",
+}
+
+
+# Each figure's restricted value beside what the public was shown in the quarter's latest release.
+EDITIONS_VIEW_SQL = """
+CREATE OR REPLACE VIEW figures_by_edition AS
+SELECT b.quarter, b.indicator_id, b.authority, b.value AS restricted_value, b.symbol,
+       p.release, p.value AS public_value,
+       CASE WHEN p.release IS NULL THEN 'not released'
+            WHEN list_contains(string_split(p.suppressed_columns, ','), 'value') THEN 'c'
+            ELSE p.symbol END AS public_symbol,
+       s.kind AS suppression
+FROM benchmarks AS b
+LEFT JOIN (
+    SELECT * FROM public_benchmarks
+    QUALIFY release = max(release) OVER (PARTITION BY quarter)
+) AS p USING (quarter, indicator_id, authority)
+LEFT JOIN suppressions AS s
+       ON s.quarter = p.quarter AND s.release = p.release
+      AND s.indicator_id = p.indicator_id AND s.reporting_unit = p.reporting_unit
+"""
+
+EDITIONS_VIEW_COLUMNS = {
+    "quarter": "Quarter key",
+    "indicator_id": "Indicator id",
+    "authority": "Authority code",
+    "restricted_value": "The figure as computed (restricted)",
+    "symbol": "Symbol in the restricted edition where there is no value",
+    "release": "The quarter's latest release; NULL if never released",
+    "public_value": "The figure as the public edition shows it, rounded; NULL where c",
+    "public_symbol": "c (suppressed), the symbol shown, or 'not released'",
+    "suppression": "primary (a count from 1 to 5), complementary, or NULL",
+}

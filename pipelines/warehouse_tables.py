@@ -3,7 +3,7 @@ schema, comments it in DuckDB and is checked against warehouse/README.md."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 # The oldest DuckDB the analysts' copy opens in (the duckdb-cli on PyPI, DBeaver, R are still 1.x).
 ANALYST_STORAGE_VERSION = "v1.0.0"
@@ -618,6 +618,31 @@ TABLES.insert(
         per_quarter=False,
     ),
 )
+# Every row of the quarterly tables says whether its quarter is released, so that figures from
+# the few returns in so far for the quarter under way are never read as the quarter's.
+RELEASE_STATE_COLUMNS = (
+    (
+        "released",
+        "BOOLEAN",
+        "Whether the quarter is released (quarters.released); until then its figures are "
+        "provisional, from the returns in so far",
+    ),
+    ("latest_release", "INTEGER", "The quarter's latest release (NULL until it is released)"),
+)
+QUARTERLY_TABLES = (
+    "submissions",
+    "validation_issues",
+    "return_values",
+    "indicator_values",
+    "group_aggregates",
+    "benchmarks",
+    "indicator_fractions",
+    "group_benchmarks",
+)
+TABLES = [
+    replace(t, columns=t.columns + RELEASE_STATE_COLUMNS) if t.name in QUARTERLY_TABLES else t
+    for t in TABLES
+]
 TABLE_BY_NAME = {t.name: t for t in TABLES}
 
 

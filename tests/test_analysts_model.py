@@ -12,11 +12,11 @@ import duckdb
 import pandas as pd
 import pytest
 
-from pipelines.catalogue import formula_refs, load_catalogue
+from pipelines.catalogue import THEMES, formula_refs, load_catalogue
 from pipelines.comparisons import FIFTH, UNIT_BENCHMARK_SQL
 from pipelines.layout import SYMBOL_LEGEND
 from pipelines.quarters import parse_quarter
-from pipelines.release import deadline
+from pipelines.release import AS_OF_TAG, deadline
 from pipelines.warehouse_exports import (
     DIMENSIONS,
     EDITIONS,
@@ -29,7 +29,8 @@ from pipelines.warehouse_exports import (
     export_name,
 )
 from pipelines.warehouse_model import KEYS, item_frames
-from tests.conftest import PROJECT
+from pipelines.warehouse_tables import QUARTERLY_TABLES
+from tests.conftest import PROJECT, SAMPLE, run_quarter, some_returns
 from tests.duckdb_clients import CLIENTS, answers, statements, version
 
 README = PROJECT / "warehouse" / "README.md"
@@ -491,3 +492,33 @@ def test_ties_and_rounding_are_one_rule_written_once_and_the_sql_keeps_it():
     assert out["london_median"].iloc[0] == pytest.approx(pd.Series(shown).median())
     assert out["london_upper_quartile"].iloc[0] == pytest.approx(pd.Series(shown).quantile(0.75))
     assert out["london_max"].iloc[0] == 5.0 and out["london_min"].iloc[0] == 0.2
+
+
+def test_figures_of_a_quarter_not_yet_released_are_marked_and_left_out_of_the_recipes(tmp_path):
+    """One early return for the quarter under way: its rows say so, and the README's recipes
+    and views, which show released quarters, do not make it a one-authority London."""
+    inbox = tmp_path / "inbox"
+    some_returns("2026-27-Q1", inbox, 4)
+    barnet = SAMPLE / "2026-27-Q2" / "Barnet LIIA return 2026-27 Q2.xlsx"
+    (inbox / "2026-27-Q2").mkdir()
+    shutil.copy(barnet, inbox / "2026-27-Q2" / barnet.name)
+    assert run_quarter(tmp_path, inbox, "2026-27-Q1").success
+    early = {AS_OF_TAG: "2026-10-20T09:00:00"}  # three weeks into collecting Q2
+    assert run_quarter(tmp_path, inbox, "2026-27-Q2", tags=early).success
+    with duckdb.connect(str(tmp_path / "published" / "liia.duckdb"), read_only=True) as con:
+        for table in QUARTERLY_TABLES:
+            marks = con.execute(
+                f"SELECT quarter, released, latest_release FROM {table} GROUP BY ALL ORDER BY 1"
+            ).fetchall()
+            expected = [("2026-27-Q1", True, 1), ("2026-27-Q2", False, None)]
+            assert marks == expected or (table == "validation_issues" and not marks), table
+        recipes = statements(README.read_text())
+        for number in (1, 2, 9, 11):
+            (sql,) = [s for s in recipes if s.lstrip().startswith(f"-- {number}.")]
+            shown = con.execute(sql).df().astype(str).to_string()
+            assert "Q2" not in shown, number
+            assert number == 9 or "Q1" in shown, number  # (9 needs a quarter before to compare)
+        views = ["group_trends", *(f"benchmark_{theme}" for theme in THEMES)]
+        for view in views:
+            quarters = con.execute(f"SELECT DISTINCT quarter FROM {view}").fetchall()
+            assert quarters == [("2026-27-Q1",)], view

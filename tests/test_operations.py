@@ -64,6 +64,8 @@ def test_a_quarter_added_by_mistake_can_be_removed_but_not_one_with_returns(
     with tarfile.open(tmp_path / "backup.tar.gz") as tar:
         names = tar.getnames()
     assert "history/dagster.yaml" in names and "database/answered.sqlite" in names
+    public = "reports/public/2026-27-Q1/LIIA benchmarks 2026-27-Q1 publishable.csv"
+    assert public in names  # every release's files as published: no run writes them again
     elsewhere = tmp_path / "restored"
     restored_env = _serve(monkeypatch, elsewhere, inbox)
     assert main(["restore", "--from", str(tmp_path / "backup.tar.gz")]) == 0
@@ -92,6 +94,10 @@ def test_a_quarter_added_by_mistake_can_be_removed_but_not_one_with_returns(
         assert instance.get_dynamic_partitions("quarters") == ["2026-27 Q1"]
     with closing(sqlite3.connect(elsewhere / "working" / "answered.sqlite")) as con:
         assert con.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    for path in (tmp_path / "reports").rglob("*"):  # the reports, byte for byte
+        if path.is_file():
+            twin = elsewhere / "reports" / path.relative_to(tmp_path / "reports")
+            assert twin.read_bytes() == path.read_bytes(), path
     # The restored service answers nothing twice: its ledger knows the 6 files.
     assert len(answered(elsewhere / "working" / "answered.sqlite").shas) == 6
     # A second restore over what is there is refused.

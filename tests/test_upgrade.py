@@ -33,6 +33,8 @@ def _earlier_deployment(folder: Path) -> Path:
     (folder / "liia.duckdb").write_bytes(
         lzma.decompress((fixture / "working.duckdb.xz").read_bytes())
     )
+    for kept in ("archive", "reports"):  # there on the server (their files are not needed here)
+        (folder / kept).mkdir()
     inbox = folder / "inbox"
     for path in small_inbox(inbox):
         past = time.time() - 3600
@@ -93,6 +95,11 @@ def test_an_earlier_deployment_is_upgraded_and_runs_a_new_return(tmp_path):
         assert counts == {"2025-26-Q4": 4, "2026-27-Q1": 5}  # the earlier quarter kept as it was
         columns = [r[0] for r in con.execute("DESCRIBE indicators").fetchall()]
         assert columns == [c for c, _, _ in TABLE_BY_NAME["indicators"].columns]
+        released = con.execute(
+            "SELECT DISTINCT quarter, released, latest_release FROM benchmarks ORDER BY 1"
+        ).fetchall()
+        # the earlier quarter was never released under the release rules (73389a2 had none)
+        assert released == [("2025-26-Q4", False, None), ("2026-27-Q1", True, 1)]
         applied = con.execute("SELECT version FROM schema_migrations ORDER BY 1").fetchall()
         assert [v for (v,) in applied] == [m.version for m in MIGRATIONS]
     with duckdb.connect(str(tmp_path / "published" / "liia.duckdb"), read_only=True) as con:
@@ -144,7 +151,7 @@ def test_kinds_of_suppression_leave_the_published_table(tmp_path):
             "CREATE TABLE schema_migrations (version INTEGER, says VARCHAR, applied_at TIMESTAMPTZ)"
         )
         con.execute("INSERT INTO schema_migrations VALUES (1, 'columns', now())")
-        assert migrate(con) == [f"version 2: {MIGRATIONS[1].says}"]
+        assert migrate(con)[0] == f"version 2: {MIGRATIONS[1].says}"
         assert "suppression" not in [
             r[0] for r in con.execute("DESCRIBE public_benchmarks").fetchall()
         ]
