@@ -14,7 +14,7 @@ from pipelines.defs.assets import (
 )
 from pipelines.defs.jobs import quarter_job
 from pipelines.defs.resources import default_resources
-from pipelines.defs.schedules import quarter_deadline_schedule
+from pipelines.defs.schedules import quarter_deadline_schedule, revision_schedule
 from pipelines.defs.sensors import inbox_sensor, published_figures_sensor
 
 all_assets = [
@@ -32,7 +32,7 @@ all_assets = [
 defs = dg.Definitions(
     assets=all_assets,
     jobs=[quarter_job],
-    schedules=[quarter_deadline_schedule],
+    schedules=[quarter_deadline_schedule, revision_schedule],
     sensors=[inbox_sensor, published_figures_sensor, run_failure_alert, run_outcome_report],
     resources=default_resources(),
 )

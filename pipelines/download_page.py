@@ -23,7 +23,13 @@ from pipelines.figures import format_value
 from pipelines.layout import save_text
 from pipelines.public_edition import releases_of
 from pipelines.quarters import Quarter, parse_quarter
-from pipelines.release import REVISIONS_POLICY, ReleaseSettings, deadline, next_release_text
+from pipelines.release import (
+    REVISIONS_POLICY,
+    ReleaseSettings,
+    deadline,
+    next_release_text,
+    waiting_text,
+)
 from pipelines.rug_table import RUG_STYLE, public_rug, published_areas
 from pipelines.workbooks import (
     AUTHORITIES,
@@ -389,9 +395,10 @@ separately.</p><p class="meta">Page produced {produced:%d %B %Y %H:%M}.</p>
     )
 
 
-def liia_page(con, reports: Path, entries, produced) -> str:
+def liia_page(con, reports: Path, entries, produced, pending=()) -> str:
     root = reports / LIIA_TEAM
     rows, sections = [], []
+    waits = {w.quarter.key: w for w in pending}
     for e in entries:
         quarter = parse_quarter(e.key)
         releases = releases_of(con, quarter)
@@ -400,6 +407,10 @@ def liia_page(con, reports: Path, entries, produced) -> str:
             if releases
             else f"not released (deadline {deadline(quarter):%d %B %Y})"
         )
+        if (w := waits.get(e.key)) is not None:
+            state += "; waiting for the next revision: " + waiting_text(
+                (w.figures_changed, w.what), w.due
+            )
         rows.append(
             f'<tr><th scope="row"><a href="#q-{e.key}">{escape(e.label)}</a></th>'
             f"<td>{escape(state)}</td><td>{e.accepted} of {e.expected}</td>"
@@ -462,9 +473,10 @@ def write_download_pages(
     con: duckdb.DuckDBPyConnection,
     authorities: Authorities,
     catalogue: Catalogue,
+    pending=(),
 ) -> dict[str, Path]:
     """Every audience's page from the warehouse and the files on disk: public, members, liia and
-    each authority's."""
+    each authority's; `pending`, the changes waiting for a revision (pipelines.ledger)."""
     produced = datetime.now()
     released = quarter_entries(con, authorities)
     every = quarter_entries(con, authorities, released_only=False)
@@ -494,7 +506,7 @@ def write_download_pages(
             reports / MEMBERS / "index.html",
         ),
         LIIA_TEAM: save_text(
-            liia_page(con, reports, every, produced), reports / LIIA_TEAM / "index.html"
+            liia_page(con, reports, every, produced, pending), reports / LIIA_TEAM / "index.html"
         ),
     }
     quarters = [parse_quarter(e.key) for e in every]

@@ -26,6 +26,13 @@ CREATE TABLE IF NOT EXISTS answered (
     answered_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS answered_by_quarter ON answered (quarter);
+CREATE TABLE IF NOT EXISTS revisions_waiting (
+    quarter TEXT PRIMARY KEY,
+    since TEXT NOT NULL,
+    due TEXT,
+    figures_changed INTEGER NOT NULL,
+    what TEXT NOT NULL
+);
 """
 
 
@@ -76,3 +83,59 @@ def forget_quarter(path: Path, quarter: Quarter) -> int:
         return 0
     with closing(_connect(path)) as con, con:
         return con.execute("DELETE FROM answered WHERE quarter = ?", [quarter.key]).rowcount
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """A released quarter's changes waiting for its next revision."""
+
+    quarter: Quarter
+    since: datetime
+    due: datetime | None
+    figures_changed: int
+    what: str
+
+
+def record_waiting(
+    path: Path, quarter: Quarter, since: datetime, due: datetime | None, changed: int, what: str
+) -> None:
+    """The quarter's changes wait for its next revision (`since`: when first seen, kept)."""
+    with closing(_connect(path)) as con, con:
+        con.execute(
+            """INSERT INTO revisions_waiting VALUES (?, ?, ?, ?, ?)
+            ON CONFLICT (quarter) DO UPDATE SET
+                due = excluded.due, figures_changed = excluded.figures_changed,
+                what = excluded.what""",
+            [
+                quarter.key,
+                since.isoformat(timespec="seconds"),
+                due.isoformat(timespec="seconds") if due else None,
+                changed,
+                what,
+            ],
+        )
+
+
+def clear_waiting(path: Path, quarter: Quarter) -> None:
+    if not path.exists():
+        return
+    with closing(_connect(path)) as con, con:
+        con.execute("DELETE FROM revisions_waiting WHERE quarter = ?", [quarter.key])
+
+
+def waiting(path: Path) -> list[Waiting]:
+    """Every quarter whose changes wait for a revision, oldest quarter first."""
+    if not path.exists():
+        return []
+    with closing(_connect(path)) as con:
+        rows = con.execute("SELECT * FROM revisions_waiting ORDER BY quarter").fetchall()
+    return [
+        Waiting(
+            parse_quarter(q),
+            datetime.fromisoformat(since),
+            datetime.fromisoformat(due) if due else None,
+            changed,
+            what,
+        )
+        for q, since, due, changed, what in rows
+    ]

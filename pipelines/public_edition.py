@@ -208,10 +208,13 @@ def make_release(
     requested: bool,
     catalogue: Catalogue,
     authorities: Authorities,
-) -> tuple[Release | None, PublicQuarter | None]:
-    """Release the quarter if it is due, asked for, or already released and now different; store the
-    public edition, its group figures and its audit under the new release number. Returns the new
-    release (None when nothing was released) and the public edition computed."""
+    revise: bool = True,
+) -> tuple[Release | None, PublicQuarter | None, tuple[int, str] | None]:
+    """Release the quarter if it is due or asked for, or revise it if it is released, now
+    different and `revise` (a revision moment); store the public edition, its group figures and its
+    audit under the new release number. Returns the new release (None when nothing was released),
+    the public edition computed, and what waits for the next revision (figures changed, in words),
+    if anything does."""
     create_schema(con)
     has_returns = bool(
         con.execute("SELECT count(*) FROM benchmarks WHERE quarter = ?", [quarter.key]).fetchone()[
@@ -220,7 +223,7 @@ def make_release(
     )
     last = last_release(con, quarter)
     if not has_returns or (last is None and not decide(quarter, now, requested, True, None, 0, "")):
-        return None, None
+        return None, None, None
     edition = quarter_public_edition(con, quarter, catalogue, authorities)
     exposed = [f"{f.unit} {f.ref}" for f in edition.findings if not f.protected]
     if exposed:  # choose_suppression hides whole indicators before this: a fault, not the data
@@ -238,11 +241,11 @@ def make_release(
         ).fetchone()
         names = dict(zip(authorities.table["liia_code"], authorities.table["name"], strict=True))
         what = changes_text(set(before or []), submissions, names, changed)
-    release = decide(quarter, now, requested, has_returns, last, changed, what)
+    release = decide(quarter, now, requested, has_returns, last, changed, what, revise)
     if release is None:
-        return None, edition
+        return None, edition, ((changed, what) if changed else None)
     store_release(con, release, edition, submissions)
-    return release, edition
+    return release, edition, None
 
 
 def store_release(con, release: Release, edition: PublicQuarter, submissions: set[str]) -> None:

@@ -7,13 +7,20 @@ deadline schedule's run, or any later one if that was missed), or earlier by the
 counts them, nothing more. Once released, a run whose figures differ (a late return, a correction)
 makes a revision: the quarter is republished, marked revised with its date and what changed, and
 the earlier release is kept.
+
+Revisions come on a rhythm, not with every file (LIIA_REVISIONS): late returns and corrections
+after release are gathered, and published as one revision at the next revision moment (`weekly`,
+the default: 07:00 on LIIA_REVISION_DAY, Monday; or `with next release`: with the next quarter's
+first release), or at once when the data lead asks (`liia release --quarter KEY`). Until then the
+quarter's changes wait, and the data team's page and status workbook say what is waiting. (`at
+once`, a revision with every changed run, is the behaviour before the rhythm.)
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from pipelines.quarters import Quarter
@@ -27,11 +34,55 @@ AS_OF_TAG = "liia/as_of"
 RELEASE_TAG = "liia/release"
 
 REVISIONS_POLICY = (
-    "Figures are revised when an authority sends a late return or a correction after release. "
-    "A revised quarter is republished with the date and what changed, and every earlier release "
-    "stays available beside it. Figures of earlier quarters can also change when an authority "
-    "corrects them."
+    "Figures are revised when an authority sends a late return or a correction after release: "
+    "these are gathered and published together at set times (weekly, and with the next "
+    "quarter's release). A revised quarter is republished with the date and what changed, and "
+    "every earlier release stays available beside it. Figures of earlier quarters can also "
+    "change when an authority corrects them."
 )
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+REVISION_HOUR = 7
+MODES = ("weekly", "with next release", "at once")
+
+
+@dataclass(frozen=True)
+class RevisionRhythm:
+    """When the changes to a released quarter are published (LIIA_REVISIONS, LIIA_REVISION_DAY)."""
+
+    mode: str = "weekly"
+    day: int = 0  # Monday
+
+    @classmethod
+    def from_environment(cls, env: dict[str, str] | None = None) -> RevisionRhythm:
+        env = os.environ if env is None else env
+        mode = (env.get("LIIA_REVISIONS") or "weekly").strip().lower()
+        day = (env.get("LIIA_REVISION_DAY") or "monday").strip().lower()
+        if mode not in MODES:
+            raise ValueError(f"LIIA_REVISIONS is {mode!r}: it must be one of {', '.join(MODES)}")
+        if day not in WEEKDAYS:
+            raise ValueError(f"LIIA_REVISION_DAY is {day!r}: it must be a day, as Monday")
+        return cls(mode, WEEKDAYS.index(day))
+
+    def cron(self) -> str:
+        """The weekly revision moment as cron (cron counts Sunday as 0)."""
+        return f"0 {REVISION_HOUR} * * {(self.day + 1) % 7}"
+
+    def next_moment(self, quarter: Quarter, after: datetime) -> datetime | None:
+        """When changes to `quarter` seen at `after` are published (None: at once)."""
+        if self.mode == "at once":
+            return None
+        release = datetime.combine(deadline(quarter.next()), datetime.min.time(), LONDON)
+        release = release.replace(hour=REVISION_HOUR)
+        if self.mode == "with next release":
+            return release
+        local = after.astimezone(LONDON)
+        days = (self.day - local.weekday()) % 7
+        moment = (local + timedelta(days=days)).replace(
+            hour=REVISION_HOUR, minute=0, second=0, microsecond=0
+        )
+        if moment <= local:
+            moment += timedelta(days=7)
+        return min(moment, release)
 
 
 def deadline(quarter: Quarter) -> date:
@@ -108,9 +159,12 @@ def decide(
     last: Release | None,
     changed: int,
     what_changed: str,
+    revise: bool = True,
 ) -> Release | None:
     """The release this run makes, if any: a first release when the quarter has an accepted return
-    and is due or asked for; a revision when released before and `changed` figures differ."""
+    and is due or asked for; a revision when released before, `changed` figures differ and it is
+    a revision moment (`revise`: the revision schedule's run, the data lead's, or the rhythm is
+    `at once`)."""
     if not has_returns:
         return None
     if last is None:
@@ -118,7 +172,7 @@ def decide(
             return None
         reason = "data lead" if requested and not is_due(quarter, now) else "deadline"
         return Release(quarter.key, 1, now, reason, "", 0)
-    if changed == 0:
+    if changed == 0 or not (revise or requested):
         return None
     return Release(quarter.key, last.number + 1, now, "revision", what_changed, changed)
 
@@ -150,6 +204,13 @@ def changes_text(
     if not parts:
         parts.append("figures recomputed")
     return f"{'; '.join(parts)}: {figures_changed} published figure{'s' * (figures_changed != 1)} changed"
+
+
+def waiting_text(pending: tuple[int, str], due: datetime | None) -> str:
+    """What waits for a quarter's next revision, and when that is, in words."""
+    changed, what = pending
+    when = f"due {due.astimezone(LONDON):%A %d %B %Y %H:%M}" if due else "due at the next run"
+    return f"{what}; {when}, or at once by `liia release`" if what else when
 
 
 def next_release_text(quarter: Quarter) -> str:

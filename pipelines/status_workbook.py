@@ -26,7 +26,11 @@ WRAPPED = {"Current file": 26, "Reason": 40, "Contact": 24, "Feedback": 30}
 
 
 def write_status_workbook(
-    path: Path, figures: QuarterFigures, issues: pd.DataFrame, authorities: Authorities
+    path: Path,
+    figures: QuarterFigures,
+    issues: pd.DataFrame,
+    authorities: Authorities,
+    waiting: str = "",
 ) -> Path:
     """For LIIA's data lead, to chase with: every authority, problems first (not returned,
     rejected, values excluded, warnings), its current submission, status, when it arrived, the
@@ -40,6 +44,8 @@ def write_status_workbook(
         f"Accepted: {accepted} of {len(authorities.codes)}."
         + (f" {unmatched} (sheet Unmatched files)." if unmatched else "")
     )
+    if waiting:  # changes since the quarter's release, not yet published
+        s.line(f"Waiting for the next revision: {waiting}.")
     s.produced()
     tracker = submission_tracker(figures.submissions, issues, authorities, figures.quarter)
     s.prose(

@@ -112,6 +112,7 @@ def write_quarter_workbooks(
     public: QuarterFigures | None = None,
     workers: int | None = None,
     release: list[tuple[str, str]] = (),
+    waiting: str = "",
 ) -> dict[str, list[Path]]:
     """Every workbook of the quarter: the status workbook; and once the quarter is released
     (`public`, its stored public edition, and `release`, what it says of its release), the four
@@ -119,7 +120,9 @@ def write_quarter_workbooks(
     quarter = figures.quarter
     tasks = {"themes": [], "status": [], "packs": []}
     status = status_workbook_path(reports, quarter)
-    tasks["status"].append((write_status_workbook, (status, figures, issues, authorities), {}))
+    tasks["status"].append(
+        (write_status_workbook, (status, figures, issues, authorities), {"waiting": waiting})
+    )
     if public is None:
         return _written(tasks, workers)
     published = public

@@ -6,8 +6,10 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import dagster as dg
@@ -50,10 +52,14 @@ def test_definitions_load_with_the_job_schedule_and_sensor():
 
 
 def _schedule_tick(instance, when: datetime):
-    context = dg.build_schedule_context(
-        instance=instance, scheduled_execution_time=when, repository_def=defs.get_repository_def()
-    )
-    return quarter_deadline_schedule.evaluate_tick(context)
+    nowhere = DuckDBResource(database=str(Path(tempfile.mkdtemp()) / "liia.duckdb"))
+    with dg.build_schedule_context(
+        instance=instance,
+        scheduled_execution_time=when,
+        repository_def=defs.get_repository_def(),
+        resources={"duckdb": nowhere},  # no changes waiting: only the deadline run
+    ) as context:
+        return quarter_deadline_schedule.evaluate_tick(context)
 
 
 def test_schedule_tick_on_15_november_runs_the_quarter_just_ended():

@@ -24,7 +24,7 @@ from pipelines.defs.alerts import run_failure_alert, run_outcome_report
 from pipelines.defs.resources import LiiaPaths, environment_for
 from pipelines.defs.runs import ATTEMPT_TAG, INBOX_TAG, retry_plan
 from pipelines.defs.sensors import inbox_sensor
-from pipelines.ledger import answered
+from pipelines.ledger import answered, waiting
 from pipelines.release import RELEASE_TAG
 from tests.conftest import (
     BARE_ENVIRONMENT,
@@ -228,11 +228,17 @@ def test_a_bad_day_alerts_the_data_lead_and_heals_itself(tmp_path, alerting):
         assert failed.run_id in box.messages[1].get_content()
         after = _reports(tmp_path / "reports")
         changed = {k for k in after if after[k] != reports_before.get(k)}
-        # release 2 put in place, release 1 kept beside it
+        # the restricted figures are new; the public ones wait for the week's revision, and the
+        # data team's page and status workbook say so
         assert {
-            "public/2026-27-Q1/LIIA benchmarks 2026-27-Q1 publishable.csv",
-            "public/2026-27-Q1/release 1/LIIA benchmarks 2026-27-Q1 publishable.csv",
+            "members/2026-27-Q1/LIIA finance benchmarks 2026-27-Q1.xlsx",
+            "liia/2026-27-Q1/LIIA return status 2026-27-Q1.xlsx",
+            "liia/index.html",
         } <= changed
+        assert not any(k.startswith("public/2026-27-Q1/") for k in changed)
+        (pending,) = waiting(tmp_path / "answered.sqlite")
+        assert pending.what.startswith("corrected return from Barnet")
+        assert pending.what in (tmp_path / "reports" / "liia" / "index.html").read_text()
         assert len(answered(tmp_path / "answered.sqlite").shas) == 7
         assert _why(instance, tmp_path, inbox) == "No file without an answer."
 

@@ -4,22 +4,27 @@ intruder cannot undo."""
 import csv
 import re
 import shutil
+from datetime import datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote
 
+import dagster as dg
 import duckdb
 import numpy as np
 import pandas as pd
 import pytest
+from dagster_duckdb import DuckDBResource
 from openpyxl import load_workbook
 
 from pipelines.catalogue import load_authorities, load_catalogue
+from pipelines.defs.schedules import revision_schedule
 from pipelines.disclosure import Suppression, exact_audit, public_quarter
 from pipelines.disclosure_audit import PROTECTION_MARGIN
+from pipelines.ledger import waiting
 from pipelines.public_edition import quarter_inputs, stored_suppression
 from pipelines.quarters import parse_quarter
-from pipelines.release import AS_OF_TAG, RELEASE_TAG, REVISIONS_POLICY, deadline
+from pipelines.release import AS_OF_TAG, LONDON, RELEASE_TAG, REVISIONS_POLICY, deadline
 from tests.conftest import SAMPLE, run_quarter
 
 QUARTER = "2026-27-Q2"
@@ -339,9 +344,37 @@ def test_a_quarter_is_released_at_its_deadline_or_by_the_data_lead_and_revised_a
     first_csv = reports / "public" / QUARTER / f"LIIA benchmarks {QUARTER} publishable.csv"
     first = first_csv.read_bytes()
 
-    # A late return after release: a revision, the first release kept.
+    # A late return after release waits for the next revision moment (weekly, Monday 07:00),
+    # and the data team's page and status workbook say what is waiting and until when.
     shutil.copy(next((SAMPLE / QUARTER).glob("*Brent*")), inbox / QUARTER)
     assert run_quarter(tmp_path, inbox, QUARTER, tags={AS_OF_TAG: before}).success
+    con = duckdb.connect(str(tmp_path / "published" / "liia.duckdb"), read_only=True)
+    assert con.execute("SELECT max(release) FROM releases").fetchone() == (1,)
+    con.close()
+    assert first_csv.read_bytes() == first
+    (pending,) = waiting(tmp_path / "answered.sqlite")
+    monday = datetime(2026, 11, 16, 7, tzinfo=LONDON)  # the first Monday after `before`
+    assert pending.quarter.key == QUARTER and pending.due == monday
+    said = f"late return from Brent: {pending.figures_changed} published figures changed"
+    assert said in (reports / "liia" / "index.html").read_text()
+    assert "Monday 16 November 2026 07:00" in (reports / "liia" / "index.html").read_text()
+    status = load_workbook(reports / "liia" / QUARTER / f"LIIA return status {QUARTER}.xlsx")
+    lines = [c.value for row in status["Submissions"].iter_rows(max_row=8) for c in row if c.value]
+    assert any(str(v).startswith(f"Waiting for the next revision: {said}") for v in lines)
+
+    # Nothing is due before Monday; at Monday 07:00 the revision schedule publishes it.
+    resources = {"duckdb": DuckDBResource(database=str(tmp_path / "liia.duckdb"))}
+
+    def revision_tick(when):
+        with dg.build_schedule_context(scheduled_execution_time=when, resources=resources) as c:
+            return revision_schedule(c)
+
+    assert isinstance(revision_tick(monday - timedelta(days=7)), dg.SkipReason)
+    (request,) = revision_tick(monday)
+    assert request.tags[RELEASE_TAG] == "revision"
+    assert run_quarter(tmp_path, inbox, QUARTER, tags=request.tags).success
+    assert waiting(tmp_path / "answered.sqlite") == []
+    assert isinstance(revision_tick(monday + timedelta(days=7)), dg.SkipReason)
     con = duckdb.connect(str(tmp_path / "published" / "liia.duckdb"), read_only=True)
     rows = con.execute("SELECT release, reason, changes FROM releases ORDER BY 1").fetchall()
     assert [r[:2] for r in rows] == [(1, "data lead"), (2, "revision")]

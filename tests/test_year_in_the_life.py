@@ -27,9 +27,10 @@ from openpyxl import load_workbook
 from pipelines.catalogue import CATALOGUE_DIR
 from pipelines.definitions import all_assets, defs
 from pipelines.defs.resources import LiiaPaths, environment_for
-from pipelines.defs.schedules import quarter_deadline_schedule
+from pipelines.defs.schedules import quarter_deadline_schedule, revision_schedule
 from pipelines.defs.sensors import inbox_sensor
 from pipelines.quarters import parse_quarter, quarter_range
+from pipelines.release import AS_OF_TAG
 from pipelines.submissions import sha256_of
 from tests.conftest import PROJECT, SAMPLE, run_resources
 from tests.test_faults import _snapshot
@@ -81,7 +82,8 @@ class Service:
         os.utime(target, (when.timestamp(), when.timestamp()))
         return target
 
-    def sensor(self) -> list[str]:
+    def sensor(self, when: datetime | None = None) -> list[str]:
+        """The inbox sensor's tick; its runs act as of `when` (the simulated clock) if given."""
         context = dg.build_sensor_context(
             instance=self.instance,
             resources={"paths": self.paths, "duckdb": self.resources["duckdb"]},
@@ -91,17 +93,34 @@ class Service:
             self.instance.add_dynamic_partitions(
                 request.partitions_def_name, list(request.partition_keys)
             )
-        return self.execute(result.run_requests, "sensor")
+        requests = result.run_requests
+        if when is not None:
+            requests = [
+                r.with_replaced_attrs(tags={**r.tags, AS_OF_TAG: when.isoformat()})
+                for r in requests
+            ]
+        return self.execute(requests, "sensor")
 
     def schedule(self, when: datetime) -> list[str]:
-        context = dg.build_schedule_context(
+        with dg.build_schedule_context(
             instance=self.instance,
             scheduled_execution_time=when,
             repository_def=defs.get_repository_def(),
-        )
-        return self.execute(
-            quarter_deadline_schedule.evaluate_tick(context).run_requests, "schedule"
-        )
+            resources={"duckdb": self.resources["duckdb"]},
+        ) as context:
+            requests = quarter_deadline_schedule.evaluate_tick(context).run_requests
+        return self.execute(requests, "schedule")
+
+    def revisions(self, when: datetime) -> list[str]:
+        """The weekly revision schedule's tick at `when`."""
+        with dg.build_schedule_context(
+            instance=self.instance,
+            scheduled_execution_time=when,
+            repository_def=defs.get_repository_def(),
+            resources={"duckdb": self.resources["duckdb"]},
+        ) as context:
+            requests = revision_schedule.evaluate_tick(context).run_requests or []
+        return self.execute(requests, "revision schedule")
 
     def execute(self, requests, source: str) -> list[str]:
         ran = []
@@ -168,6 +187,7 @@ def test_a_year_of_quarters_run_by_themselves(tmp_path, region, monkeypatch):
     assert len(instance_runs) == len(live_runs) and {s for _, s in live_runs} == {
         "sensor",
         "schedule",
+        "revision schedule",
     }
     # No file went unanswered.
     live = tmp_path / "live"
@@ -268,21 +288,29 @@ def _live_through_a_year(service: Service) -> None:
             on_time_codes.remove("KUT")  # the right file comes late, below
         for code in on_time_codes:  # in the inbox before the deadline, read by its run
             service.drop(code, quarter, on_time)
-        assert service.schedule(deadline) == [label]
+        # Kingston's early file changed the quarter before, released: that revision goes with
+        # this quarter's release (no weekly tick was taken meanwhile)
+        revised = [second.label] if quarter == third else []
+        assert service.schedule(deadline) == [label, *revised]
         assert quarter.key in service.published_quarters()
         assert service.sensor() == []
         if quarter == first:  # late
             service.drop("RUT", quarter, late)
-            assert service.sensor() == [label]
+            assert service.sensor(late) == [label]
         if quarter == second:  # Camden corrects its return after the deadline
             service.drop(
                 "CAM", quarter, late, name="Camden corrected.xlsx", edit=_later_date_completed
             )
-            assert service.sensor() == [label]
+            assert service.sensor(late) == [label]
         if quarter == third:  # Kingston's right file, late; and a PDF with no quarter
             service.drop("KUT", quarter, late)
-            assert service.sensor() == [label]
+            assert service.sensor(late) == [label]
             pdf = service.inbox / "minutes.pdf"
             pdf.write_bytes(b"%PDF-1.4\n%%EOF\n")
             os.utime(pdf, (late.timestamp(), late.timestamp()))
-            assert service.sensor() == [label]
+            assert service.sensor(late) == [label]
+        if quarter != fourth:  # the late files wait for the week's revision, one run for all
+            monday = (late + pd.Timedelta(days=7 - late.weekday())).replace(hour=7, minute=0)
+            assert service.revisions(monday - pd.Timedelta(days=7)) == []
+            assert service.revisions(monday) == [label]
+            assert service.revisions(monday) == []  # the same tick again starts nothing

@@ -22,7 +22,7 @@ from pipelines.download_page import write_download_pages
 from pipelines.feedback import feedback_path, feedback_rows, write_feedback
 from pipelines.figures import public_figures, quarter_figures
 from pipelines.groups import load_group_sets
-from pipelines.ledger import record_answered
+from pipelines.ledger import clear_waiting, record_answered, record_waiting, waiting
 from pipelines.public_edition import (
     make_release,
     public_csv_rows,
@@ -32,7 +32,14 @@ from pipelines.public_edition import (
 )
 from pipelines.published import latest_published_file, loaded_file
 from pipelines.quarters import Quarter, parse_quarter
-from pipelines.release import RELEASE_TAG, ReleaseSettings, release_facts, run_moment
+from pipelines.release import (
+    RELEASE_TAG,
+    ReleaseSettings,
+    RevisionRhythm,
+    release_facts,
+    run_moment,
+    waiting_text,
+)
 from pipelines.settlement import (
     NOT_USED,
     authority_summary,
@@ -328,11 +335,22 @@ def public_release(
     quarter = _quarter(context)
     tags = context.run.tags if context.run else {}
     now, requested = run_moment(tags), tags.get(RELEASE_TAG) == "requested"
+    rhythm = RevisionRhythm.from_environment()
+    revise = tags.get(RELEASE_TAG) == "revision" or rhythm.mode == "at once"
     catalogue, authorities = load_catalogue(), load_authorities()
     started = time.perf_counter()
     with working_db(duckdb) as con:
-        release, edition = make_release(con, quarter, now, requested, catalogue, authorities)
+        release, edition, pending = make_release(
+            con, quarter, now, requested, catalogue, authorities, revise
+        )
         summary = release_summary(con, quarter)
+    ledger = ledger_path(duckdb)
+    if pending:
+        due = rhythm.next_moment(quarter, now)
+        record_waiting(ledger, quarter, now, due, *pending)
+        summary += f"; waiting for the next revision ({waiting_text(pending, due)})"
+    elif release is not None or edition is not None:
+        clear_waiting(ledger, quarter)  # published, or nothing differs any more
     metadata = {"release": dg.MetadataValue.text(summary)}
     if edition is not None:
         counts = edition.counts(catalogue)
@@ -416,8 +434,18 @@ def benchmark_workbooks(
     if releases:
         _keep_earlier_release(reports, quarter, releases[-1].number)
         facts = release_facts(ReleaseSettings.from_environment(), releases, quarter)
+    pending = {w.quarter: w for w in waiting(ledger_path(duckdb))}.get(quarter)
     books = write_quarter_workbooks(
-        reports, figures, issues, authorities, catalogue, public, release=facts
+        reports,
+        figures,
+        issues,
+        authorities,
+        catalogue,
+        public,
+        release=facts,
+        waiting=waiting_text((pending.figures_changed, pending.what), pending.due)
+        if pending
+        else "",
     )
     if public is not None:
         rows = public_csv_rows(public, authorities, catalogue, releases[-1].number)
@@ -534,7 +562,9 @@ def download_page(
     _quarter(context)  # tags the run with this process
     reports = staging.begin(Path(paths.reports), _run_id(context))
     with working_db(duckdb) as con:
-        pages = write_download_pages(reports, con, load_authorities(), load_catalogue())
+        pages = write_download_pages(
+            reports, con, load_authorities(), load_catalogue(), waiting(ledger_path(duckdb))
+        )
     live = {name: Path(paths.reports) / path.relative_to(reports) for name, path in pages.items()}
     return dg.MaterializeResult(
         metadata={

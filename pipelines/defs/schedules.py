@@ -1,13 +1,22 @@
-"""The quarterly run after each return deadline."""
+"""The quarterly run after each return deadline, and the revisions' rhythm."""
 
-from datetime import date
+from datetime import date, datetime
 
 import dagster as dg
+from dagster_duckdb import DuckDBResource
 
 from pipelines.defs.jobs import quarter_job
 from pipelines.defs.partitions import open_quarters
+from pipelines.defs.resources import ledger_path
+from pipelines.ledger import waiting
 from pipelines.quarters import Quarter, quarter_containing
-from pipelines.release import AS_OF_TAG, DEADLINE_DAY, DEADLINE_MONTHS_AFTER, RELEASE_TAG
+from pipelines.release import (
+    AS_OF_TAG,
+    DEADLINE_DAY,
+    DEADLINE_MONTHS_AFTER,
+    RELEASE_TAG,
+    RevisionRhythm,
+)
 
 QUARTER_END_MONTHS = (6, 9, 12, 3)
 
@@ -33,12 +42,45 @@ def quarter_due(day: date, months_after: int = DEADLINE_MONTHS_AFTER) -> Quarter
     "LIIA_DEADLINE_MONTHS_AFTER-th month, default the second, after the quarter ends), runs the "
     "quarter just ended.",
 )
-def quarter_deadline_schedule(context: dg.ScheduleEvaluationContext):
+def quarter_deadline_schedule(context: dg.ScheduleEvaluationContext, duckdb: DuckDBResource):
     quarter = quarter_due(context.scheduled_execution_time.date())
     open_quarters(context.instance, [quarter])
     # The tick's own moment: the run releases the quarter as of its deadline, whenever it starts.
-    return dg.RunRequest(
+    moment = context.scheduled_execution_time
+    first = dg.RunRequest(
         run_key=f"deadline {quarter.key}",
         partition_key=quarter.label,
-        tags={AS_OF_TAG: context.scheduled_execution_time.isoformat(), RELEASE_TAG: "deadline"},
+        tags={AS_OF_TAG: moment.isoformat(), RELEASE_TAG: "deadline"},
     )
+    # and the earlier quarters' changes waiting for a revision, published with it
+    return [first, *revision_requests(duckdb, moment, due_by=moment)]
+
+
+def revision_requests(duckdb: DuckDBResource, moment: datetime, due_by: datetime) -> list:
+    """A revision run of each quarter whose changes wait and are due by `due_by`."""
+    return [
+        dg.RunRequest(
+            run_key=f"revision {w.quarter.key} {moment.isoformat()}",
+            partition_key=w.quarter.label,
+            tags={AS_OF_TAG: moment.isoformat(), RELEASE_TAG: "revision"},
+        )
+        for w in waiting(ledger_path(duckdb))
+        if w.due is None or w.due <= due_by
+    ]
+
+
+@dg.schedule(
+    job=quarter_job,
+    cron_schedule=RevisionRhythm.from_environment().cron(),
+    execution_timezone="Europe/London",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Weekly (LIIA_REVISION_DAY, default Monday, 07:00): publishes, as one revision "
+    "each, the released quarters whose late returns and corrections are waiting (LIIA_REVISIONS "
+    "weekly, the default; with `with next release` they wait for the deadline run instead).",
+)
+def revision_schedule(context: dg.ScheduleEvaluationContext, duckdb: DuckDBResource):
+    moment = context.scheduled_execution_time
+    if RevisionRhythm.from_environment().mode != "weekly":
+        return dg.SkipReason("Revisions are not weekly (LIIA_REVISIONS).")
+    requests = revision_requests(duckdb, moment, due_by=moment)
+    return requests or dg.SkipReason("No released quarter has changes waiting.")
