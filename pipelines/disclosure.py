@@ -10,9 +10,10 @@
 - **Complementary suppression, proven.** Group figures (London, Inner/Outer, sub-region) are
   ratios of sums over every member, suppressed ones included, so they constrain what is hidden.
   `pipelines.disclosure_audit` finds, for every small count, the range an intruder is left with
-  given every shown figure; while one is too narrow, a complementary unit (sharing the most groups
-  with it, the smallest value first) or, where none is left, a group figure (London last) is
-  suppressed too, and the audit runs again.
+  given every shown figure and the catalogue's consistency rules; while one is too narrow, a
+  complementary unit (chosen by a cost of public facts only: the most groups shared with it, the
+  fewest figures hidden, the smallest child population; never by its value) or, where none is
+  left, a group figure (London last) is suppressed too, and the audit runs again.
 """
 
 from __future__ import annotations
@@ -148,6 +149,7 @@ def audit_model(q: QuarterUnits, hidden: Suppression, catalogue, population) -> 
         population=population,
         counts=set(items.index[items["unit"] == "count"]),
         negative=set(items.index[items["can_be_negative"] == "yes"]),
+        rules=[rule_row(rule) for rule in catalogue.rules],
     )
     for indicator in forms:
         for unit, r in q.rows.get(indicator, {}).items():
@@ -170,6 +172,14 @@ def audit_model(q: QuarterUnits, hidden: Suppression, catalogue, population) -> 
     return model
 
 
+def rule_row(rule) -> tuple[dict[str, float], float, float]:
+    """`ADO06 <= ADO12` as ({ADO06: 1, ADO12: -1}, -inf, 0)."""
+    coefs = {rule.ref: 1.0}
+    for term in rule.terms:
+        coefs[term] = coefs.get(term, 0.0) - 1.0
+    return (coefs, -np.inf, 0.0) if rule.op == "<=" else (coefs, 0.0, np.inf)
+
+
 def _targets(q: QuarterUnits, items: pd.DataFrame, catalogue) -> list[tuple[str, str]]:
     """The small counts (unit, ref) that enter some figure: what the audit protects."""
     low, high = SMALL_COUNTS
@@ -189,11 +199,17 @@ def _targets(q: QuarterUnits, items: pd.DataFrame, catalogue) -> list[tuple[str,
     return sorted(targets)
 
 
-def _complement(q: QuarterUnits, hidden: Suppression, target, forms: dict) -> bool:
+def _complement(
+    q: QuarterUnits, hidden: Suppression, target, forms: dict, population: dict[str, float]
+) -> bool:
     """Hide one more figure that covers `target`; False when nothing is left to hide.
 
     A complementary unit is hidden in every indicator that uses the count, as a small count is:
-    hidden in one, its count would still be pinned down by the others."""
+    hidden in one, its count would still be pinned down by the others. Which unit is chosen by a
+    cost of public facts only: the most groups shared with the target (so the fewest group
+    figures to hide), then the fewest figures hidden, then the smallest child population (the
+    least read), then its code. Never by its value: an intruder who knows the rule would learn
+    from "the smallest value first" that every other candidate's is larger."""
     unit, ref = target
     involved = [
         i
@@ -227,9 +243,10 @@ def _complement(q: QuarterUnits, hidden: Suppression, target, forms: dict) -> bo
             continue
         shared = sum(other in q.groups[lead][k] for k in mine)
         if shared:
-            candidates.append((-shared, abs(float(r["value"])), other))
+            cost = (-shared, len(newly_hidden(other)), population.get(other, 0.0), other)
+            candidates.append(cost)
     if candidates:
-        hidden.complementary |= newly_hidden(min(candidates)[2])
+        hidden.complementary |= newly_hidden(min(candidates)[-1])
         return True
     for indicator in involved:
         shown = [
@@ -262,7 +279,7 @@ def choose_suppression(
             return hidden, findings
         acted = False
         for target in failing:
-            acted |= _complement(q, hidden, target, forms)
+            acted |= _complement(q, hidden, target, forms, population)
         if not acted:  # nothing near is left to hide: every figure that uses the count goes
             before = len(hidden.complementary) + len(hidden.groups)
             for _, ref in failing:
@@ -289,10 +306,13 @@ def exact_audit(
     hidden: Suppression,
     catalogue: Catalogue,
     population: pd.Series,
+    bounds: bool = True,
 ) -> list[Finding]:
     """Each small count's smallest and largest possible value given the quarter as published with
-    `hidden` suppressed. Checks first that the true values (`items`, every unit) meet every
-    constraint of the intruder's model: a model the truth breaks proves nothing."""
+    `hidden` suppressed (with `bounds` False, only whether it can be 0 and the margin: seconds,
+    where the bounds of a quarter whose rules link many counts take minutes). Checks first that
+    the true values (`items`, every unit) meet every constraint of the intruder's model: a model
+    the truth breaks proves nothing."""
     q = _quarter_units(benchmarks, groups, catalogue)
     model = audit_model(q, hidden, catalogue, unit_populations(benchmarks, population))
     targets = _targets(q, items[items["unit"] == "count"], catalogue)
@@ -305,7 +325,7 @@ def exact_audit(
         }
         if not programme.satisfied_by(values):
             raise ValueError(f"the audit model excludes the true values of {programme.vars}")
-    return audit(model, targets, exact=True)
+    return audit(model, targets, exact=bounds)
 
 
 def unit_populations(benchmarks: pd.DataFrame, population: pd.Series) -> dict[str, float]:

@@ -11,9 +11,13 @@ sums of the items behind it (`catalogue.ratio_form`), so each gives two linear i
 for an authority's own figure, and the same over the members' sums for a group figure (London,
 Inner/Outer, sub-region), with `n` members known. Counts are whole and non-negative; a count shared
 by several indicators (children looked after in four) is one unknown; a zero denominator shown as
-z is a zero; and because the rule is public, every count behind a figure that is shown is known not
-to be from 1 to 5 (0, or 6 and over). Ranks, bands, flags and order statistics of the public
-edition are taken over the shown values only, so they add nothing to this.
+z is a zero; because the rule is public, every count behind a figure that is shown is known not
+to be from 1 to 5 (0, or 6 and over); and the catalogue's consistency rules (items.csv: FIN04 <=
+ADO12, ...) hold between each authority's items, since a return that breaks one has those values
+excluded. Ranks, bands, flags and order statistics of the public edition are taken over the shown
+values only, so they add nothing to this; and complementary suppressions are chosen from public
+facts alone (groups shared, figures it hides, child population), so knowing how they are chosen
+says nothing of the values hidden.
 
 For each suppressed count, the smallest and largest value consistent with all of that is found by
 integer linear programming (scipy's `milp`, HiGHS). It is protected when that range runs from 0 to
@@ -67,6 +71,8 @@ class Model:
     negative: set[str]  # refs that may be negative
     shown: list[Shown] = field(default_factory=list)
     not_small: set[Var] = field(default_factory=set)  # counts behind a shown authority figure
+    # the consistency rules, each between one unit's items: ({ref: coef}, lower, upper)
+    rules: list[tuple[dict[str, float], float, float]] = field(default_factory=list)
 
 
 def interval(value: float, decimals: int) -> tuple[float, float]:
@@ -187,10 +193,23 @@ class Programme:
         )
 
 
+def rule_rows(model: Model, known: set[Var]) -> list[tuple[dict[Var, float], float, float]]:
+    """The consistency rules between the items of each unit that the figures hold. A rule with an
+    item no figure holds says nothing: that item can take any value that satisfies it."""
+    rows = []
+    for unit in sorted({u for u, _ in known}):
+        for refs, low, high in model.rules:
+            coefs = {(unit, ref): c for ref, c in refs.items()}
+            if coefs.keys() <= known:
+                rows.append((coefs, low, high))
+    return rows
+
+
 def programmes(model: Model, targets: list[Var]) -> list[tuple[Programme, list[Var]]]:
     """The model split into its connected parts (unknowns linked by a constraint), each with its
     targets: a part with no target needs no solving."""
     rows = [row for figure in model.shown for row in rows_of(model, figure) if row[0]]
+    rows += rule_rows(model, {v for coefs, _, _ in rows for v in coefs} | set(targets))
     parent: dict[Var, Var] = {}
 
     def find(v: Var) -> Var:

@@ -1,13 +1,24 @@
 """Disclosure control of the publishable edition: small counts become c (the audit that nothing
 published lets one be worked back is in test_release.py)."""
 
+import copy
+
 import duckdb
+import numpy as np
 import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from pipelines.catalogue import THEMES, formula_refs, load_authorities, load_catalogue
-from pipelines.disclosure import primary_suppression
+from pipelines.catalogue import THEMES, formula_refs, load_authorities, load_catalogue, ratio_form
+from pipelines.disclosure import (
+    Suppression,
+    _complement,
+    _quarter_units,
+    primary_suppression,
+    rule_row,
+    unit_populations,
+)
+from pipelines.disclosure_audit import Model, Shown, audit, interval
 
 QUARTER = "2026-27-Q2"
 
@@ -103,3 +114,59 @@ def test_publishable_edition_holds_no_count_from_1_to_5(latest_quarter_run, them
             assert not counts.between(1, 5).any(), (ind.id, counts[counts.between(1, 5)])
     if theme == "adolescents":
         assert suppressed_seen > 30  # the sample holds many small counts of remands and PACE
+
+
+def test_the_intruder_knows_the_catalogues_rules_and_they_narrow_a_hidden_count():
+    """A's costly placements (FIN04) are hidden; with C's they add up to 40 (their group's
+    figure: 20 per 10,000 of their 20,000 children). Alone that leaves A anywhere from 0 to 40;
+    the public rule FIN04 <= ADO12 with A's shown ADO12 of 3 leaves it 0 to 3. The audit must
+    know the rule."""
+    catalogue = load_catalogue()
+    (rule,) = [r for r in catalogue.rules if r.ref == "FIN04"]
+    forms = {
+        "FIN-I03": ratio_form("FIN04 / population_0_17 * 10000"),
+        "ADO-I08": ratio_form("ADO12 / population_0_17 * 10000"),
+    }
+
+    def model(rules):
+        m = Model(forms, {"A": 10_000.0, "C": 10_000.0}, {"FIN04", "ADO12"}, set(), rules=rules)
+        m.shown += [
+            Shown("ADO-I08", ("A",), *interval(3.0, 1)),
+            Shown("ADO-I08", ("C",), *interval(100.0, 1)),
+            Shown("FIN-I03", ("A", "C"), *interval(20.0, 1)),
+        ]
+        return m
+
+    (blind,) = audit(model([]), [("A", "FIN04")], exact=True)
+    assert (blind.smallest, blind.largest, blind.protected) == (0, 40, True)
+    (knowing,) = audit(model([rule_row(rule)]), [("A", "FIN04")], exact=True)
+    assert (knowing.smallest, knowing.largest, knowing.protected) == (0, 3, False)
+
+
+def test_which_complement_is_chosen_says_nothing_of_the_values_hidden():
+    """The same quarter with every figure's value shuffled among the candidates chooses the same
+    complements: the choice is made from public facts only (never the smallest value first)."""
+    from tests.test_release import _hard_quarter
+
+    benchmarks, groups, items = _hard_quarter()
+    catalogue = load_catalogue()
+    population = load_authorities().table.set_index("liia_code")["population_0_17"]
+    units = unit_populations(benchmarks, population)
+    forms = {
+        i: ratio_form(f)
+        for i, f in zip(catalogue.indicators["id"], catalogue.indicators["formula"], strict=True)
+    }
+    q = _quarter_units(benchmarks, groups, catalogue)
+    primary = {("ADO-I08", "CIT"), ("ADO-I05", "CIT"), ("ADO-I10", "CIT"), ("FIN-I09", "CIT")}
+    rng = np.random.default_rng(1)
+    chosen = []
+    for values in range(3):
+        shuffled = copy.deepcopy(q)
+        if values:
+            for rows in shuffled.rows.values():
+                for r in rows.values():
+                    r["value"] = float(rng.uniform(0.1, 500))
+        hidden = Suppression(set(primary))
+        assert _complement(shuffled, hidden, ("CIT", "ADO12"), forms, units)
+        chosen.append(hidden.complementary)
+    assert chosen[0] == chosen[1] == chosen[2] and chosen[0]
