@@ -272,8 +272,9 @@ def choose_suppression(
         i: ratio_form(f)
         for i, f in zip(catalogue.indicators["id"], catalogue.indicators["formula"], strict=True)
     }
+    memo: dict = {}  # each part of the programme, solved once while nothing in it changes
     while True:
-        findings = audit(audit_model(q, hidden, catalogue, population), targets)
+        findings = audit(audit_model(q, hidden, catalogue, population), targets, memo=memo)
         failing = [(f.unit, f.ref) for f in findings if not f.protected]
         if not failing:
             return hidden, findings

@@ -172,6 +172,7 @@ class Programme:
             constraints=LinearConstraint(self.matrix, self.lows, self.highs),
             options=options,
         )
+        self.last_solution = result.x  # a witness: the unknowns' values it found, if any
         if result.status == 2:
             return "infeasible", None
         if result.x is None:
@@ -208,6 +209,13 @@ def rule_rows(model: Model, known: set[Var]) -> list[tuple[dict[Var, float], flo
 def programmes(model: Model, targets: list[Var]) -> list[tuple[Programme, list[Var]]]:
     """The model split into its connected parts (unknowns linked by a constraint), each with its
     targets: a part with no target needs no solving."""
+    return [
+        (Programme(model, rows, variables), mine) for rows, variables, mine in parts(model, targets)
+    ]
+
+
+def parts(model: Model, targets: list[Var]) -> list[tuple[list, list[Var], list[Var]]]:
+    """The connected parts of the model that hold a target: (rows, unknowns, targets)."""
     rows = [row for figure in model.shown for row in rows_of(model, figure) if row[0]]
     rows += rule_rows(model, {v for coefs, _, _ in rows for v in coefs} | set(targets))
     parent: dict[Var, Var] = {}
@@ -224,15 +232,14 @@ def programmes(model: Model, targets: list[Var]) -> list[tuple[Programme, list[V
             parent[find(v)] = find(first)
     for t in targets:
         find(t)
-    parts: dict[Var, list] = {}
+    by_root: dict[Var, list] = {}
     for row in rows:
-        parts.setdefault(find(next(iter(row[0]))), []).append(row)
+        by_root.setdefault(find(next(iter(row[0]))), []).append(row)
     out = []
     for root in dict.fromkeys(find(t) for t in targets):
-        part_rows = parts.get(root, [])
+        part_rows = by_root.get(root, [])
         variables = sorted({v for coefs, _, _ in part_rows for v in coefs} | {root})
-        mine = [t for t in targets if find(t) == root]
-        out.append((Programme(model, part_rows, variables), mine))
+        out.append((part_rows, variables, [t for t in targets if find(t) == root]))
     return out
 
 
@@ -245,31 +252,55 @@ class Finding:
     protected: bool
 
 
-def audit(model: Model, targets: list[Var], exact: bool = False) -> list[Finding]:
+def audit(
+    model: Model, targets: list[Var], exact: bool = False, memo: dict | None = None
+) -> list[Finding]:
     """Whether each target count is protected. `exact` finds its smallest and largest possible
     values, the largest up to LARGEST_SHOWN; otherwise one programme per
     part first tries to reach 0 and the margin for every target at once, and solves one by one
-    only where that fails."""
+    only where that fails. `memo` keeps each part's findings for the next audit of the same
+    quarter (choosing complements audits again after each): a part no new suppression touched is
+    the same programme, and is not solved again."""
     findings = []
-    for programme, mine in programmes(model, targets):
-        if exact:
-            for t in mine:
-                smallest = _extreme(programme, t, upward=False)
-                largest = _extreme(programme, t, upward=True)
-                ok = (
-                    smallest is not None
-                    and largest is not None
-                    and smallest == 0
-                    and largest >= PROTECTION_MARGIN
-                )
-                findings.append(Finding(t[0], t[1], smallest, largest, ok))
+    for rows, variables, mine in parts(model, targets):
+        key = (exact, tuple(mine), _signature(rows, model))
+        if memo is not None and key in memo:
+            findings += memo[key]
             continue
-        reach_zero = _reachable(programme, mine, (0.0, 0.0))
-        reach_margin = _reachable(programme, mine, (PROTECTION_MARGIN, COUNT_CEILING))
-        for t in mine:
-            ok = reach_zero[t] and reach_margin[t]
-            findings.append(Finding(t[0], t[1], None, None, ok))
+        found = _audit_part(model, Programme(model, rows, variables), mine, exact)
+        if memo is not None:
+            memo[key] = found
+        findings += found
     return findings
+
+
+def _signature(rows: list, model: Model) -> tuple:
+    """What makes a part's programme: its rows and which of its counts are known not small."""
+    variables = {v for coefs, _, _ in rows for v in coefs}
+    return (
+        tuple((tuple(sorted(coefs.items())), low, high) for coefs, low, high in rows),
+        tuple(sorted(variables & model.not_small)),
+    )
+
+
+def _audit_part(model: Model, programme: Programme, mine: list[Var], exact: bool) -> list:
+    """The findings of one part's targets."""
+    if exact:
+        findings = []
+        for t in mine:
+            smallest = _extreme(programme, t, upward=False)
+            largest = _extreme(programme, t, upward=True)
+            ok = (
+                smallest is not None
+                and largest is not None
+                and smallest == 0
+                and largest >= PROTECTION_MARGIN
+            )
+            findings.append(Finding(t[0], t[1], smallest, largest, ok))
+        return findings
+    reach_zero = _reachable(programme, mine, (0.0, 0.0))
+    reach_margin = _reachable(programme, mine, (PROTECTION_MARGIN, COUNT_CEILING))
+    return [Finding(t[0], t[1], None, None, reach_zero[t] and reach_margin[t]) for t in mine]
 
 
 def _reachable(programme: Programme, targets: list[Var], bounds: tuple) -> dict[Var, bool]:
@@ -279,7 +310,19 @@ def _reachable(programme: Programme, targets: list[Var], bounds: tuple) -> dict[
         return dict.fromkeys(targets, True)
     if len(targets) == 1:
         return {targets[0]: False}
-    return {t: programme.solve({}, {t: bounds})[0] in ("optimal", "feasible") for t in targets}
+    low, high = bounds
+    found: dict[Var, bool] = {}
+    for t in targets:
+        if t in found:
+            continue
+        found[t] = programme.solve({}, {t: bounds})[0] in ("optimal", "feasible")
+        if found[t]:  # the values it found may put other targets in bounds too: no solve for them
+            x = programme.last_solution
+            for other in targets:
+                value = x[programme.index[other]]
+                if other not in found and low - 1e-6 <= value <= high + 1e-6:
+                    found[other] = True
+    return found
 
 
 def _extreme(programme: Programme, t: Var, upward: bool) -> int | None:

@@ -102,25 +102,21 @@ class Service:
         return self.execute(requests, "sensor")
 
     def schedule(self, when: datetime) -> list[str]:
-        with dg.build_schedule_context(
-            instance=self.instance,
-            scheduled_execution_time=when,
-            repository_def=defs.get_repository_def(),
-            resources={"duckdb": self.resources["duckdb"]},
-        ) as context:
-            requests = quarter_deadline_schedule.evaluate_tick(context).run_requests
-        return self.execute(requests, "schedule")
+        """The deadline schedule's tick at `when`."""
+        return self.execute(self._tick(quarter_deadline_schedule, when), "schedule")
 
     def revisions(self, when: datetime) -> list[str]:
         """The weekly revision schedule's tick at `when`."""
+        return self.execute(self._tick(revision_schedule, when), "revision schedule")
+
+    def _tick(self, schedule, when: datetime) -> list:
         with dg.build_schedule_context(
             instance=self.instance,
             scheduled_execution_time=when,
             repository_def=defs.get_repository_def(),
             resources={"duckdb": self.resources["duckdb"]},
         ) as context:
-            requests = revision_schedule.evaluate_tick(context).run_requests or []
-        return self.execute(requests, "revision schedule")
+            return schedule.evaluate_tick(context).run_requests or []
 
     def execute(self, requests, source: str) -> list[str]:
         ran = []
