@@ -116,6 +116,7 @@ def evaluate_sensor(instance, folder, inbox=None) -> dg.SensorResult:
         inbox=str(inbox or folder / "inbox"),
         archive=str(folder / "archive"),
         warehouse=str(folder / "published" / "liia.duckdb"),
+        reports=str(folder / "reports"),
     )
     duckdb = DuckDBResource(database=str(folder / "liia.duckdb"))
     context = dg.build_sensor_context(

@@ -65,6 +65,7 @@ class Service:
             inbox=str(self.inbox),
             archive=str(tmp / "archive"),
             warehouse=str(tmp / "published" / "liia.duckdb"),
+            reports=str(tmp / "reports"),
         )
         self.runs: list[tuple[str, str]] = []  # (partition, what asked for it)
 
