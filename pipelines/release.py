@@ -210,7 +210,7 @@ def waiting_text(pending: tuple[int, str], due: datetime | None) -> str:
     """What waits for a quarter's next revision, and when that is, in words."""
     changed, what = pending
     when = f"due {due.astimezone(LONDON):%A %d %B %Y %H:%M}" if due else "due at the next run"
-    return f"{what}; {when}, or at once by `liia release`" if what else when
+    return f"{what}; {when}, or at once by the data lead (liia release)" if what else when
 
 
 def next_release_text(quarter: Quarter) -> str:
