@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 import duckdb
+import numpy as np
 import pytest
 from dagster._utils.schedules import schedule_execution_time_iterator
 from dagster_duckdb import DuckDBResource
@@ -21,10 +22,15 @@ from openpyxl import load_workbook
 
 from pipelines.definitions import defs
 from pipelines.defs.resources import LiiaPaths, writer_lock
-from pipelines.defs.schedules import deadline_cron, quarter_deadline_schedule, quarter_due
+from pipelines.defs.schedules import (
+    deadline_cron,
+    quarter_deadline_schedule,
+    quarter_due,
+    revision_schedule,
+)
 from pipelines.defs.sensors import inbox_sensor
-from pipelines.quarters import parse_quarter
-from pipelines.release import RELEASE_TAG, is_due, run_moment
+from pipelines.quarters import parse_quarter, quarter_containing
+from pipelines.release import RELEASE_TAG, RevisionRhythm, deadline, is_due, run_moment
 from pipelines.warehouse import reconcile_quarter
 from tests.conftest import PROJECT, SAMPLE, check_evaluation, run_quarter, validated
 
@@ -364,3 +370,34 @@ def test_liia_release_runs_the_quarter_and_says_what_it_released(tmp_path):
     con.close()
     public = tmp_path / "reports" / "public" / "2026-27-Q2"
     assert len(list(public.glob("* publishable.xlsx"))) == 4
+
+
+def test_changes_wait_for_a_monday_or_the_next_release_whatever_the_year():
+    """The weekly revision schedule ticks every Monday at 07:00 London, summer and winter, for ten
+    years; a change seen at any moment is due at the first such tick after it, or at the next
+    quarter's release if that comes first, and a tick at its due moment asks for it."""
+    rhythm = RevisionRhythm.from_environment({})
+    ticks = schedule_execution_time_iterator(
+        datetime(2026, 12, 5, tzinfo=LONDON).timestamp(),
+        revision_schedule.cron_schedule,
+        revision_schedule.execution_timezone,
+    )
+    mondays = list(itertools.takewhile(lambda d: d.year < 2037, ticks))
+    assert len(mondays) >= 52 * 10
+    assert all(d.weekday() == 0 and (d.hour, d.minute) == (7, 0) for d in mondays)
+    assert {d.utcoffset() for d in mondays} == {timedelta(0), timedelta(hours=1)}
+    rng = np.random.default_rng(3)
+    start = datetime(2026, 12, 5, tzinfo=LONDON).timestamp()
+    for seconds in rng.uniform(0, 10 * 365 * 86400, 300):
+        seen = datetime.fromtimestamp(start + seconds, LONDON)
+        quarter = quarter_containing(seen.date()).previous()  # released, collecting the next
+        due = rhythm.next_moment(quarter, seen)
+        tick = next(d for d in mondays if d > seen)
+        release = datetime.combine(deadline(quarter.next()), datetime.min.time(), LONDON)
+        assert due == min(tick, release.replace(hour=7)), seen
+    assert (
+        RevisionRhythm.from_environment({"LIIA_REVISIONS": "at once"}).next_moment(quarter, seen)
+        is None
+    )
+    with pytest.raises(ValueError, match="LIIA_REVISIONS"):
+        RevisionRhythm.from_environment({"LIIA_REVISIONS": "fortnightly"})
