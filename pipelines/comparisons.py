@@ -36,6 +36,10 @@ STATUS_ORDER = [
 RELIABILITY_MINIMUM = 10  # a ratio whose denominator is below this is shown, marked u, not ranked
 FIFTH = 0.2
 GROUPINGS = ["inner_outer_ons", "inner_outer_statutory", "sub_region"]
+# The groups the workbooks and the public edition show figures of; group_aggregates holds every
+# comparator group's too, for analysts.
+AREA_GROUPINGS = ["london", *GROUPINGS]
+MEMBERSHIP = ["set_id", "group_name", "authority", "left_out"]
 JOINT_SCOPE_THEME = "workforce"
 
 
@@ -106,10 +110,14 @@ def reporting_units(submissions: pd.DataFrame, authorities: Authorities) -> pd.D
 
 
 def unit_items(
-    items: pd.DataFrame, units: pd.DataFrame, authorities: Authorities
+    items: pd.DataFrame,
+    units: pd.DataFrame,
+    authorities: Authorities,
+    memberships: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """The item values and statuses of every unit, wide (one column per item, plus the unit's 0-17
-    population), and the groups each unit belongs to.
+    population), and the groups each unit belongs to: London, the authorities file's groupings
+    and every group of `memberships` (GroupSets.memberships) from the group sets.
 
     A joint unit's item is the first of its authorities' returns that has it (both send the pair's
     combined figures); the unit's population is the sum of its authorities'."""
@@ -132,9 +140,19 @@ def unit_items(
     )
     values[POPULATION] = population
     members = units.merge(table[GROUPINGS], left_on="authority", right_index=True)
+    in_sets = units.merge(
+        (memberships if memberships is not None else pd.DataFrame(columns=MEMBERSHIP)).rename(
+            columns={"set_id": "grouping"}
+        ),
+        on="authority",
+    )
+    own = units.rename(columns={"authority": "left_out", "unit": "own_unit"})
+    in_sets = in_sets.merge(own, on=["scope", "left_out"], how="left")
+    in_sets = in_sets[in_sets["unit"] != in_sets["own_unit"]]  # NaN own_unit: nothing left out
     groups = pd.concat(
         [members.assign(grouping="london", group_name="London")]
         + [members.assign(grouping=g, group_name=members[g]) for g in GROUPINGS]
+        + [in_sets]
     )[["scope", "unit", "grouping", "group_name"]].drop_duplicates()
     return values.reset_index(), statuses.reset_index(), groups.reset_index(drop=True)
 
@@ -389,7 +407,9 @@ def compare_quarter(
     `benchmarks` (one row per authority and indicator, without trends),
     `fractions` (each authority's numerator and denominator of each indicator) and
     `group_benchmarks` (each authority against each of its comparator groups)."""
-    values, statuses, groups = unit_items(items, units, authorities)
+    values, statuses, groups = unit_items(
+        items, units, authorities, group_sets.memberships() if group_sets is not None else None
+    )
     indicators = catalogue.indicators.assign(
         scope=catalogue.indicators["theme"].map(indicator_scope)
     )

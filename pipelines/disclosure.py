@@ -129,10 +129,121 @@ class Suppression:
     primary: set[tuple[str, str]]  # (indicator, unit)
     complementary: set[tuple[str, str]] = field(default_factory=set)
     groups: set[tuple[str, str, str]] = field(default_factory=set)  # (indicator, grouping, name)
+    statuses: dict[tuple[str, str], str] = field(default_factory=dict)  # a hidden figure's status
 
     @property
     def units(self) -> set[tuple[str, str]]:
         return self.primary | self.complementary
+
+
+@dataclass(frozen=True)
+class EarlierRelease:
+    """A release of the quarter that is still public, as an intruder reads it beside a revision:
+    what it showed and hid, the small counts its audit protected, and the units whose returns
+    have changed since, whose items then are other unknowns than now (`versions`: unit -> its
+    name then). A unit whose return has not changed is the same unknowns in both."""
+
+    units: QuarterUnits
+    hidden: Suppression
+    targets: list[tuple[str, str]]
+    versions: dict[str, str]
+    population: dict[str, float]
+
+    def name(self, unit: str) -> str:
+        return self.versions.get(unit, unit)
+
+
+def earlier_release(
+    shown: pd.DataFrame,
+    groups: pd.DataFrame,
+    suppressed: pd.DataFrame,
+    targets: list[tuple[str, str]],
+    changed: set[str],
+    catalogue,
+    population: pd.Series,
+) -> EarlierRelease:
+    """An earlier release rebuilt from what the release stage stored of it: `shown`, its public
+    benchmarks rows; `groups`, its group figures (value NULL and `suppressed` where hidden);
+    `suppressed`, the restricted kind and status of each hidden figure; `targets`, the counts
+    its audit protected; `changed`, the authorities whose returns differ now (each with the
+    label of its return then: `changed` maps code -> label)."""
+    rows = shown.copy()
+    status = {
+        (i, u): (st if isinstance(st, str) else "ok")
+        for i, u, st in zip(
+            suppressed["indicator_id"],
+            suppressed["reporting_unit"],
+            suppressed["status"],
+            strict=True,
+        )
+    }
+    keys = keys_of(rows)
+    # a hidden figure's status is not public, but whether it was in its groups' sums is the truth
+    # the intruder's constraints are built on
+    rows["status"] = [status.get(k, st) for k, st in zip(keys, rows["status"], strict=True)]
+    kinds = dict(zip(keys_of(suppressed), suppressed["kind"], strict=True))
+    hidden = Suppression(
+        {k for k, kind in kinds.items() if kind == "primary"},
+        {k for k, kind in kinds.items() if kind == "complementary"},
+        {(g.indicator_id, g.grouping, g.group_name) for g in groups.itertuples() if g.suppressed},
+    )
+    units = set(rows["reporting_unit"])
+    versions = {
+        u: u + VERSION_MARK + "+".join(changed.get(a, "") for a in u.split("+"))
+        for u in units
+        if any(a in changed for a in u.split("+"))
+    }
+    return EarlierRelease(
+        _quarter_units(rows, groups[~groups["suppressed"].astype(bool)], catalogue),
+        hidden,
+        sorted(targets),
+        versions,
+        unit_populations(rows, population),
+    )
+
+
+def base_unit(unit: str) -> str:
+    """The unit an earlier version's unknowns belong to (`BAR@17` -> `BAR`)."""
+    return unit.split(VERSION_MARK)[0]
+
+
+VERSION_MARK = "@"
+
+
+def joint_model(
+    q: QuarterUnits,
+    hidden: Suppression,
+    catalogue,
+    population: dict[str, float],
+    earlier: tuple[EarlierRelease, ...] = (),
+) -> Model:
+    """What an intruder knows of the quarter's counts from this edition and every earlier release
+    still public: each earlier release's figures are constraints too, on the same unknowns where
+    a unit's return has not changed since, on its earlier version's where it has."""
+    model = audit_model(q, hidden, catalogue, population)
+    model.population = dict(population)
+    for e in earlier:
+        then = audit_model(e.units, e.hidden, catalogue, e.population)
+        model.shown += [
+            Shown(
+                s.indicator, tuple(e.name(u) for u in s.members), s.low, s.high, s.zero_denominator
+            )
+            for s in then.shown
+        ]
+        model.not_small |= {(e.name(u), ref) for u, ref in then.not_small}
+        for unit, version in e.versions.items():
+            if unit in e.population:
+                model.population[version] = e.population[unit]
+    return model
+
+
+def joint_targets(targets: list, earlier: tuple[EarlierRelease, ...]) -> list[tuple[str, str]]:
+    """This release's small counts and those each earlier release protected (an earlier version's
+    under its name then): a revision must not give back what an earlier release hid."""
+    joint = set(targets)
+    for e in earlier:
+        joint |= {(e.name(u), ref) for u, ref in e.targets}
+    return sorted(joint)
 
 
 def audit_model(q: QuarterUnits, hidden: Suppression, catalogue, population) -> Model:
@@ -200,7 +311,12 @@ def _targets(q: QuarterUnits, items: pd.DataFrame, catalogue) -> list[tuple[str,
 
 
 def _complement(
-    q: QuarterUnits, hidden: Suppression, target, forms: dict, population: dict[str, float]
+    q: QuarterUnits,
+    hidden: Suppression,
+    target,
+    forms: dict,
+    population: dict[str, float],
+    published: frozenset = frozenset(),
 ) -> bool:
     """Hide one more figure that covers `target`; False when nothing is left to hide.
 
@@ -209,7 +325,9 @@ def _complement(
     cost of public facts only: the most groups shared with the target (so the fewest group
     figures to hide), then the fewest figures hidden, then the smallest child population (the
     least read), then its code. Never by its value: an intruder who knows the rule would learn
-    from "the smallest value first" that every other candidate's is larger."""
+    from "the smallest value first" that every other candidate's is larger. A figure an earlier
+    release showed of the same return (`published`) is known for good: hiding it now protects
+    nothing, so it is never a candidate, and a revision hides the group figures instead."""
     unit, ref = target
     involved = [
         i
@@ -241,6 +359,8 @@ def _complement(
     for other, r in q.rows[lead].items():
         if other == unit or r["status"] != "ok" or not newly_hidden(other):
             continue
+        if (lead, other) in published:
+            continue
         shared = sum(other in q.groups[lead][k] for k in mine)
         if shared:
             cost = (-shared, len(newly_hidden(other)), population.get(other, 0.0), other)
@@ -263,24 +383,41 @@ def _complement(
 
 
 def choose_suppression(
-    q: QuarterUnits, items: pd.DataFrame, primary: set, catalogue, population
+    q: QuarterUnits,
+    items: pd.DataFrame,
+    primary: set,
+    catalogue,
+    population,
+    earlier: tuple[EarlierRelease, ...] = (),
 ) -> tuple[Suppression, list[Finding]]:
-    """Primary suppression, then complementary suppressions until the audit passes."""
+    """Primary suppression, then complementary suppressions until the audit passes, this release
+    read together with every `earlier` one still public."""
     hidden = Suppression(set(primary))
-    targets = _targets(q, items, catalogue)
+    targets = joint_targets(_targets(q, items, catalogue), earlier)
     forms = {
         i: ratio_form(f)
         for i, f in zip(catalogue.indicators["id"], catalogue.indicators["formula"], strict=True)
     }
+    published = frozenset(
+        (indicator, unit)
+        for e in earlier
+        for indicator, units in e.units.rows.items()
+        for unit, r in units.items()
+        if r["status"] == "ok"
+        and (indicator, unit) not in e.hidden.units
+        and unit not in e.versions
+    )
     memo: dict = {}  # each part of the programme, solved once while nothing in it changes
     while True:
-        findings = audit(audit_model(q, hidden, catalogue, population), targets, memo=memo)
+        model = joint_model(q, hidden, catalogue, population, earlier)
+        findings = audit(model, targets, memo=memo)
         failing = [(f.unit, f.ref) for f in findings if not f.protected]
         if not failing:
             return hidden, findings
         acted = False
-        for target in failing:
-            acted |= _complement(q, hidden, target, forms, population)
+        # an earlier version's count is protected by hiding more around its unit now
+        for unit, ref in dict.fromkeys((base_unit(u), r) for u, r in failing):
+            acted |= _complement(q, hidden, (unit, ref), forms, population, published)
         if not acted:  # nothing near is left to hide: every figure that uses the count goes
             before = len(hidden.complementary) + len(hidden.groups)
             for _, ref in failing:
@@ -308,17 +445,24 @@ def exact_audit(
     catalogue: Catalogue,
     population: pd.Series,
     bounds: bool = True,
+    earlier: tuple[EarlierRelease, ...] = (),
 ) -> list[Finding]:
     """Each small count's smallest and largest possible value given the quarter as published with
-    `hidden` suppressed (with `bounds` False, only whether it can be 0 and the margin: seconds,
-    where the bounds of a quarter whose rules link many counts take minutes). Checks first that
-    the true values (`items`, every unit) meet every constraint of the intruder's model: a model
-    the truth breaks proves nothing."""
+    `hidden` suppressed, beside every `earlier` release still public (with `bounds` False, only
+    whether it can be 0 and the margin: seconds, where the bounds of a quarter whose rules link
+    many counts take minutes). Checks first that the true values (`items`, every unit) meet every
+    constraint of the intruder's model: a model the truth breaks proves nothing. (An earlier
+    version's values are not kept, so a part holding one is checked by the audit of its own
+    release.)"""
     q = _quarter_units(benchmarks, groups, catalogue)
-    model = audit_model(q, hidden, catalogue, unit_populations(benchmarks, population))
-    targets = _targets(q, items[items["unit"] == "count"], catalogue)
+    model = joint_model(
+        q, hidden, catalogue, unit_populations(benchmarks, population), tuple(earlier)
+    )
+    targets = joint_targets(_targets(q, items[items["unit"] == "count"], catalogue), earlier)
     truth = items.groupby(["authority", "ref"])["value"].sum().to_dict()
     for programme, _ in programmes(model, targets):
+        if any(VERSION_MARK in unit for unit, _ in programme.vars):
+            continue
         # a joint unit's item is its first authority's that has it, as comparisons takes it
         values = {
             (unit, ref): next((truth[a, ref] for a in unit.split("+") if (a, ref) in truth), 0.0)
@@ -327,6 +471,11 @@ def exact_audit(
         if not programme.satisfied_by(values):
             raise ValueError(f"the audit model excludes the true values of {programme.vars}")
     return audit(model, targets, exact=bounds)
+
+
+def keys_of(benchmarks: pd.DataFrame) -> list[tuple[str, str]]:
+    """(indicator, unit) of each row."""
+    return list(zip(benchmarks["indicator_id"], benchmarks["reporting_unit"], strict=True))
 
 
 def unit_populations(benchmarks: pd.DataFrame, population: pd.Series) -> dict[str, float]:
@@ -378,12 +527,14 @@ def public_quarter(
     catalogue: Catalogue,
     population: pd.Series,
     earlier: pd.DataFrame | None = None,
+    releases: tuple[EarlierRelease, ...] = (),
 ) -> PublicQuarter:
     """The public edition of one quarter's `benchmarks` rows and `group_aggregates`.
 
     `items`: the quarter's count items (authority, ref, value); `population`: children 0-17 by
     authority; `earlier`: the public benchmarks of earlier quarters (their own releases), for the
-    previous-quarter and year-earlier figures."""
+    previous-quarter and year-earlier figures; `releases`: this quarter's releases still public,
+    which a revision is audited together with."""
     b = benchmarks.reset_index(drop=True)
     q = _quarter_units(b, groups, catalogue)
     primary_rows = primary_suppression(
@@ -395,8 +546,10 @@ def public_quarter(
         zip(b.loc[primary_rows, "indicator_id"], b.loc[primary_rows, "reporting_unit"], strict=True)
     )
     hidden, findings = choose_suppression(
-        q, items, primary, catalogue, unit_populations(b, population)
+        q, items, primary, catalogue, unit_populations(b, population), tuple(releases)
     )
+    status = dict(zip(keys_of(b), b["status"], strict=True))
+    hidden.statuses = {k: status[k] for k in sorted(hidden.units)}
     out = b.copy()
     keys = list(zip(out["indicator_id"], out["reporting_unit"], strict=True))
     is_hidden = np.array([k in hidden.units for k in keys])

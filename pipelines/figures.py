@@ -11,6 +11,7 @@ import duckdb
 import pandas as pd
 
 from pipelines.catalogue import Authorities, formula_refs
+from pipelines.comparisons import AREA_GROUPINGS
 from pipelines.quarters import Quarter, parse_quarter
 from pipelines.settlement import missing_authorities
 
@@ -157,7 +158,10 @@ def quarter_figures(con: duckdb.DuckDBPyConnection, quarter: Quarter, quarters: 
         "SELECT * FROM benchmarks WHERE list_contains($keys, quarter)", {"keys": keys}
     ).df()
     one = {"q": quarter.key}
-    groups = con.execute("SELECT * FROM group_aggregates WHERE quarter = $q", one).df()
+    groups = con.execute(
+        "SELECT * FROM group_aggregates WHERE quarter = $q AND list_contains($areas, grouping)",
+        {**one, "areas": AREA_GROUPINGS},
+    ).df()
     submissions = con.execute(
         _SUBMISSIONS_SQL
         if _has_table(con, "submission_contacts")

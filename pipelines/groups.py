@@ -1,8 +1,8 @@
 """Comparator groups: the sets of groups an authority is compared within, read from data.
 
 `schemas/catalogue/group_sets.csv` lists each set: its name, kind, vintage, source and where its
-members are. A set's members are either a column of the authorities file (`authorities.csv:column`)
-or a CSV of its own with columns `group,authority` (any code or name of the authority; optional
+members are. A set's members are every authority of the region in one group named as the set
+(`authorities.csv`: London), a column of the authorities file (`authorities.csv:column`) or a CSV of its own with columns `group,authority` (any code or name of the authority; optional
 `position`, `closeness`, `distance`, `source`). `LIIA_GROUP_SETS` names a further group_sets.csv
 (an operator's, with its own member files beside it) whose sets are added to the catalogue's.
 
@@ -28,6 +28,7 @@ KINDS = ("partition", "groups", "neighbours")
 SET_COLUMNS = ["set_id", "name", "kind", "members", "vintage", "source", "provisional"]
 MEMBER_COLUMNS = ["set_id", "group", "authority", "position", "closeness", "distance", "source"]
 FROM_AUTHORITIES = "authorities.csv:"
+WHOLE_REGION = "authorities.csv"
 
 
 class GroupSetError(ValueError):
@@ -82,6 +83,17 @@ class GroupSets:
         out["is_self"] = out["authority"] == out["member"]
         return out.sort_values(["set_id", "authority", "group_name", "member"], ignore_index=True)
 
+    def memberships(self) -> pd.DataFrame:
+        """(set_id, group_name, authority, left_out): the authorities each group's figure is
+        taken over. A neighbours set's group is the authority whose list it is (`left_out`), and
+        its figure is over that list, the authority itself (and a unit it shares) left out."""
+        kind = self.members["set_id"].map(self.sets.set_index("set_id")["kind"])
+        rows = self.members.rename(columns={"group": "group_name"})
+        rows["left_out"] = rows["group_name"].where(kind == "neighbours")
+        return rows[["set_id", "group_name", "authority", "left_out"]].drop_duplicates(
+            ignore_index=True
+        )
+
     def group_of(self, set_id: str, authority: str) -> list[str]:
         """The members an authority is compared with in a set (itself not included)."""
         c = self.comparisons()
@@ -94,6 +106,8 @@ def _read_members(
 ) -> tuple[pd.DataFrame | None, list[str]]:
     """A set's member rows, or None and why it is refused."""
     where = row.members
+    if where == WHOLE_REGION:
+        return pd.DataFrame({"group": row.name, "authority": authorities.codes}), []
     if where.startswith(FROM_AUTHORITIES):
         column = where[len(FROM_AUTHORITIES) :]
         if column not in authorities.table:
@@ -216,7 +230,9 @@ def _files_of(first: Path, extra: str | None) -> list[Path]:
         except (OSError, ValueError, pd.errors.ParserError):
             continue  # reading the sets says what is wrong with it
         files += [
-            listed.parent / m for m in members["members"] if not m.startswith(FROM_AUTHORITIES)
+            listed.parent / m
+            for m in members["members"]
+            if not m.startswith(FROM_AUTHORITIES) and m != WHOLE_REGION
         ]
     return files
 

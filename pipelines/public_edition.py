@@ -11,11 +11,14 @@ import numpy as np
 import pandas as pd
 
 from pipelines.catalogue import Authorities, Catalogue
+from pipelines.comparisons import AREA_GROUPINGS
 from pipelines.disclosure import (
     NUMERIC_COLUMNS,
     SUPPRESSED,
+    EarlierRelease,
     PublicQuarter,
     Suppression,
+    earlier_release,
     public_quarter,
 )
 from pipelines.quarters import Quarter
@@ -102,7 +105,10 @@ def quarter_inputs(con: duckdb.DuckDBPyConnection, key: str):
     """The quarter's restricted benchmarks, group figures and items (with their units)."""
     one = {"q": key}
     benchmarks = con.execute("SELECT * FROM benchmarks WHERE quarter = $q", one).df()
-    groups = con.execute("SELECT * FROM group_aggregates WHERE quarter = $q", one).df()
+    groups = con.execute(
+        "SELECT * FROM group_aggregates WHERE quarter = $q AND list_contains($areas, grouping)",
+        {**one, "areas": AREA_GROUPINGS},
+    ).df()
     items = con.execute(
         """SELECT v.quarter, v.authority, v.indicator_id AS ref, v.value, i.unit
         FROM indicator_values AS v JOIN indicators AS i USING (indicator_id, kind)
@@ -115,12 +121,66 @@ def quarter_inputs(con: duckdb.DuckDBPyConnection, key: str):
 def quarter_public_edition(
     con: duckdb.DuckDBPyConnection, quarter: Quarter, catalogue: Catalogue, authorities: Authorities
 ) -> PublicQuarter:
-    """The quarter's public edition computed from the working database's restricted figures."""
+    """The quarter's public edition computed from the working database's restricted figures, its
+    suppression chosen and audited together with every earlier release of the quarter."""
     benchmarks, groups, items = quarter_inputs(con, quarter.key)
     earlier = public_benchmarks(con, [quarter.previous().key, quarter.year_earlier().key])
     population = authorities.table.set_index("liia_code")["population_0_17"]
     counts = items[items["unit"] == "count"]
-    return public_quarter(benchmarks, groups, counts, catalogue, population, earlier)
+    releases = earlier_releases(con, quarter, catalogue, population)
+    return public_quarter(benchmarks, groups, counts, catalogue, population, earlier, releases)
+
+
+def earlier_releases(
+    con: duckdb.DuckDBPyConnection,
+    quarter: Quarter,
+    catalogue: Catalogue,
+    population: pd.Series,
+    before: int | None = None,
+) -> tuple[EarlierRelease, ...]:
+    """Every stored release of the quarter (or those before release `before`), as an intruder
+    reads it beside the next: each is public for good (its files stay in the reports tree)."""
+    now = _by_authority(_current_submissions(con, quarter))
+    releases = con.execute(
+        """SELECT release, submissions FROM releases
+        WHERE quarter = ? AND release < coalesce(?, 1e9) ORDER BY release""",
+        [quarter.key, before],
+    ).fetchall()
+    out = []
+    for number, submissions in releases:
+        then = _by_authority(submissions or [])
+        changed = {
+            code: then.get(code, "none")
+            for code in set(then) | set(now)
+            if then.get(code) != now.get(code)
+        }
+        which = [quarter.key, number]
+        shown = con.execute(
+            "SELECT * FROM public_benchmarks WHERE quarter = ? AND release = ?", which
+        ).df()
+        groups = con.execute(
+            """SELECT indicator_id, grouping, group_name, value, suppressed
+            FROM public_group_figures WHERE quarter = ? AND release = ?""",
+            which,
+        ).df()
+        suppressed = con.execute(
+            """SELECT indicator_id, reporting_unit, kind, status
+            FROM suppressions WHERE quarter = ? AND release = ?""",
+            which,
+        ).df()
+        targets = con.execute(
+            "SELECT reporting_unit, ref FROM disclosure_audit WHERE quarter = ? AND release = ?",
+            which,
+        ).fetchall()
+        out.append(
+            earlier_release(shown, groups, suppressed, targets, changed, catalogue, population)
+        )
+    return tuple(out)
+
+
+def _by_authority(submissions) -> dict[str, str]:
+    """{code: submission id} of CODE:submission_id entries."""
+    return dict(entry.split(":", 1) for entry in submissions)
 
 
 def stored_suppression(con: duckdb.DuckDBPyConnection, key: str) -> Suppression:
@@ -251,10 +311,14 @@ def make_release(
 def store_release(con, release: Release, edition: PublicQuarter, submissions: set[str]) -> None:
     columns = [c for c, _, _ in TABLE_BY_NAME["public_benchmarks"].columns]
     rows = _stored(edition.benchmarks.assign(release=release.number), columns)
+    hidden = edition.suppression
     kinds = pd.DataFrame(
-        [(i, u, "primary") for i, u in sorted(edition.suppression.primary)]
-        + [(i, u, "complementary") for i, u in sorted(edition.suppression.complementary)],
-        columns=["indicator_id", "reporting_unit", "kind"],
+        [(i, u, "primary", hidden.statuses.get((i, u))) for i, u in sorted(hidden.primary)]
+        + [
+            (i, u, "complementary", hidden.statuses.get((i, u)))
+            for i, u in sorted(hidden.complementary)
+        ],
+        columns=["indicator_id", "reporting_unit", "kind", "status"],
         dtype=object,
     ).assign(quarter=release.quarter, release=release.number)
     groups = _stored_groups(edition).assign(quarter=release.quarter, release=release.number)

@@ -207,16 +207,18 @@ WHERE t.quarter = q.quarter
 )
 
 BUILD_SQL = """
-INSERT INTO builds
-SELECT now(), $run_id, $pipeline_version, $duckdb_version,
-       (SELECT list(DISTINCT quarter ORDER BY quarter) FROM submissions WHERE is_current),
-       (SELECT count(*) FROM submissions WHERE is_current),
+INSERT INTO builds BY NAME
+SELECT now() AS built_at, $run_id AS run_id, $pipeline_version AS pipeline_version,
+       $duckdb_version AS duckdb_version,
+       (SELECT list(DISTINCT quarter ORDER BY quarter) FROM submissions WHERE is_current)
+           AS quarters,
+       (SELECT count(*) FROM submissions WHERE is_current) AS returns,
        (SELECT list(quarter || ' ' || authority || ' ' || submission_id || ' ' || file_name
                     ORDER BY quarter, authority)
-        FROM submissions WHERE is_current),
+        FROM submissions WHERE is_current) AS files,
        (SELECT list(DISTINCT template_version ORDER BY template_version)
-        FROM submissions WHERE is_current),
-       $catalogue_sha256
+        FROM submissions WHERE is_current) AS template_versions,
+       $catalogue_sha256 AS catalogue_sha256
 """
 
 
@@ -228,11 +230,17 @@ def catalogue_sha256() -> str:
     return digest.hexdigest()
 
 
+def forget_build(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
+    """A build that was not published leaves no record: the builds table lists what analysts had."""
+    con.execute("DELETE FROM builds WHERE run_id = ?", [run_id])
+
+
 def record_build(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
     """Refresh each quarter's release state and add this build's record, in one transaction."""
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute(RELEASE_STATE_SQL)
+        forget_build(con, run_id)  # a step retried in the same run replaces its own row
         con.execute(
             BUILD_SQL,
             {
@@ -279,18 +287,26 @@ NOTES_VIEW_COLUMNS = {
 GROUP_TRENDS_VIEW_SQL = """
 CREATE OR REPLACE VIEW group_trends AS
 WITH membership AS (
-    SELECT authority, 'london' AS grouping, 'London' AS group_name FROM authorities
-    UNION ALL SELECT authority, 'inner_outer_ons', inner_outer_ons FROM authorities
-    UNION ALL SELECT authority, 'inner_outer_statutory', inner_outer_statutory FROM authorities
-    UNION ALL SELECT authority, 'sub_region', sub_region FROM authorities
+    -- a neighbours group's figure leaves out the authority whose neighbours they are
+    SELECT authority, 'london' AS grouping, 'London' AS group_name, NULL AS left_out
+    FROM authorities
+    UNION
+    SELECT m.authority, m.set_id, m.group_name,
+           CASE WHEN s.kind = 'neighbours' THEN m.group_name END
+    FROM group_members AS m JOIN group_sets AS s USING (set_id)
 ),
 units AS (
     SELECT f.quarter, f.indicator_id, m.grouping, m.group_name, f.reporting_unit,
            any_value(f.numerator) AS numerator, any_value(f.denominator) AS denominator,
-           count(*)::INTEGER AS authorities
+           -- the authorities a unit covers, as group_aggregates counts them (KUT+RUT: two)
+           len(string_split(f.reporting_unit, '+'))::INTEGER AS authorities
     FROM indicator_fractions AS f
     JOIN membership AS m USING (authority)
+    LEFT JOIN indicator_fractions AS own
+      ON own.quarter = f.quarter AND own.indicator_id = f.indicator_id
+     AND own.authority = m.left_out
     WHERE f.numerator IS NOT NULL AND f.denominator IS NOT NULL AND f.released
+      AND own.reporting_unit IS DISTINCT FROM f.reporting_unit
     GROUP BY ALL
 ),
 comparisons AS (
@@ -364,8 +380,8 @@ FROM ratios
 GROUP_TRENDS_VIEW_COLUMNS = {
     "quarter": "Quarter key",
     "indicator_id": "Indicator id",
-    "grouping": "london, inner_outer_ons, inner_outer_statutory or sub_region",
-    "group_name": "London, Inner, Outer, or the sub-region",
+    "grouping": "The group set (group_sets.set_id): london, sub_region, dfe_neighbours, ...",
+    "group_name": "The group; of a neighbours set, the authority whose neighbours these are",
     "compared_with": "previous quarter or a year earlier",
     "earlier_quarter": "The quarter it is compared with",
     "value": "The group's figure this quarter, over every unit reporting (as group_aggregates)",

@@ -202,17 +202,18 @@ TABLES = [
     ),
     Table(
         "group_aggregates",
-        "Each indicator's figure for London and its groups: a ratio of sums over the reporting "
-        "units, never a mean of rates.",
+        "Each indicator's figure for London and every comparator group of group_sets: a ratio of "
+        "sums over the reporting units, never a mean of rates.",
         (
             ("quarter", "VARCHAR", "Quarter key"),
             ("indicator_id", "VARCHAR", "Indicator id"),
+            ("grouping", "VARCHAR", "The group set (group_sets.set_id): london, sub_region, ..."),
             (
-                "grouping",
+                "group_name",
                 "VARCHAR",
-                "london, inner_outer_ons, inner_outer_statutory or sub_region",
+                "The group (group_members.group_name); of a neighbours set, the authority whose "
+                "neighbours these are (its LIIA code), its own figure left out",
             ),
-            ("group_name", "VARCHAR", "London, Inner, Outer, or the sub-region"),
             ("value", "DOUBLE", "The formula over the summed items of the units reporting"),
             ("units", "INTEGER", "Reporting units summed"),
             ("authorities", "INTEGER", "Authorities those units cover (KUT+RUT covers two)"),
@@ -451,6 +452,13 @@ TABLES += [
                 "VARCHAR",
                 "primary (a count item of its formula from 1 to 5) or complementary (hidden so "
                 "that a primary one cannot be worked back)",
+            ),
+            (
+                "status",
+                "VARCHAR",
+                "The figure's status before it was hidden (ok, no denominator, ...): whether it "
+                "was in its groups' sums, which the audit of a later revision needs; NULL before "
+                "December 2026, read as ok",
             ),
         ),
     ),

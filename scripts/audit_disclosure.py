@@ -26,7 +26,13 @@ from pipelines.catalogue import load_authorities, load_catalogue
 from pipelines.defs.resources import environment_for
 from pipelines.disclosure import Suppression, exact_audit
 from pipelines.disclosure_audit import PROTECTION_MARGIN
-from pipelines.public_edition import quarter_inputs, released_quarters, stored_suppression
+from pipelines.public_edition import (
+    earlier_releases,
+    quarter_inputs,
+    released_quarters,
+    stored_suppression,
+)
+from pipelines.quarters import parse_quarter
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -46,7 +52,14 @@ def audit_warehouse(path: Path, bounds: bool = True) -> int:
         started = time.perf_counter()
         benchmarks, groups, items = quarter_inputs(con, key)
         hidden = stored_suppression(con, key)
-        findings = exact_audit(benchmarks, groups, items, hidden, catalogue, population, bounds)
+        # the latest release read together with every earlier one of the quarter
+        (latest,) = con.execute(
+            "SELECT max(release) FROM releases WHERE quarter = ?", [key]
+        ).fetchone()
+        earlier = earlier_releases(con, parse_quarter(key), catalogue, population, before=latest)
+        findings = exact_audit(
+            benchmarks, groups, items, hidden, catalogue, population, bounds, earlier
+        )
         bare = exact_audit(
             benchmarks,
             groups,

@@ -33,9 +33,14 @@ print(duckdb.__version__)
 """
 
 
-def statements(markdown: str, language: str = "sql") -> list[str]:
-    """Every statement of the document's ```sql blocks, without its closing semicolon."""
+OWN_DATABASE = "-- In your own database"
+
+
+def statements(markdown: str, language: str = "sql", own_database: bool = False) -> list[str]:
+    """Every statement of the document's ```sql blocks, without its closing semicolon: those run
+    on the warehouse, or (`own_database`) those of the block run in an analyst's own database."""
     blocks = re.findall(rf"```{language}\n(.*?)```", markdown, flags=re.S)
+    blocks = [b for b in blocks if b.startswith(OWN_DATABASE) == own_database]
     return [s.strip() for b in blocks for s in re.split(r";\s*$", b, flags=re.M) if s.strip()]
 
 
@@ -76,6 +81,37 @@ def answers(client: str, database: Path, queries: list[str], folder: Path) -> li
     if run.returncode != 0:
         raise AssertionError(f"{client}: {run.stderr[-2000:]}")
     return [_read(folder / f"{n}.csv") for n in range(len(queries))]
+
+
+_OWN_PYTHON = """
+import json, sys, duckdb
+*steps, last = json.load(sys.stdin)
+con = duckdb.connect("mine.duckdb")
+for statement in steps:
+    con.execute(statement)
+con.execute(f"COPY ({last}) TO 'answer.csv' (HEADER)")
+"""
+
+
+def own_database_answer(client: str, warehouse: Path, steps: list[str], folder: Path) -> list:
+    """The last of `steps` as `client` answers it in a new database of its own, in a folder where
+    `warehouse/liia.duckdb` is the published file, after running the others."""
+    kind, executable, _ = CLIENTS[client]
+    (folder / "warehouse").mkdir(parents=True)
+    (folder / "warehouse" / "liia.duckdb").symlink_to(warehouse)
+    *before, last = steps
+    if kind == "python":
+        command = [str(executable), "-c", _OWN_PYTHON]
+        given = json.dumps(steps)
+    else:
+        command = [str(executable), "-init", "/dev/null", "-bail", "mine.duckdb"]
+        given = "".join(f"{s};\n" for s in before) + f"COPY ({last}) TO 'answer.csv' (HEADER);\n"
+    run = subprocess.run(
+        command, input=given, cwd=folder, capture_output=True, text=True, timeout=120
+    )
+    if run.returncode != 0:
+        raise AssertionError(f"{client}: {run.stderr[-2000:]}")
+    return _read(folder / "answer.csv")
 
 
 def _read(path: Path) -> list[list]:

@@ -9,6 +9,7 @@ import subprocess
 from importlib.metadata import version as package_version
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -31,7 +32,7 @@ from pipelines.warehouse_exports import (
 from pipelines.warehouse_model import KEYS, item_frames
 from pipelines.warehouse_tables import QUARTERLY_TABLES
 from tests.conftest import PROJECT, SAMPLE, run_quarter, some_returns
-from tests.duckdb_clients import CLIENTS, answers, statements, version
+from tests.duckdb_clients import CLIENTS, answers, own_database_answer, statements, version
 
 README = PROJECT / "warehouse" / "README.md"
 QUARTERS = ("2026-27-Q1", "2026-27-Q2")  # Q2: 30 of 33 returns accepted
@@ -210,9 +211,8 @@ def test_every_export_equals_its_table_with_names_and_codes(model):
     public_sets = con.execute(
         f"SELECT DISTINCT set_id FROM '{exports / 'publishable' / 'group_members PUBLIC.parquet'}'"
     ).fetchall()
-    groupings = _rows(
-        con, "SELECT DISTINCT grouping FROM public_group_figures WHERE grouping <> 'london'"
-    )
+    groupings = _rows(con, "SELECT DISTINCT grouping FROM public_group_figures")
+    assert ("london",) in groupings
     assert sorted(public_sets) == sorted(groupings) and ("chosen_comparators",) not in public_sets
 
 
@@ -305,6 +305,56 @@ def test_like_for_like_changes_are_over_the_authorities_in_both_quarters(model):
            WHERE like_for_like_units > least(units, coalesce(earlier_units, 0))""",
     )
     assert too_many == 0
+
+
+def test_every_comparator_group_has_its_figure_and_london_is_a_set(model):
+    con = model["con"]
+    assert _rows(con, "SELECT name, kind FROM group_sets WHERE set_id = 'london'") == [
+        ("London", "partition")
+    ]
+    assert _rows(
+        con, "SELECT count(DISTINCT authority) FROM group_members WHERE set_id = 'london'"
+    ) == _rows(con, "SELECT count(*) FROM authorities")
+    # Every group of every set has figures in every quarter.
+    missing = _rows(
+        con,
+        """SELECT DISTINCT m.set_id, m.group_name FROM group_members AS m
+           CROSS JOIN (SELECT DISTINCT quarter FROM group_aggregates) AS q
+           WHERE NOT EXISTS (SELECT 1 FROM group_aggregates AS g
+                             WHERE g.quarter = q.quarter AND g.grouping = m.set_id
+                               AND g.group_name = m.group_name)""",
+    )
+    assert missing == []
+    # A neighbours group's figure is the one each authority is compared with in group_benchmarks
+    # (computed apart): over its neighbours, itself and a unit it shares left out.
+    compared = con.execute(
+        """SELECT b.set_id, b.authority, g.value, b.group_value, g.units, b.group_units
+           FROM group_benchmarks AS b
+           JOIN group_sets AS s USING (set_id)
+           JOIN group_aggregates AS g
+             ON g.quarter = b.quarter AND g.indicator_id = b.indicator_id
+            AND g.grouping = b.set_id AND g.group_name = b.group_name
+           JOIN indicators AS i ON i.indicator_id = b.indicator_id AND i.kind = 'indicator'
+           WHERE s.kind = 'neighbours' AND i.comparison = 'rate'"""
+    ).df()
+    assert len(compared) > 1000 and {"dfe_neighbours", "london_neighbours"} <= set(
+        compared["set_id"]
+    )
+    assert (compared["units"] == compared["group_units"]).all()
+    assert np.allclose(compared["value"], compared["group_value"], rtol=1e-12, equal_nan=True)
+    # Kingston's London neighbours include Richmond, with whom it reports as one unit (KUT+RUT):
+    # that unit is Kingston's own, so its figure is over the other six.
+    ((with_richmond,),) = _rows(
+        con,
+        """SELECT count(*) FROM group_members
+           WHERE set_id = 'london_neighbours' AND group_name = 'KUT' AND authority = 'RUT'""",
+    )
+    kingston = _rows(
+        con,
+        """SELECT DISTINCT units FROM group_aggregates WHERE grouping = 'london_neighbours'
+           AND group_name = 'KUT' AND indicator_id = 'WF-I01'""",
+    )
+    assert with_richmond == 1 and kingston == [(6,)]
 
 
 def test_each_figure_says_what_it_is(model):
@@ -436,6 +486,24 @@ def test_every_readme_query_gives_the_same_answer_on_every_client(model, tmp_pat
     empty = [q.splitlines()[0] for q, rows in zip(queries, reference, strict=True) if len(rows) < 2]
     # Only question 10 finds nobody on the samples (three rises running need four quarters).
     assert [q[:6] for q in empty] == ["-- 10."]
+
+
+def test_the_readme_own_database_recipe_attaches_the_warehouse_on_every_client(model, tmp_path):
+    steps = statements(README.read_text(), own_database=True)
+    assert any(s.lstrip("-").strip().startswith("ATTACH") or "\nATTACH" in s for s in steps)
+    expected = _rows(
+        model["con"],
+        "SELECT count(*), count(DISTINCT quarter) FROM benchmarks "
+        "WHERE indicator_id = 'ADO-I05' AND released",
+    )
+    assert expected[0][0] > 0
+    for client in CLIENTS:
+        answer = own_database_answer(
+            client, model["published"], steps, tmp_path / client.replace(" ", "_")
+        )
+        assert answer[1] == [float(x) for x in expected[0]], client
+    # The published file is untouched by an analyst's own work beside it.
+    assert oct(model["published"].stat().st_mode)[-3:] in ("444", "440", "400")
 
 
 def test_the_readme_python_snippet_runs_on_both_python_clients(model, tmp_path):

@@ -16,6 +16,7 @@ import pytest
 
 from pipelines import staging
 from pipelines.defs.resources import environment_for
+from pipelines.warehouse_model import record_build
 from tests.conftest import PROJECT, SAMPLE, run_quarter, some_returns, validated, warehouse_snapshot
 
 RUN_TIMEOUT = 180
@@ -249,6 +250,7 @@ def test_a_folder_that_cannot_be_written_publishes_nothing_and_the_retry_publish
     published = tmp_path / "published"
     before = _files(reports, exports, published)
     some_returns(QUARTER, inbox, 4)  # a fourth authority's return arrives
+    failed_runs = []
     for folder in (reports, exports, published):
         _immutable(folder, True)
         try:
@@ -267,6 +269,7 @@ def test_a_folder_that_cannot_be_written_publishes_nothing_and_the_retry_publish
         # the step that failed names the folder (feedback, written live, fails first on reports)
         step = {reports: "feedback_workbooks", exports: "analysts_warehouse"}.get(folder)
         assert step is None or str(folder) in failed[step].to_string(), folder
+        failed_runs.append(result.run_id)
 
     assert run_quarter(tmp_path, inbox, QUARTER).success
     after = _files(reports, exports, published)
@@ -275,7 +278,20 @@ def test_a_folder_that_cannot_be_written_publishes_nothing_and_the_retry_publish
         ((returns,),) = con.execute(
             "SELECT count(*) FROM submissions WHERE quarter = ?", [QUARTER]
         ).fetchall()
+        builds = con.execute("SELECT run_id FROM builds ORDER BY built_at").fetchall()
     assert returns == 4
+    # One build recorded per run that published, none for those that did not.
+    assert len(builds) == 2 and not {b for (b,) in builds} & set(failed_runs)
+
+    # A step retried within its run (the job's retry policy) publishes once: its build is
+    # recorded once, and a second attempt's record replaces the first's.
+    shutil.copy(tmp_path / "liia.duckdb", tmp_path / "working copy.duckdb")
+    with duckdb.connect(str(tmp_path / "working copy.duckdb")) as con:
+        record_build(con, "retried-run")
+        record_build(con, "retried-run")
+        assert con.execute(
+            "SELECT count(*) FROM builds WHERE run_id = 'retried-run'"
+        ).fetchall() == [(1,)]
 
 
 def test_every_folder_is_tried_before_anything_is_put_in_place(tmp_path):

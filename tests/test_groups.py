@@ -29,6 +29,7 @@ def test_the_catalogue_sets_load_whole_and_the_partnerships_split_the_33_exactly
     groups = load_group_sets(AUTHORITIES)
     assert groups.problems == ()
     assert {
+        "london",
         "inner_outer_ons",
         "inner_outer_statutory",
         "sub_region",
@@ -43,6 +44,10 @@ def test_the_catalogue_sets_load_whole_and_the_partnerships_split_the_33_exactly
     assert sorted(partnerships["authority"]) == sorted(AUTHORITIES.codes)
     shared = groups.members[groups.members["set_id"] == "shared_services"]
     assert set(shared["authority"]) == {"WES", "KAC", "KUT", "RUT"}
+    london = groups.members[groups.members["set_id"] == "london"]
+    assert set(london["group"]) == {"London"} and sorted(london["authority"]) == sorted(
+        AUTHORITIES.codes
+    )
 
 
 def test_every_borough_has_its_london_neighbours_and_the_city_is_nobodys():

@@ -19,7 +19,13 @@ from openpyxl import load_workbook
 
 from pipelines.catalogue import load_authorities, load_catalogue
 from pipelines.defs.schedules import revision_schedule
-from pipelines.disclosure import Suppression, exact_audit, public_quarter
+from pipelines.disclosure import (
+    SUPPRESSED,
+    Suppression,
+    earlier_release,
+    exact_audit,
+    public_quarter,
+)
 from pipelines.disclosure_audit import PROTECTION_MARGIN
 from pipelines.ledger import waiting
 from pipelines.public_edition import quarter_inputs, stored_suppression
@@ -181,13 +187,14 @@ def test_the_audit_finds_every_small_count_protected_in_a_released_quarter(
     assert any(not f.protected for f in unprotected)
 
 
-def _hard_quarter(seed: int = 7):
+def _hard_quarter(seed: int = 7, late: tuple[str, ...] = ()):
     """A synthetic quarter built to be hard: children looked after (ADO12, in four indicators)
     and post-charge detentions (ADO04) small in several authorities of every group, five small
     ones in one sub-region, the City included; costly placements (FIN04), bounded by the
     catalogue's rule FIN04 <= ADO12, 0 in the City and small where children looked after are few,
     so the rules narrow what is hidden; and authorities whose shown values are small beside the
-    small ones, where "the smallest value first" would choose the complements."""
+    small ones, where "the smallest value first" would choose the complements. `late`: the
+    authorities whose returns are not in yet (the same quarter before their late returns)."""
     rng = np.random.default_rng(seed)
     authorities = load_authorities()
     table = authorities.table.set_index("liia_code")
@@ -216,6 +223,7 @@ def _hard_quarter(seed: int = 7):
             ("FIN03", code, cla * 50_000.0),
         ]
     items = pd.DataFrame(items, columns=["ref", "authority", "value"]).assign(quarter=QUARTER)
+    items = items[~items["authority"].isin(late)].reset_index(drop=True)
     items["unit"] = np.where(items["ref"] == "FIN03", "gbp", "count")
     assert (
         items.pivot(index="authority", columns="ref", values="value").eval(
@@ -237,7 +245,8 @@ def _hard_quarter(seed: int = 7):
     for indicator, formula in formulas.items():
         value = formula(wide)
         for code in codes:
-            v = value[code]
+            v = value.get(code, np.nan)
+            returned = code not in late
             rows.append(
                 {
                     "quarter": QUARTER,
@@ -245,15 +254,20 @@ def _hard_quarter(seed: int = 7):
                     "authority": code,
                     "reporting_unit": code,
                     "value": None if pd.isna(v) else float(v),
-                    "status": "no denominator" if pd.isna(v) else "ok",
-                    "symbol": "z" if pd.isna(v) else None,
+                    "status": "not returned"
+                    if not returned
+                    else "no denominator"
+                    if pd.isna(v)
+                    else "ok",
+                    "symbol": None if not returned else "z" if pd.isna(v) else None,
                     "low_reliability": False,
                     "inner_outer": table.at[code, "inner_outer_ons"],
                     "sub_region": table.at[code, "sub_region"],
                 }
             )
-        members = [("london", "London", codes)] + [
-            (grouping, name, list(table.index[table[column] == name]))
+        returned = [c for c in codes if c not in late]
+        members = [("london", "London", returned)] + [
+            (grouping, name, [c for c in table.index[table[column] == name] if c in returned])
             for grouping, column in (
                 ("inner_outer_ons", "inner_outer_ons"),
                 ("sub_region", "sub_region"),
@@ -320,6 +334,69 @@ def test_the_audit_holds_on_a_quarter_built_to_be_hard():
     assert set(ado08["rank"].dropna().astype(int)) <= set(range(1, len(ado08) + 1))
     assert (ado08["n_reporting"] == len(ado08)).all()
     assert all(re.fullmatch(r"-?\d+(\.\d)?", f"{v}") for v in ado08["value"])
+
+
+def _as_stored(edition, changed: dict[str, str]):
+    """The release as the release stage stores it and reads it back beside a revision."""
+    groups = edition.groups.copy()
+    groups["suppressed"] = groups["value"].astype(str) == SUPPRESSED
+    groups["value"] = pd.to_numeric(groups["value"].where(~groups["suppressed"]), errors="coerce")
+    s = edition.suppression
+    suppressed = pd.DataFrame(
+        [
+            (i, u, "primary" if (i, u) in s.primary else "complementary", s.statuses[(i, u)])
+            for i, u in sorted(s.units)
+        ],
+        columns=["indicator_id", "reporting_unit", "kind", "status"],
+    )
+    targets = [(f.unit, f.ref) for f in edition.findings]
+    catalogue = load_catalogue()
+    population = load_authorities().table.set_index("liia_code")["population_0_17"]
+    return earlier_release(
+        edition.benchmarks, groups, suppressed, targets, changed, catalogue, population
+    )
+
+
+def test_a_revision_is_audited_together_with_the_release_it_revises():
+    """Sutton's return (its counts small) comes after release 1. Its revision, protected alone,
+    gives Sutton's counts back to anyone who subtracts release 1's group figures from release
+    2's. Chosen together with release 1, the revision hides the group figures Sutton changed,
+    and no unit figure release 1 already showed (hiding one protects nothing)."""
+    catalogue = load_catalogue()
+    population = load_authorities().table.set_index("liia_code")["population_0_17"]
+    first = public_quarter(*_hard_quarter(late=("SUT",)), catalogue, population)
+    assert not any(u == "SUT" for _, u in first.suppression.units)
+    release_1 = _as_stored(first, {"SUT": "none"})
+    assert release_1.versions == {"SUT": "SUT@none"} and release_1.targets
+    benchmarks, groups, items = _hard_quarter()
+
+    alone = public_quarter(benchmarks, groups, items, catalogue, population)
+    read_together = exact_audit(
+        benchmarks, groups, items, alone.suppression, catalogue, population, False, (release_1,)
+    )
+    exposed = {(f.unit, f.ref) for f in read_together if not f.protected}
+    assert {("SUT", "ADO04"), ("SUT", "ADO12")} <= exposed
+
+    revision = public_quarter(
+        benchmarks, groups, items, catalogue, population, releases=(release_1,)
+    )
+    findings = exact_audit(
+        benchmarks, groups, items, revision.suppression, catalogue, population, True, (release_1,)
+    )
+    assert {(f.unit, f.ref) for f in findings} >= set(release_1.targets) | exposed
+    assert all(f.smallest == 0 and f.largest >= PROTECTION_MARGIN for f in findings), [
+        f for f in findings if not f.protected
+    ]
+    hidden_groups = revision.suppression.groups
+    assert ("ADO-I03", "sub_region", "South") in hidden_groups
+    assert len(revision.suppression.complementary) <= len(alone.suppression.complementary)
+    shown_before = {
+        (i, u)
+        for i, units in release_1.units.rows.items()
+        for u, r in units.items()
+        if r["status"] == "ok" and (i, u) not in release_1.hidden.units
+    }
+    assert not revision.suppression.complementary & shown_before
 
 
 def _inbox(tmp_path: Path, names: list[str]) -> Path:
@@ -394,6 +471,16 @@ def test_a_quarter_is_released_at_its_deadline_or_by_the_data_lead_and_revised_a
     con = duckdb.connect(str(tmp_path / "published" / "liia.duckdb"), read_only=True)
     rows = con.execute("SELECT release, reason, changes FROM releases ORDER BY 1").fetchall()
     assert [r[:2] for r in rows] == [(1, "data lead"), (2, "revision")]
+    # The revision's audit covered every count release 1's did, read together with it.
+    audited = con.execute(
+        """SELECT release, count(*), bool_and(protected) FROM disclosure_audit
+        WHERE quarter = ? GROUP BY release ORDER BY release""",
+        [QUARTER],
+    ).fetchall()
+    assert audited[0][2] and audited[1][2] and audited[1][1] >= audited[0][1]
+    assert con.execute(
+        "SELECT count(*) FROM suppressions WHERE quarter = ? AND status IS NULL", [QUARTER]
+    ).fetchone() == (0,)
     assert rows[1][2].startswith("late return from Brent")
     assert con.execute(
         "SELECT count(DISTINCT release) FROM public_benchmarks WHERE quarter = ?", [QUARTER]

@@ -59,7 +59,7 @@ from pipelines.warehouse import (
     reconcile_quarter,
 )
 from pipelines.warehouse_exports import export_editions
-from pipelines.warehouse_model import record_build
+from pipelines.warehouse_model import forget_build, record_build
 from pipelines.workbooks import (
     PUBLIC,
     WriteFailure,
@@ -576,18 +576,10 @@ def download_page(
     )
 
 
-@dg.asset(group_name="warehouse", pool=WAREHOUSE_POOL, deps=[download_page], **QUARTERLY)
-def analysts_warehouse(
-    context: dg.AssetExecutionContext, duckdb: DuckDBResource, paths: LiiaPaths
-) -> dg.MaterializeResult:
-    """The copy analysts open (warehouse/liia.duckdb, read-only on disk, readable by DuckDB 1.x,
-    its keys declared), replaced atomically with the working warehouse and its build recorded, and
-    the Parquet exports of every table in both editions. Last of the run, so analysts never see a quarter
-    whose workbooks and pages are not all written; then the quarter's files are recorded as
-    answered in the pipeline's own ledger, which is all the inbox sensor reads."""
-    quarter = _quarter(context)
-    run_id = _run_id(context)
-    started = time.perf_counter()
+def _copy_and_exports(duckdb: DuckDBResource, paths: LiiaPaths, quarter, run_id: str):
+    """The analysts' copy built beside its target, the exports staged and every folder tried:
+    (copy, the quarter's files' sha256, export files). Raises, having put nothing in place, when
+    a folder cannot take its files."""
     with working_db(duckdb) as con:
         record_build(con, run_id)
         staged = staging.begin(Path(paths.exports), run_id)
@@ -615,6 +607,27 @@ def analysts_warehouse(
             description=f"Nothing was published: {'; '.join(problems)}. Every earlier output is "
             "as it was. Make the folder writable (or free space); the run is tried again.",
         )
+    return copy, shas, exports
+
+
+@dg.asset(group_name="warehouse", pool=WAREHOUSE_POOL, deps=[download_page], **QUARTERLY)
+def analysts_warehouse(
+    context: dg.AssetExecutionContext, duckdb: DuckDBResource, paths: LiiaPaths
+) -> dg.MaterializeResult:
+    """The copy analysts open (warehouse/liia.duckdb, read-only on disk, readable by DuckDB 1.x,
+    its keys declared), replaced atomically with the working warehouse and its build recorded, and
+    the Parquet exports of every table in both editions. Last of the run, so analysts never see a quarter
+    whose workbooks and pages are not all written; then the quarter's files are recorded as
+    answered in the pipeline's own ledger, which is all the inbox sensor reads."""
+    quarter = _quarter(context)
+    run_id = _run_id(context)
+    started = time.perf_counter()
+    try:
+        copy, shas, exports = _copy_and_exports(duckdb, paths, quarter, run_id)
+    except BaseException:
+        with working_db(duckdb) as con:
+            forget_build(con, run_id)  # the builds table lists only what analysts had
+        raise
     files = staging.put_in_place(Path(paths.reports), run_id)
     files += staging.put_in_place(Path(paths.exports), run_id, deletions=True)
     published = put_copy_in_place(copy, Path(paths.warehouse))
