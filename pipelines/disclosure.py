@@ -18,7 +18,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 import duckdb
 import numpy as np
@@ -26,7 +27,16 @@ import pandas as pd
 
 from pipelines.catalogue import ONE, POPULATION, Catalogue, formula_refs, ratio_form
 from pipelines.comparisons import FIFTH, UNIT_BENCHMARK_SQL
-from pipelines.disclosure_audit import SMALL, Finding, Model, Shown, audit, interval, programmes
+from pipelines.disclosure_audit import (
+    SMALL,
+    VERSION_MARK,
+    Finding,
+    Model,
+    Shown,
+    audit,
+    interval,
+    programmes,
+)
 
 SUPPRESSED = "c"
 SMALL_COUNTS = SMALL
@@ -139,18 +149,18 @@ class Suppression:
 @dataclass(frozen=True)
 class EarlierRelease:
     """A release of the quarter that is still public, as an intruder reads it beside a revision:
-    what it showed and hid, the small counts its audit protected, and the units whose returns
-    have changed since, whose items then are other unknowns than now (`versions`: unit -> its
-    name then). A unit whose return has not changed is the same unknowns in both."""
+    what it showed and hid, the small counts its audit protected, and the items that have
+    changed since (a late return's, a correction's), which were other unknowns then (`versions`:
+    (unit, ref) -> (unit@version, ref)). An item that has not changed is the same unknown."""
 
     units: QuarterUnits
     hidden: Suppression
     targets: list[tuple[str, str]]
-    versions: dict[str, str]
-    population: dict[str, float]
+    versions: dict[tuple[str, str], tuple[str, str]]
 
-    def name(self, unit: str) -> str:
-        return self.versions.get(unit, unit)
+    @cached_property
+    def changed_units(self) -> set[str]:
+        return {unit for unit, _ in self.versions}
 
 
 def earlier_release(
@@ -158,15 +168,14 @@ def earlier_release(
     groups: pd.DataFrame,
     suppressed: pd.DataFrame,
     targets: list[tuple[str, str]],
-    changed: set[str],
+    changed: dict[str, tuple[str, set[str] | None]],
     catalogue,
-    population: pd.Series,
 ) -> EarlierRelease:
     """An earlier release rebuilt from what the release stage stored of it: `shown`, its public
     benchmarks rows; `groups`, its group figures (value NULL and `suppressed` where hidden);
     `suppressed`, the restricted kind and status of each hidden figure; `targets`, the counts
-    its audit protected; `changed`, the authorities whose returns differ now (each with the
-    label of its return then: `changed` maps code -> label)."""
+    its audit protected; `changed`, each authority whose return differs now: the label of its
+    return then and the refs whose values differ (None: every ref, as for a return not in then)."""
     rows = shown.copy()
     status = {
         (i, u): (st if isinstance(st, str) else "ok")
@@ -187,27 +196,27 @@ def earlier_release(
         {k for k, kind in kinds.items() if kind == "complementary"},
         {(g.indicator_id, g.grouping, g.group_name) for g in groups.itertuples() if g.suppressed},
     )
-    units = set(rows["reporting_unit"])
-    versions = {
-        u: u + VERSION_MARK + "+".join(changed.get(a, "") for a in u.split("+"))
-        for u in units
-        if any(a in changed for a in u.split("+"))
-    }
+    refs = set(catalogue.items["ref"])
+    versions = {}
+    for unit in set(rows["reporting_unit"]):
+        mine = [changed[a] for a in unit.split("+") if a in changed]
+        if not mine:
+            continue
+        label = unit + VERSION_MARK + "+".join(label for label, _ in mine)
+        for ref in sorted(refs):
+            if any(which is None or ref in which for _, which in mine):
+                versions[(unit, ref)] = (label, ref)
     return EarlierRelease(
         _quarter_units(rows, groups[~groups["suppressed"].astype(bool)], catalogue),
         hidden,
         sorted(targets),
         versions,
-        unit_populations(rows, population),
     )
 
 
 def base_unit(unit: str) -> str:
     """The unit an earlier version's unknowns belong to (`BAR@17` -> `BAR`)."""
     return unit.split(VERSION_MARK)[0]
-
-
-VERSION_MARK = "@"
 
 
 def joint_model(
@@ -219,30 +228,31 @@ def joint_model(
 ) -> Model:
     """What an intruder knows of the quarter's counts from this edition and every earlier release
     still public: each earlier release's figures are constraints too, on the same unknowns where
-    a unit's return has not changed since, on its earlier version's where it has."""
+    an item has not changed since, on its earlier version's where it has."""
     model = audit_model(q, hidden, catalogue, population)
-    model.population = dict(population)
-    for e in earlier:
-        then = audit_model(e.units, e.hidden, catalogue, e.population)
-        model.shown += [
-            Shown(
-                s.indicator, tuple(e.name(u) for u in s.members), s.low, s.high, s.zero_denominator
+    for number, e in enumerate(earlier, 1):
+        model.versions[number] = e.versions
+        then = audit_model(e.units, e.hidden, catalogue, population)
+        for figure in then.shown:
+            changed = any(
+                (unit, ref) in e.versions
+                for unit in figure.members
+                for part in model.forms[figure.indicator]
+                for ref in part
             )
-            for s in then.shown
-        ]
-        model.not_small |= {(e.name(u), ref) for u, ref in then.not_small}
-        for unit, version in e.versions.items():
-            if unit in e.population:
-                model.population[version] = e.population[unit]
+            # a figure over the same unknowns as now is the same constraint as now's, if shown
+            model.shown.append(replace(figure, release=number) if changed else figure)
+        model.not_small |= {e.versions.get(v, v) for v in then.not_small}
+    model.shown = list(dict.fromkeys(model.shown))
     return model
 
 
 def joint_targets(targets: list, earlier: tuple[EarlierRelease, ...]) -> list[tuple[str, str]]:
-    """This release's small counts and those each earlier release protected (an earlier version's
+    """This release's small counts and those each earlier release protected (a changed item's
     under its name then): a revision must not give back what an earlier release hid."""
     joint = set(targets)
     for e in earlier:
-        joint |= {(e.name(u), ref) for u, ref in e.targets}
+        joint |= {e.versions.get(t, t) for t in e.targets}
     return sorted(joint)
 
 
@@ -405,7 +415,7 @@ def choose_suppression(
         for unit, r in units.items()
         if r["status"] == "ok"
         and (indicator, unit) not in e.hidden.units
-        and unit not in e.versions
+        and unit not in e.changed_units
     )
     memo: dict = {}  # each part of the programme, solved once while nothing in it changes
     while True:

@@ -47,6 +47,7 @@ SOLVE_SECONDS = 20.0  # HiGHS overruns it by a few seconds at most
 LARGEST_SHOWN = 10 * PROTECTION_MARGIN
 
 Var = tuple[str, str]  # (unit, ref)
+VERSION_MARK = "@"  # an item's unknown in an earlier release, changed since: (BAR@17, ADO12)
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class Shown:
     low: float | None = None
     high: float | None = None
     zero_denominator: bool = False
+    release: int = 0  # 0: the release audited; n: an earlier one still public (Model.versions)
 
 
 @dataclass
@@ -73,6 +75,9 @@ class Model:
     not_small: set[Var] = field(default_factory=set)  # counts behind a shown authority figure
     # the consistency rules, each between one unit's items: ({ref: coef}, lower, upper)
     rules: list[tuple[dict[str, float], float, float]] = field(default_factory=list)
+    # of each earlier release, the items that have changed since and so are other unknowns then:
+    # release -> {(unit, ref): (unit@version, ref)}; an item not listed is the same unknown
+    versions: dict[int, dict[Var, Var]] = field(default_factory=dict)
 
 
 def interval(value: float, decimals: int) -> tuple[float, float]:
@@ -81,25 +86,27 @@ def interval(value: float, decimals: int) -> tuple[float, float]:
     return value - half, value + half
 
 
-def _sum_form(model: Model, indicator: str, members: tuple[str, ...], part: int):
-    """A form over members' items: ({var: coef}, constant)."""
+def _sum_form(model: Model, figure: Shown, part: int):
+    """A form over the figure's members' items: ({var: coef}, constant)."""
     coefs: dict[Var, float] = {}
     constant = 0.0
-    for unit in members:
-        for name, coef in model.forms[indicator][part].items():
+    versions = model.versions.get(figure.release, {})
+    for unit in figure.members:
+        for name, coef in model.forms[figure.indicator][part].items():
             if name == ONE:
                 constant += coef
             elif name == POPULATION:
                 constant += coef * model.population[unit]
             else:
-                coefs[(unit, name)] = coefs.get((unit, name), 0.0) + coef
+                var = versions.get((unit, name), (unit, name))
+                coefs[var] = coefs.get(var, 0.0) + coef
     return coefs, constant
 
 
 def rows_of(model: Model, figure: Shown) -> list[tuple[dict[Var, float], float, float]]:
     """The linear constraints (coefs, lower, upper) that one shown figure puts on the items."""
-    num, num_c = _sum_form(model, figure.indicator, figure.members, 0)
-    den, den_c = _sum_form(model, figure.indicator, figure.members, 1)
+    num, num_c = _sum_form(model, figure, 0)
+    den, den_c = _sum_form(model, figure, 1)
     if figure.zero_denominator:
         return [(den, -den_c, -den_c)] if den else []
     if not den:  # a public denominator: the numerator lies in an interval
@@ -198,12 +205,21 @@ def rule_rows(model: Model, known: set[Var]) -> list[tuple[dict[Var, float], flo
     """The consistency rules between the items of each unit that the figures hold. A rule with an
     item no figure holds says nothing: that item can take any value that satisfies it."""
     rows = []
-    for unit in sorted({u for u, _ in known}):
+    for unit in sorted({u for u, _ in known if VERSION_MARK not in u}):
         for refs, low, high in model.rules:
             coefs = {(unit, ref): c for ref, c in refs.items()}
             if coefs.keys() <= known:
                 rows.append((coefs, low, high))
-    return rows
+    # an earlier return's items, changed since, kept its rules with its other items then
+    for versions in model.versions.values():
+        for unit in sorted({u for u, _ in versions}):
+            for refs, low, high in model.rules:
+                if not any((unit, ref) in versions for ref in refs):
+                    continue
+                coefs = {versions.get((unit, ref), (unit, ref)): c for ref, c in refs.items()}
+                if coefs.keys() <= known:
+                    rows.append((coefs, low, high))
+    return list({(tuple(sorted(c.items())), lo, hi): (c, lo, hi) for c, lo, hi in rows}.values())
 
 
 def programmes(model: Model, targets: list[Var]) -> list[tuple[Programme, list[Var]]]:

@@ -127,7 +127,7 @@ def quarter_public_edition(
     earlier = public_benchmarks(con, [quarter.previous().key, quarter.year_earlier().key])
     population = authorities.table.set_index("liia_code")["population_0_17"]
     counts = items[items["unit"] == "count"]
-    releases = earlier_releases(con, quarter, catalogue, population)
+    releases = earlier_releases(con, quarter, catalogue)
     return public_quarter(benchmarks, groups, counts, catalogue, population, earlier, releases)
 
 
@@ -135,7 +135,6 @@ def earlier_releases(
     con: duckdb.DuckDBPyConnection,
     quarter: Quarter,
     catalogue: Catalogue,
-    population: pd.Series,
     before: int | None = None,
 ) -> tuple[EarlierRelease, ...]:
     """Every stored release of the quarter (or those before release `before`), as an intruder
@@ -150,7 +149,10 @@ def earlier_releases(
     for number, submissions in releases:
         then = _by_authority(submissions or [])
         changed = {
-            code: then.get(code, "none")
+            code: (
+                then.get(code, "none"),
+                _changed_refs(con, quarter, then.get(code), now.get(code)),
+            )
             for code in set(then) | set(now)
             if then.get(code) != now.get(code)
         }
@@ -172,10 +174,34 @@ def earlier_releases(
             "SELECT reporting_unit, ref FROM disclosure_audit WHERE quarter = ? AND release = ?",
             which,
         ).fetchall()
-        out.append(
-            earlier_release(shown, groups, suppressed, targets, changed, catalogue, population)
-        )
+        out.append(earlier_release(shown, groups, suppressed, targets, changed, catalogue))
     return tuple(out)
+
+
+def _changed_refs(con, quarter: Quarter, then: str | None, now: str | None) -> set[str] | None:
+    """The refs whose value or status differ between two submissions of an authority (every
+    submission's values are kept in return_values); None when one of them is missing."""
+    if then is None or now is None:
+        return None
+    rows = con.execute(
+        """SELECT ref FROM (
+            SELECT ref, value, status FROM return_values
+            WHERE quarter = $q AND submission_id = $then
+            EXCEPT
+            SELECT ref, value, status FROM return_values
+            WHERE quarter = $q AND submission_id = $now
+        )
+        UNION
+        SELECT ref FROM (
+            SELECT ref, value, status FROM return_values
+            WHERE quarter = $q AND submission_id = $now
+            EXCEPT
+            SELECT ref, value, status FROM return_values
+            WHERE quarter = $q AND submission_id = $then
+        )""",
+        {"q": quarter.key, "then": then, "now": now},
+    ).fetchall()
+    return {ref for (ref,) in rows}
 
 
 def _by_authority(submissions) -> dict[str, str]:

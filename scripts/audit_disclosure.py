@@ -56,7 +56,7 @@ def audit_warehouse(path: Path, bounds: bool = True) -> int:
         (latest,) = con.execute(
             "SELECT max(release) FROM releases WHERE quarter = ?", [key]
         ).fetchone()
-        earlier = earlier_releases(con, parse_quarter(key), catalogue, population, before=latest)
+        earlier = earlier_releases(con, parse_quarter(key), catalogue, before=latest)
         findings = exact_audit(
             benchmarks, groups, items, hidden, catalogue, population, bounds, earlier
         )

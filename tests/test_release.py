@@ -336,7 +336,7 @@ def test_the_audit_holds_on_a_quarter_built_to_be_hard():
     assert all(re.fullmatch(r"-?\d+(\.\d)?", f"{v}") for v in ado08["value"])
 
 
-def _as_stored(edition, changed: dict[str, str]):
+def _as_stored(edition, changed: dict):
     """The release as the release stage stores it and reads it back beside a revision."""
     groups = edition.groups.copy()
     groups["suppressed"] = groups["value"].astype(str) == SUPPRESSED
@@ -350,10 +350,8 @@ def _as_stored(edition, changed: dict[str, str]):
         columns=["indicator_id", "reporting_unit", "kind", "status"],
     )
     targets = [(f.unit, f.ref) for f in edition.findings]
-    catalogue = load_catalogue()
-    population = load_authorities().table.set_index("liia_code")["population_0_17"]
     return earlier_release(
-        edition.benchmarks, groups, suppressed, targets, changed, catalogue, population
+        edition.benchmarks, groups, suppressed, targets, changed, load_catalogue()
     )
 
 
@@ -366,8 +364,9 @@ def test_a_revision_is_audited_together_with_the_release_it_revises():
     population = load_authorities().table.set_index("liia_code")["population_0_17"]
     first = public_quarter(*_hard_quarter(late=("SUT",)), catalogue, population)
     assert not any(u == "SUT" for _, u in first.suppression.units)
-    release_1 = _as_stored(first, {"SUT": "none"})
-    assert release_1.versions == {"SUT": "SUT@none"} and release_1.targets
+    release_1 = _as_stored(first, {"SUT": ("none", None)})
+    assert release_1.changed_units == {"SUT"} and release_1.targets
+    assert release_1.versions[("SUT", "ADO12")] == ("SUT@none", "ADO12")
     benchmarks, groups, items = _hard_quarter()
 
     alone = public_quarter(benchmarks, groups, items, catalogue, population)
@@ -397,6 +396,14 @@ def test_a_revision_is_audited_together_with_the_release_it_revises():
         if r["status"] == "ok" and (i, u) not in release_1.hidden.units
     }
     assert not revision.suppression.complementary & shown_before
+
+    # A correction that changes no count (Barnet's spend, FIN03) leaves every count the same
+    # unknown in both releases: read together they say no more than the revision alone.
+    corrected = _as_stored(alone, {"BAR": ("before", {"FIN03"})})
+    assert corrected.versions == {("BAR", "FIN03"): ("BAR@before", "FIN03")}
+    again = public_quarter(benchmarks, groups, items, catalogue, population, releases=(corrected,))
+    assert again.suppression.units == alone.suppression.units
+    assert again.suppression.groups == alone.suppression.groups
 
 
 def _inbox(tmp_path: Path, names: list[str]) -> Path:
