@@ -13,6 +13,7 @@ import os
 import platform
 import resource
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -353,8 +354,6 @@ def measure_feedback_with_the_daemon(work: Path) -> dict:
     """An installed service left idle (the daemon unit's command, `liia daemon`): seconds from a
     return landing in the inbox to its feedback in the authority's folder, for a new return and
     for resubmissions (median of 3)."""
-    import signal
-
     from openpyxl import load_workbook
 
     from pipelines.service import install, read_environment_file
@@ -402,8 +401,7 @@ def measure_feedback_with_the_daemon(work: Path) -> dict:
             )
             again.append(wait_for_feedback(landed))
     finally:
-        os.killpg(daemon.pid, signal.SIGTERM)
-        daemon.wait(timeout=60)
+        _stop_session(daemon)
     return {
         "feedback_new_return": first,
         "feedback_resubmission": statistics.median(again),
@@ -420,6 +418,22 @@ MEASURES = {
     "workbooks": measure_workbooks,
     "daemon": measure_feedback_with_the_daemon,
 }
+
+
+def _stop_session(leader: subprocess.Popen, timeout: float = 60.0) -> None:
+    """Stop a process started in its own session and every process it started (the daemon's code
+    server and run workers), waiting until none is left: one still writing into the work folder
+    made its removal fail with "Directory not empty"."""
+    os.killpg(leader.pid, signal.SIGTERM)
+    leader.wait(timeout=timeout)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(leader.pid, 0)  # anyone left in the group?
+        except ProcessLookupError:
+            return
+        time.sleep(0.2)
+    os.killpg(leader.pid, signal.SIGKILL)
 
 
 def _child(name: str) -> dict:
