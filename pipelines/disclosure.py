@@ -219,31 +219,46 @@ def base_unit(unit: str) -> str:
     return unit.split(VERSION_MARK)[0]
 
 
+def earlier_figures(
+    earlier: tuple[EarlierRelease, ...], catalogue, population: dict[str, float]
+) -> tuple[list[Shown], set, dict[int, dict]]:
+    """What every earlier release still public tells the intruder: its shown figures (those over
+    a changed item tagged with their release), the counts it showed were not small, and each
+    release's versions of changed items. Fixed while a revision's suppression is chosen."""
+    shown, not_small, versions = [], set(), {}
+    for number, e in enumerate(earlier, 1):
+        versions[number] = e.versions
+        then = audit_model(e.units, e.hidden, catalogue, population)
+        for figure in then.shown:
+            changed = any(
+                (unit, ref) in e.versions
+                for unit in figure.members
+                for part in then.forms[figure.indicator]
+                for ref in part
+            )
+            # a figure over the same unknowns as now is the same constraint as now's, if shown
+            shown.append(replace(figure, release=number) if changed else figure)
+        not_small |= {e.versions.get(v, v) for v in then.not_small}
+    return shown, not_small, versions
+
+
 def joint_model(
     q: QuarterUnits,
     hidden: Suppression,
     catalogue,
     population: dict[str, float],
     earlier: tuple[EarlierRelease, ...] = (),
+    figures: tuple[list[Shown], set, dict[int, dict]] | None = None,
 ) -> Model:
     """What an intruder knows of the quarter's counts from this edition and every earlier release
     still public: each earlier release's figures are constraints too, on the same unknowns where
-    an item has not changed since, on its earlier version's where it has."""
+    an item has not changed since, on its earlier version's where it has (`figures`: those of
+    `earlier_figures`, when already worked out)."""
     model = audit_model(q, hidden, catalogue, population)
-    for number, e in enumerate(earlier, 1):
-        model.versions[number] = e.versions
-        then = audit_model(e.units, e.hidden, catalogue, population)
-        for figure in then.shown:
-            changed = any(
-                (unit, ref) in e.versions
-                for unit in figure.members
-                for part in model.forms[figure.indicator]
-                for ref in part
-            )
-            # a figure over the same unknowns as now is the same constraint as now's, if shown
-            model.shown.append(replace(figure, release=number) if changed else figure)
-        model.not_small |= {e.versions.get(v, v) for v in then.not_small}
-    model.shown = list(dict.fromkeys(model.shown))
+    shown, not_small, versions = figures or earlier_figures(earlier, catalogue, population)
+    model.shown = list(dict.fromkeys(model.shown + shown))
+    model.not_small |= not_small
+    model.versions = versions
     return model
 
 
@@ -417,9 +432,10 @@ def choose_suppression(
         and (indicator, unit) not in e.hidden.units
         and unit not in e.changed_units
     )
+    before = earlier_figures(earlier, catalogue, population)
     memo: dict = {}  # each part of the programme, solved once while nothing in it changes
     while True:
-        model = joint_model(q, hidden, catalogue, population, earlier)
+        model = joint_model(q, hidden, catalogue, population, figures=before)
         findings = audit(model, targets, memo=memo)
         failing = [(f.unit, f.ref) for f in findings if not f.protected]
         if not failing:
