@@ -202,7 +202,7 @@ def earlier_release(
         mine = [changed[a] for a in unit.split("+") if a in changed]
         if not mine:
             continue
-        label = unit + VERSION_MARK + "+".join(label for label, _ in mine)
+        label = unit + VERSION_MARK + "+".join(then for then, _ in mine)
         for ref in sorted(refs):
             if any(which is None or ref in which for _, which in mine):
                 versions[(unit, ref)] = (label, ref)

@@ -2,7 +2,8 @@
 
 `schemas/catalogue/group_sets.csv` lists each set: its name, kind, vintage, source and where its
 members are. A set's members are every authority of the region in one group named as the set
-(`authorities.csv`: London), a column of the authorities file (`authorities.csv:column`) or a CSV of its own with columns `group,authority` (any code or name of the authority; optional
+(`authorities.csv`: London), a column of the authorities file (`authorities.csv:column`) or a CSV
+of its own with columns `group,authority` (any code or name of the authority; optional
 `position`, `closeness`, `distance`, `source`). `LIIA_GROUP_SETS` names a further group_sets.csv
 (an operator's, with its own member files beside it) whose sets are added to the catalogue's.
 

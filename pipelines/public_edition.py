@@ -184,21 +184,10 @@ def _changed_refs(con, quarter: Quarter, then: str | None, now: str | None) -> s
     if then is None or now is None:
         return None
     rows = con.execute(
-        """SELECT ref FROM (
-            SELECT ref, value, status FROM return_values
-            WHERE quarter = $q AND submission_id = $then
-            EXCEPT
-            SELECT ref, value, status FROM return_values
-            WHERE quarter = $q AND submission_id = $now
-        )
-        UNION
-        SELECT ref FROM (
-            SELECT ref, value, status FROM return_values
-            WHERE quarter = $q AND submission_id = $now
-            EXCEPT
-            SELECT ref, value, status FROM return_values
-            WHERE quarter = $q AND submission_id = $then
-        )""",
+        """SELECT ref FROM return_values
+        WHERE quarter = $q AND submission_id IN ($then, $now)
+        GROUP BY ref
+        HAVING count(DISTINCT submission_id) < 2 OR count(DISTINCT (value, status)) > 1""",
         {"q": quarter.key, "then": then, "now": now},
     ).fetchall()
     return {ref for (ref,) in rows}
