@@ -9,16 +9,9 @@ import sys
 import time
 from pathlib import Path
 
-from pipelines.quarters import QuarterError, parse_quarter
+from pipelines.quarters import parse_quarter, quarter_argument
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-
-
-def quarter_argument(text: str):
-    try:
-        return parse_quarter(text)
-    except QuarterError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def cmd_template(args) -> int:

@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from pipelines.cli import quarter_argument
+from pipelines.quarters import quarter_argument
 
 
 def cmd_forget(args) -> int:

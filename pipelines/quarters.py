@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -73,6 +74,14 @@ def parse_quarter(text: object) -> Quarter:
     raise QuarterError(
         f"'{s}' is not a quarter we can read; write it as financial year and quarter, e.g. 2026-27 Q2"
     )
+
+
+def quarter_argument(text: str) -> Quarter:
+    """A quarter on the command line (`--quarter 2026-27-Q2`), or argparse's usage error."""
+    try:
+        return parse_quarter(text)
+    except QuarterError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def quarter_containing(day: date) -> Quarter:
