@@ -48,11 +48,11 @@ def _materialize(quarter_key: str, selection=None):
     """One quarter's run, recorded in the instance in DAGSTER_HOME, as `liia run` makes it."""
     import dagster as dg
 
+    from pipelines.collection.quarters import parse_quarter
     from pipelines.definitions import all_assets
     from pipelines.defs.instance import project_instance
     from pipelines.defs.partitions import open_quarters
     from pipelines.defs.resources import default_resources
-    from pipelines.quarters import parse_quarter
 
     instance = project_instance()
     quarter = parse_quarter(quarter_key)
@@ -79,8 +79,8 @@ def measure_quarter_end_to_end(work: Path) -> dict:
     from openpyxl import load_workbook
 
     from pipelines.defs.resources import environment_for
-    from pipelines.inbox import look_at_inbox
-    from pipelines.ledger import answered as answered_files
+    from pipelines.receive.inbox import look_at_inbox
+    from pipelines.receive.ledger import answered as answered_files
 
     inbox = work / "inbox"
     shutil.copytree(SAMPLE / QUARTER, inbox / QUARTER)
@@ -123,14 +123,14 @@ def measure_workbooks(work: Path) -> dict:
     feedback workbooks, as the assets write them: median of 3, after one run to load the quarter."""
     import duckdb
 
-    from pipelines.catalogue import load_authorities, load_catalogue
+    from pipelines.collection.catalogue import load_authorities, load_catalogue
+    from pipelines.collection.quarters import parse_quarter
     from pipelines.defs.resources import environment_for
-    from pipelines.feedback import feedback_path, feedback_rows, write_feedback
-    from pipelines.figures import public_figures, quarter_figures
-    from pipelines.public_edition import releases_of
-    from pipelines.quarters import parse_quarter
-    from pipelines.release import ReleaseSettings, release_facts
-    from pipelines.workbooks import in_parallel, write_quarter_workbooks
+    from pipelines.release.public_edition import releases_of
+    from pipelines.release.timing import ReleaseSettings, release_facts
+    from pipelines.validate.feedback import feedback_path, feedback_rows, write_feedback
+    from pipelines.write.figures import public_figures, quarter_figures
+    from pipelines.write.workbooks import in_parallel, write_quarter_workbooks
 
     inbox = work / "inbox"
     shutil.copytree(SAMPLE / QUARTER, inbox / QUARTER)
@@ -180,10 +180,10 @@ def measure_receiving_and_validation(work: Path, folder: Path = SAMPLE / QUARTER
     import pandas as pd
     from python_calamine import CalamineWorkbook
 
-    from pipelines.catalogue import load_authorities, load_catalogue
-    from pipelines.quarters import parse_quarter
-    from pipelines.settlement import settle_quarter
-    from pipelines.submissions import receive_quarter
+    from pipelines.collection.catalogue import load_authorities, load_catalogue
+    from pipelines.collection.quarters import parse_quarter
+    from pipelines.receive.submissions import receive_quarter
+    from pipelines.validate.settlement import settle_quarter
 
     files = sorted(folder.glob("*.xlsx"))
     quarter = parse_quarter(folder.name)
@@ -266,11 +266,11 @@ def measure_national_backfill(work: Path) -> dict:
     import duckdb
     import pandas as pd
 
-    from pipelines.catalogue import load_authorities, load_catalogue
-    from pipelines.quarters import parse_quarter, quarter_range
-    from pipelines.settlement import current_values, settle_quarter
-    from pipelines.submissions import receive_quarter
-    from pipelines.warehouse import load_quarter, publish
+    from pipelines.collection.catalogue import load_authorities, load_catalogue
+    from pipelines.collection.quarters import parse_quarter, quarter_range
+    from pipelines.receive.submissions import receive_quarter
+    from pipelines.validate.settlement import current_values, settle_quarter
+    from pipelines.warehouse.database import load_quarter, publish
 
     authorities_csv, returns = national_inputs()
     os.environ["LIIA_AUTHORITIES"] = str(authorities_csv)
@@ -324,8 +324,8 @@ def measure_national_quarter_stage(work: Path) -> dict:
 def measure_corpus_reading(work: Path) -> dict:
     """Every file of the bad-input corpus read as returns are read (a bounded worker each): the
     largest peak memory of reading one file, and the slowest file."""
-    from pipelines.reader import read_workbooks
-    from pipelines.returns import WANTED_SHEETS
+    from pipelines.receive.reader import read_workbooks
+    from pipelines.receive.returns import WANTED_SHEETS
     from scripts.bad_input_corpus import CACHE, SUBSET, corpus_files
 
     folder = CACHE if CACHE.exists() else SUBSET
@@ -356,7 +356,7 @@ def measure_feedback_with_the_daemon(work: Path) -> dict:
     for resubmissions (median of 3)."""
     from openpyxl import load_workbook
 
-    from pipelines.service import install, read_environment_file
+    from pipelines.service.install import install, read_environment_file
 
     install(work / "root", work / "inbox")
     env = {

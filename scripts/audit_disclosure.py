@@ -22,17 +22,17 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.catalogue import load_authorities, load_catalogue
+from pipelines.collection.catalogue import load_authorities, load_catalogue
+from pipelines.collection.quarters import parse_quarter
 from pipelines.defs.resources import environment_for
-from pipelines.disclosure import Suppression, exact_audit
-from pipelines.disclosure_audit import PROTECTION_MARGIN
-from pipelines.public_edition import (
+from pipelines.release.audit import PROTECTION_MARGIN
+from pipelines.release.disclosure import Suppression, exact_audit
+from pipelines.release.public_edition import (
     earlier_releases,
     quarter_inputs,
     released_quarters,
     stored_suppression,
 )
-from pipelines.quarters import parse_quarter
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         Path(env["DAGSTER_HOME"]).mkdir()
         started = time.perf_counter()
         run = subprocess.run(
-            [sys.executable, "-m", "pipelines.cli", "run", "--all"],
+            [sys.executable, "-m", "pipelines.service.cli", "run", "--all"],
             env=env,
             capture_output=True,
             text=True,

@@ -8,7 +8,7 @@ every format LibreOffice saves it in, each checked by `liia validate`.
 `build` needs the package registry (PyPI) for the source distributions, LibreOffice (`soffice`)
 for the formats, and the dev dependencies (xlwt, msoffcrypto-tool) for the legacy and encrypted
 files; it writes benchmarks/.cache/corpus/ (not committed). `subset` copies a few MB of it to
-tests/corpus/, which the test suite runs (tests/test_corpus.py). `run` defaults to the full corpus
+tests/corpus/, which the test suite runs (tests/receive/test_corpus.py). `run` defaults to the full corpus
 when it has been built, else the committed subset.
 """
 
@@ -243,7 +243,7 @@ def flipped(data: bytes, seed: int) -> bytes:
 def fuzzed_legacy(corpus: Path, out: Path) -> int:
     """Byte-flipped variants of legacy workbooks: every one that crashes the reader, exhausts its
     memory or its time, and a few that do not."""
-    from pipelines.reader import read_workbooks
+    from pipelines.receive.reader import read_workbooks
 
     out.mkdir(parents=True, exist_ok=True)
     kept = 0
@@ -461,7 +461,7 @@ def corpus_files(folders: list[Path]) -> list[Path]:
 
 def validate(path: Path) -> tuple[int, str, float]:
     """`liia validate FILE` in this process: (exit code, what it printed, seconds)."""
-    from pipelines.cli import main
+    from pipelines.service.cli import main
 
     printed = io.StringIO()
     started = time.perf_counter()
@@ -480,8 +480,8 @@ def outcome(output: str) -> str:
 
 
 def run(folders: list[Path]) -> dict:
-    from pipelines.reader import read_workbooks
-    from pipelines.returns import WANTED_SHEETS
+    from pipelines.receive.reader import read_workbooks
+    from pipelines.receive.returns import WANTED_SHEETS
 
     files = corpus_files(folders)
     validate(BASE_RETURN)  # imports and the reader's start, untimed

@@ -1,6 +1,6 @@
 """Writes the neighbour group sets of the catalogue from the project's copy of DfE's files:
 `schemas/catalogue/groups/dfe_neighbours.csv` (DfE's neighbours that are in London) and
-`london_neighbours.csv` (topped up from the London model; see pipelines/neighbours.py).
+`london_neighbours.csv` (topped up from the London model; see pipelines/benchmark/neighbours.py).
 
 Run `uv run python scripts/make_neighbours.py` after DfE publishes new neighbours or the model
 changes; a test checks the files are what this script writes.
@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipelines.catalogue import CATALOGUE_DIR, load_authorities
-from pipelines.neighbours import (
+from pipelines.benchmark.neighbours import (
     context_measures,
     dfe_london_neighbours,
     london_neighbours,
     model_distances,
     read_dfe_neighbours,
 )
+from pipelines.collection.catalogue import CATALOGUE_DIR, load_authorities
 
 REFERENCE = Path(__file__).resolve().parent.parent / "reference" / "dfe"
 NEIGHBOURS_FILE = REFERENCE / "statistical_neighbours_may_2025.xlsx"

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from pipelines.catalogue import Catalogue, load_authorities, load_catalogue
-from pipelines.quarters import Quarter, parse_quarter, quarter_range
-from pipelines.template import write_template
+from pipelines.collection.catalogue import Catalogue, load_authorities, load_catalogue
+from pipelines.collection.quarters import Quarter, parse_quarter, quarter_range
+from pipelines.write.template import write_template
 
 FIRST, LAST = Quarter(2024, 1), Quarter(2026, 2)
 JOINT_WORKFORCE = ("KUT", "RUT")

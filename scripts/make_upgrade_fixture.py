@@ -65,7 +65,10 @@ def main(argv: list[str] | None = None) -> int:
         }
         (deployment / "dagster_home").mkdir(parents=True)
         subprocess.run(
-            [sys.executable, "-m", "pipelines.cli", "run", "--all"], cwd=code, env=env, check=True
+            [sys.executable, "-m", "pipelines.service.cli", "run", "--all"],
+            cwd=code,
+            env=env,
+            check=True,
         )
         out = fixture_folder(args.commit)
         out.mkdir(parents=True, exist_ok=True)

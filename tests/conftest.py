@@ -13,8 +13,8 @@ import duckdb
 import pytest
 from dagster_duckdb import DuckDBResource
 
+from pipelines.collection.quarters import parse_quarter
 from pipelines.defs.resources import LiiaPaths, QuarterStore
-from pipelines.quarters import parse_quarter
 from scripts.make_sample_returns import MANIFEST
 from scripts.make_sample_returns import main as make_sample_returns
 
@@ -68,7 +68,7 @@ def free_port() -> int:
 def liia(*args, env: dict, timeout: float = 120) -> subprocess.CompletedProcess:
     """The `liia` command in its own process, as typed on a server."""
     return subprocess.run(
-        [sys.executable, "-m", "pipelines.cli", *args],
+        [sys.executable, "-m", "pipelines.service.cli", *args],
         capture_output=True,
         text=True,
         cwd=PROJECT,

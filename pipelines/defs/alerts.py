@@ -6,7 +6,10 @@ from datetime import UTC, datetime
 import dagster as dg
 from dagster._core.storage.tags import PARTITION_NAME_TAG, WILL_RETRY_TAG
 
-from pipelines.alerts import (
+from pipelines.defs.jobs import quarter_job
+from pipelines.defs.runs import failure_of, local_time, retry_plan
+from pipelines.release.timing import RELEASE_TAG
+from pipelines.write.alerts import (
     AlertSettings,
     check_alert,
     deadline_summary,
@@ -14,9 +17,6 @@ from pipelines.alerts import (
     recovered_alert,
     send,
 )
-from pipelines.defs.jobs import quarter_job
-from pipelines.defs.runs import failure_of, local_time, retry_plan
-from pipelines.release import RELEASE_TAG
 
 COMPLETENESS_CHECK = "all_authorities_returned"
 

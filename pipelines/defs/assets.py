@@ -13,26 +13,23 @@ import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
-from pipelines import staging
-from pipelines.catalogue import THEMES, load_authorities, load_catalogue
+from pipelines.benchmark.groups import load_group_sets
+from pipelines.benchmark.published import latest_published_file, loaded_file
+from pipelines.collection.catalogue import THEMES, load_authorities, load_catalogue
+from pipelines.collection.quarters import Quarter, parse_quarter
 from pipelines.defs.instance import mark_run_process
 from pipelines.defs.partitions import quarter_partitions
 from pipelines.defs.resources import LiiaPaths, ledger_path, working_db
-from pipelines.download_page import write_download_pages
-from pipelines.feedback import feedback_path, feedback_rows, write_feedback
-from pipelines.figures import public_figures, quarter_figures
-from pipelines.groups import load_group_sets
-from pipelines.ledger import clear_waiting, record_answered, record_waiting, waiting
-from pipelines.public_edition import (
+from pipelines.receive.ledger import clear_waiting, record_answered, record_waiting, waiting
+from pipelines.receive.submissions import receive_quarter
+from pipelines.release.public_edition import (
     make_release,
     public_csv_rows,
     release_summary,
     releases_of,
     write_public_csv,
 )
-from pipelines.published import latest_published_file, loaded_file
-from pipelines.quarters import Quarter, parse_quarter
-from pipelines.release import (
+from pipelines.release.timing import (
     RELEASE_TAG,
     ReleaseSettings,
     RevisionRhythm,
@@ -40,7 +37,8 @@ from pipelines.release import (
     run_moment,
     waiting_text,
 )
-from pipelines.settlement import (
+from pipelines.validate.feedback import feedback_path, feedback_rows, write_feedback
+from pipelines.validate.settlement import (
     NOT_USED,
     authority_summary,
     completeness_text,
@@ -48,8 +46,7 @@ from pipelines.settlement import (
     settle_quarter,
     structural_problems,
 )
-from pipelines.submissions import receive_quarter
-from pipelines.warehouse import (
+from pipelines.warehouse.database import (
     ANALYST_STORAGE_VERSION,
     build_copy,
     export_every_published_row,
@@ -58,9 +55,12 @@ from pipelines.warehouse import (
     put_copy_in_place,
     reconcile_quarter,
 )
-from pipelines.warehouse_exports import export_editions
-from pipelines.warehouse_model import forget_build, record_build
-from pipelines.workbooks import (
+from pipelines.warehouse.model import forget_build, record_build
+from pipelines.write import staging
+from pipelines.write.download_page import write_download_pages
+from pipelines.write.exports import export_editions
+from pipelines.write.figures import public_figures, quarter_figures
+from pipelines.write.workbooks import (
     PUBLIC,
     WriteFailure,
     in_parallel,

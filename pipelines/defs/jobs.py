@@ -13,7 +13,7 @@ quarter_job = dg.define_asset_job(
     op_retry_policy=dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL),
     # A run still going after an hour (a quarter takes seconds) is stopped by run monitoring,
     # and so retried, instead of holding the queue for ever. A retry runs every step again: a
-    # run's outputs are staged under its own id (pipelines/staging.py) until its last step.
+    # run's outputs are staged under its own id (pipelines/write/staging.py) until its last step.
     tags={"dagster/max_runtime": 3600, "dagster/retry_strategy": "ALL_STEPS"},
     config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
     description="Receive, validate and load a quarter's returns, then its benchmarks, warehouse "

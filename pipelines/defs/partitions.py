@@ -8,7 +8,7 @@ from collections.abc import Iterable
 
 import dagster as dg
 
-from pipelines.quarters import Quarter
+from pipelines.collection.quarters import Quarter
 
 quarter_partitions = dg.DynamicPartitionsDefinition(name="quarters")
 

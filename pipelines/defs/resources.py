@@ -11,9 +11,9 @@ from pathlib import Path
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from pipelines.layout import partial_path
-from pipelines.migrations import pending, upgrade, version
-from pipelines.quarters import parse_quarter
+from pipelines.collection.quarters import parse_quarter
+from pipelines.warehouse.migrations import pending, upgrade, version
+from pipelines.write.layout import partial_path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 WAREHOUSE = PROJECT_ROOT / "warehouse"
@@ -93,7 +93,7 @@ def writer_lock(database: Path, wait: float = LOCK_WAIT_SECONDS):
 @contextmanager
 def working_db(duckdb: DuckDBResource):
     """A connection to the pipeline's own database, under the writer lock, upgraded first if an
-    earlier version made it (pipelines.migrations)."""
+    earlier version made it (pipelines.warehouse.migrations)."""
     with writer_lock(Path(duckdb.database)), duckdb.get_connection() as con:
         upgrade(con, ledger_path(duckdb))
         yield con

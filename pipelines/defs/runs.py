@@ -16,8 +16,8 @@ import dagster as dg
 from dagster._core.storage.dagster_run import DagsterRunStatus, RunRecord, RunsFilter
 from dagster._core.storage.tags import AUTO_RETRY_RUN_ID_TAG, PARTITION_NAME_TAG, WILL_RETRY_TAG
 
-from pipelines.alerts import plain_reason
-from pipelines.release import AS_OF_TAG, LONDON, RELEASE_TAG
+from pipelines.release.timing import AS_OF_TAG, LONDON, RELEASE_TAG
+from pipelines.write.alerts import plain_reason
 
 INBOX_TAG = "liia/inbox"  # the waiting files a run was asked for (a hash of their SHA-256s)
 ATTEMPT_TAG = "liia/attempt"  # how many times the sensor has asked again for the quarter

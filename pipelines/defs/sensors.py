@@ -7,15 +7,15 @@ from pathlib import Path
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from pipelines.alerts import AlertSettings, folders_alert, folders_back_alert, send
+from pipelines.collection.quarters import parse_quarter
 from pipelines.defs.instance import release_abandoned_runs
 from pipelines.defs.jobs import quarter_job
 from pipelines.defs.partitions import new_quarters, quarter_partitions
 from pipelines.defs.resources import LiiaPaths, ledger_path, upgraded
 from pipelines.defs.runs import INBOX_TAG, failed_quarters, failure_of, latest_run_of, retry_plan
-from pipelines.inbox import look_at_inbox
-from pipelines.ledger import answered
-from pipelines.quarters import parse_quarter
+from pipelines.receive.inbox import look_at_inbox
+from pipelines.receive.ledger import answered
+from pipelines.write.alerts import AlertSettings, folders_alert, folders_back_alert, send
 
 
 @dg.sensor(

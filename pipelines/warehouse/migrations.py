@@ -1,0 +1,217 @@
+"""Upgrades of the pipeline's own database, one small ordered step at a time.
+
+A deployment made by an earlier version is carried forward by the first command or run that opens
+its working database after an upgrade: `create_schema` adds the tables and columns that are new,
+then each migration not yet applied runs in its own transaction and is recorded in
+`schema_migrations` (version, what it did, when). A new database starts at the latest version. A
+migration is written once and never changed: the next change to the tables is the next migration.
+
+The ledger of answered files (pipelines.receive.ledger) is rebuilt from the database where it is missing:
+a deployment made before the ledger existed has answered every file its database holds, and
+re-running all of them would queue every quarter at once."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from pipelines.collection.quarters import parse_quarter
+from pipelines.receive.ledger import record_answered
+from pipelines.warehouse.database import create_schema, create_views
+from pipelines.warehouse.model import RELEASE_STATE_SQL
+from pipelines.warehouse.tables import TABLE_BY_NAME
+
+VERSIONS_TABLE = "schema_migrations"
+progress = logging.getLogger("liia.progress")
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    says: str  # what it does, as the operator reads it
+    apply: Callable[[duckdb.DuckDBPyConnection], None]
+
+
+def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    return [
+        r[0]
+        for r in con.execute(
+            """SELECT column_name FROM information_schema.columns
+            WHERE table_name = ? AND table_schema = 'main' AND table_catalog = current_database()
+            ORDER BY ordinal_position""",
+            [table],
+        ).fetchall()
+    ]
+
+
+def columns_in_dictionary_order(con: duckdb.DuckDBPyConnection) -> None:
+    """Version 1. An earlier version added each new column at the end of its table, while loads
+    placed values by position, so a value could land in its neighbour's column (the upgrade from
+    1 December 2026 failed converting `lower_is_better` into `polarity`). Each table whose columns
+    are out of the dictionary's order is rebuilt in that order, every row and column kept (a column
+    the dictionary no longer has stays, at the end)."""
+    for name, table in TABLE_BY_NAME.items():
+        have = _columns(con, name)
+        defined = [c for c, _, _ in table.columns]
+        wanted = [c for c in defined if c in have] + [c for c in have if c not in defined]
+        if not have or have == wanted:
+            continue
+        listed = ", ".join(wanted)
+        con.execute(f"CREATE TABLE {name}__ordered AS SELECT {listed} FROM {name}")
+        con.execute(f"DROP TABLE {name}")
+        con.execute(f"ALTER TABLE {name}__ordered RENAME TO {name}")
+
+
+def suppression_kinds_restricted(con: duckdb.DuckDBPyConnection) -> None:
+    """Version 2. The kind of each suppression (primary or complementary) moves from
+    `public_benchmarks`, which the publishable exports hold whole, to the restricted
+    `suppressions`: knowing which hidden figures are complements narrows them."""
+    if "suppression" not in _columns(con, "public_benchmarks"):
+        return
+    con.execute(
+        """INSERT INTO suppressions BY NAME
+        SELECT DISTINCT quarter, release, indicator_id, reporting_unit, suppression AS kind
+        FROM public_benchmarks AS p
+        WHERE suppression IS NOT NULL
+          AND NOT EXISTS (
+              SELECT 1 FROM suppressions AS s
+              WHERE s.quarter = p.quarter AND s.release = p.release
+                AND s.indicator_id = p.indicator_id AND s.reporting_unit = p.reporting_unit)"""
+    )
+    con.execute("ALTER TABLE public_benchmarks DROP COLUMN suppression")
+    # a suppressed figure is c and nothing else, in the releases already stored too
+    con.execute(
+        """UPDATE public_benchmarks SET status = NULL, low_reliability = NULL
+        WHERE list_contains(string_split(suppressed_columns, ','), 'value')"""
+    )
+
+
+def release_state_on_every_row(con: duckdb.DuckDBPyConnection) -> None:
+    """Version 3. Every row of the quarterly tables says whether its quarter is released, and in
+    which release (the columns are new: filled here for the quarters already loaded)."""
+    con.execute(RELEASE_STATE_SQL)
+
+
+MIGRATIONS = (
+    Migration(1, "columns put in the dictionary's order", columns_in_dictionary_order),
+    Migration(
+        2,
+        "kinds of suppression moved from public_benchmarks to the restricted suppressions",
+        suppression_kinds_restricted,
+    ),
+    Migration(
+        3,
+        "every row of the quarterly tables says whether its quarter is released",
+        release_state_on_every_row,
+    ),
+)
+LATEST = MIGRATIONS[-1].version
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    return bool(_columns(con, name))
+
+
+def version(con: duckdb.DuckDBPyConnection) -> int | None:
+    """The database's version: None for a database with none of the pipeline's tables yet, 0 for
+    one made before versions were recorded."""
+    if _has_table(con, VERSIONS_TABLE):
+        ((found,),) = con.execute(
+            f"SELECT coalesce(max(version), 0) FROM {VERSIONS_TABLE}"
+        ).fetchall()
+        return int(found)
+    return 0 if _has_table(con, "submissions") else None
+
+
+def pending(con: duckdb.DuckDBPyConnection) -> list[Migration]:
+    found = version(con)
+    return [m for m in MIGRATIONS if found is not None and m.version > found]
+
+
+def _record(con: duckdb.DuckDBPyConnection, migration: Migration) -> None:
+    con.execute(
+        f"""CREATE TABLE IF NOT EXISTS {VERSIONS_TABLE} (
+            version INTEGER PRIMARY KEY, says VARCHAR, applied_at TIMESTAMPTZ)"""
+    )
+    con.execute(
+        f"INSERT INTO {VERSIONS_TABLE} VALUES (?, ?, now())", [migration.version, migration.says]
+    )
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Bring the database to the latest version: a line for each migration applied (none for a
+    database already there, or a new one, which starts at the latest version)."""
+    found = version(con)
+    todo = pending(con)
+    if found is not None and not todo:
+        return []
+    con.execute("BEGIN TRANSACTION")
+    try:
+        create_schema(con)
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    if found is None:  # a new database: nothing to carry forward
+        con.execute("BEGIN TRANSACTION")
+        for migration in MIGRATIONS:
+            _record(con, migration)
+        con.execute("COMMIT")
+        return []
+    lines = []
+    for migration in todo:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            migration.apply(con)
+            _record(con, migration)
+            con.execute("COMMIT")
+        except Exception as error:
+            con.execute("ROLLBACK")
+            raise RuntimeError(
+                f"Upgrading the pipeline's database to version {migration.version} "
+                f"({migration.says}) failed: {error}. Nothing of that step was kept; the "
+                f"database is at version {version(con)}. Restore the backup taken before the "
+                "upgrade, or report this with the error."
+            ) from error
+        lines.append(f"version {migration.version}: {migration.says}")
+    create_views(con)  # over the tables as migrated
+    return lines
+
+
+def ledger_from_database(con: duckdb.DuckDBPyConnection, ledger: Path) -> int:
+    """Where the ledger is missing, every file the database holds was answered by the deployment
+    that loaded it: record them (by quarter), so the upgrade queues no run for them. How many."""
+    if ledger.exists() or not _has_table(con, "submissions"):
+        return 0
+    rows = con.execute(
+        "SELECT quarter, list(DISTINCT sha256) FROM submissions GROUP BY quarter ORDER BY quarter"
+    ).fetchall()
+    return sum(
+        record_answered(ledger, parse_quarter(q), shas, "answered before the upgrade")
+        for q, shas in rows
+    )
+
+
+def upgrade(con: duckdb.DuckDBPyConnection, ledger: Path) -> list[str]:
+    """Everything an upgrade carries forward, as one line each the operator reads."""
+    before = version(con)
+    lines = migrate(con)
+    said = []
+    if lines:
+        said.append(
+            f"Upgraded the pipeline's database from version {before} to {LATEST}: "
+            + "; ".join(lines)
+        )
+    answered = ledger_from_database(con, ledger)
+    if answered:
+        said.append(
+            f"Ledger of answered files rebuilt from the database: {answered} files already "
+            "answered, none of them run again"
+        )
+    for line in said:
+        progress.info(line)
+    return said

@@ -1,0 +1,495 @@
+"""An authority's pack for a quarter: itself against London on every indicator of the four
+themes, the figures LIIA will ask it to explain, and every authority's figures by theme."""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from pipelines.collection.catalogue import THEME_TITLES, THEMES, Authorities, Catalogue
+from pipelines.write.charts import (
+    AXIS_RULE,
+    BAR_PX,
+    bar_chart,
+    chart_rows,
+    line_chart,
+    own_row,
+    page_break_before,
+)
+from pipelines.write.comparator_sheets import england_sheet, neighbours_sheet, rug_sheet
+from pipelines.write.figures import (
+    QuarterFigures,
+    as_figure,
+    chart_label,
+    format_value,
+    is_missing,
+    is_neutral,
+    is_total,
+    shown_text,
+)
+from pipelines.write.layout import (
+    BAND_FILLS,
+    BLUE,
+    DARK,
+    POSITION_FILLS,
+    RED,
+    RESTRICTED,
+    SYMBOL_LEGEND,
+    UNIT_WORDS,
+    Book,
+    band_text,
+)
+
+
+@dataclass(frozen=True)
+class _PackInputs:
+    """What every pack of a quarter shares, worked out once."""
+
+    figures: QuarterFigures
+    indicators: list  # catalogue rows, as named tuples
+    by_theme: dict[str, list]
+    order: list[tuple[str, str]]  # (code, name) by name
+    rows: dict[str, dict[str, dict]]  # authority -> indicator id -> benchmarks row
+    quarters: list[str]  # the quarters of the trends, oldest first, this one last
+    # (authority or London or median, indicator id) -> figure in each of `quarters`
+    history: dict[tuple[str, str], list]
+
+
+LONDON, MEDIAN = "London", "median authority"
+
+
+def pack_inputs(figures: QuarterFigures, authorities: Authorities, catalogue: Catalogue):
+    indicators = list(catalogue.indicators.itertuples())
+    rows: dict[str, dict[str, dict]] = {}
+    for r in figures.current.to_dict("records"):
+        rows.setdefault(r["authority"], {})[r["indicator_id"]] = r
+    quarters = sorted(figures.benchmarks["quarter"].unique())
+    history: dict[tuple[str, str], list] = {}
+    b = figures.benchmarks
+    for who, column, frame in (
+        (None, "value", b),
+        (LONDON, "london_value", b.drop_duplicates(["quarter", "indicator_id"])),
+        (MEDIAN, "london_median", b.drop_duplicates(["quarter", "indicator_id"])),
+    ):
+        keys = ["authority", "indicator_id"] if who is None else ["indicator_id"]
+        numbers = pd.to_numeric(frame[column], errors="coerce")  # a symbol is no figure
+        wide = numbers.groupby([frame[k] for k in keys] + [frame["quarter"]]).first().unstack()
+        wide = wide.reindex(columns=quarters).astype(object)
+        wide = wide.where(wide.notna(), None)
+        for key, values in zip(wide.index, wide.to_numpy().tolist(), strict=True):
+            history[key if who is None else (who, key)] = values
+    return _PackInputs(
+        figures,
+        indicators,
+        {t: [i for i in indicators if i.theme == t] for t in THEME_TITLES},
+        sorted(((c, authorities.name(c)) for c in authorities.codes), key=lambda x: x[1]),
+        rows,
+        quarters,
+        history,
+    )
+
+
+# --- which figures a practice leader looks at first (pure, tested without a workbook) ---------
+
+CONCERN, STRENGTH, UNUSUAL = "Concern", "Strength", "Unusual"
+# the flags of benchmarks.top_bottom_20, as the three parts of "To explain"
+PARTS = {
+    "bottom 20%": f"{CONCERN}: London's worse fifth",
+    "top 20%": f"{STRENGTH}: London's better fifth",
+    "highest 20%": f"{UNUSUAL}: London's highest fifth (neutral)",
+    "lowest 20%": f"{UNUSUAL}: London's lowest fifth (neutral)",
+}
+
+
+def standing(b: dict) -> float | None:
+    """Where a ranked figure stands in London: 0 the best, 1 the worst; None if not ranked."""
+    if is_missing(b["rank"]) or is_missing(b["n_reporting"]):
+        return None
+    return (float(b["rank"]) - 1) / max(float(b["n_reporting"]) - 1, 1)
+
+
+def headlines(mine: dict[str, dict], indicators: list, n: int = 3) -> tuple[list, list]:
+    """An authority's `n` biggest concerns (its worst-standing ranked figures, worst first) and
+    strengths (its best, best first). Totals and neutral indicators are never either."""
+    ranked = [
+        i
+        for i in indicators
+        if not is_total(i) and not is_neutral(i) and standing(mine[i.id]) is not None
+    ]
+    worst = sorted(ranked, key=lambda i: (-standing(mine[i.id]), i.id))
+    concerns = worst[:n]
+    strengths = [i for i in reversed(worst) if i not in concerns][:n]
+    return concerns, strengths
+
+
+def to_explain(mine: dict[str, dict], indicators: list) -> list[tuple[str, object]]:
+    """(part, indicator) of every flagged figure: concerns worst first, strengths best first,
+    then the neutral extremes."""
+    flagged = [
+        (PARTS[mine[i.id]["top_bottom_20"]], i)
+        for i in indicators
+        if shown_text(mine[i.id]["top_bottom_20"]) in PARTS
+    ]
+
+    def key(pair):
+        part, ind = pair
+        s = standing(mine[ind.id])
+        order = [CONCERN, STRENGTH, UNUSUAL].index(part.split(":")[0])
+        return (order, -(s or 0) if order == 0 else (s or 0), ind.id)
+
+    return sorted(flagged, key=key)
+
+
+def _fifth(b: dict) -> str:
+    flag = shown_text(b["top_bottom_20"])
+    return {"bottom 20%": "worse fifth", "top 20%": "better fifth"}.get(flag, "no")
+
+
+# --- the pack -----------------------------------------------------------------------------------
+
+KEY = [
+    "Rank: 1 is the best in London, counting which way is better for the indicator (for a cost "
+    "or an overspend lower is better, for timeliness higher); equal values share a rank.",
+    "Band: A for London's best quarter of authorities, then B and C, to D for the worst quarter; "
+    "the fill runs from green (A) to orange (D), and the letter is always written beside it.",
+    "Better and worse fifth: the 20% of authorities with the best and the worst figures. LIIA "
+    "asks about your figures in either (sheet To explain).",
+    "Neutral indicators (neither higher nor lower is better) are not ranked or banded: they are "
+    "placed from the lowest quarter of London to the highest, in greys.",
+    "Totals that grow with an authority's size (a £m variance, a net change in staff) are "
+    "compared with the median authority, never with London's total, and are not ranked.",
+    "Previous and Change: on the quarter before, in the indicator's unit, and a change of a "
+    "percentage in percentage points (pp); for a year-to-date figure, on the same quarter a year "
+    "earlier, as it grows through the year.",
+    "Last eight quarters: your figure in each, oldest first, drawn as a small line; the sheet "
+    "Trends draws every indicator against London and the median authority.",
+    "[questioned]: your feedback asked you to confirm a value behind the figure (far from your "
+    "previous quarter or from London's other authorities); it is used as returned until you "
+    "confirm or correct it.",
+]
+
+
+def _names(indicators) -> str:
+    names = [i.name for i in indicators]
+    if len(names) <= 1:
+        return "".join(names) or "none"
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _rank_text(b, ind) -> str:
+    if is_total(ind) or is_neutral(ind) or is_missing(b["rank"]):
+        return ""
+    return f"{int(b['rank'])} of {int(b['n_reporting'])}"
+
+
+def _quarter_labels(quarters: list[str]) -> list[str]:
+    return [q.replace("-Q", " Q") for q in quarters]
+
+
+def _compared(ind) -> tuple[str, str]:
+    """The benchmarks fields a figure's previous value and change come from: the quarter before,
+    or for a year-to-date figure the same quarter a year earlier."""
+    if ind.year_to_date:
+        return "year_earlier_value", "change_on_year"
+    return "previous_value", "change_on_quarter"
+
+
+def _figure_row(s, r, c, b, ind, shared, code, extra=()) -> None:
+    """From column `c` of row `r`: indicator, value, previous, change, rank, band, London, a
+    line of the last eight quarters, the `extra` texts, then the eight quarters it draws."""
+    questioned = shared.figures.is_questioned(code, ind)
+    s.text(r, c, ind.name + (" [questioned]" if questioned else ""), wrap=True)
+    s.number(r, c + 1, b["value"] if not is_missing(b["value"]) else b["symbol"], ind.unit)
+    before, change = _compared(ind)
+    s.number(r, c + 2, b[before], ind.unit)
+    s.change(r, c + 3, b[change], ind.unit)
+    rank = _rank_text(b, ind) or ("by value" if is_neutral(ind) else "")
+    s.text(r, c + 4, rank, align="center")
+    band = shown_text(b["quartile_band"])
+    fill = BAND_FILLS.get(band) or POSITION_FILLS.get(band)
+    s.text(r, c + 5, band_text(band), align="center", **({"bg_color": fill} if fill else {}))
+    s.number(r, c + 6, b["london_median"] if is_total(ind) else b["london_value"], ind.unit)
+    spark = c + 7
+    for k, text in enumerate(extra, start=spark + 1):
+        s.text(r, k, text, wrap=True)
+    first = spark + 1 + len(extra)
+    trend = shared.history.get((code, ind.id), [])
+    for k, value in enumerate(trend):
+        s.number(r, first + k, value, ind.unit)
+    if any(v is not None for v in trend):
+        s.sparkline(r, spark, first, first + len(trend) - 1)
+    s.width(spark, 18)
+
+
+def _figure_columns(shared, extra=()) -> list[str]:
+    return [
+        "Indicator",
+        "Your value",
+        "Previous",
+        "Change",
+        "Rank in London",
+        "Band",
+        "London (for totals, median authority)",
+        "Last eight quarters",
+        *extra,
+        *_quarter_labels(shared.quarters),
+    ]
+
+
+def write_pack(
+    path: Path, shared: _PackInputs, code: str, name: str, copy_to: Path | None = None
+) -> Path:
+    """One authority against London, for a practice leader's minute: first its three biggest
+    concerns and strengths with the trend of each and a key; then the figures LIIA will ask it
+    to explain (concerns, strengths, unusual), every indicator, the authority beside its London
+    neighbours, in England's picture (DfE's published figures) and in the rug of every
+    authority, its trends against London, and a sheet per theme with every authority's
+    figures."""
+    figures = shared.figures
+    mine = shared.rows[code]
+    concerns, strengths = headlines(mine, shared.indicators)
+    book = Book(path)
+    s = book.sheet(
+        "Summary", f"{name} against London, {figures.quarter.label}", RESTRICTED, one_page=True
+    )
+    s.produced()
+    s.prose(
+        f"Your biggest concerns: {_names(concerns)}. Your biggest strengths: {_names(strengths)}.",
+        150,
+        bold=True,
+    )
+    top = s.row + 1
+    fifth = "In London's worse or better fifth"
+    columns = ["Concern or strength", *_figure_columns(shared, [fifth])]
+    r = top
+    for part, chosen in ((CONCERN, concerns), (STRENGTH, strengths)):
+        for k, ind in enumerate(chosen, start=1):
+            r += 1
+            s.text(r, 0, f"{part} {k}")
+            _figure_row(s, r, 1, mine[ind.id], ind, shared, code, [_fifth(mine[ind.id])])
+    s.table(top, r, columns, "Headlines")
+    s.caps.update({1: 34, 9: 14})
+    s.width(1, 26)
+    s.row = r + 2
+    s.line("Key", bold=True)
+    for text in [*KEY, SYMBOL_LEGEND]:
+        s.prose(text, 150)
+    # the first page: the headline figures with their trends, and the key
+    s.ws.print_area(0, 0, s.row, columns.index(fifth))
+    _explain(book, shared, code, name)
+    _every_indicator(book, shared, code)
+    neighbours_sheet(book, shared, code, name, dict(shared.order), RESTRICTED)
+    england_sheet(book, shared, code, name, RESTRICTED)
+    rug_sheet(book, figures, shared.indicators, shared.order, RESTRICTED, code, shared.rows)
+    _trends(book, shared, code, name)
+    for theme, indicators in shared.by_theme.items():
+        _pack_theme_sheet(book, shared, theme, indicators, code, name)
+    written = book.close()
+    if copy_to is not None:  # the authority's own copy, in its own folder
+        copy_to.parent.mkdir(parents=True, exist_ok=True)
+        partial = copy_to.with_name(f".{copy_to.name}.{os.getpid()}.partial")
+        shutil.copyfile(written, partial)
+        os.replace(partial, copy_to)
+    return written
+
+
+PACK_COLUMNS = [
+    "Theme",
+    "Indicator",
+    "Value",
+    "Symbol",
+    "Rank",
+    "Band",
+    "Top or bottom 20%",
+    "London (or median authority, for totals)",
+    "Previous (a year earlier for a year to date)",
+    "Change",
+    "Direction on quarter",
+    "Direction on year",
+    "Your note in the return",
+]
+
+
+def _every_indicator(book, shared, code) -> None:
+    figures, mine = shared.figures, shared.rows[code]
+    s = book.sheet("Every indicator", f"Every indicator, {figures.quarter.label}", RESTRICTED)
+    top = s.row + 1
+    for r, ind in enumerate(shared.indicators, start=top + 1):
+        b = mine[ind.id]
+        s.text(r, 0, THEME_TITLES[ind.theme])
+        s.text(r, 1, ind.name, wrap=True)
+        s.number(r, 2, b["value"] if not is_missing(b["value"]) else b["symbol"], ind.unit)
+        s.text(r, 3, figures.marks(b, ind), align="center")
+        s.text(r, 4, _rank_text(b, ind))
+        band = shown_text(b["quartile_band"])
+        fill = BAND_FILLS.get(band) or POSITION_FILLS.get(band)
+        s.text(r, 5, band_text(band), align="center", **({"bg_color": fill} if fill else {}))
+        s.text(r, 6, shown_text(b["top_bottom_20"]))
+        s.number(r, 7, b["london_median"] if is_total(ind) else b["london_value"], ind.unit)
+        before, change = _compared(ind)
+        s.number(r, 8, b[before], ind.unit)
+        s.change(r, 9, b[change], ind.unit)
+        s.text(r, 10, shown_text(b["direction_on_quarter"]) if not ind.year_to_date else "")
+        s.text(r, 11, shown_text(b["direction_on_year"]))
+        s.text(r, 12, figures.note(code, ind), wrap=True)
+    s.table(top, top + len(shared.indicators), PACK_COLUMNS, "Pack")
+    s.caps.update({0: 28, 1: 40, 12: 40})
+    s.width(1, 30)
+    s.width(12, 20)
+    s.ws.freeze_panes(top + 1, 2)
+    s.ws.repeat_rows(top)
+
+
+def _explain(book, shared, code, name) -> None:
+    """The figures to explain in three parts (concerns, strengths, unusual), each with its
+    previous value, change and eight quarters, and the authority's own notes; then a chart of
+    each, one to a page, of every authority's figure, largest first, its own bar red and
+    London's (a total's, the median authority's) grey."""
+    figures, mine = shared.figures, shared.rows[code]
+    chosen = to_explain(mine, shared.indicators)
+    s = book.sheet("To explain", f"{name}: the figures LIIA will ask you to explain", RESTRICTED)
+    s.line(
+        f"{len(chosen)} figures: concerns (London's worse fifth) worst first, strengths (the "
+        "better fifth) best first, then unusual figures of neutral indicators."
+    )
+    top = s.row + 1
+    note = "Your note in the return"
+    columns = ["Part", *_figure_columns(shared, [note])]
+    for r, (part, ind) in enumerate(chosen, start=top + 1):
+        s.text(r, 0, part, wrap=True)
+        said = [figures.note(code, ind) or "none yet"]
+        _figure_row(s, r, 1, mine[ind.id], ind, shared, code, said)
+    if not chosen:
+        s.line("None of your figures is in London's top or bottom fifth this quarter.")
+        return
+    s.table(top, top + len(chosen), columns, "Explain")
+    printed = columns.index(note)
+    s.caps.update({0: 24, 1: 34, printed: 40})
+    s.width(printed, 24)
+    s.ws.freeze_panes(top + 1, 2)
+    row, data_col = top + len(chosen) + 2, len(columns) + 2
+    s.row = row
+    s.prose(f"{name}'s bar is red; London's (for totals, the median authority's) grey. {AXIS_RULE}")
+    row = s.row + 1
+    for _, ind in chosen:
+        b = mine[ind.id]
+        plotted = [
+            (
+                chart_label({**shared.rows[other][ind.id], "name": other_name}, ind, figures),
+                as_figure(shared.rows[other][ind.id]["value"]),
+            )
+            for other, other_name in shared.order
+            if as_figure(shared.rows[other][ind.id]["value"]) is not None
+        ]
+        faint = {label for label, _ in plotted if label.endswith("]")}
+        comparator_value = b["london_median"] if is_total(ind) else b["london_value"]
+        comparator = ("Median authority" if is_total(ind) else "London", comparator_value)
+        first, last_row, colours = chart_rows(
+            s,
+            row,
+            data_col,
+            plotted,
+            comparator if as_figure(comparator_value) is not None else None,
+            ind.unit,
+            faint,
+        )
+        own = own_row(s, first, name)
+        if own is not None:
+            colours[own] = RED
+        page_break_before(s, row)
+        chart = bar_chart(book, s, first, last_row, data_col, ind, f"{ind.name}: {name}", colours)
+        alt = (
+            f"Bar chart of {ind.name} for the {len(plotted)} authorities with a figure in "
+            f"{figures.quarter.label}, largest first, {name} highlighted: {name} "
+            f"{format_value(b['value'], ind)}"
+            + (f", rank {_rank_text(b, ind)}" if _rank_text(b, ind) else "")
+            + f"; {comparator[0]} {format_value(comparator_value, ind)}."
+        )
+        s.ws.insert_chart(row, 0, chart, {"description": alt})
+        row += max(last_row - row + 2, math.ceil((70 + BAR_PX * (last_row - first + 1)) / 20) + 2)
+    s.ws.print_area(0, 0, row, printed)
+
+
+def _trends(book, shared, code, name) -> None:
+    """Every indicator over the last eight quarters: the authority's line against London's and
+    the median authority's (for a total, the median's alone), two charts across, four a page."""
+    s = book.sheet(
+        "Trends", f"{name} against London over {len(shared.quarters)} quarters", RESTRICTED
+    )
+    s.prose(
+        f"{name} (red), London (blue; a ratio of sums) and the median authority (dashed), by "
+        f"quarter. For totals, the median authority only. {AXIS_RULE}",
+        150,
+    )
+    top = s.row + 1
+    header = ["Quarter"]
+    for ind in shared.indicators:
+        header += [f"{ind.id} {name}", f"{ind.id} London", f"{ind.id} median authority"]
+    for r, label in enumerate(_quarter_labels(shared.quarters), start=top + 1):
+        s.text(r, 0, label)
+    for k, ind in enumerate(shared.indicators):
+        for offset, who in enumerate((code, LONDON, MEDIAN), start=1):
+            for r, value in enumerate(shared.history.get((who, ind.id), []), start=top + 1):
+                s.number(r, 3 * k + offset, value, ind.unit)
+    last = top + len(shared.quarters)
+    s.table(top, last, header, "Trends")
+    s.ws.freeze_panes(top + 1, 1)
+    chart_row, height_rows = last + 3, 20
+    if len(shared.quarters) < 2:
+        s.text(last + 2, 0, "A line needs two quarters: the charts begin with the next quarter.")
+        return
+    for k, ind in enumerate(shared.indicators):
+        row = chart_row + (k // 2) * height_rows
+        if k % 4 == 0:
+            page_break_before(s, row)
+        lines = [(3 * k + 1, name, RED), (3 * k + 3, MEDIAN, DARK)]
+        drawn = [code, MEDIAN]
+        if not is_total(ind):
+            lines.insert(1, (3 * k + 2, LONDON, BLUE))
+            drawn.insert(1, LONDON)
+        values = [
+            v for who in drawn for v in shared.history.get((who, ind.id), []) if v is not None
+        ]
+        chart = line_chart(book, s, (top + 1, last), 0, lines, ind, values)
+        own = [v for v in shared.history.get((code, ind.id), []) if v is not None]
+        alt = (
+            f"Line chart of {ind.name}: {name} against "
+            + ("the median authority" if is_total(ind) else "London and the median authority")
+            + (
+                f"; {name} from {format_value(own[0], ind)} to {format_value(own[-1], ind)}."
+                if own
+                else f"; {name} has no figure in these quarters."
+            )
+        )
+        s.ws.insert_chart(row, 0, chart, {"description": alt, "x_offset": 10 + 660 * (k % 2)})
+    for col in range(1, 3 * len(shared.indicators) + 1):
+        s.caps[col] = 14
+    # printed: the charts, two across (about 14 columns of 14 characters), not the wide table
+    s.ws.print_area(0, 0, chart_row + math.ceil(len(shared.indicators) / 2) * height_rows, 14)
+
+
+def _pack_theme_sheet(book, shared, theme, indicators, code, name) -> None:
+    s = book.sheet(
+        THEMES[theme], f"{THEME_TITLES[theme]}: {name} among London authorities", RESTRICTED
+    )
+    s.line(f"Every authority's figures; {name}'s row in bold.")
+    top = s.row + 1
+    header = ["Authority"] + [f"{i.name} ({UNIT_WORDS.get(i.unit, i.unit)})" for i in indicators]
+    for r, (other, other_name) in enumerate(shared.order, start=top + 1):
+        own = {"bold": True} if other == code else {}
+        s.text(r, 0, other_name, **own)
+        for c, ind in enumerate(indicators, start=1):
+            b = shared.rows[other][ind.id]
+            s.number(
+                r, c, b["value"] if not is_missing(b["value"]) else b["symbol"], ind.unit, **own
+            )
+    s.table(top, top + len(shared.order), header, f"Theme{theme.title()}")
+    for c in range(1, len(indicators) + 1):
+        s.caps[c] = 16
+    s.ws.freeze_panes(top + 1, 1)
+    s.ws.repeat_rows(top)

@@ -1,0 +1,245 @@
+"""DfE's published figures, read exactly as DfE publishes them, match DfE's own figures; messy
+values and years are read as meant; a newer file dropped in replaces the old."""
+
+import os
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipelines.benchmark.published import latest_published_file, published_frames, source_line
+from pipelines.collection.catalogue import load_authorities
+from pipelines.warehouse.database import load_published_figures
+
+PROJECT = Path(__file__).resolve().parent.parent
+DFE = PROJECT / "reference" / "dfe"
+AUTHORITIES = load_authorities()
+
+
+@pytest.fixture(scope="module")
+def published():
+    con = duckdb.connect()
+    frames = published_frames(con, latest_published_file(DFE), AUTHORITIES)
+    con.close()
+    return frames
+
+
+def _figure(frames, indicator, year, area, authority=None):
+    f = frames["published_figures"]
+    rows = f[(f["indicator_id"] == indicator) & (f["year"] == year) & (f["area"] == area)]
+    if authority:
+        rows = rows[rows["authority"] == authority]
+    (value,) = rows["value"]
+    return value
+
+
+def test_published_figures_match_dfes_own(published):
+    # DfE, 2025: looked-after rate per 10,000, England 67, London 48, Barnet 37
+    assert _figure(published, "ADO-I08", "2025", "England") == 67
+    assert _figure(published, "ADO-I08", "2025", "London") == 48
+    assert _figure(published, "ADO-I08", "2025", "authority", "BAR") == 37
+    # agency rate: England 13.0%, London 17.9% (published as 17.899999999999999), Barnet 21.1%
+    assert round(_figure(published, "WF-I01", "2025", "England"), 1) == 13.0
+    assert round(_figure(published, "WF-I01", "2025", "London"), 1) == 17.9
+    assert round(_figure(published, "WF-I01", "2025", "authority", "BAR"), 1) == 21.1
+    # a count over a count: UASC share of children looked after, England 6,540 of 81,770
+    assert round(_figure(published, "ADO-I10", "2025", "England"), 2) == round(
+        6540 / 81770 * 100, 2
+    )
+    # every row of the file is kept, with its text as published
+    values = published["published_values"]
+    assert len(values) == 641_070 and values["measure"].nunique() == 434
+    assert (values.loc[values["value_text"] == "-", "value"].isna()).all()
+
+
+def test_context_sets_each_authority_beside_england_london_its_half_and_its_dfe_neighbours(
+    published,
+):
+    context = published["published_context"].set_index(["indicator_id", "authority"])
+    barnet = context.loc[("WF-I01", "BAR")]
+    assert barnet["year"] == "2025" and barnet["inner_outer"] == "Outer London"
+    assert round(barnet["england_value"], 1) == 13.0 and round(barnet["london_value"], 1) == 17.9
+    assert barnet["neighbours_reporting"] == 10  # its ten DfE neighbours, in London or not
+    figures = published["published_figures"]
+    latest = figures[(figures["indicator_id"] == "WF-I01") & (figures["year"] == "2025")]
+    neighbours = ["320", "870", "310", "317", "315", "306", "209", "312", "309", "307"]
+    mean = latest[latest["la_code"].isin(neighbours)]["value"].mean()
+    assert barnet["neighbours_mean"] == pytest.approx(mean)
+    assert "Department for Education" in source_line("2025", barnet["last_update"])
+
+
+def _messy_file(folder: Path, name: str, rows: list[tuple]) -> Path:
+    """A long table in DfE's layout (all text but the LA number), written as Parquet."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    con = duckdb.connect()
+    con.execute(
+        'CREATE TABLE t ("Short Desc" VARCHAR, "Data item" VARCHAR, "Years" VARCHAR, '
+        '"LA and Regions" VARCHAR, "Values" VARCHAR, "LA Number" DOUBLE, "Region" VARCHAR)'
+    )
+    con.executemany("INSERT INTO t VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+    con.execute(f"COPY t TO '{path}' (FORMAT parquet)")
+    con.close()
+    return path
+
+
+def test_values_and_years_written_every_way_dfe_writes_them_are_read_as_meant(tmp_path):
+    shutil.copy(DFE / "lait_data_dictionary.csv", tmp_path / "lait_data_dictionary.csv")
+    agency = "Work_Force_Agecy_Rate"
+    rows = [
+        (agency, "Agency rate", "2025", "England", "13", 970.0, "NA"),
+        (agency, None, "2025", "Barnet", "21.100000000000001", 302.0, "Outer London"),
+        (agency, None, "2025", "Brent", "-", 304.0, "Outer London"),
+        (agency, None, "2025 (prov)", "England", "14", 970.0, "NA"),
+        (agency, None, "2024", "England", "16.2", 970.0, "NA"),
+        # a year published as fractions where the measure's other years are percentages
+        (agency, None, "2019", "England", "1.58E-1", 970.0, "NA"),
+        (agency, None, "2019", "Barnet", "2.0000000000000001E-1", 302.0, "Outer London"),
+        ("LAC", "CLA rate", "2024-25 (OT)", "England", "67", 970.0, "NA"),
+        ("LAC", None, "2015/16", "England", "60", 970.0, "NA"),
+        ("LAC", None, "2014-16", "England", "61", 970.0, "NA"),
+        ("LAC", None, "2016/17-18/19", "England", "62", 970.0, "NA"),
+        ("LAC", None, "0", "England", "1", 970.0, "NA"),
+    ]
+    file = latest_published_file(_messy_file(tmp_path, "bds_long_0.parquet", rows).parent)
+    con = duckdb.connect()
+    frames = published_frames(con, file, AUTHORITIES)
+    values = frames["published_values"].set_index(["measure", "year_text", "area_name"])
+    assert values.loc[(agency, "2025", "Barnet"), "value"] == pytest.approx(21.1)
+    assert (
+        values.loc[(agency, "2025", "Brent"), "value"]
+        != values.loc[(agency, "2025", "Brent"), "value"]
+    )  # NaN
+    assert values.loc[(agency, "2019", "England"), "value"] == pytest.approx(15.8)
+    assert bool(values.loc[(agency, "2019", "England"), "rescaled"])
+    assert not values.loc[(agency, "2024", "England"), "rescaled"]
+    endings = {
+        "2024-25 (OT)": (2025, "outturn", "2024-25"),
+        "2015/16": (2016, None, "2015/16"),
+        "2014-16": (2016, None, "2014-16"),
+        "2016/17-18/19": (2019, None, "2016/17-18/19"),
+        "2025 (prov)": (2025, "provisional", "2025"),
+    }
+    for text, (ending, note, year) in endings.items():  # noqa: B007 (used in the query)
+        row = frames["published_values"].query("year_text == @text").iloc[0]
+        assert (
+            row["year_ending"],
+            row["year_note"] if isinstance(row["year_note"], str) else None,
+            row["year"],
+        ) == (ending, note, year)
+    assert frames["published_values"].query("year_text == '0'")["year_ending"].isna().all()
+    # every row has its title, though DfE writes it on the first row of a measure only
+    assert set(values.loc[agency, "title"]) == {"Agency rate"}
+    # the final 2025 figure is used, not the provisional one of the same year
+    england = frames["published_figures"].query("indicator_id == 'WF-I01' and area == 'England'")
+    assert england.set_index("year_ending").loc[2025, "value"] == 13
+
+
+def test_a_newer_file_dropped_in_replaces_the_figures_and_the_same_file_is_one_load(tmp_path):
+    folder = tmp_path / "published"
+    old = _messy_file(
+        folder, "bds_long_0.parquet", [("LAC", "CLA", "2025", "England", "67", 970.0, "NA")]
+    )
+    os.utime(old, (1_700_000_000, 1_700_000_000))
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    load_published_figures(con, latest_published_file(folder), AUTHORITIES)
+    assert con.sql("SELECT value FROM published_figures").fetchall() == [(67.0,)]
+    _messy_file(
+        folder, "bds_long_1.parquet", [("LAC", "CLA", "2026", "England", "65", 970.0, "NA")]
+    )
+    newer = latest_published_file(folder)
+    assert newer.path.name == "bds_long_1.parquet"
+    load_published_figures(con, newer, AUTHORITIES)
+    assert con.sql("SELECT year, value FROM published_figures").fetchall() == [("2026", 65.0)]
+    assert con.sql("SELECT file_name FROM published_files").fetchall() == [("bds_long_1.parquet",)]
+
+
+def test_the_publishable_workbook_sets_dfes_figures_beside_ours_with_their_year_and_source(
+    latest_quarter_run,
+):
+    from openpyxl import load_workbook
+
+    quarter = "2026-27-Q2"
+    path = (
+        latest_quarter_run
+        / "reports"
+        / "public"
+        / quarter
+        / f"LIIA workforce benchmarks {quarter} publishable.xlsx"
+    )
+    wb = load_workbook(path)
+    ws = wb["England"]
+    rows = list(ws[ws.tables["England"].ref])
+    header = [c.value for c in rows[0]]
+    assert header[1] == "Agency rate (%), 2025 (at 30 September)"
+    values = {r[0].value: r[1].value for r in rows[1:]}
+    assert [r[0].value for r in rows[1:5]] == ["England", "London", "Inner London", "Outer London"]
+    assert len(rows) == 1 + 4 + 33
+    assert values["England"] == pytest.approx(0.13) and values["London"] == pytest.approx(0.179)
+    assert values["Barnet"] == pytest.approx(0.211)  # a percentage is held as a fraction
+    text = " ".join(str(c.value) for row in ws.iter_rows() for c in row if c.value)
+    assert "Source: Department for Education" in text and "Open Government Licence" in text
+    contents = [c.value for c in wb["Contents"]["A"] if c.value]
+    assert "England" in contents
+
+
+def test_a_newer_published_file_dropped_in_asks_for_the_latest_quarter_again(tmp_path):
+    import dagster as dg
+    from dagster_duckdb import DuckDBResource
+
+    from pipelines.collection.quarters import parse_quarter
+    from pipelines.defs.resources import LiiaPaths, ledger_path
+    from pipelines.defs.sensors import published_figures_sensor
+    from pipelines.receive.ledger import record_answered
+
+    folder = tmp_path / "published"
+    old = _messy_file(
+        folder, "bds_long_0.parquet", [("LAC", "CLA", "2025", "England", "67", 970.0, "NA")]
+    )
+    os.utime(old, (1_700_000_000, 1_700_000_000))
+    duck = DuckDBResource(database=str(tmp_path / "working" / "liia.duckdb"))
+    resources = {"paths": LiiaPaths(published=str(folder)), "duckdb": duck}
+    ledger_path(duck).parent.mkdir(parents=True)
+    for key in ("2026-27-Q1", "2026-27-Q2"):
+        record_answered(ledger_path(duck), parse_quarter(key), [key], "run")
+    with dg.instance_for_test() as instance:
+
+        def tick(cursor):
+            context = dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources)
+            return published_figures_sensor(context), context.cursor
+
+        result, cursor = tick(None)  # the first look notes the file; the next run loads it
+        assert isinstance(result, dg.SkipReason) and cursor
+        result, same = tick(cursor)
+        assert isinstance(result, dg.SkipReason) and same == cursor
+        _messy_file(
+            folder, "bds_long_1.parquet", [("LAC", "CLA", "2026", "England", "65", 970.0, "NA")]
+        )
+        request, newer = tick(cursor)
+        assert isinstance(request, dg.RunRequest) and newer != cursor
+        assert request.partition_key == "2026-27 Q2"  # the latest answered quarter, run again
+        assert request.tags["liia/published_file"] == "bds_long_1.parquet"
+        again, _ = tick(newer)
+        assert isinstance(again, dg.SkipReason)
+
+
+def test_every_published_row_is_exported_once_beside_the_warehouse(latest_quarter_run):
+    from pipelines.benchmark.published import exported_sha
+
+    path = latest_quarter_run / "exports" / "published" / "published_values.parquet"
+    file = latest_published_file(DFE)
+    assert exported_sha(path) == file.sha256
+    ((rows, dashes, texts),) = duckdb.execute(
+        "SELECT count(*), count(*) FILTER (WHERE value_text = '-'), "
+        "count(*) FILTER (WHERE value_text = '17.899999999999999') FROM read_parquet(?)",
+        [str(path)],
+    ).fetchall()
+    assert rows == 641_070 and dashes == 93_883 and texts > 0  # the text as DfE wrote it
+    # two quarters were run, the file loaded once; the analysts' copy holds what it gives
+    with duckdb.connect(
+        str(latest_quarter_run / "published" / "liia.duckdb"), read_only=True
+    ) as con:
+        assert con.sql("SELECT count(*) FROM published_files").fetchall() == [(1,)]
+        tables = {t for (t,) in con.sql("SELECT table_name FROM duckdb_tables()").fetchall()}
+    assert "published_figures" in tables and "published_values" not in tables

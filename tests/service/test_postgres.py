@@ -1,0 +1,93 @@
+"""The run history in PostgreSQL: a real server (Debian's postgresql package, which `make test`
+installs) started here, a service installed to use it, and a quarter run recorded in it."""
+
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from pipelines.service.install import read_environment_file
+from tests.conftest import BARE_ENVIRONMENT, free_port, liia, some_returns
+
+
+@pytest.fixture
+def postgres_url():
+    binaries = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    assert binaries, "PostgreSQL is missing: `make test` installs Debian's postgresql package"
+    bin_dir = binaries[-1].parent
+    # PostgreSQL refuses to run as root: as root, the server runs as the package's user.
+    as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    folder = Path(tempfile.mkdtemp(prefix="liia-pg-"))
+    folder.chmod(0o755)
+    data = folder / "data"
+    data.mkdir()
+    if as_user:
+        shutil.chown(folder, "postgres")
+        shutil.chown(data, "postgres")
+    port = free_port()
+
+    def run(*command):
+        subprocess.run([*as_user, *command], check=True, capture_output=True, timeout=120)
+
+    run(str(bin_dir / "initdb"), "-D", str(data), "-U", "liia", "--auth=trust")
+    options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1"
+    run(
+        str(bin_dir / "pg_ctl"),
+        "-D",
+        str(data),
+        "-o",
+        options,
+        "-l",
+        str(folder / "log"),
+        "-w",
+        "start",
+    )
+    try:
+        yield f"postgresql://liia@127.0.0.1:{port}/postgres"
+    finally:
+        run(str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop")
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.mark.long_running(seconds=25)
+def test_a_service_keeps_its_run_history_in_postgresql(tmp_path, postgres_url):
+    root, inbox = tmp_path / "root", tmp_path / "inbox"
+    bare = BARE_ENVIRONMENT
+
+    def server_liia(*args):
+        env = {**bare, "LIIA_ENVIRONMENT_FILE": str(root / "etc" / "liia" / "environment")}
+        return liia(*args, env=env, timeout=180)
+
+    installed = server_liia(
+        "install", "--root", str(root), "--inbox", str(inbox), "--postgres-url", postgres_url
+    )
+    assert installed.returncode == 0, installed.stderr
+    assert "run history in PostgreSQL" in installed.stdout
+    settings = read_environment_file(root / "etc" / "liia" / "environment")
+    assert settings["LIIA_DAGSTER_PG_URL"] == postgres_url.replace(
+        "postgresql:", "postgresql+psycopg2:"
+    )
+    assert (root / "etc" / "liia" / "environment").stat().st_mode & 0o077 == 0o040
+    some_returns("2026-27-Q1", inbox)
+    ran = server_liia("run", "--quarter", "2026-27-Q1")
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+
+    os.environ["LIIA_DAGSTER_PG_URL"] = settings["LIIA_DAGSTER_PG_URL"]
+    try:
+        with dg.DagsterInstance.from_config(settings["DAGSTER_HOME"]) as instance:
+            assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+            assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
+            (run,) = instance.get_runs()
+            assert run.status == dg.DagsterRunStatus.SUCCESS
+            assert run.tags["dagster/partition"] == "2026-27 Q1"
+            assert instance.get_dynamic_partitions("quarters") == ["2026-27 Q1"]
+    finally:
+        del os.environ["LIIA_DAGSTER_PG_URL"]
+    # Nothing of the history is in DAGSTER_HOME's SQLite files.
+    assert not list(Path(settings["DAGSTER_HOME"]).rglob("*.db"))
+    health = server_liia("health")
+    assert "Last run: 2026-27 Q1, success" in health.stdout, health.stdout

@@ -1,0 +1,129 @@
+"""The analysts' copy is theirs: held open read-write, or deleted, it makes no run stall, fail or
+re-run anything, because the pipeline never reads it."""
+
+import stat
+import subprocess
+import sys
+import time
+
+import dagster as dg
+import duckdb
+import pandas as pd
+from openpyxl import load_workbook
+
+from tests.conftest import run_quarter, some_returns
+from tests.defs.test_automation import _settled, evaluate_sensor
+
+QUARTER = "2026-27-Q1"
+HOLD = """
+import sys, time, duckdb
+con = duckdb.connect(sys.argv[1])  # read-write: the default of the CLI, Python and DBeaver
+con.execute("SELECT count(*) FROM submissions").fetchall()
+print("open", flush=True)
+time.sleep(600)
+"""
+
+
+def test_an_analyst_holding_the_published_file_read_write_stalls_nothing(tmp_path):
+    inbox = tmp_path / "inbox"
+    some_returns(QUARTER, inbox)
+    for path in inbox.rglob("*.xlsx"):
+        _settled(path)
+    published = tmp_path / "published" / "liia.duckdb"
+    with dg.instance_for_test() as instance:
+        (first,) = evaluate_sensor(instance, tmp_path, inbox).run_requests
+        assert run_quarter(tmp_path, inbox, QUARTER, instance, tags=first.tags).success
+        assert not published.stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
+
+        analyst = subprocess.Popen(
+            [sys.executable, "-c", HOLD, str(published)], stdout=subprocess.PIPE, text=True
+        )
+        try:
+            assert analyst.stdout.readline().strip() == "open"
+            # The sensor's tick reads the pipeline's own ledger: nothing looks new.
+            started = time.monotonic()
+            result = evaluate_sensor(instance, tmp_path, inbox)
+            assert result.run_requests == [] and time.monotonic() - started < 10
+            assert result.skip_reason.skip_message == "No file without an answer."
+
+            # A resubmission arrives: its run publishes a new copy beside the analyst's open one.
+            wb = load_workbook(inbox / QUARTER / "Barnet LIIA return 2026-27 Q1.xlsx")
+            wb["Finance"]["D7"] = 81_234_567
+            wb.save(inbox / QUARTER / "Barnet corrected.xlsx")
+            _settled(inbox / QUARTER / "Barnet corrected.xlsx")
+            (second,) = evaluate_sensor(instance, tmp_path, inbox).run_requests
+            started = time.monotonic()
+            assert run_quarter(tmp_path, inbox, QUARTER, instance, tags=second.tags).success
+            assert time.monotonic() - started < 60
+            assert analyst.poll() is None  # the analyst's session is untouched
+        finally:
+            analyst.kill()
+            analyst.wait()
+        with duckdb.connect(str(published), read_only=True) as con:
+            (current,) = con.execute(
+                """SELECT value FROM return_values
+                WHERE quarter = ? AND authority = 'BAR' AND ref = 'FIN02' AND is_current""",
+                [QUARTER],
+            ).fetchone()
+        assert current == 81_234_567
+
+        # The analyst deletes the copy: nothing is re-run (the next run publishes it again).
+        published.unlink()
+        assert evaluate_sensor(instance, tmp_path, inbox).run_requests == []
+
+
+def test_rerunning_an_earlier_quarter_rewrites_every_later_export(tmp_path):
+    inbox = tmp_path / "inbox"
+    for quarter in ("2026-27-Q1", "2026-27-Q2"):
+        some_returns(quarter, inbox)
+    with dg.instance_for_test() as instance:
+        for quarter in ("2026-27-Q1", "2026-27-Q2"):
+            assert run_quarter(tmp_path, inbox, quarter, instance).success
+        # Barnet corrects Q1, and only Q1 is run: Q2's changes on quarter move with it.
+        wb = load_workbook(inbox / QUARTER / "Barnet LIIA return 2026-27 Q1.xlsx")
+        wb["Finance"]["D7"] = 1_234_567
+        wb["Cover"]["B8"] = "2099-01-01"
+        wb.save(inbox / QUARTER / "Barnet corrected.xlsx")
+        assert run_quarter(tmp_path, inbox, QUARTER, instance).success
+    export = tmp_path / "exports" / "restricted" / "benchmarks RESTRICTED.parquet"
+    with duckdb.connect(str(tmp_path / "published" / "liia.duckdb"), read_only=True) as con:
+        warehouse = con.execute(
+            "SELECT * FROM benchmarks WHERE quarter = '2026-27-Q2' ORDER BY ALL"
+        ).df()
+        exported = con.execute(
+            "SELECT * EXCLUDE (authority_name, ons_code, dfe_la_code, indicator_name, quarter_label)"
+            f" FROM '{export}' WHERE quarter = '2026-27-Q2' ORDER BY ALL"
+        ).df()
+        barnet = warehouse[(warehouse["authority"] == "BAR") & warehouse["previous_value"].notna()]
+        assert (barnet["previous_value"] != 0).any()
+    pd.testing.assert_frame_equal(exported, warehouse)
+
+
+EDIT_AND_DIE = """
+import os, sys, duckdb
+con = duckdb.connect(sys.argv[1])  # read-write, as root may even on a read-only file
+con.execute("SET checkpoint_threshold = '1GB'")  # the change stays in the log beside the file
+con.execute("UPDATE benchmarks SET value = -999 WHERE authority = 'BAR'")
+os._exit(9)  # killed mid-session: no checkpoint, no close
+"""
+
+
+def test_a_dead_read_write_session_changes_nothing_the_next_build_publishes(tmp_path):
+    inbox = tmp_path / "inbox"
+    some_returns(QUARTER, inbox, n=3)
+    published = tmp_path / "published" / "liia.duckdb"
+    assert run_quarter(tmp_path, inbox, QUARTER).success
+    killed = subprocess.run([sys.executable, "-c", EDIT_AND_DIE, str(published)])
+    assert killed.returncode == 9
+    wal = published.with_name("liia.duckdb.wal")
+    assert wal.exists() and wal.stat().st_size > 0
+    with duckdb.connect(str(published), read_only=True) as con:  # the edit is in the log
+        assert con.execute("SELECT min(value) FROM benchmarks").fetchall() == [(-999,)]
+
+    assert run_quarter(tmp_path, inbox, QUARTER).success
+    assert not wal.exists()
+    with duckdb.connect(str(published), read_only=True) as con:
+        ((lowest, edited),) = con.execute(
+            "SELECT min(value), count(*) FILTER (WHERE value = -999) FROM benchmarks"
+        ).fetchall()
+    assert edited == 0 and lowest > -999
