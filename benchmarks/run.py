@@ -128,7 +128,8 @@ def measure_workbooks(work: Path) -> dict:
     from pipelines.defs.resources import environment_for
     from pipelines.release.public_edition import releases_of
     from pipelines.release.timing import ReleaseSettings, release_facts
-    from pipelines.validate.feedback import feedback_path, feedback_rows, write_feedback
+    from pipelines.validate.feedback import feedback_path, feedback_rows
+    from pipelines.write.feedback_workbook import write_feedback
     from pipelines.write.figures import public_figures, quarter_figures
     from pipelines.write.workbooks import in_parallel, write_quarter_workbooks
 

@@ -18,6 +18,8 @@ import pandas as pd
 from pipelines.collection.quarters import Quarter, parse_quarter
 
 CATALOGUE_DIR = Path(__file__).resolve().parents[2] / "schemas" / "catalogue"
+# The columns of every sheet of a return: the template writes them, the reader finds them.
+HEADER = ["Ref", "Measure", "Unit", "Value", "Notes", "Definition and checks"]
 THEMES = {
     "finance": "Finance",
     "adolescents": "Adolescents",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -46,6 +47,17 @@ class Quarter:
 
     def __str__(self) -> str:
         return self.label
+
+
+# The return deadline: this day of the month, this many months after the quarter ends.
+DEADLINE_DAY = int(os.environ.get("LIIA_DEADLINE_DAY", "15"))
+DEADLINE_MONTHS_AFTER = int(os.environ.get("LIIA_DEADLINE_MONTHS_AFTER", "2"))
+
+
+def deadline(quarter: Quarter) -> date:
+    """The quarter's return deadline: the 15th of the second month after it ends, by default."""
+    month = quarter.end.year * 12 + quarter.end.month - 1 + DEADLINE_MONTHS_AFTER
+    return date(month // 12, month % 12 + 1, DEADLINE_DAY)
 
 
 _YEAR = r"(?P<y1>\d{4})\s*[-/–]\s*(?P<y2>\d{2}|\d{4})"

@@ -37,7 +37,7 @@ from pipelines.release.timing import (
     run_moment,
     waiting_text,
 )
-from pipelines.validate.feedback import feedback_path, feedback_rows, write_feedback
+from pipelines.validate.feedback import feedback_path, feedback_rows
 from pipelines.validate.settlement import (
     NOT_USED,
     authority_summary,
@@ -59,6 +59,7 @@ from pipelines.warehouse.model import forget_build, record_build
 from pipelines.write import staging
 from pipelines.write.download_page import write_download_pages
 from pipelines.write.exports import export_editions
+from pipelines.write.feedback_workbook import write_feedback
 from pipelines.write.figures import public_figures, quarter_figures
 from pipelines.write.workbooks import (
     PUBLIC,

@@ -5,15 +5,18 @@ from datetime import date, datetime
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from pipelines.collection.quarters import Quarter, quarter_containing
+from pipelines.collection.quarters import (
+    DEADLINE_DAY,
+    DEADLINE_MONTHS_AFTER,
+    Quarter,
+    quarter_containing,
+)
 from pipelines.defs.jobs import quarter_job
 from pipelines.defs.partitions import open_quarters
 from pipelines.defs.resources import ledger_path
 from pipelines.receive.ledger import waiting
 from pipelines.release.timing import (
     AS_OF_TAG,
-    DEADLINE_DAY,
-    DEADLINE_MONTHS_AFTER,
     RELEASE_TAG,
     RevisionRhythm,
 )

@@ -11,11 +11,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipelines.collection.catalogue import THEMES, load_authorities, load_catalogue
+from pipelines.collection.catalogue import HEADER, THEMES, load_authorities, load_catalogue
 from pipelines.collection.quarters import Quarter, QuarterError, parse_quarter
 from pipelines.receive.reader import UNREADABLE, read_workbooks
 from pipelines.receive.safe_text import safe_text
-from pipelines.write.template import HEADER
 
 WANTED_SHEETS = frozenset(["cover", *(s.lower() for s in THEMES.values())])
 # What a computer leaves beside files and nobody sends: not submissions.
@@ -33,6 +32,20 @@ def is_system_file(path: Path) -> bool:
         or name.lower() in SYSTEM_FILES
         or name.lower().startswith("readme")
     )
+
+
+# An issue as a row, as every stage stores and reports it.
+ISSUE_COLUMNS = [
+    "submission_id",
+    "severity",
+    "sheet",
+    "cell",
+    "ref",
+    "found",
+    "problem",
+    "fix",
+    "rule",  # which check found it: the schema check's name, the rule's text, or the warning's
+]
 
 
 @dataclass

@@ -24,6 +24,7 @@ import pandas as pd
 from pipelines.collection.catalogue import load_catalogue
 from pipelines.collection.quarters import Quarter, QuarterError, parse_quarter, quarter_containing
 from pipelines.receive.returns import (
+    ISSUE_COLUMNS,
     VALUE_COLUMNS,
     Issue,
     ParsedReturn,
@@ -32,7 +33,6 @@ from pipelines.receive.returns import (
     read_returns,
 )
 from pipelines.receive.safe_text import safe_text
-from pipelines.validate.checks import ISSUE_COLUMNS
 
 SUBMISSION_COLUMNS = [
     "submission_id",

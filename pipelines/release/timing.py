@@ -20,15 +20,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from pipelines.collection.quarters import Quarter
+from pipelines.collection.quarters import Quarter, deadline
 
 LONDON = ZoneInfo("Europe/London")
-# The return deadline: this day of the month, this many months after the quarter ends.
-DEADLINE_DAY = int(os.environ.get("LIIA_DEADLINE_DAY", "15"))
-DEADLINE_MONTHS_AFTER = int(os.environ.get("LIIA_DEADLINE_MONTHS_AFTER", "2"))
 # Run tags: the moment a run acts as of (the schedule's tick), and a release asked for by hand.
 AS_OF_TAG = "liia/as_of"
 RELEASE_TAG = "liia/release"
@@ -83,12 +80,6 @@ class RevisionRhythm:
         if moment <= local:
             moment += timedelta(days=7)
         return min(moment, release)
-
-
-def deadline(quarter: Quarter) -> date:
-    """The quarter's return deadline: the 15th of the second month after it ends, by default."""
-    month = quarter.end.year * 12 + quarter.end.month - 1 + DEADLINE_MONTHS_AFTER
-    return date(month // 12, month % 12 + 1, DEADLINE_DAY)
 
 
 def is_due(quarter: Quarter, now: datetime) -> bool:

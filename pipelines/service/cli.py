@@ -362,8 +362,9 @@ def cmd_validate(args) -> int:
     from pipelines.collection.catalogue import load_authorities, load_catalogue
     from pipelines.receive.safe_text import safe_text
     from pipelines.receive.submissions import check_files, sha256_of
-    from pipelines.validate.feedback import feedback_path, feedback_rows, write_feedback
+    from pipelines.validate.feedback import feedback_path, feedback_rows
     from pipelines.validate.settlement import current_values, settle_quarter
+    from pipelines.write.feedback_workbook import write_feedback
 
     if args.feedback and args.feedback.exists() and not args.feedback.is_dir():
         print(f"--feedback {args.feedback}: that is a file; give a folder", file=sys.stderr)

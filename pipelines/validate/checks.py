@@ -9,18 +9,8 @@ import pandas as pd
 import pandera.pandas as pa
 
 from pipelines.collection.catalogue import Catalogue, Rule
+from pipelines.receive.returns import ISSUE_COLUMNS
 
-ISSUE_COLUMNS = [
-    "submission_id",
-    "severity",
-    "sheet",
-    "cell",
-    "ref",
-    "found",
-    "problem",
-    "fix",
-    "rule",  # which check found it: the schema check's name, the rule's text, or the warning's
-]
 # Digits with commas only between groups of three (1,234 and 12,345,678, never 12,5 or 1,2,3),
 # an optional decimal part, and a pound sign and minus in either order.
 _NUMBER = re.compile(r"^(?:-£|£-|-|£)?(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?$")

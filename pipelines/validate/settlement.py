@@ -7,8 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipelines.collection.catalogue import Authorities, Catalogue
-from pipelines.collection.quarters import Quarter
-from pipelines.release.timing import deadline
+from pipelines.collection.quarters import Quarter, deadline
 from pipelines.validate.checks import (
     ISSUE_COLUMNS,
     convert_values,

@@ -30,8 +30,7 @@ from pipelines.benchmark.published import (
     stage_published,
 )
 from pipelines.collection.catalogue import THEME_TITLES, THEMES, Authorities, Catalogue
-from pipelines.collection.quarters import Quarter, parse_quarter, quarter_range
-from pipelines.release.timing import deadline
+from pipelines.collection.quarters import Quarter, deadline, parse_quarter, quarter_range
 from pipelines.validate.settlement import current_values
 from pipelines.warehouse.model import (
     EDITIONS_VIEW_COLUMNS,
@@ -54,6 +53,8 @@ from pipelines.warehouse.tables import (
     ANALYST_STORAGE_VERSION,
     CONTACTS,
     PUBLIC_MARKING,
+    PUBLIC_ROWS,
+    PUBLIC_TABLES,
     RESTRICTED_MARKING,
     TABLE_BY_NAME,
     TABLES,
@@ -61,7 +62,6 @@ from pipelines.warehouse.tables import (
 from pipelines.warehouse.tables import (
     sql_text as _quote,
 )
-from pipelines.write.exports import PUBLIC_ROWS, PUBLIC_TABLES
 
 
 def create_schema(con: duckdb.DuckDBPyConnection) -> None:

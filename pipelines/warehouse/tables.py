@@ -657,3 +657,25 @@ TABLE_BY_NAME = {t.name: t for t in TABLES}
 def sql_text(text: str) -> str:
     """A SQL string literal of `text`."""
     return "'" + text.replace("'", "''") + "'"
+
+
+DIMENSIONS = ("authorities", "quarters", "indicators", "items", "indicator_items", "symbols")
+# What the public edition shows: the releases and their figures, and the reference data (the
+# authorities, their groups and DfE's published figures are public already).
+PUBLIC_TABLES = (
+    *DIMENSIONS,
+    "group_sets",
+    "group_members",
+    "releases",
+    "public_benchmarks",
+    "public_group_figures",
+    "published_files",
+    "published_figures",
+    "published_context",
+)
+# Of these tables, the public edition shows only some rows: the groupings it publishes figures of
+# (not, say, an authority's chosen comparators).
+PUBLIC_ROWS = {
+    "group_sets": "t.set_id IN (SELECT grouping FROM public_group_figures)",
+    "group_members": "t.set_id IN (SELECT grouping FROM public_group_figures)",
+}

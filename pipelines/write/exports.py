@@ -21,7 +21,10 @@ from pipelines.warehouse.model import (
 )
 from pipelines.warehouse.tables import (
     CONTACTS,
+    DIMENSIONS,
     PUBLIC_MARKING,
+    PUBLIC_ROWS,
+    PUBLIC_TABLES,
     RESTRICTED_MARKING,
     TABLE_BY_NAME,
     TABLES,
@@ -31,26 +34,6 @@ from pipelines.write.layout import Book
 
 EDITIONS = {"RESTRICTED": "restricted", "PUBLIC": "publishable"}
 MARKINGS = {"RESTRICTED": RESTRICTED_MARKING, "PUBLIC": PUBLIC_MARKING}
-DIMENSIONS = ("authorities", "quarters", "indicators", "items", "indicator_items", "symbols")
-# What the public edition shows: the releases and their figures, and the reference data (the
-# authorities, their groups and DfE's published figures are public already).
-PUBLIC_TABLES = (
-    *DIMENSIONS,
-    "group_sets",
-    "group_members",
-    "releases",
-    "public_benchmarks",
-    "public_group_figures",
-    "published_files",
-    "published_figures",
-    "published_context",
-)
-# Of these tables, the public edition shows only some rows: the groupings it publishes figures of
-# (not, say, an authority's chosen comparators).
-PUBLIC_ROWS = {
-    "group_sets": "t.set_id IN (SELECT grouping FROM public_group_figures)",
-    "group_members": "t.set_id IN (SELECT grouping FROM public_group_figures)",
-}
 VIEWS = {
     "group_trends": GROUP_TRENDS_VIEW_COLUMNS,
     "unit_values": UNIT_VALUES_VIEW_COLUMNS,

@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 
 from pipelines.collection.catalogue import (
+    HEADER,
     THEME_TITLES,
     THEMES,
     Catalogue,
@@ -31,7 +32,6 @@ COVER_LABELS = [
     "Workforce reported jointly with",
 ]
 PREFILLED = {"Quarter", "Template version"}
-HEADER = ["Ref", "Measure", "Unit", "Value", "Notes", "Definition and checks"]
 WIDTHS = [7, 50, 8, 13, 28, 40]
 # What the period of an item (the catalogue's `period`) means to the person filling it in.
 PERIOD_WORDS = {

@@ -11,8 +11,8 @@ import pytest
 from pipelines.benchmark.published import latest_published_file, published_frames, source_line
 from pipelines.collection.catalogue import load_authorities
 from pipelines.warehouse.database import load_published_figures
+from tests.conftest import PROJECT
 
-PROJECT = Path(__file__).resolve().parent.parent
 DFE = PROJECT / "reference" / "dfe"
 AUTHORITIES = load_authorities()
 

@@ -19,8 +19,9 @@ from openpyxl.utils import get_column_letter
 from pipelines.benchmark.published import load_mappings
 from pipelines.collection.catalogue import THEMES, load_authorities, load_catalogue
 from pipelines.collection.quarters import parse_quarter
-from pipelines.validate.feedback import FEEDBACK_COLUMNS, write_feedback
+from pipelines.validate.feedback import FEEDBACK_COLUMNS
 from pipelines.write.comparator_sheets import POINTS_A_CHARACTER, RUG_COLUMN
+from pipelines.write.feedback_workbook import write_feedback
 from pipelines.write.figures import QuarterFigures, quarter_figures
 from pipelines.write.layout import BAND_FILLS, POSITION_FILLS
 from pipelines.write.status_workbook import write_status_workbook
