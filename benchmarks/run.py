@@ -67,6 +67,29 @@ def _materialize(quarter_key: str, selection=None):
     )
 
 
+def stage_seconds(run_id: str) -> dict[str, float]:
+    """Where a run's seconds went: each asset's step, from its start to its success in the run's
+    event log, and Dagster's own cost (the run's wall time less its steps)."""
+    from dagster import DagsterEventType
+
+    from pipelines.defs.instance import project_instance
+
+    started, took = {}, {}
+    logs = project_instance().all_logs(run_id)
+    for entry in logs:
+        event = entry.dagster_event
+        if event is None or not event.step_key:
+            continue
+        if event.event_type == DagsterEventType.STEP_START:
+            started[event.step_key] = entry.timestamp
+        elif event.event_type in (DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE):
+            took[event.step_key] = entry.timestamp - started[event.step_key]
+    took["dagster (the run less its steps)"] = (
+        logs[-1].timestamp - logs[0].timestamp - sum(took.values())
+    )
+    return took
+
+
 def measure_quarter_end_to_end(work: Path) -> dict:
     """33 returns through every asset (receive, validate, load, publish, every workbook and the
     page) in one in-process run; then one authority's resubmission, from landing to refreshed
@@ -93,8 +116,10 @@ def measure_quarter_end_to_end(work: Path) -> dict:
         shutil.rmtree(work / "working", ignore_errors=True)
         shutil.rmtree(work / "reports", ignore_errors=True)
         started = time.perf_counter()
-        assert _materialize(QUARTER).success
+        result = _materialize(QUARTER)
         end_to_end.append(time.perf_counter() - started)
+        assert result.success
+    stages = stage_seconds(result.run_id)
 
     barnet = inbox / QUARTER / "Barnet LIIA return 2026-27 Q1.xlsx"
     resubmission = []
@@ -107,9 +132,12 @@ def measure_quarter_end_to_end(work: Path) -> dict:
         shutil.copy(corrected, inbox / QUARTER / corrected.name)
         answered = answered_files(work / "working" / "answered.sqlite").shas
         assert look_at_inbox(inbox, work / "archive", answered, settle=0).waiting
-        assert _materialize(QUARTER).success
+        result = _materialize(QUARTER)
         resubmission.append(time.perf_counter() - landed)
+        assert result.success
     return {
+        "stages": stages,
+        "resubmission_stages": stage_seconds(result.run_id),
         "quarter_end_to_end": statistics.median(end_to_end),
         "quarter_end_to_end_all": end_to_end,
         "resubmission": statistics.median(resubmission),
@@ -451,6 +479,12 @@ def _child(name: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def _print_stages(stages: dict[str, float], total: float) -> None:
+    """Each step's share of the last run, largest first."""
+    for name, seconds in sorted(stages.items(), key=lambda s: -s[1]):
+        print(f"{'    ' + name:<58} {seconds:>8.2f} s  {seconds / total:>4.0%}")
+
+
 def _verdict(key: str, value: float) -> str:
     target = TARGETS[key][1]
     if target is None:
@@ -490,6 +524,7 @@ def main(argv=None) -> None:
     )
     print(f"{'  each run':<58} " + ", ".join(f"{t:.2f}" for t in quarter["quarter_end_to_end_all"]))
     print(f"{'  peak memory of that process':<58} {quarter['peak_mb']:>8.0f} MB")
+    _print_stages(quarter["stages"], sum(quarter["stages"].values()))
     line(
         TARGETS["workbooks"][0][:44] + f"... (median of {REPEATS})",
         workbooks["workbooks"],
@@ -529,6 +564,7 @@ def main(argv=None) -> None:
         _verdict("resubmission", quarter["resubmission"]),
     )
     print(f"{'  each run':<58} " + ", ".join(f"{t:.2f}" for t in quarter["resubmission_all"]))
+    _print_stages(quarter["resubmission_stages"], sum(quarter["resubmission_stages"].values()))
     print(f"bad-input corpus ({corpus['corpus']}, {corpus['files']} files), read as returns:")
     print(
         f"{'  largest peak memory reading one file':<58} {corpus['worst_peak_mb']:>8.0f} MB  "

@@ -415,13 +415,13 @@ def public_csv_rows(
     group figure, each with names, codes, unit and quarter. Suppressed values are empty with the
     symbol c; values are as shown in the workbooks."""
     quarter = figures.quarter
-    table = authorities.table.set_index("liia_code")
-    indicators = catalogue.indicators.set_index("id")
+    table = authorities.table.set_index("liia_code").to_dict("index")
+    indicators = catalogue.indicators.set_index("id").to_dict("index")
     rows = []
     current = figures.benchmarks[figures.benchmarks["quarter"] == quarter.key]
     base = {"quarter": quarter.key, "quarter_label": quarter.label, "release": release}
     for r in current.sort_values(["indicator_id", "authority"]).itertuples():
-        ind = indicators.loc[r.indicator_id]
+        ind = indicators[r.indicator_id]
         value = None if isinstance(r.value, str) or pd.isna(r.value) else r.value
         symbol = (
             SUPPRESSED if r.value == SUPPRESSED else (r.symbol if isinstance(r.symbol, str) else "")
@@ -429,15 +429,15 @@ def public_csv_rows(
         rows.append(
             {
                 **base,
-                "theme": ind.theme,
+                "theme": ind["theme"],
                 "indicator_id": r.indicator_id,
                 "indicator": ind["name"],
-                "unit": ind.unit,
-                "polarity": ind.polarity,
+                "unit": ind["unit"],
+                "polarity": ind["polarity"],
                 "area_type": "authority",
-                "area_name": table.at[r.authority, "name"],
-                "ons_code": table.at[r.authority, "ons_code"],
-                "dfe_la_code": table.at[r.authority, "dfe_la_code"],
+                "area_name": table[r.authority]["name"],
+                "ons_code": table[r.authority]["ons_code"],
+                "dfe_la_code": table[r.authority]["dfe_la_code"],
                 "value": value,
                 "symbol": symbol,
                 "rank": None if pd.isna(r.rank) else int(r.rank),
@@ -454,16 +454,16 @@ def public_csv_rows(
         "sub_region": "LIIA sub-region",
     }
     for g in figures.groups.sort_values(["indicator_id", "grouping", "group_name"]).itertuples():
-        ind = indicators.loc[g.indicator_id]
+        ind = indicators[g.indicator_id]
         hidden = isinstance(g.value, str)
         rows.append(
             {
                 **base,
-                "theme": ind.theme,
+                "theme": ind["theme"],
                 "indicator_id": g.indicator_id,
                 "indicator": ind["name"],
-                "unit": ind.unit,
-                "polarity": ind.polarity,
+                "unit": ind["unit"],
+                "polarity": ind["polarity"],
                 "area_type": area[g.grouping],
                 "area_name": g.group_name,
                 "ons_code": "E12000007" if g.grouping == "london" else "",

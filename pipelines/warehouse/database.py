@@ -7,6 +7,7 @@ analyst's open connection never blocks a run and never sees a half-loaded quarte
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import uuid
@@ -63,11 +64,42 @@ from pipelines.warehouse.tables import (
     sql_text as _quote,
 )
 
+# Every table, view and column of the database, with its type, definition and comment.
+CATALOGUE_SQL = """
+SELECT 'table' AS kind, table_name AS name, NULL AS part, NULL AS detail, comment
+FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main'
+UNION ALL
+SELECT 'view', view_name, NULL, sql, comment
+FROM duckdb_views() WHERE database_name = current_database() AND schema_name = 'main'
+UNION ALL
+SELECT 'column', table_name, column_name, data_type, comment
+FROM duckdb_columns() WHERE database_name = current_database() AND schema_name = 'main'
+"""
+
+
+@functools.cache
+def _expected_catalogue() -> frozenset[tuple]:
+    """What `create_schema` makes, made once in memory: a database that already has it all is
+    left as it is, so each step of a run does not rebuild a hundred comments."""
+    with duckdb.connect() as memory:
+        _build_schema(memory)
+        return frozenset(memory.execute(CATALOGUE_SQL).fetchall())
+
 
 def create_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create missing tables and columns (older warehouses gain new columns, keeping their rows,
     and a column whose type changed is converted, its text kept in its `_as_written` column), the
-    views, and the comments that make the dictionary readable from DuckDB itself."""
+    views, and the comments that make the dictionary readable from DuckDB itself. Nothing is done
+    when the database has every one of them as this version makes them."""
+    expected = _expected_catalogue()
+    names = {row[1] for row in expected}
+    present = {row for row in con.execute(CATALOGUE_SQL).fetchall() if row[1] in names}
+    if present != expected:
+        _build_schema(con)
+    con.execute("UPDATE return_values SET note = NULL WHERE trim(note) = ''")  # kept as '' before
+
+
+def _build_schema(con: duckdb.DuckDBPyConnection) -> None:
     for table in TABLES:
         columns = ", ".join(f"{name} {kind}" for name, kind, _ in table.columns)
         con.execute(f"CREATE TABLE IF NOT EXISTS {table.name} ({columns})")
@@ -87,7 +119,6 @@ def create_schema(con: duckdb.DuckDBPyConnection) -> None:
                     f"USING try_cast({name} AS {kind})"
                 )
         _comment(con, table.name)
-    con.execute("UPDATE return_values SET note = NULL WHERE trim(note) = ''")  # kept as '' before
     create_views(con)
 
 
