@@ -49,10 +49,12 @@ run: .venv
 
 test: .venv clients chromium postgresql libreoffice
 	$(UV) run --frozen ruff check .
-	$(UV) run --frozen pytest -q --numprocesses 2
+	$(UV) run --frozen lint-imports --no-logo
+	$(UV) run --frozen pytest -q --numprocesses 2 --durations=10
 
 lint: .venv
 	$(UV) run --frozen ruff format --check .
 
+# make benchmark BASELINE=<commit> also measures a quarter with that commit's code, in turns.
 benchmark: .venv
-	$(UV) run --frozen python -m benchmarks.run
+	$(UV) run --frozen python -m benchmarks.run $(if $(BASELINE),--baseline $(BASELINE))

@@ -465,14 +465,16 @@ def _stop_session(leader: subprocess.Popen, timeout: float = 60.0) -> None:
     os.killpg(leader.pid, signal.SIGKILL)
 
 
-def _child(name: str) -> dict:
+def _child(name: str, tree: Path = PROJECT) -> dict:
+    """One measurement in its own process, with the code of `tree` (the project, or an earlier
+    commit's worktree, whose own benchmarks/run.py measures it)."""
     with tempfile.TemporaryDirectory(prefix=f"liia-bench-{name}-") as tmp:
         out = subprocess.run(
             [sys.executable, "-m", "benchmarks.run", "--measure", name, "--work", tmp],
-            cwd=PROJECT,
+            cwd=tree,
             capture_output=True,
             text=True,
-            env={**os.environ, "PYTHONWARNINGS": "ignore"},
+            env={**os.environ, "PYTHONWARNINGS": "ignore", "PYTHONPATH": str(tree)},
         )
     if out.returncode != 0:
         raise SystemExit(f"{name} failed:\n{out.stderr[-3000:]}")
@@ -483,6 +485,35 @@ def _print_stages(stages: dict[str, float], total: float) -> None:
     """Each step's share of the last run, largest first."""
     for name, seconds in sorted(stages.items(), key=lambda s: -s[1]):
         print(f"{'    ' + name:<58} {seconds:>8.2f} s  {seconds / total:>4.0%}")
+
+
+def compare_with(commit: str, rounds: int = 2) -> None:
+    """A quarter end to end and a resubmission with today's code and with `commit`'s, taken in
+    turns in the same minutes, so that a regression shows as a ratio on the same machine."""
+    with tempfile.TemporaryDirectory(prefix="liia-bench-baseline-") as tmp:
+        tree = Path(tmp) / "baseline"
+        subprocess.run(
+            ["git", "worktree", "add", "--quiet", "--detach", str(tree), commit],
+            cwd=PROJECT,
+            check=True,
+        )
+        try:
+            ours, theirs = [], []
+            for _ in range(rounds):
+                ours.append(_child("quarter"))
+                theirs.append(_child("quarter", tree))
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=PROJECT)
+    print(f"Beside {commit}, taken in turns ({rounds} rounds of {REPEATS} runs each):")
+    for key, label in (
+        ("quarter_end_to_end", "a quarter end to end"),
+        ("resubmission", "a resubmission"),
+    ):
+        now = statistics.median(t for r in ours for t in r[f"{key}_all"])
+        then = statistics.median(t for r in theirs for t in r[f"{key}_all"])
+        print(f"{'  ' + label:<58} {now:>8.2f} s  against {then:.2f} s: {now / then:.2f}x")
+    now_mb, then_mb = max(r["peak_mb"] for r in ours), max(r["peak_mb"] for r in theirs)
+    print(f"{'  peak memory':<58} {now_mb:>8.0f} MB against {then_mb:.0f} MB")
 
 
 def _verdict(key: str, value: float) -> str:
@@ -496,6 +527,9 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--measure", choices=MEASURES, help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--baseline", metavar="COMMIT", help="also measure a quarter with this commit's code"
+    )
     args = parser.parse_args(argv)
     if args.measure:
         print(json.dumps(MEASURES[args.measure](args.work)))
@@ -590,6 +624,9 @@ def main(argv=None) -> None:
         _verdict("feedback_resubmission", daemon["feedback_resubmission"]),
     )
     print(f"{'  each':<58} " + ", ".join(f"{t:.2f}" for t in daemon["feedback_resubmission_all"]))
+    if args.baseline:
+        print()
+        compare_with(args.baseline)
 
 
 if __name__ == "__main__":
