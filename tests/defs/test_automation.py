@@ -203,7 +203,8 @@ def test_sensor_runs_nothing_for_files_already_in_the_warehouse(tmp_path, latest
 
 
 def test_completeness_check_names_the_authorities_missing_from_the_latest_quarter(tmp_path):
-    from pipelines.defs.assets import received_returns, validated_returns
+    from pipelines.defs.assets.receiving import received_returns
+    from pipelines.defs.assets.validation import validated_returns
 
     result = run_quarter(
         tmp_path, SAMPLE, "2026-27-Q2", selection=[received_returns, validated_returns]

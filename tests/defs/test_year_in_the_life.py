@@ -7,6 +7,10 @@ Returns arrive early, on time, late, twice with the same bytes, corrected, with 
 on the cover and at the top of the inbox; one quarter has none by its deadline; a PDF lands with no
 quarter at all. At the end the warehouse equals a clean `liia run --all` over the same files.
 
+The suite lives the first two quarters (the year end, early, duplicate, top-of-inbox, late and
+corrected returns, the weekly revision); `scripts/year_in_the_life.py` lives all four, adding a
+cover that names the quarter before, a PDF, and a quarter with nothing by its deadline.
+
 A region of four authorities (Barnet, Camden, Kingston and Richmond, who report workforce jointly
 from 2025-26 Q1) keeps its runs quick; the authority list is configuration
 (LIIA_AUTHORITIES), as for any region."""
@@ -44,7 +48,8 @@ NAMES = {
     "RUT": "Richmond upon Thames",
 }
 # Across a year end, and the quarter from which Kingston and Richmond report workforce jointly.
-QUARTERS = quarter_range(parse_quarter("2024-25 Q4"), parse_quarter("2025-26 Q3"))
+YEAR = quarter_range(parse_quarter("2024-25 Q4"), parse_quarter("2025-26 Q3"))
+QUARTERS = YEAR[: int(os.environ.get("LIIA_YEAR_QUARTERS", "2"))]
 
 
 def _deadline(quarter) -> datetime:
@@ -164,7 +169,7 @@ def region(tmp_path_factory):
     return folder / "authorities.csv"
 
 
-@pytest.mark.long_running(seconds=85)
+@pytest.mark.long_running(seconds=45)
 def test_a_year_of_quarters_run_by_themselves(tmp_path, region, monkeypatch):
     monkeypatch.setenv("LIIA_AUTHORITIES", str(region))
     home = tmp_path / "dagster_home"
@@ -257,7 +262,7 @@ def _latest_public(path: Path) -> list:
 def _live_through_a_year(service: Service) -> None:
     """Most returns arrive on time, before the deadline, and the deadline's run reads them; each
     quarter brings something else as well."""
-    first, second, third, fourth = QUARTERS
+    first, second, third, fourth = [*QUARTERS, None, None, None][:4]
     for quarter in QUARTERS:
         deadline = _deadline(quarter)
         early, on_time, late = (deadline - pd.Timedelta(days=d) for d in (25, 1, -12))
