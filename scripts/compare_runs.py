@@ -28,7 +28,8 @@ CLOSE = 1e-9  # floating sums in another order differ in the last bits; figures 
 PROJECT = Path(__file__).resolve().parent.parent
 # Columns that say when or by which run something was made: they differ between any two runs.
 VOLATILE = re.compile(r"(^|_)(run_id|run|at|time|built|loaded|received|written|published|created)$")
-# Text that says when, in a workbook or page ("Written 5 December 2026 20:41").
+# Text that says when, in a workbook or page ("Written 5 December 2026 20:41"), and a file's size
+# on a page ("(Excel, 6 KB)"), which moves with the moment zipped inside the file.
 MOMENT = re.compile(
     r"\d{1,2}:\d{2}(:\d{2})?|\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}\S*|[0-9a-f]{8}-[0-9a-f-]{27}"
 )
@@ -62,7 +63,7 @@ def run_all(tree: Path, folder: Path, inbox: Path) -> None:
 
 
 def same(a, b) -> bool:
-    if isinstance(a, float) and isinstance(b, float):
+    if isinstance(a, int | float) and isinstance(b, int | float) and not isinstance(a, bool):
         return math.isclose(a, b, rel_tol=CLOSE, abs_tol=CLOSE) or (a != a and b != b)
     if isinstance(a, tuple | list) and isinstance(b, tuple | list):
         return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
