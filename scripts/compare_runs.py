@@ -31,7 +31,7 @@ VOLATILE = re.compile(r"(^|_)(run_id|run|at|time|built|loaded|received|written|p
 # Text that says when, in a workbook or page ("Written 5 December 2026 20:41"), and a file's size
 # on a page ("(Excel, 6 KB)"), which moves with the moment zipped inside the file.
 MOMENT = re.compile(
-    r"\d{1,2}:\d{2}(:\d{2})?|\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}\S*|[0-9a-f]{8}-[0-9a-f-]{27}"
+    r"\(\w+, \d+ [KM]B\)|\d{1,2}:\d{2}(:\d{2})?|\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}\S*|[0-9a-f]{8}-[0-9a-f-]{27}"
 )
 
 RUN = (
