@@ -1,6 +1,9 @@
 import atexit
+import fcntl
 import hashlib
+import json
 import os
+import pickle
 import shutil
 import socket
 import subprocess
@@ -55,6 +58,27 @@ def some_returns(quarter_key: str, folder: Path, n: int = 6) -> list[Path]:
     ]
 
 
+def region(folder: Path, codes: list[str], quarters: tuple[str, ...] = ()) -> Path:
+    """A region of a few authorities, for a test of how the service behaves that needs its runs
+    quick: their authorities.csv (LIIA_AUTHORITIES), and their sample returns of each quarter
+    copied into folder/inbox/<key>/. The region file's path."""
+    import pandas as pd
+
+    from pipelines.collection.catalogue import CATALOGUE_DIR
+
+    folder.mkdir(parents=True, exist_ok=True)
+    table = pd.read_csv(CATALOGUE_DIR / "authorities.csv", dtype=str, keep_default_na=False)
+    mine = table[table["liia_code"].isin(codes)]
+    mine.to_csv(folder / "authorities.csv", index=False)
+    for key in quarters:
+        (folder / "inbox" / key).mkdir(parents=True, exist_ok=True)
+        label = parse_quarter(key).label
+        for name in mine["name"]:
+            source = SAMPLE / key / f"{name} LIIA return {label}.xlsx"
+            shutil.copy(source, folder / "inbox" / key / source.name)
+    return folder / "authorities.csv"
+
+
 # The environment of this process without its LIIA_ and DAGSTER_ settings, as a server has it.
 BARE_ENVIRONMENT = {k: v for k, v in os.environ.items() if not k.startswith(("LIIA_", "DAGSTER_"))}
 
@@ -88,12 +112,30 @@ def pytest_collection_modifyitems(items):
     items.sort(key=seconds, reverse=True)
 
 
+def made_once(tmp_path_factory, name: str, make) -> Path:
+    """A folder the test processes share, made by whichever needs it first while the others wait
+    (pytest-xdist's workers share the parent of their temporary folders): an expensive run is
+    made once per session, not once per worker. Whoever reads it does not change it."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent
+    folder = root / f"shared-{name}"
+    with open(root / f"shared-{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (folder / ".made").exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            make(folder)
+            (folder / ".made").touch()
+    return folder
+
+
 @pytest.fixture(scope="session")
 def generated_returns(tmp_path_factory) -> Path:
     """A fresh run of the generator with the committed seed."""
-    out = tmp_path_factory.mktemp("generated")
-    make_sample_returns(["--out", str(out)])
-    return out
+    return made_once(
+        tmp_path_factory, "generated", lambda out: make_sample_returns(["--out", str(out)])
+    )
 
 
 def run_resources(tmp_path: Path, inbox: Path) -> dict:
@@ -160,27 +202,56 @@ def check_evaluation(result, name: str):
     return evaluation
 
 
-# What latest_quarter_run's runs gave, by quarter key, for tests that read a run's events.
-LATEST_RESULTS: dict = {}
+LATEST_QUARTERS = ("2026-27-Q1", "2026-27-Q2")
+
+
+def _run_latest_quarters(tmp: Path) -> None:
+    home = tmp / "dagster_home"
+    home.mkdir()
+    shutil.copy(PROJECT / "deploy" / "dagster.yaml", home)
+    runs = {}
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        for quarter in LATEST_QUARTERS:
+            result = run_quarter(tmp, SAMPLE, quarter, instance)
+            assert result.success
+            runs[quarter] = result.run_id
+    (tmp / "runs.json").write_text(json.dumps(runs))
 
 
 @pytest.fixture(scope="session")
 def latest_quarter_run(tmp_path_factory) -> Path:
     """The two latest sample quarters run through every asset, one run each, recorded in a real
-    Dagster instance (tmp/dagster_home, the project's dagster.yaml); outputs under one folder."""
-    tmp = tmp_path_factory.mktemp("run")
-    home = tmp / "dagster_home"
-    home.mkdir()
-    shutil.copy(PROJECT / "deploy" / "dagster.yaml", home)
-    with dg.DagsterInstance.from_config(str(home)) as instance:
-        for quarter in ("2026-27-Q1", "2026-27-Q2"):
-            result = run_quarter(tmp, SAMPLE, quarter, instance)
-            assert result.success
-            LATEST_RESULTS[quarter] = result
-    return tmp
+    Dagster instance (tmp/dagster_home, the project's dagster.yaml); outputs under one folder,
+    made once for the whole session and only read."""
+    return made_once(tmp_path_factory, "latest-quarters", _run_latest_quarters)
+
+
+class RecordedRun:
+    """One of latest_quarter_run's runs, read back from its instance and its quarter store: what
+    a run's result says, for tests in any process."""
+
+    def __init__(self, folder: Path, quarter: str, run_id: str):
+        self.folder, self.quarter, self.run_id = folder, quarter, run_id
+
+    def _events(self, kind: dg.DagsterEventType) -> list:
+        with dg.DagsterInstance.from_config(str(self.folder / "dagster_home")) as instance:
+            return [e.dagster_event for e in instance.all_logs(self.run_id, of_type=kind)]
+
+    def get_asset_materialization_events(self) -> list:
+        return self._events(dg.DagsterEventType.ASSET_MATERIALIZATION)
+
+    def get_asset_check_evaluations(self) -> list:
+        events = self._events(dg.DagsterEventType.ASSET_CHECK_EVALUATION)
+        return [e.event_specific_data for e in events]
+
+    def output_for_node(self, asset: str):
+        return pickle.loads(
+            (self.folder / "staging" / asset / f"{self.quarter}.pickle").read_bytes()
+        )
 
 
 @pytest.fixture(scope="session")
 def latest_results(latest_quarter_run) -> dict:
-    """latest_quarter_run's run results, by quarter key."""
-    return LATEST_RESULTS
+    """latest_quarter_run's runs, by quarter key."""
+    runs = json.loads((latest_quarter_run / "runs.json").read_text())
+    return {q: RecordedRun(latest_quarter_run, q, run_id) for q, run_id in runs.items()}

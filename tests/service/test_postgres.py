@@ -13,6 +13,9 @@ import pytest
 from pipelines.service.install import read_environment_file
 from tests.conftest import BARE_ENVIRONMENT, free_port, liia, some_returns
 
+# Real servers that mostly wait: run in a stream of their own beside the rest (Makefile).
+pytestmark = pytest.mark.real_servers
+
 
 @pytest.fixture
 def postgres_url():

@@ -21,6 +21,9 @@ from pipelines.receive.ledger import answered
 from pipelines.service.install import read_environment_file
 from tests.conftest import BARE_ENVIRONMENT, PROJECT, SAMPLE, free_port, liia, some_returns
 
+# Real servers that mostly wait: run in a stream of their own beside the rest (Makefile).
+pytestmark = pytest.mark.real_servers
+
 START_TIMEOUT = 90
 
 
