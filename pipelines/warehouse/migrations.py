@@ -40,9 +40,9 @@ def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
     return [
         r[0]
         for r in con.execute(
-            """SELECT column_name FROM information_schema.columns
-            WHERE table_name = ? AND table_schema = 'main' AND table_catalog = current_database()
-            ORDER BY ordinal_position""",
+            """SELECT column_name FROM duckdb_columns()
+            WHERE table_name = ? AND schema_name = 'main' AND database_name = current_database()
+            ORDER BY column_index""",
             [table],
         ).fetchall()
     ]
