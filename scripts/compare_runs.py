@@ -23,6 +23,8 @@ from pathlib import Path
 import duckdb
 from openpyxl import load_workbook
 
+from pipelines.defs.resources import environment_for
+
 CLOSE = 1e-9  # floating sums in another order differ in the last bits; figures are shown to 1 dp
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -43,18 +45,8 @@ RUN = (
 
 
 def run_all(tree: Path, folder: Path, inbox: Path) -> None:
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(tree),
-        "LIIA_INBOX": str(inbox),
-        "LIIA_ARCHIVE": str(folder / "archive"),
-        "LIIA_WAREHOUSE": str(folder / "published" / "liia.duckdb"),
-        "LIIA_EXPORTS": str(folder / "exports"),
-        "LIIA_REPORTS": str(folder / "reports"),
-        "LIIA_WORKING_DB": str(folder / "working" / "liia.duckdb"),
-        "DAGSTER_HOME": str(folder / "dagster_home"),
-        "LIIA_ENVIRONMENT_FILE": str(folder / "environment"),
-    }
+    # the variables are the same in every version since the service work (issue 20)
+    env = {**os.environ, "PYTHONPATH": str(tree), **environment_for(folder, inbox)}
     done = subprocess.run(
         [sys.executable, "-c", RUN], cwd=tree, env=env, capture_output=True, text=True
     )
