@@ -101,6 +101,15 @@ def liia(*args, env: dict, timeout: float = 120) -> subprocess.CompletedProcess:
     )
 
 
+def pytest_configure(config):
+    """One cache of DfE's table for the whole session (LIIA_CACHE: every worker and every `liia`
+    process a test starts inherit it), so the suite's many new warehouses read the table once."""
+    if "LIIA_CACHE" not in os.environ:
+        cache = Path(tempfile.mkdtemp(prefix="liia-cache-"))
+        atexit.register(shutil.rmtree, cache, ignore_errors=True)
+        os.environ["LIIA_CACHE"] = str(cache)
+
+
 def pytest_collection_modifyitems(items):
     """Tests marked long_running(seconds) go first, longest first, so that with two workers
     neither is left running one of them alone at the end."""

@@ -59,6 +59,12 @@ def environment_for(folder: Path, inbox: Path) -> dict[str, str]:
     }
 
 
+def published_cache(duckdb: DuckDBResource) -> Path:
+    """Where DfE's table, once read, is kept for the next new warehouse or export (LIIA_CACHE, by
+    default a folder beside the working database)."""
+    return Path(os.environ.get("LIIA_CACHE") or Path(duckdb.database).with_name("cache"))
+
+
 def ledger_path(duckdb: DuckDBResource) -> Path:
     """The pipeline's record of the files it has answered, beside its working database."""
     return Path(duckdb.database).with_name("answered.sqlite")

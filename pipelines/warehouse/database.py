@@ -573,13 +573,14 @@ def export_every_published_row(
     authorities: Authorities,
     live: Path,
     staged: Path,
+    cache: Path | None = None,
 ) -> bool:
     """Every row of `file`, read, as Parquet at `staged` (to be put in place at `live`), unless
     `live` already holds them: whether it wrote them."""
     if exported_sha(live) == file.sha256:
         return False
     try:
-        stage_published(con, file, authorities)
+        stage_published(con, file, authorities, cache)
         export_published_values(con, file, staged)
     finally:
         drop_staged(con)
@@ -587,12 +588,15 @@ def export_every_published_row(
 
 
 def load_published_figures(
-    con: duckdb.DuckDBPyConnection, file: PublishedFile, authorities: Authorities
+    con: duckdb.DuckDBPyConnection,
+    file: PublishedFile,
+    authorities: Authorities,
+    cache: Path | None = None,
 ) -> dict[str, int]:
     """Replace the published tables with `file`'s, in one transaction, in DuckDB throughout.
     Row counts (published_values: the rows read)."""
     try:
-        stage_published(con, file, authorities)
+        stage_published(con, file, authorities, cache)
         ((rows, measures),) = con.execute(
             "SELECT count(*), count(DISTINCT measure) FROM published_read"
         ).fetchall()

@@ -243,3 +243,40 @@ def test_every_published_row_is_exported_once_beside_the_warehouse(latest_quarte
         assert con.sql("SELECT count(*) FROM published_files").fetchall() == [(1,)]
         tables = {t for (t,) in con.sql("SELECT table_name FROM duckdb_tables()").fetchall()}
     assert "published_figures" in tables and "published_values" not in tables
+
+
+def test_dfes_table_is_read_once_and_kept_for_the_next_new_warehouse(tmp_path):
+    folder = tmp_path / "dfe"
+    shutil.copytree(DFE, folder)
+    file = latest_published_file(folder)
+    cache = tmp_path / "cache"
+
+    def loaded(name: str, authorities) -> dict:
+        with duckdb.connect(str(tmp_path / f"{name}.duckdb")) as con:
+            load_published_figures(con, file, authorities, cache)
+            return {
+                t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall()
+                for t in ("published_figures", "published_context")
+            }
+
+    first = loaded("first", AUTHORITIES)
+    (kept,) = [p for p in cache.iterdir() if not p.name.startswith(".")]
+    assert sorted(p.name for p in kept.iterdir()) == [
+        "complete",
+        "published_read.parquet",
+        "staged_context.parquet",
+        "staged_figures.parquet",
+    ]
+    # read back from what was kept, not from DfE's file: the same tables, nothing kept again
+    stamp = (kept / "complete").stat().st_mtime_ns
+    file.path.rename(file.path.with_suffix(".moved"))
+    assert loaded("second", AUTHORITIES) == first
+    file.path.with_suffix(".moved").rename(file.path)
+    assert (kept / "complete").stat().st_mtime_ns == stamp
+    assert len(list(cache.iterdir())) == 1
+    # another input (here a region of four) is another key: never someone else's tables
+    four = tmp_path / "four.csv"
+    AUTHORITIES.table.head(4).to_csv(four, index=False)
+    other = loaded("other", load_authorities(four))
+    assert len(list(cache.iterdir())) == 2
+    assert other["published_context"] != first["published_context"]

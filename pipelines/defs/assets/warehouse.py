@@ -17,7 +17,7 @@ from pipelines.defs.assets.quarterly import (
     step_quarter,
 )
 from pipelines.defs.assets.reports import download_page
-from pipelines.defs.resources import LiiaPaths, ledger_path, working_db
+from pipelines.defs.resources import LiiaPaths, ledger_path, published_cache, working_db
 from pipelines.receive.ledger import record_answered
 from pipelines.warehouse.database import (
     ANALYST_STORAGE_VERSION,
@@ -42,7 +42,12 @@ def _copy_and_exports(duckdb: DuckDBResource, paths: LiiaPaths, quarter, run_id:
         if file is not None and loaded_file(con) == file.sha256:
             every_row = Path("published") / "published_values.parquet"
             export_every_published_row(
-                con, file, load_authorities(), Path(paths.exports) / every_row, staged / every_row
+                con,
+                file,
+                load_authorities(),
+                Path(paths.exports) / every_row,
+                staged / every_row,
+                published_cache(duckdb),
             )
         copy = build_copy(con, Path(paths.warehouse))
         shas = [
