@@ -108,11 +108,13 @@ def measure_quarter_end_to_end(work: Path) -> dict:
     inbox = work / "inbox"
     shutil.copytree(SAMPLE / QUARTER, inbox / QUARTER)
     os.environ.update(environment_for(work, inbox))
-    # DfE's table is read once, untimed, as on a server that has run before: each timed run starts
-    # from an empty warehouse but finds it kept (LIIA_CACHE, outside the warehouse's folder).
+    # DfE's table is read once, by an earlier process, as on a server that has run before: each
+    # timed run starts from an empty warehouse but finds it kept (LIIA_CACHE, outside the
+    # warehouse's folder).
     os.environ["LIIA_CACHE"] = str(work / "cache")
-    # imports and first-use costs, untimed
-    _materialize(QUARTER, selection=["received_returns", "published_figures"])
+    earlier = "from benchmarks.run import _materialize as m; m(%r, selection=['published_figures'])"
+    subprocess.run([sys.executable, "-c", earlier % QUARTER], cwd=PROJECT, check=True)
+    _materialize(QUARTER, selection=["received_returns"])  # imports and first-use costs, untimed
     shutil.rmtree(work / "working")
 
     end_to_end = []

@@ -221,6 +221,26 @@ STAGED = ("published_read", "staged_figures", "staged_context")
 _INPUTS = ("published_dictionary", "published_measures", "region_authorities", "dfe_neighbours_all")
 
 
+def _inputs(file: PublishedFile, authorities: Authorities) -> dict[str, pd.DataFrame]:
+    """What DfE's table is read with: its dictionary and neighbours, our mappings, the region."""
+    folder = file.path.parent
+    neighbours_path = folder / NEIGHBOURS
+    neighbours = (
+        read_dfe_neighbours(neighbours_path)
+        if neighbours_path.exists()
+        else pd.DataFrame(columns=["la_code", "neighbour_la_code", "position", "closeness"])
+    )
+    frames = (read_dictionary(folder), load_mappings(), authorities.table, neighbours)
+    return dict(zip(_INPUTS, frames, strict=True))
+
+
+def kept_every_row(file: PublishedFile, authorities: Authorities, cache: Path) -> Path | None:
+    """Every row of `file` as kept by an earlier staging (exactly the export of every row), or
+    None."""
+    kept = cache / _staging_key(file, _inputs(file, authorities))
+    return kept / "published_read.parquet" if (kept / "complete").exists() else None
+
+
 def _staging_key(file: PublishedFile, frames: dict[str, pd.DataFrame]) -> str:
     """What the staged tables are made from: DfE's file, the other inputs' contents and the SQL
     that reads them. Any change to one of them is another key."""
@@ -245,23 +265,15 @@ def stage_published(
     With a `cache` folder, what was staged is kept there as Parquet under a key of everything it
     was made from, and read back (a third of the time) when the same inputs come again: a new
     warehouse, or the exports' copy of every row, does not read DfE's table again."""
-    folder = file.path.parent
-    neighbours_path = folder / NEIGHBOURS
-    neighbours = (
-        read_dfe_neighbours(neighbours_path)
-        if neighbours_path.exists()
-        else pd.DataFrame(columns=["la_code", "neighbour_la_code", "position", "closeness"])
-    )
-    frames = dict(
-        zip(
-            _INPUTS,
-            (read_dictionary(folder), load_mappings(), authorities.table, neighbours),
-            strict=True,
-        )
-    )
+    frames = _inputs(file, authorities)
     kept = cache / _staging_key(file, frames) if cache is not None else None
     if kept is not None and (kept / "complete").exists():
-        for name in STAGED:
+        # Every row stays on disk, read as it is needed; the two small tables come into memory.
+        every_row = str(kept / "published_read.parquet").replace("'", "''")
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW published_read AS FROM read_parquet('{every_row}')"
+        )
+        for name in STAGED[1:]:
             con.execute(
                 f"CREATE OR REPLACE TEMP TABLE {name} AS FROM read_parquet(?)",
                 [str(kept / f"{name}.parquet")],
@@ -289,17 +301,18 @@ def stage_published(
               FROM staged_figures) AS m USING (indicator_id)"""
     )
     if kept is not None:
-        _keep_staged(con, kept)
+        _keep_staged(con, file, kept)
 
 
-def _keep_staged(con: duckdb.DuckDBPyConnection, kept: Path) -> None:
+def _keep_staged(con: duckdb.DuckDBPyConnection, file: PublishedFile, kept: Path) -> None:
     """The staged tables written into `kept`, whole or not at all: made in a folder of their own
     and renamed into place, so a process that stops half way leaves no half-kept tables."""
     partial = kept.with_name(f".{kept.name}.{os.getpid()}.partial")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     try:
-        for name in STAGED:
+        export_published_values(con, file, partial / "published_read.parquet")
+        for name in STAGED[1:]:
             quoted = str(partial / f"{name}.parquet").replace("'", "''")
             con.execute(f"COPY {name} TO '{quoted}' (FORMAT parquet)")
         (partial / "complete").touch()
@@ -311,8 +324,12 @@ def _keep_staged(con: duckdb.DuckDBPyConnection, kept: Path) -> None:
 
 
 def drop_staged(con: duckdb.DuckDBPyConnection) -> None:
-    for name in (*_INPUTS, *STAGED):
-        con.execute(f"DROP TABLE IF EXISTS temp.{name}")
+    staged = con.execute(
+        "SELECT table_name, table_type FROM information_schema.tables WHERE table_catalog = 'temp'"
+    ).fetchall()
+    for name, kind in staged:
+        if name in (*_INPUTS, *STAGED):
+            con.execute(f"DROP {'VIEW' if kind == 'VIEW' else 'TABLE'} temp.{name}")
 
 
 def export_published_values(con: duckdb.DuckDBPyConnection, file: PublishedFile, path: Path):

@@ -8,7 +8,13 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines.benchmark.published import latest_published_file, published_frames, source_line
+from pipelines.benchmark.published import (
+    exported_sha,
+    kept_every_row,
+    latest_published_file,
+    published_frames,
+    source_line,
+)
 from pipelines.collection.catalogue import load_authorities
 from pipelines.warehouse.database import load_published_figures
 from tests.conftest import PROJECT
@@ -267,6 +273,9 @@ def test_dfes_table_is_read_once_and_kept_for_the_next_new_warehouse(tmp_path):
         "staged_context.parquet",
         "staged_figures.parquet",
     ]
+    # the rows kept are the export of every row, made once: sorted, with the file's SHA-256
+    assert kept_every_row(file, AUTHORITIES, cache) == kept / "published_read.parquet"
+    assert exported_sha(kept / "published_read.parquet") == file.sha256
     # read back from what was kept, not from DfE's file: the same tables, nothing kept again
     stamp = (kept / "complete").stat().st_mtime_ns
     file.path.rename(file.path.with_suffix(".moved"))
