@@ -29,10 +29,13 @@ def lint_imports(root: Path) -> subprocess.CompletedProcess:
     )
 
 
-def _copy_of_the_house(tmp_path: Path) -> Path:
+def lint_a_copy_with(tmp_path: Path, module: str, line: str) -> subprocess.CompletedProcess:
+    """lint-imports on a copy of the house with `line` added to `module` (a path in pipelines/)."""
     shutil.copytree(PACKAGE, tmp_path / "pipelines", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(PROJECT / "pyproject.toml", tmp_path)
-    return tmp_path
+    with (tmp_path / "pipelines" / module).open("a") as changed:
+        changed.write(f"\n{line}  # noqa: E402\n")
+    return lint_imports(tmp_path)
 
 
 def test_every_stage_imports_only_the_stages_before_it():
@@ -42,20 +45,16 @@ def test_every_stage_imports_only_the_stages_before_it():
 
 
 def test_an_import_that_climbs_back_up_fails_the_check(tmp_path):
-    root = _copy_of_the_house(tmp_path)
-    with (root / "pipelines" / "receive" / "ledger.py").open("a") as module:
-        module.write("\nfrom pipelines.write.layout import Book  # noqa: E402\n")
-    result = lint_imports(root)
+    result = lint_a_copy_with(
+        tmp_path, "receive/ledger.py", "from pipelines.write.layout import Book"
+    )
     assert result.returncode == 1
     assert "pipelines.receive is not allowed to import pipelines.write" in result.stdout
     assert "pipelines.receive.ledger -> pipelines.write.layout" in result.stdout
 
 
 def test_dagster_leaking_into_a_stage_fails_the_check(tmp_path):
-    root = _copy_of_the_house(tmp_path)
-    with (root / "pipelines" / "benchmark" / "groups.py").open("a") as module:
-        module.write("\nimport dagster  # noqa: E402\n")
-    result = lint_imports(root)
+    result = lint_a_copy_with(tmp_path, "benchmark/groups.py", "import dagster")
     assert result.returncode == 1
     assert "The stages' logic never imports Dagster BROKEN" in result.stdout
     assert "pipelines.benchmark.groups -> dagster" in result.stdout
