@@ -74,26 +74,41 @@ LOCK_WAIT_SECONDS = 1800
 
 
 @contextmanager
-def writer_lock(database: Path, wait: float = LOCK_WAIT_SECONDS):
-    """An exclusive lock beside the database, held while a connection is open: DuckDB allows one
-    process at a time and fails at once otherwise, so a second run waits here instead."""
-    database.parent.mkdir(parents=True, exist_ok=True)
-    with open(database.with_name(database.name + ".lock"), "a") as handle:
+def _held(lock_file: Path, what: Path, wait: float, waiting=None):
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_file, "a") as handle:
         deadline = time.monotonic() + wait
         while True:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
+                if waiting is not None:
+                    waiting()
+                    waiting = None
                 if time.monotonic() > deadline:
                     raise TimeoutError(
-                        f"Another run has held {database} for over {wait:.0f} s; try again later."
+                        f"Another run has held {what} for over {wait:.0f} s; try again later."
                     ) from None
                 time.sleep(0.2)
         try:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def writer_lock(database: Path, wait: float = LOCK_WAIT_SECONDS):
+    """An exclusive lock beside the database, held while a connection is open: DuckDB allows one
+    process at a time and fails at once otherwise, so a second run waits here instead."""
+    return _held(database.with_name(database.name + ".lock"), database, wait)
+
+
+def one_liia_run_at_a_time(duckdb: DuckDBResource, waiting=None, wait: float = LOCK_WAIT_SECONDS):
+    """Held by `liia run` for all its quarters, so a second one waits for the first to end,
+    asleep: waiting instead for the steps' pool slot, Dagster 1.13's in-process executor polls
+    without sleeping and keeps a core busy. `waiting()` is called once if it has to wait."""
+    database = Path(duckdb.database)
+    return _held(database.with_name(database.name + ".runs.lock"), database, wait, waiting)
 
 
 @contextmanager

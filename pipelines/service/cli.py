@@ -70,12 +70,7 @@ def cmd_run(args) -> int:
     warnings.filterwarnings("ignore", category=dg.BetaWarning)
     warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 
-    from pipelines.collection.catalogue import load_authorities
-    from pipelines.definitions import all_assets
-    from pipelines.defs.instance import cli_run_tags, project_instance, release_abandoned_runs
-    from pipelines.defs.partitions import open_quarters
-    from pipelines.defs.resources import default_resources
-    from pipelines.validate.settlement import NOT_USED, completeness_text
+    from pipelines.defs.resources import default_resources, one_liia_run_at_a_time
 
     if not args.all and (problem := quarter_out_of_range(args.quarter)):
         print(f"liia {args.command}: {problem}", file=sys.stderr)
@@ -90,6 +85,22 @@ def cmd_run(args) -> int:
     if not quarters:
         print(f"No returns to run in {paths.inbox}.")
         return 1
+    with one_liia_run_at_a_time(
+        resources["duckdb"], lambda: print("Waiting for another liia run to finish...", flush=True)
+    ):
+        return _run_quarters(quarters, resources, getattr(args, "tags", {}))
+
+
+def _run_quarters(quarters: list, resources: dict, tags: dict) -> int:
+    import dagster as dg
+
+    from pipelines.collection.catalogue import load_authorities
+    from pipelines.definitions import all_assets
+    from pipelines.defs.instance import cli_run_tags, project_instance, release_abandoned_runs
+    from pipelines.defs.partitions import open_quarters
+    from pipelines.validate.settlement import NOT_USED, completeness_text
+
+    paths = resources["paths"]
     instance = project_instance()
     for run_id in release_abandoned_runs(instance):
         print(f"Marked run {run_id} failed: the liia run that made it was killed.")
@@ -112,7 +123,7 @@ def cmd_run(args) -> int:
                 resources=resources,
                 run_config=QUIET,
                 raise_on_error=False,
-                tags={**cli_run_tags(), **getattr(args, "tags", {})},
+                tags={**cli_run_tags(), **tags},
             )
             if not result.success:
                 print(f"The run of {quarter.label} failed: {_failure(result)}", file=sys.stderr)
