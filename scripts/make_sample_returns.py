@@ -86,6 +86,13 @@ def main(argv=None) -> None:
     parser.add_argument("--first", type=parse_quarter, default=FIRST, help="first quarter")
     parser.add_argument("--last", type=parse_quarter, default=LAST, help="last quarter")
     parser.add_argument(
+        "--quarters",
+        type=parse_quarter,
+        nargs="+",
+        help="write only these quarters' files (each quarter's values are still drawn in turn, "
+        "so they are the whole run's)",
+    )
+    parser.add_argument(
         "--clean",
         action="store_true",
         help="every authority returns every quarter, without the deliberate problems",
@@ -113,6 +120,8 @@ def main(argv=None) -> None:
                 all_values[a][ref] = all_values[b][ref] = combined
         for code, row in table.iterrows():
             if code in NOT_RETURNED.get(quarter, []) and not args.clean:
+                continue
+            if args.quarters and quarter not in args.quarters:
                 continue
             values = {ref: display(all_values[code][ref], units[ref]) for ref in refs}
             cover = {

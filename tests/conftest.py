@@ -79,6 +79,23 @@ def region(folder: Path, codes: list[str], quarters: tuple[str, ...] = ()) -> Pa
     return folder / "authorities.csv"
 
 
+@pytest.fixture
+def few_authorities(tmp_path, monkeypatch) -> Path:
+    """A region of the six authorities whose returns some_returns copies, as LIIA_AUTHORITIES
+    (for this test and every `liia` it starts): a test of how the service behaves with a few
+    returns runs in half the time without 27 authorities that sent none. Its file's path."""
+    import pandas as pd
+
+    from pipelines.collection.catalogue import CATALOGUE_DIR
+
+    first = sorted((SAMPLE / "2026-27-Q1").glob("*.xlsx"))[:6]
+    names = {p.name.split(" LIIA return")[0] for p in first}
+    table = pd.read_csv(CATALOGUE_DIR / "authorities.csv", dtype=str, keep_default_na=False)
+    authorities = region(tmp_path / "region", list(table[table["name"].isin(names)]["liia_code"]))
+    monkeypatch.setenv("LIIA_AUTHORITIES", str(authorities))
+    return authorities
+
+
 # The environment of this process without its LIIA_ and DAGSTER_ settings, as a server has it.
 BARE_ENVIRONMENT = {k: v for k, v in os.environ.items() if not k.startswith(("LIIA_", "DAGSTER_"))}
 
@@ -139,11 +156,22 @@ def made_once(tmp_path_factory, name: str, make) -> Path:
     return folder
 
 
+# The quarters a fresh run of the generator writes in the suite: the first, and the two latest
+# with every deliberate problem; all ten with LIIA_SAMPLE_SWEEP=1 (scripts/check_sample_returns.py).
+GENERATED_QUARTERS = (
+    tuple(sorted(p.name for p in SAMPLE.glob("20*")))
+    if os.environ.get("LIIA_SAMPLE_SWEEP")
+    else ("2024-25-Q1", "2026-27-Q1", "2026-27-Q2")
+)
+
+
 @pytest.fixture(scope="session")
 def generated_returns(tmp_path_factory) -> Path:
-    """A fresh run of the generator with the committed seed."""
+    """A fresh run of the generator with the committed seed, writing GENERATED_QUARTERS."""
     return made_once(
-        tmp_path_factory, "generated", lambda out: make_sample_returns(["--out", str(out)])
+        tmp_path_factory,
+        "generated",
+        lambda out: make_sample_returns(["--out", str(out), "--quarters", *GENERATED_QUARTERS]),
     )
 
 

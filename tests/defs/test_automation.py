@@ -355,7 +355,7 @@ def test_a_quarter_with_no_returns_is_never_published_or_latest(tmp_path, latest
     assert status.returncode == 0 and status.stdout.startswith("2026-27 Q2: 30 of 33 accepted")
 
 
-def test_liia_release_runs_the_quarter_and_says_what_it_released(tmp_path):
+def test_liia_release_runs_the_quarter_and_says_what_it_released(tmp_path, few_authorities):
     from pipelines.defs.resources import environment_for
 
     inbox = tmp_path / "inbox" / "2026-27-Q2"

@@ -4,6 +4,7 @@ with nobody acting; the previous release stays whole meanwhile."""
 
 import hashlib
 import json
+import os
 import re
 import shutil
 import threading
@@ -148,7 +149,7 @@ def _alert_for(instance, result, sensor):
 
 
 @pytest.mark.long_running(seconds=45)
-def test_a_bad_day_alerts_the_data_lead_and_heals_itself(tmp_path, alerting):
+def test_a_bad_day_alerts_the_data_lead_and_heals_itself(tmp_path, alerting, few_authorities):
     box, posts = alerting
     inbox = tmp_path / "inbox"
     some_returns(QUARTER, inbox)
@@ -329,7 +330,9 @@ def test_a_teams_webhook_gets_an_adaptive_card_and_a_dead_channel_costs_no_other
     assert box.messages == []
 
 
-def test_a_missing_folder_stops_runs_and_is_told_once_then_its_return(tmp_path, alerting):
+def test_a_missing_folder_stops_runs_and_is_told_once_then_its_return(
+    tmp_path, alerting, few_authorities
+):
     box, _ = alerting
     inbox = tmp_path / "inbox"
     some_returns(QUARTER, inbox, 2)
@@ -375,7 +378,7 @@ def test_a_missing_folder_stops_runs_and_is_told_once_then_its_return(tmp_path, 
         assert box.messages[1]["Subject"] == "LIIA pipeline: folders back, runs resume"
 
 
-def test_a_run_started_by_hand_that_fails_is_alerted_too(tmp_path, mailbox):
+def test_a_run_started_by_hand_that_fails_is_alerted_too(tmp_path, mailbox, few_authorities):
     box, port = mailbox
     inbox = tmp_path / "inbox"
     some_returns(QUARTER, inbox, 2)
@@ -388,6 +391,8 @@ def test_a_run_started_by_hand_that_fails_is_alerted_too(tmp_path, mailbox):
         "LIIA_ALERT_TO": "data.lead@liia.example.gov.uk",
         "LIIA_SMTP_HOST": "127.0.0.1",
         "LIIA_SMTP_PORT": str(port),
+        "LIIA_AUTHORITIES": str(few_authorities),
+        "LIIA_CACHE": os.environ["LIIA_CACHE"],  # DfE's table as this session keeps it
     }
     ran = liia("run", "--quarter", QUARTER, env=env)
     assert ran.returncode == 1

@@ -416,7 +416,9 @@ def _inbox(tmp_path: Path, names: list[str]) -> Path:
 
 
 @pytest.mark.long_running(seconds=40)
-def test_a_quarter_is_released_at_its_deadline_or_by_the_data_lead_and_revised_after(tmp_path):
+def test_a_quarter_is_released_at_its_deadline_or_by_the_data_lead_and_revised_after(
+    tmp_path, few_authorities
+):
     quarter = parse_quarter(QUARTER)
     before = f"{deadline(quarter).isoformat()}T06:00:00+00:00"
     early = {AS_OF_TAG: "2026-10-20T09:00:00+01:00"}

@@ -40,7 +40,7 @@ def test_liia_run_refuses_a_quarter_never_collected_in_one_line(
 
 
 def test_a_quarter_added_by_mistake_can_be_removed_but_not_one_with_returns(
-    tmp_path, monkeypatch, capsys
+    tmp_path, monkeypatch, capsys, few_authorities
 ):
     inbox = tmp_path / "inbox"
     some_returns(QUARTER, inbox)

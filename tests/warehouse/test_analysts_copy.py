@@ -24,7 +24,7 @@ time.sleep(600)
 """
 
 
-def test_an_analyst_holding_the_published_file_read_write_stalls_nothing(tmp_path):
+def test_an_analyst_holding_the_published_file_read_write_stalls_nothing(tmp_path, few_authorities):
     inbox = tmp_path / "inbox"
     some_returns(QUARTER, inbox)
     for path in inbox.rglob("*.xlsx"):
@@ -72,7 +72,7 @@ def test_an_analyst_holding_the_published_file_read_write_stalls_nothing(tmp_pat
         assert evaluate_sensor(instance, tmp_path, inbox).run_requests == []
 
 
-def test_rerunning_an_earlier_quarter_rewrites_every_later_export(tmp_path):
+def test_rerunning_an_earlier_quarter_rewrites_every_later_export(tmp_path, few_authorities):
     inbox = tmp_path / "inbox"
     for quarter in ("2026-27-Q1", "2026-27-Q2"):
         some_returns(quarter, inbox)
@@ -108,7 +108,9 @@ os._exit(9)  # killed mid-session: no checkpoint, no close
 """
 
 
-def test_a_dead_read_write_session_changes_nothing_the_next_build_publishes(tmp_path):
+def test_a_dead_read_write_session_changes_nothing_the_next_build_publishes(
+    tmp_path, few_authorities
+):
     inbox = tmp_path / "inbox"
     some_returns(QUARTER, inbox, n=3)
     published = tmp_path / "published" / "liia.duckdb"

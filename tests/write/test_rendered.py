@@ -3,6 +3,7 @@ Carlito and Liberation, which have Calibri's and Arial's metrics) and read back 
 Every sentence of prose on a cover, contents, notes, key or summary sheet must be printed whole,
 and no cell may print as ### (a number or date too wide for its column)."""
 
+import json
 import re
 import shutil
 import subprocess
@@ -14,6 +15,7 @@ from openpyxl import load_workbook
 
 from pipelines.collection.quarters import parse_quarter
 from pipelines.write.template import build_template
+from tests.conftest import made_once
 
 QUARTER = "2026-27-Q2"
 # the sheets a reader reads as prose, whose every sentence must be printed whole
@@ -75,6 +77,8 @@ def prose(path: Path) -> list[tuple[str, str, str]]:
 
 @pytest.fixture(scope="module")
 def rendered(latest_quarter_run, tmp_path_factory):
+    """Each kind's workbook and its printed text: rendered once for the session, whichever test
+    process asks first (LibreOffice is the suite's slowest reader)."""
     reports = latest_quarter_run / "reports"
     folder = tmp_path_factory.mktemp("rendered")
     workbooks = {
@@ -102,7 +106,13 @@ def rendered(latest_quarter_run, tmp_path_factory):
         / "restricted"
         / "data_dictionary RESTRICTED.xlsx",
     }
-    return workbooks, render(workbooks, folder)
+
+    def make(shared: Path) -> None:
+        texts = render(workbooks, shared)
+        (shared / "texts.json").write_text(json.dumps(texts))
+
+    shared = made_once(tmp_path_factory, "rendered", make)
+    return workbooks, json.loads((shared / "texts.json").read_text())
 
 
 KINDS = ["theme", "public", "pack", "status", "rejected", "feedback", "template", "dictionary"]
