@@ -7,33 +7,20 @@ checks each value against the committed files, and prints how many and how long 
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
-import time
-from pathlib import Path
 
-PROJECT = Path(__file__).resolve().parent.parent
+from scripts.sweep import PROJECT, run_tests
 
 
 def main() -> int:
-    started = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rA"]
-        + ["tests/receive/test_sample_returns.py::test_same_seed_gives_the_same_values"],
-        cwd=PROJECT,
-        env={**os.environ, "LIIA_SAMPLE_SWEEP": "1"},
-        capture_output=True,
-        text=True,
+    code, took = run_tests(
+        ["tests/receive/test_sample_returns.py::test_same_seed_gives_the_same_values"],
+        {"LIIA_SAMPLE_SWEEP": "1"},
     )
-    took = time.perf_counter() - started
     quarters = sorted(p.name for p in (PROJECT / "sample_returns").glob("20*"))
     files = len(list((PROJECT / "sample_returns").glob("20*/*.xlsx")))
-    print(done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr[-2000:])
     print(f"{files} files of {len(quarters)} quarters regenerated and compared in {took:.0f} s")
-    if done.returncode:
-        print(done.stdout[-4000:])
-    return done.returncode
+    return code
 
 
 if __name__ == "__main__":
