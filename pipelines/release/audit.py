@@ -29,7 +29,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import coo_array
 
 from pipelines.collection.catalogue import ONE, POPULATION
@@ -172,6 +171,9 @@ class Programme:
         # HiGHS's presolve declared feasible parts infeasible (seen on the sample 2024-25 Q4, the
         # true values satisfying every row); the parts are small enough to solve without it
         options = {"time_limit": SOLVE_SECONDS, "presolve": False}
+        # imported here: scipy.optimize takes 0.16 s to import, in every `liia` command otherwise
+        from scipy.optimize import Bounds, LinearConstraint, milp
+
         result = milp(
             c,
             integrality=self.integrality,

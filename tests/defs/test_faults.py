@@ -172,7 +172,10 @@ def test_two_runs_of_one_quarter_at_once_both_finish_without_duplicates(tmp_path
     _assert_archived(tmp_path / "archive", sorted((inbox / "2026-27-Q2").glob("*")))
 
 
-def test_a_file_truncated_mid_copy_is_not_accepted_and_is_taken_once_complete(tmp_path):
+def test_a_file_truncated_mid_copy_is_not_accepted_and_is_taken_once_complete(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv("LIIA_AUTHORITIES", str(region(tmp_path / "region", ["CAM", "CRO"])))
     inbox = tmp_path / "inbox"
     folder = inbox / "2026-27-Q2"  # dropped into the quarter's folder, as authorities do
     folder.mkdir(parents=True)

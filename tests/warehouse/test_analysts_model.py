@@ -562,7 +562,9 @@ def test_ties_and_rounding_are_one_rule_written_once_and_the_sql_keeps_it():
     assert out["london_max"].iloc[0] == 5.0 and out["london_min"].iloc[0] == 0.2
 
 
-def test_figures_of_a_quarter_not_yet_released_are_marked_and_left_out_of_the_recipes(tmp_path):
+def test_figures_of_a_quarter_not_yet_released_are_marked_and_left_out_of_the_recipes(
+    tmp_path, few_authorities
+):
     """One early return for the quarter under way: its rows say so, and the README's recipes
     and views, which show released quarters, do not make it a one-authority London."""
     inbox = tmp_path / "inbox"
