@@ -379,13 +379,13 @@ def test_a_revision_is_audited_together_with_the_release_it_revises():
     revision = public_quarter(
         benchmarks, groups, items, catalogue, population, releases=(release_1,)
     )
+    # Protected: each count could be 0 and could be PROTECTION_MARGIN or more, read together with
+    # release 1 (its exact bounds, 8 CPU-seconds more, are what the hard quarter's test finds)
     findings = exact_audit(
-        benchmarks, groups, items, revision.suppression, catalogue, population, True, (release_1,)
+        benchmarks, groups, items, revision.suppression, catalogue, population, False, (release_1,)
     )
     assert {(f.unit, f.ref) for f in findings} >= set(release_1.targets) | exposed
-    assert all(f.smallest == 0 and f.largest >= PROTECTION_MARGIN for f in findings), [
-        f for f in findings if not f.protected
-    ]
+    assert all(f.protected for f in findings), [f for f in findings if not f.protected]
     hidden_groups = revision.suppression.groups
     assert ("ADO-I03", "sub_region", "South") in hidden_groups
     assert len(revision.suppression.complementary) <= len(alone.suppression.complementary)
