@@ -24,11 +24,22 @@ $(CLIENTS)/%/bin/python: tests/clients/%.txt $(UV)
 
 clients: $(CLIENTS)/duckdb-1.1/bin/python $(CLIENTS)/duckdb-cli-1.4/bin/python
 
-.PHONY: run test lint chromium postgresql libreoffice benchmark clients
+.PHONY: run serve test lint chromium postgresql libreoffice benchmark clients
 chromium:
-	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
+	@(command -v chromium >/dev/null || command -v chromium-browser >/dev/null) && \
+	  command -v chromedriver >/dev/null || \
 	  ($(SUDO) apt-get update -qq && \
-	   $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium)
+	   $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	     chromium chromium-driver)
+
+# The web front door's pages use the GOV.UK Design System; its browser tests run axe-core. Both
+# are npm packages, locked in package-lock.json (Debian's nodejs and npm if the machine lacks them).
+node_modules: package.json package-lock.json
+	@command -v npm >/dev/null || \
+	  ($(SUDO) apt-get update -qq && \
+	   $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm)
+	npm ci --no-audit --no-fund --silent
+	touch node_modules
 
 postgresql:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
@@ -44,10 +55,14 @@ libreoffice:
 	   $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 	     libreoffice-calc poppler-utils fonts-crosextra-carlito fonts-liberation2)
 
-run: .venv
+run: .venv node_modules
 	$(UV) run --frozen liia run --all
 
-test: .venv clients chromium postgresql libreoffice
+# The web front door on http://127.0.0.1:8000 (its database is made or brought up to date first).
+serve: .venv node_modules
+	LIIA_WEB_BEHIND_TLS=0 $(UV) run --frozen liia serve
+
+test: .venv node_modules clients chromium postgresql libreoffice
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen lint-imports --no-logo
 	@rm -rf .tools/test-results && mkdir -p .tools/test-results

@@ -11,36 +11,26 @@ from pathlib import Path
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from pipelines.collection.places import PLACES, WAREHOUSE, place
 from pipelines.collection.quarters import parse_quarter
 from pipelines.warehouse.migrations import pending, upgrade, version
 from pipelines.write.layout import partial_path
-
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-WAREHOUSE = PROJECT_ROOT / "warehouse"
 
 
 class LiiaPaths(dg.ConfigurableResource):
     """Where returns arrive, where received files are archived, where the analysts' copy of the
     warehouse and its Parquet exports are published, where workbooks are written, and where DfE's
-    published figures are dropped."""
+    published figures are dropped (pipelines/collection/places.py)."""
 
-    inbox: str = str(PROJECT_ROOT / "sample_returns")
-    archive: str = str(WAREHOUSE / "archive")
-    warehouse: str = str(WAREHOUSE / "liia.duckdb")
-    exports: str = str(WAREHOUSE / "exports")
-    reports: str = str(PROJECT_ROOT / "reports")
-    # DfE's published figures: the newest Parquet file here is loaded (drop a newer one in)
-    published: str = str(PROJECT_ROOT / "reference" / "dfe")
+    inbox: str = str(PLACES["inbox"][1])
+    archive: str = str(PLACES["archive"][1])
+    warehouse: str = str(PLACES["warehouse"][1])
+    exports: str = str(PLACES["exports"][1])
+    reports: str = str(PLACES["reports"][1])
+    published: str = str(PLACES["published"][1])
 
 
-ENVIRONMENT = {
-    "inbox": "LIIA_INBOX",
-    "archive": "LIIA_ARCHIVE",
-    "warehouse": "LIIA_WAREHOUSE",
-    "exports": "LIIA_EXPORTS",
-    "reports": "LIIA_REPORTS",
-    "published": "LIIA_PUBLISHED",
-}
+ENVIRONMENT = {name: PLACES[name][0] for name in LiiaPaths.model_fields}
 
 
 def environment_for(folder: Path, inbox: Path) -> dict[str, str]:
@@ -179,9 +169,7 @@ def default_resources() -> dict:
         field: os.environ.get(variable, LiiaPaths.model_fields[field].default)
         for field, variable in ENVIRONMENT.items()
     }
-    database = Path(
-        os.environ.get("LIIA_WORKING_DB", str(WAREHOUSE / "working" / "liia-working.duckdb"))
-    )
+    database = place("working")
     return {
         "paths": LiiaPaths(**paths),
         # One DuckDB thread: the pipeline's tables are small, so parallel plans cost more than they

@@ -29,3 +29,10 @@ def safe_text(value: object, limit: int = MAX_TEXT) -> str:
     if len(text) > limit:
         text = f"{text[:limit].rstrip()}… [cut: {len(text):,} characters in all]"
     return text
+
+
+def csv_cell(value: object) -> str:
+    """Text for a CSV cell that Excel shows as text, never runs: a leading = + - @ (a formula to
+    a spreadsheet) gets an apostrophe before it, as OWASP advises."""
+    text = safe_text(value)
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

@@ -368,13 +368,11 @@ def _validate_files(paths: list[Path]) -> tuple[list[Path], str | None]:
 
 
 def cmd_validate(args) -> int:
-    import pandas as pd
-
-    from pipelines.collection.catalogue import load_authorities, load_catalogue
+    from pipelines.collection.catalogue import load_authorities
     from pipelines.receive.safe_text import safe_text
-    from pipelines.receive.submissions import check_files, sha256_of
-    from pipelines.validate.feedback import feedback_path, feedback_rows
-    from pipelines.validate.settlement import current_values, settle_quarter
+    from pipelines.receive.submissions import sha256_of
+    from pipelines.validate.feedback import feedback_path
+    from pipelines.validate.precheck import check_returns
     from pipelines.write.feedback_workbook import write_feedback
 
     if args.feedback and args.feedback.exists() and not args.feedback.is_dir():
@@ -391,49 +389,36 @@ def cmd_validate(args) -> int:
             print(safe_text(f"{path.name}: the same file as {first_of[sha].name}, checked once"))
         else:
             first_of[sha] = path
-    catalogue, authorities = load_catalogue(), load_authorities()
-    measures = catalogue.items.set_index("ref")["measure"]
-    unreadable = errors = 0
-    no_previous = pd.DataFrame(columns=["authority", "ref", "value"])
-    settled: dict[str, pd.DataFrame] = {}
-    compared = False
-    checked = sorted(check_files(list(first_of.values())), key=lambda c: (c[0] is None, c[0] or 0))
-    for quarter, subs, values, structure in checked:
-        previous = settled.get(quarter.previous().key, no_previous) if quarter else no_previous
-        compared |= not previous.empty
-        subs, values, issues = settle_quarter(
-            subs, values, structure, previous, catalogue, quarter.q if quarter else 1
-        )
-        if quarter:
-            settled[quarter.key] = current_values(values)
-        for sub in subs.itertuples():
-            mine = issues[issues["submission_id"] == sub.submission_id]
-            rows = feedback_rows(subs[subs["submission_id"] == sub.submission_id], mine, measures)
-            status = "accepted" if sub.status.startswith("accepted") and rows.empty else sub.status
-            print(safe_text(f"{sub.file_name}: {status}"))
-            for r in rows.itertuples(index=False):
-                where = "!".join(x for x in (r[2], r[3]) if x)
-                line = f"  {r[0]}: {where + ' ' if where else ''}{r[4] + ' ' if r[4] else ''}{r[7]} {r[8]}"
-                print(safe_text(line, 2000))
-            unreadable += sub.status == "not a workbook" or not pd.isna(sub.unreadable)
-            errors += int((mine["severity"] == "error").sum())
-            if args.feedback:
-                name = (
-                    authorities.name(sub.authority) if sub.authority else Path(sub.file_name).stem
-                )
-                target = (
-                    feedback_path(args.feedback, quarter, name)
-                    if quarter
-                    else args.feedback / f"{name}.xlsx"
-                )
-                write_feedback(
-                    target,
-                    name,
-                    quarter.label if quarter else "quarter not given",
-                    subs[subs["submission_id"] == sub.submission_id],
-                    rows,
-                )
-                print(safe_text(f"  feedback written to {target}"))
+    authorities = load_authorities()
+    answers, compared = check_returns(list(first_of.values()))
+    for answer in answers:
+        quarter = answer.quarter
+        print(safe_text(f"{answer.file_name}: {answer.status}"))
+        for r in answer.rows.itertuples(index=False):
+            where = "!".join(x for x in (r[2], r[3]) if x)
+            line = (
+                f"  {r[0]}: {where + ' ' if where else ''}{r[4] + ' ' if r[4] else ''}{r[7]} {r[8]}"
+            )
+            print(safe_text(line, 2000))
+        if args.feedback:
+            name = (
+                authorities.name(answer.authority)
+                if answer.authority
+                else Path(answer.file_name).stem
+            )
+            target = (
+                feedback_path(args.feedback, quarter, name)
+                if quarter
+                else args.feedback / f"{name}.xlsx"
+            )
+            write_feedback(
+                target,
+                name,
+                quarter.label if quarter else "quarter not given",
+                answer.submission,
+                answer.rows,
+            )
+            print(safe_text(f"  feedback written to {target}"))
     if compared:
         print("Compared with your previous quarter's return given here.")
     else:
@@ -445,6 +430,8 @@ def cmd_validate(args) -> int:
         "Not checked here: comparison with other authorities (the London distribution), "
         "which needs their data; it runs when the return is submitted."
     )
+    unreadable = sum(a.unreadable for a in answers)
+    errors = sum(a.errors for a in answers)
     return 2 if unreadable else 1 if errors else 0
 
 
@@ -455,6 +442,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     from pipelines.service.cli_service import add_service_commands
+    from pipelines.service.cli_web import add_web_commands
 
     parser = _Parser(prog="liia", description="LIIA quarterly benchmarking pipeline")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -512,11 +500,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_instance)
     add_service_commands(sub)
+    add_web_commands(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    from pipelines.service.install import load_environment_file, missing_environment_file
+    from pipelines.collection.places import load_environment_file
+    from pipelines.service.install import missing_environment_file
 
     args = build_parser().parse_args(argv)
     load_environment_file()  # the service's own, so a command acts on the service's folders

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import secrets
 import shlex
 import shutil
 import sys
@@ -16,41 +17,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from pipelines.collection.places import (
+    read_environment_file,
+)
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_ENVIRONMENT_FILE = Path("/etc/liia/environment")
-UNITS = ("liia-dagster-daemon.service", "liia-dagster-webserver.service")
+UNITS = ("liia-dagster-daemon.service", "liia-dagster-webserver.service", "liia-web.service")
 DAEMON_LOCK = ".liia-daemon.lock"
 HEARTBEAT_STALE_SECONDS = 120
 BEATING = ("SENSOR", "SCHEDULER", "QUEUED_RUN_COORDINATOR")
-
-
-def environment_file() -> Path:
-    return Path(os.environ.get("LIIA_ENVIRONMENT_FILE") or DEFAULT_ENVIRONMENT_FILE)
-
-
-def read_environment_file(path: Path) -> dict[str, str]:
-    """`NAME=value` lines as systemd's EnvironmentFile reads them (comments, blank lines and
-    quotes allowed)."""
-    values = {}
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if not line or line.startswith(("#", ";")) or "=" not in line:
-            continue
-        name, value = line.split("=", 1)
-        parts = shlex.split(value) if value.strip() else [""]
-        values[name.strip()] = " ".join(parts)
-    return values
-
-
-def load_environment_file() -> Path | None:
-    """Fill the process's environment from the service's file (what the environment already sets
-    wins, as for a unit's own Environment= lines). The file read, if there is one."""
-    path = environment_file()
-    if not path.is_file():
-        return None
-    for name, value in read_environment_file(path).items():
-        os.environ.setdefault(name, value)
-    return path
 
 
 def missing_environment_file() -> Path | None:
@@ -93,6 +68,7 @@ class Layout:
             "LIIA_WAREHOUSE": str(data / "published" / "liia.duckdb"),
             "LIIA_EXPORTS": str(data / "exports"),
             "LIIA_REPORTS": str(data / "reports"),
+            "LIIA_WEB_DATA": str(data / "web"),
         }
 
 
@@ -207,6 +183,26 @@ def bring_instance_up_to_date(config: Path, postgres: bool) -> list[str]:
     return missing
 
 
+# Settings a version before the web front door did not write: an upgrade adds them to the file.
+ADDED_ON_UPGRADE = ("LIIA_WEB_DATA", "LIIA_WEB_SECRET_KEY")
+
+
+def _add_web_settings(layout: Layout, variables: dict[str, str]) -> list[str]:
+    """The web front door's folder and key, appended to an environment file that lacks them
+    (every line already there is kept); the names added."""
+    wanted = {
+        "LIIA_WEB_DATA": str(layout.data / "web"),
+        "LIIA_WEB_SECRET_KEY": secrets.token_urlsafe(50),
+    }
+    missing = {k: v for k, v in wanted.items() if k not in variables}
+    if missing:
+        text = layout.environment.read_text().rstrip("\n")
+        lines = "".join(f"\n{k}={shlex.quote(v)}" for k, v in missing.items())
+        layout.environment.write_text(f"{text}\n# The web front door (added on upgrade){lines}\n")
+        variables.update(missing)
+    return list(missing)
+
+
 class InstallError(ValueError):
     """What is wrong with `liia install`'s arguments, found before anything is written."""
 
@@ -232,7 +228,7 @@ def check_install(root: Path, inbox: Path | None, user: str | None, postgres_url
         lacking = [
             name
             for name in Layout(root).variables(None)
-            if name not in read_environment_file(environment)
+            if name not in read_environment_file(environment) and name not in ADDED_ON_UPGRADE
         ]
         if lacking:
             problems.append(
@@ -255,12 +251,17 @@ def install(
     done = []
     if layout.environment.exists():
         variables = read_environment_file(layout.environment)
-        done.append(f"kept {layout.environment} as it is")
+        if added := _add_web_settings(layout, variables):
+            done.append(f"kept {layout.environment}, adding {', '.join(added)}")
+        else:
+            done.append(f"kept {layout.environment} as it is")
     else:
         variables = layout.variables(inbox)
         if postgres_url:
             variables["LIIA_DAGSTER_PG_URL"] = psycopg2_url(postgres_url)
         layout.environment.parent.mkdir(parents=True, exist_ok=True)
+        # the web front door's key for sessions and signed links, made once here
+        variables["LIIA_WEB_SECRET_KEY"] = secrets.token_urlsafe(50)
         lines = [f"{k}={shlex.quote(v)}" for k, v in variables.items()]
         layout.environment.touch(mode=0o640)  # it will hold passwords (SMTP, PostgreSQL)
         layout.environment.write_text(ENVIRONMENT_HEADER + "\n".join(lines) + "\n")

@@ -131,7 +131,11 @@ def test_an_installed_service_starts_empty_answers_survives_a_kill_and_stops_on_
     environment = root / "etc" / "liia" / "environment"
     settings = read_environment_file(environment)
     assert settings["LIIA_INBOX"] == str(inbox) and inbox.is_dir()
-    assert all(v.startswith(str(root)) for k, v in settings.items() if k != "LIIA_INBOX")
+    paths = {k: v for k, v in settings.items() if k not in ("LIIA_INBOX", "LIIA_WEB_SECRET_KEY")}
+    assert all(v.startswith(str(root)) for v in paths.values())
+    assert len(settings["LIIA_WEB_SECRET_KEY"]) >= 50  # the front door's, made once here
+    unit = (root / "etc" / "systemd" / "system" / "liia-web.service").read_text()
+    assert f"EnvironmentFile={environment}" in unit and "liia serve" in unit
     home = Path(settings["DAGSTER_HOME"])
     assert (home / "dagster.yaml").read_text() == (PROJECT / "deploy" / "dagster.yaml").read_text()
     # Run again, it keeps the operator's file.

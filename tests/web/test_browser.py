@@ -1,0 +1,190 @@
+"""The front door in Debian's Chromium (Selenium and chromedriver), served by `liia serve` as on a
+server: a data officer signs in with the second factor, uploads a return, reads the check on the
+page, waits for the run's official answer and downloads the feedback; LIIA's team reads every
+authority's status; axe-core finds no WCAG 2.2 A or AA violation on any page, and each page
+reflows at 320 CSS pixels. Screenshots at desktop and phone width go to LIIA_SCREENSHOTS if set."""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from django_otp.oath import totp
+
+from pipelines.defs.resources import environment_for
+from tests.conftest import BARE_ENVIRONMENT, PROJECT, SAMPLE, free_port, liia, region
+
+pytestmark = pytest.mark.real_servers
+webdriver = pytest.importorskip("selenium.webdriver")
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support.wait import WebDriverWait  # noqa: E402
+
+AXE = PROJECT / "node_modules" / "axe-core" / "axe.min.js"
+PASSWORD = "a long browser passphrase 5"
+WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+
+
+@pytest.fixture
+def served(tmp_path):
+    """`liia serve` on a free port, over the service's folders in tmp_path (a region of two)."""
+    env = {
+        **BARE_ENVIRONMENT,
+        **environment_for(tmp_path, tmp_path / "inbox"),
+        "LIIA_CACHE": os.environ.get("LIIA_CACHE", ""),
+        "LIIA_AUTHORITIES": str(region(tmp_path / "region", ["BAR", "CAM"])),
+        "LIIA_WEB_DATA": str(tmp_path / "web"),
+        "LIIA_WEB_BEHIND_TLS": "0",  # plain HTTP on localhost: no proxy in front here
+        "LIIA_WEB_HOSTS": "127.0.0.1",
+    }
+    (tmp_path / "inbox").mkdir()
+    for email, role, authority in (
+        ("officer@barnet.example", "officer", "Barnet"),
+        ("lead@liia.example", "team", None),
+    ):
+        args = ["users", "add", email, "--role", role, "--password-stdin"]
+        args += ["--authority", authority] if authority else []
+        made = subprocess.run(
+            [sys.executable, "-m", "pipelines.service.cli", *args],
+            input=PASSWORD + "\n",
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=PROJECT,
+        )
+        assert made.returncode == 0, made.stderr
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "pipelines.service.cli", "serve", "--bind", f"127.0.0.1:{port}"],
+        env=env,
+        cwd=PROJECT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(url + "/", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.1)
+    try:
+        yield url, env, tmp_path
+    finally:
+        os.killpg(server.pid, 15)
+        server.wait(timeout=30)
+
+
+@pytest.fixture
+def chromium(tmp_path):
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    options = Options()
+    options.binary_location = shutil.which("chromium") or shutil.which("chromium-browser")
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1280,900"):
+        options.add_argument(flag)
+    options.add_experimental_option(
+        "prefs", {"download.default_directory": str(tmp_path / "downloads")}
+    )
+    os.environ["SE_OFFLINE"] = "true"  # Debian's chromedriver: nothing is downloaded
+    driver = webdriver.Chrome(options=options, service=Service(shutil.which("chromedriver")))
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def look(driver, name: str, checked: list) -> None:
+    """axe-core's WCAG 2.2 A and AA rules on the page; reflow at 320 CSS pixels; screenshots."""
+    driver.execute_script(AXE.read_text())
+    found = driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        f"axe.run(document, {{runOnly: {{type: 'tag', values: {WCAG!r}}}}}).then(r => done(r.violations.map(v => v.id + ': ' + v.nodes.map(n => n.target).join(' '))));"
+    )
+    assert not found, f"{name}: {found}"
+    shots = os.environ.get("LIIA_SCREENSHOTS")
+    for width in (1280, 390, 320):
+        driver.execute_cdp_cmd(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": width < 500},
+        )
+        wide = driver.execute_script("return document.documentElement.scrollWidth")
+        assert wide <= width, f"{name}: {wide} px wide at {width} px"
+        if shots and width != 320:
+            Path(shots).mkdir(parents=True, exist_ok=True)
+            shot = driver.execute_cdp_cmd(
+                "Page.captureScreenshot", {"captureBeyondViewport": True, "format": "png"}
+            )
+            Path(shots, f"{name} {width}.png").write_bytes(base64.b64decode(shot["data"]))
+    driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+    checked.append(name)
+
+
+def sign_in(driver, url: str, email: str, checked: list) -> None:
+    driver.get(url + "/sign-in/")
+    if "sign-in" not in checked:
+        look(driver, "sign-in", checked)
+    driver.find_element(By.ID, "id_username").send_keys(email)
+    driver.find_element(By.ID, "id_password").send_keys(PASSWORD)
+    driver.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+    WebDriverWait(driver, 20).until(lambda d: d.find_elements(By.ID, "totp-key"))
+    key = driver.find_element(By.ID, "totp-key").text.replace(" ", "")
+    if "second factor set-up" not in checked:
+        look(driver, "second factor set-up", checked)
+    code = totp(base64.b32decode(key + "=" * (-len(key) % 8)))
+    driver.find_element(By.ID, "id_token").send_keys(f"{code:06d}")
+    driver.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+    WebDriverWait(driver, 20).until(lambda d: "/second-factor/" not in d.current_url)
+
+
+def test_an_officer_uploads_and_reads_the_answer_and_the_team_its_status(served, chromium):
+    url, env, folder = served
+    checked: list[str] = []
+    driver = chromium
+    driver.get(url + "/")
+    look(driver, "home", checked)
+    sign_in(driver, url, "officer@barnet.example", checked)
+    driver.get(url + "/submissions/")
+    look(driver, "submissions", checked)
+    barnet = SAMPLE / "2026-27-Q1" / "Barnet LIIA return 2026-27 Q1.xlsx"
+    started = time.monotonic()
+    driver.find_element(By.ID, "id_file").send_keys(str(barnet))
+    driver.find_element(By.CSS_SELECTOR, "form[enctype] button[type=submit]").click()
+    WebDriverWait(driver, 20).until(lambda d: "Official answer" in d.page_source)
+    assert "Waiting for the quarter's run" in driver.page_source
+    assert time.monotonic() - started < 10
+    look(driver, "submission checked", checked)
+    page = driver.current_url
+
+    assert liia("run", "--quarter", "2026-27-Q1", env=env).returncode == 0
+    driver.get(page)
+    assert "Download the feedback workbook" in driver.page_source
+    look(driver, "submission answered", checked)
+    driver.find_element(By.LINK_TEXT, "Download the feedback workbook").click()
+    feedback = folder / "downloads" / "LIIA feedback 2026-27-Q1 Barnet.xlsx"
+    for _ in range(100):
+        if feedback.exists():
+            break
+        time.sleep(0.1)
+    assert feedback.read_bytes()[:2] == b"PK"
+
+    driver.delete_all_cookies()
+    sign_in(driver, url, "lead@liia.example", checked)
+    driver.get(url + "/team/")
+    text = driver.find_element(By.TAG_NAME, "main").text
+    assert "Barnet" in text and "Camden" in text and "1 of 2 authorities have a return" in text
+    look(driver, "team status", checked)
+    driver.get(url + "/team/release/")
+    look(driver, "team release", checked)
+    driver.get(url + "/team/audit/")
+    assert "officer@barnet.example" in driver.page_source
+    look(driver, "team audit", checked)
+    assert len(checked) == 9

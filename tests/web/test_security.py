@@ -1,0 +1,126 @@
+"""Signing in as an intruder would try it: lock-out after repeated failures, a session that ends
+when left idle, the second factor before anything restricted, password reset by email over a
+real SMTP server, the security headers, and Django's deployment check on the production settings."""
+
+from __future__ import annotations
+
+import re
+import time
+from email import message_from_bytes
+from email.policy import default
+
+import pytest
+from aiosmtpd.controller import Controller
+from django.core.management import call_command
+
+from tests.conftest import free_port
+from tests.web.conftest import PASSWORD, browser, code_now, sign_in
+
+
+def test_repeated_wrong_passwords_lock_the_account_even_with_the_right_one(accounts, settings):
+    user = accounts["barnet"]
+    client = browser()
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        answer = client.post("/sign-in/", {"username": user.username, "password": "guess"})
+        assert answer.status_code == 200 and "is not right" in answer.content.decode()
+    assert client.post("/sign-in/", {"username": user.username, "password": "x"}).status_code == 429
+    answer = client.post("/sign-in/", {"username": user.username.upper(), "password": PASSWORD})
+    assert answer.status_code == 429
+    assert "locked for an hour" in answer.content.decode()
+    from pipelines.web.models import AuditEvent
+
+    assert AuditEvent.objects.filter(action="sign-in failed", who=user.username).count() >= 5
+
+
+def test_a_password_alone_opens_nothing_restricted(accounts, reports, places):
+    client = browser()
+    client.post("/sign-in/", {"username": accounts["member"].username, "password": PASSWORD})
+    answer = client.get("/members/2026-27-Q1/LIIA finance benchmarks 2026-27-Q1.xlsx")
+    assert answer.status_code == 302 and answer["Location"].startswith("/second-factor/")
+    assert client.post("/second-factor/", {"token": "000000"}).status_code == 400
+    # django-otp makes each wrong code cost a wait before the next is tried
+    right = code_now(accounts["member"])
+    too_soon = client.post("/second-factor/", {"token": right})
+    assert too_soon.status_code == 400 and "Too many wrong codes" in too_soon.content.decode()
+    time.sleep(1.1)
+    client.post("/second-factor/", {"token": code_now(accounts["member"])})
+    answer = client.get("/members/2026-27-Q1/LIIA finance benchmarks 2026-27-Q1.xlsx")
+    assert answer.status_code == 200 and answer["Cache-Control"] == "private, no-store"
+
+
+def test_a_session_left_idle_ends(accounts, settings, reports, places):
+    client = sign_in(accounts["member"])
+    assert client.get("/members/").status_code == 302  # to the members' index
+    assert settings.SESSION_SAVE_EVERY_REQUEST and settings.SESSION_COOKIE_AGE == 30 * 60
+    from django.contrib.sessions.models import Session
+    from django.utils import timezone
+
+    Session.objects.update(expire_date=timezone.now() - timezone.timedelta(seconds=1))
+    answer = client.get("/members/index.html")
+    assert answer.status_code == 302 and answer["Location"].startswith("/sign-in/")
+
+
+def test_the_security_headers_and_cookies(accounts):
+    client = browser()
+    page = client.get("/sign-in/")
+    csp = page["Content-Security-Policy"]
+    assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert "unsafe-inline" not in csp
+    assert page["X-Content-Type-Options"] == "nosniff"
+    assert page["X-Frame-Options"] == "DENY"
+    assert "max-age=31536000" in page["Strict-Transport-Security"]
+    answer = client.post("/sign-in/", {"username": accounts["team"].username, "password": PASSWORD})
+    session = answer.cookies["sessionid"]
+    assert session["secure"] and session["httponly"] and session["samesite"] == "Lax"
+    assert page.cookies["csrftoken"]["secure"]
+    # plain HTTP is sent to HTTPS
+    from django.test import Client
+
+    answer = Client().get("/sign-in/")
+    assert answer.status_code == 301 and answer["Location"].startswith("https://")
+
+
+def test_django_finds_nothing_to_fix_for_deployment(capsys):
+    call_command("check", "--deploy", "--fail-level", "WARNING")
+    assert "no issues" in capsys.readouterr().out
+
+
+class _Mailbox:
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(message_from_bytes(envelope.content, policy=default))
+        return "250 OK"
+
+
+@pytest.fixture
+def mailbox(settings):
+    box = _Mailbox()
+    controller = Controller(box, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", controller.port
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"  # not the test outbox
+    try:
+        yield box
+    finally:
+        controller.stop()
+
+
+def test_a_password_is_reset_by_a_link_emailed_over_smtp(accounts, mailbox):
+    user = accounts["camden"]
+    client = browser()
+    answer = client.post("/password-reset/", {"email": user.username})
+    assert answer.status_code == 302
+    # an address with no account gets the same page and no email
+    client.post("/password-reset/", {"email": "nobody@example.org"})
+    assert len(mailbox.messages) == 1
+    body = mailbox.messages[0].get_content()
+    link = re.search(r"https://testserver(?::\d+)?(/password-reset/\S+/)", body).group(1)
+    form = client.get(link, follow=True)
+    assert "Choose a new password" in form.content.decode()
+    new = "another long passphrase 8"
+    answer = client.post(form.redirect_chain[-1][0], {"new_password1": new, "new_password2": new})
+    assert answer.status_code == 302
+    user.refresh_from_db()
+    assert user.check_password(new) and user.password.startswith("argon2")
