@@ -9,11 +9,14 @@ import socket
 import subprocess
 import sys
 import tempfile
+from email import message_from_bytes
+from email.policy import default
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 import pytest
+from aiosmtpd.controller import Controller
 from dagster_duckdb import DuckDBResource
 
 from pipelines.collection.quarters import parse_quarter
@@ -342,3 +345,26 @@ def latest_results(latest_quarter_run) -> dict:
     """latest_quarter_run's runs, by quarter key."""
     runs = json.loads((latest_quarter_run / "runs.json").read_text())
     return {q: RecordedRun(latest_quarter_run, q, run_id) for q, run_id in runs.items()}
+
+
+class _Mailbox:
+    """Every message a real SMTP server (aiosmtpd) on localhost received."""
+
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(message_from_bytes(envelope.content, policy=default))
+        return "250 OK"
+
+
+@pytest.fixture
+def mailbox():
+    """A real SMTP server on a free port: (its mailbox, the port)."""
+    box = _Mailbox()
+    controller = Controller(box, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        yield box, controller.port
+    finally:
+        controller.stop()

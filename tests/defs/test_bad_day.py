@@ -9,13 +9,10 @@ import shutil
 import threading
 import time
 from datetime import UTC, datetime, timedelta
-from email import message_from_bytes
-from email.policy import default
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import dagster as dg
 import pytest
-from aiosmtpd.controller import Controller
 from dagster_duckdb import DuckDBResource
 from openpyxl import load_workbook
 
@@ -38,26 +35,6 @@ from tests.conftest import (
 from tests.defs.test_automation import _settled, evaluate_sensor
 
 QUARTER = "2026-27-Q1"
-
-
-class _Mailbox:
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(message_from_bytes(envelope.content, policy=default))
-        return "250 OK"
-
-
-@pytest.fixture
-def mailbox():
-    box = _Mailbox()
-    controller = Controller(box, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    try:
-        yield box, controller.port
-    finally:
-        controller.stop()
 
 
 @pytest.fixture

@@ -82,6 +82,19 @@ def expected_for(view_name: str) -> set[str]:
     return EXPECTED[view_name]
 
 
+def an_upload(authority: str) -> Upload:
+    """An upload of `authority`'s (LIIA code), as the upload page records one."""
+    return Upload.objects.create(
+        authority=authority,
+        received_at="2026-07-01T09:00Z",
+        file_name=f"{authority}.xlsx",
+        size_bytes=1,
+        sha256=authority.ljust(64, "0"),
+        status="accepted",
+        submitted=True,
+    )
+
+
 def refused(role: str, answer) -> bool:
     """Refused by the rules: sent to sign in, or the front door's own 403 page (the admin's own
     403s, for an action no one may take, are not the rules' answer)."""
@@ -92,15 +105,7 @@ def refused(role: str, answer) -> bool:
 
 
 def test_every_url_answers_every_role_as_its_rule_says(clients, reports, places):
-    barnet = Upload.objects.create(
-        authority="BAR",
-        received_at="2026-07-01T09:00Z",
-        file_name="b.xlsx",
-        size_bytes=1,
-        sha256="0" * 64,
-        status="accepted",
-        submitted=True,
-    )
+    barnet = an_upload("BAR")
     urls = sorted(set(every_url()))
     assert len(urls) > 40  # the admin's included
     cells, wrong = 0, []
@@ -132,15 +137,7 @@ def test_an_application_url_without_a_rule_is_refused_to_everyone(clients, setti
 
 
 def test_no_officer_reaches_another_authoritys_submission_or_files(clients, reports, places):
-    camden = Upload.objects.create(
-        authority="CAM",
-        received_at="2026-07-01T09:00Z",
-        file_name="c.xlsx",
-        size_bytes=1,
-        sha256="1" * 64,
-        status="accepted",
-        submitted=True,
-    )
+    camden = an_upload("CAM")
     barnet = clients["barnet"]
     assert barnet.get(f"/submissions/{camden.id}/").status_code == 404
     assert clients["camden"].get(f"/submissions/{camden.id}/").status_code == 200

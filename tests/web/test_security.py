@@ -6,14 +6,10 @@ from __future__ import annotations
 
 import re
 import time
-from email import message_from_bytes
-from email.policy import default
 
 import pytest
-from aiosmtpd.controller import Controller
 from django.core.management import call_command
 
-from tests.conftest import free_port
 from tests.web.conftest import PASSWORD, browser, code_now, sign_in
 
 
@@ -85,37 +81,24 @@ def test_django_finds_nothing_to_fix_for_deployment(capsys):
     assert "no issues" in capsys.readouterr().out
 
 
-class _Mailbox:
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(message_from_bytes(envelope.content, policy=default))
-        return "250 OK"
-
-
 @pytest.fixture
-def mailbox(settings):
-    box = _Mailbox()
-    controller = Controller(box, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", controller.port
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"  # not the test outbox
-    try:
-        yield box
-    finally:
-        controller.stop()
+def smtp(settings, mailbox):
+    """Django's mail sent to the real SMTP server of tests/conftest.py, not the test outbox."""
+    box, port = mailbox
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    return box
 
 
-def test_a_password_is_reset_by_a_link_emailed_over_smtp(accounts, mailbox):
+def test_a_password_is_reset_by_a_link_emailed_over_smtp(accounts, smtp):
     user = accounts["camden"]
     client = browser()
     answer = client.post("/password-reset/", {"email": user.username})
     assert answer.status_code == 302
     # an address with no account gets the same page and no email
     client.post("/password-reset/", {"email": "nobody@example.org"})
-    assert len(mailbox.messages) == 1
-    body = mailbox.messages[0].get_content()
+    assert len(smtp.messages) == 1
+    body = smtp.messages[0].get_content()
     link = re.search(r"https://testserver(?::\d+)?(/password-reset/\S+/)", body).group(1)
     form = client.get(link, follow=True)
     assert "Choose a new password" in form.content.decode()
