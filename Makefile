@@ -84,5 +84,5 @@ lint: .venv
 	$(UV) run --frozen ruff format --check .
 
 # make benchmark BASELINE=<commit> also measures a quarter with that commit's code, in turns.
-benchmark: .venv
+benchmark: .venv node_modules
 	$(UV) run --frozen python -m benchmarks.run $(if $(BASELINE),--baseline $(BASELINE))

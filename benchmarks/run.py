@@ -636,6 +636,14 @@ def main(argv=None) -> None:
         _verdict("feedback_resubmission", daemon["feedback_resubmission"]),
     )
     print(f"{'  each':<58} " + ", ".join(f"{t:.2f}" for t in daemon["feedback_resubmission_all"]))
+    print()
+    # the front door on deadline day: its own processes (the daemon, gunicorn, locust)
+    subprocess.run(
+        [sys.executable, "-m", "benchmarks.deadline_day"],
+        cwd=PROJECT,
+        check=True,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
     if args.baseline:
         print()
         compare_with(args.baseline)

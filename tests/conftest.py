@@ -111,10 +111,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def liia(*args, env: dict, timeout: float = 120) -> subprocess.CompletedProcess:
+def liia(
+    *args, env: dict, timeout: float = 120, input: str | None = None
+) -> subprocess.CompletedProcess:
     """The `liia` command in its own process, as typed on a server."""
     return subprocess.run(
         [sys.executable, "-m", "pipelines.service.cli", *args],
+        input=input,
         capture_output=True,
         text=True,
         cwd=PROJECT,

@@ -152,6 +152,10 @@ OTP_TOTP_ISSUER = "LIIA benchmarking"
 # Behind a TLS reverse proxy (README): it says the request came over HTTPS.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_TLS else None
 SECURE_SSL_REDIRECT = BEHIND_TLS
+# The proxies whose X-Forwarded-For names the client in the audit log (gunicorn trusts the same).
+TRUSTED_PROXIES = frozenset(
+    a.strip() for a in os.environ.get("LIIA_WEB_PROXY", "127.0.0.1").split(",") if a.strip()
+)
 SECURE_HSTS_SECONDS = 31_536_000 if BEHIND_TLS else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = BEHIND_TLS
 SECURE_HSTS_PRELOAD = False

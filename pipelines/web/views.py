@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import mimetypes
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -23,6 +24,7 @@ from pipelines.collection.quarters import deadline, parse_quarter, quarter_conta
 from pipelines.web import answers
 from pipelines.web.access import authority_of
 from pipelines.web.audit import record
+from pipelines.web.downloads import released_quarters
 from pipelines.web.forms import ReleaseForm, UploadForm
 from pipelines.web.models import AuditEvent, Upload
 from pipelines.web.uploads import receive_upload
@@ -135,6 +137,7 @@ def submission(request, upload_id):
             "errors": errors,
             "warnings": warnings,
             "columns": ISSUE_COLUMNS,
+            "card_columns": ISSUE_COLUMNS[4:],
             "feedback": feedback,
         },
     )
@@ -184,7 +187,10 @@ def member_file(request, path: str = ""):
 
 
 def members(request):
-    return redirect("member-file", path="index.html")
+    code = authority_of(request.user)
+    own = load_authorities().name(code) if code else None
+    quarters = released_quarters(place("reports") / "members", own)
+    return render(request, "web/members.html", {"quarters": quarters})
 
 
 @_pages
@@ -237,10 +243,22 @@ def team_status(request):
     )
 
 
-def _release_logs() -> list[tuple[str, str]]:
+FINISHED = re.compile(r"^Finished with exit status (\d+)$", re.MULTILINE)
+
+
+def release_state(log: str) -> str:
+    """ "running" until the release's last line says how it ended: "released" or "failed"."""
+    ended = FINISHED.findall(log)
+    if not ended:
+        return "running"
+    return "released" if ended[-1] == "0" else "failed"
+
+
+def _release_logs() -> list[tuple[str, str, str]]:
     folder = place("web") / "releases"
     logs = sorted(folder.glob("*.log"), reverse=True)[:5] if folder.exists() else []
-    return [(p.stem, p.read_text(errors="replace")[-3000:]) for p in logs]
+    texts = [(p.stem, p.read_text(errors="replace")) for p in logs]
+    return [(name, text[-3000:], release_state(text)) for name, text in texts]
 
 
 def team_release(request):
@@ -256,8 +274,15 @@ def team_release(request):
         with open(log, "w") as out:
             out.write(f"Release of {quarter} asked for by {who}\n")
             out.flush()
+            # the shell adds how it ended, which the page reads (the quarter is one of the form's)
             subprocess.Popen(
-                [str(Path(sys.executable).with_name("liia")), "release", "--quarter", quarter],
+                [
+                    "sh",
+                    "-c",
+                    '"$0" release --quarter "$1"; echo "Finished with exit status $?"',
+                    str(Path(sys.executable).with_name("liia")),
+                    quarter,
+                ],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,

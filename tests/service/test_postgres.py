@@ -1,5 +1,6 @@
 """The run history in PostgreSQL: a real server (Debian's postgresql package, which `make test`
-installs) started here, a service installed to use it, and a quarter run recorded in it."""
+installs) started here, a service installed to use it, a quarter run recorded in it, and the
+front door's accounts kept in the same database."""
 
 import os
 import shutil
@@ -61,9 +62,9 @@ def test_a_service_keeps_its_run_history_in_postgresql(tmp_path, postgres_url):
     root, inbox = tmp_path / "root", tmp_path / "inbox"
     bare = BARE_ENVIRONMENT
 
-    def server_liia(*args):
+    def server_liia(*args, input=None):
         env = {**bare, "LIIA_ENVIRONMENT_FILE": str(root / "etc" / "liia" / "environment")}
-        return liia(*args, env=env, timeout=180)
+        return liia(*args, env=env, timeout=180, input=input)
 
     installed = server_liia(
         "install", "--root", str(root), "--inbox", str(inbox), "--postgres-url", postgres_url
@@ -94,3 +95,25 @@ def test_a_service_keeps_its_run_history_in_postgresql(tmp_path, postgres_url):
     assert not list(Path(settings["DAGSTER_HOME"]).rglob("*.db"))
     health = server_liia("health")
     assert "Last run: 2026-27 Q1, success" in health.stdout, health.stdout
+
+    # the front door's accounts live in the same PostgreSQL database, beside Dagster's tables
+    added = server_liia(
+        "users",
+        "add",
+        "lead@liia.example",
+        "--role",
+        "team",
+        "--password-stdin",
+        input="a long postgres passphrase 3\n",
+    )
+    assert added.returncode == 0, added.stderr
+    listed = server_liia("users", "list")
+    assert "lead@liia.example\tteam" in listed.stdout, listed.stdout + listed.stderr
+    import psycopg2
+
+    with psycopg2.connect(postgres_url) as con, con.cursor() as cursor:
+        cursor.execute(
+            "SELECT u.username, a.role FROM auth_user u JOIN web_account a ON a.user_id = u.id"
+        )
+        assert cursor.fetchall() == [("lead@liia.example", "team")]
+    assert not list(root.rglob("web.sqlite3"))

@@ -4,6 +4,11 @@ the test's own temporary folder."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -11,7 +16,11 @@ from django.test import Client
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from pipelines.defs.resources import environment_for
+from tests.conftest import BARE_ENVIRONMENT, PROJECT, free_port, region
+
 PASSWORD = "a long test passphrase 7"
+PASSWORD_SERVED = "a long browser passphrase 5"  # the accounts of `liia serve` in `served`
 # role name in the tests: (email, role, authority)
 ACCOUNTS = {
     "barnet": ("officer@barnet.example", "officer", "Barnet"),
@@ -107,3 +116,54 @@ def clients(accounts) -> dict[str, Client]:
     signed = {name: sign_in(user) for name, user in accounts.items()}
     signed["anonymous"] = browser()
     return signed
+
+
+@pytest.fixture
+def served(tmp_path):
+    """`liia serve` on a free port, over the service's folders in tmp_path (a region of two)."""
+    env = {
+        **BARE_ENVIRONMENT,
+        **environment_for(tmp_path, tmp_path / "inbox"),
+        "LIIA_CACHE": os.environ.get("LIIA_CACHE", ""),
+        "LIIA_AUTHORITIES": str(region(tmp_path / "region", ["BAR", "CAM"])),
+        "LIIA_WEB_DATA": str(tmp_path / "web"),
+        "LIIA_WEB_BEHIND_TLS": "0",  # plain HTTP on localhost: no proxy in front here
+        "LIIA_WEB_HOSTS": "127.0.0.1",
+    }
+    (tmp_path / "inbox").mkdir()
+    for email, role, authority in (
+        ("officer@barnet.example", "officer", "Barnet"),
+        ("lead@liia.example", "team", None),
+    ):
+        args = ["users", "add", email, "--role", role, "--password-stdin"]
+        args += ["--authority", authority] if authority else []
+        made = subprocess.run(
+            [sys.executable, "-m", "pipelines.service.cli", *args],
+            input=PASSWORD_SERVED + "\n",
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=PROJECT,
+        )
+        assert made.returncode == 0, made.stderr
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "pipelines.service.cli", "serve", "--bind", f"127.0.0.1:{port}"],
+        env=env,
+        cwd=PROJECT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(url + "/", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.1)
+    try:
+        yield url, env, tmp_path
+    finally:
+        os.killpg(server.pid, 15)
+        server.wait(timeout=30)

@@ -1,85 +1,33 @@
 """The front door in Debian's Chromium (Selenium and chromedriver), served by `liia serve` as on a
 server: a data officer signs in with the second factor, uploads a return, reads the check on the
-page, waits for the run's official answer and downloads the feedback; LIIA's team reads every
-authority's status; axe-core finds no WCAG 2.2 A or AA violation on any page, and each page
-reflows at 320 CSS pixels. Screenshots at desktop and phone width go to LIIA_SCREENSHOTS if set."""
+page, waits for the run's official answer and downloads the feedback, uploads a correction with a
+mistake and reads its error, and downloads a released workbook; LIIA's team reads every
+authority's status and releases a quarter, following it to its end; axe-core finds no WCAG 2.2
+A or AA violation on any page, and each page reflows at 320 CSS pixels. Screenshots at desktop and phone width go to LIIA_SCREENSHOTS if set."""
 
 from __future__ import annotations
 
 import base64
 import os
 import shutil
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 from django_otp.oath import totp
+from openpyxl import load_workbook
 
-from pipelines.defs.resources import environment_for
-from tests.conftest import BARE_ENVIRONMENT, PROJECT, SAMPLE, free_port, liia, region
+from tests.conftest import PROJECT, SAMPLE, liia
+from tests.web.conftest import PASSWORD_SERVED as PASSWORD
 
 pytestmark = pytest.mark.real_servers
 webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support.select import Select  # noqa: E402
 from selenium.webdriver.support.wait import WebDriverWait  # noqa: E402
 
 AXE = PROJECT / "node_modules" / "axe-core" / "axe.min.js"
-PASSWORD = "a long browser passphrase 5"
 WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
-
-
-@pytest.fixture
-def served(tmp_path):
-    """`liia serve` on a free port, over the service's folders in tmp_path (a region of two)."""
-    env = {
-        **BARE_ENVIRONMENT,
-        **environment_for(tmp_path, tmp_path / "inbox"),
-        "LIIA_CACHE": os.environ.get("LIIA_CACHE", ""),
-        "LIIA_AUTHORITIES": str(region(tmp_path / "region", ["BAR", "CAM"])),
-        "LIIA_WEB_DATA": str(tmp_path / "web"),
-        "LIIA_WEB_BEHIND_TLS": "0",  # plain HTTP on localhost: no proxy in front here
-        "LIIA_WEB_HOSTS": "127.0.0.1",
-    }
-    (tmp_path / "inbox").mkdir()
-    for email, role, authority in (
-        ("officer@barnet.example", "officer", "Barnet"),
-        ("lead@liia.example", "team", None),
-    ):
-        args = ["users", "add", email, "--role", role, "--password-stdin"]
-        args += ["--authority", authority] if authority else []
-        made = subprocess.run(
-            [sys.executable, "-m", "pipelines.service.cli", *args],
-            input=PASSWORD + "\n",
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=PROJECT,
-        )
-        assert made.returncode == 0, made.stderr
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "pipelines.service.cli", "serve", "--bind", f"127.0.0.1:{port}"],
-        env=env,
-        cwd=PROJECT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(url + "/", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.1)
-    try:
-        yield url, env, tmp_path
-    finally:
-        os.killpg(server.pid, 15)
-        server.wait(timeout=30)
 
 
 @pytest.fixture
@@ -176,15 +124,47 @@ def test_an_officer_uploads_and_reads_the_answer_and_the_team_its_status(served,
         time.sleep(0.1)
     assert feedback.read_bytes()[:2] == b"PK"
 
+    # a correction with a mistake in it: the page names the sheet, the cell and what to do
+    broken = folder / "Barnet LIIA return 2026-27 Q1 corrected.xlsx"
+    book = load_workbook(barnet)
+    book["Finance"]["D11"] = "tbc"
+    book.save(broken)
+    driver.get(url + "/submissions/")
+    driver.find_element(By.ID, "id_file").send_keys(str(broken))
+    driver.find_element(By.CSS_SELECTOR, "form[enctype] button[type=submit]").click()
+    WebDriverWait(driver, 20).until(lambda d: "Official answer" in d.page_source)
+    errors = driver.find_element(By.TAG_NAME, "main").text
+    assert "Errors to fix" in errors and "D11" in errors and "tbc" in errors
+    look(driver, "submission with errors", checked)
+
+    # an officer is a member too: the released quarter's workbooks
+    driver.get(url + "/members/")
+    look(driver, "members' workbooks", checked)
+    driver.find_element(By.PARTIAL_LINK_TEXT, "Finance and resources: workbook").click()
+    workbook = folder / "downloads" / "LIIA finance benchmarks 2026-27-Q1.xlsx"
+    WebDriverWait(driver, 20).until(lambda d: workbook.exists())
+
     driver.delete_all_cookies()
     sign_in(driver, url, "lead@liia.example", checked)
     driver.get(url + "/team/")
     text = driver.find_element(By.TAG_NAME, "main").text
     assert "Barnet" in text and "Camden" in text and "1 of 2 authorities have a return" in text
+    assert "days overdue" in text  # Camden's, after the deadline of 15 August 2026
     look(driver, "team status", checked)
     driver.get(url + "/team/release/")
+    Select(driver.find_element(By.ID, "id_quarter")).select_by_value("2026-27-Q1")
+    driver.find_element(By.CSS_SELECTOR, "label[for=id_confirm]").click()
+    driver.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+    WebDriverWait(driver, 20).until(lambda d: "has started" in d.page_source)
+    for _ in range(120):  # the page follows the release to its end
+        driver.find_element(By.LINK_TEXT, "Show their latest progress").click()
+        tag = driver.find_element(By.CSS_SELECTOR, "main h3 .govuk-tag").text
+        if tag != "RUNNING" and tag != "running":
+            break
+        time.sleep(1)
+    assert tag.lower() == "finished", driver.find_element(By.TAG_NAME, "main").text
     look(driver, "team release", checked)
     driver.get(url + "/team/audit/")
     assert "officer@barnet.example" in driver.page_source
     look(driver, "team audit", checked)
-    assert len(checked) == 9
+    assert len(checked) == 11

@@ -46,7 +46,7 @@ def test_a_password_alone_opens_nothing_restricted(accounts, reports, places):
 
 def test_a_session_left_idle_ends(accounts, settings, reports, places):
     client = sign_in(accounts["member"])
-    assert client.get("/members/").status_code == 302  # to the members' index
+    assert client.get("/members/").status_code == 200
     assert settings.SESSION_SAVE_EVERY_REQUEST and settings.SESSION_COOKIE_AGE == 30 * 60
     from django.contrib.sessions.models import Session
     from django.utils import timezone
@@ -107,3 +107,19 @@ def test_a_password_is_reset_by_a_link_emailed_over_smtp(accounts, smtp):
     assert answer.status_code == 302
     user.refresh_from_db()
     assert user.check_password(new) and user.password.startswith("argon2")
+
+
+def test_the_audit_logs_the_client_the_trusted_proxy_names_and_no_one_else(settings):
+    from django.test import RequestFactory
+
+    from pipelines.web.audit import address_of
+
+    settings.TRUSTED_PROXIES = frozenset({"127.0.0.1"})
+    make = RequestFactory().get
+    # the proxy appends the client it saw; what the client sent itself comes before
+    assert address_of(make("/", HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.9")) == "203.0.113.9"
+    assert address_of(make("/", HTTP_X_FORWARDED_FOR="2001:db8::1")) == "2001:db8::1"
+    assert address_of(make("/", HTTP_X_FORWARDED_FOR="<script>")) == "127.0.0.1"
+    assert address_of(make("/")) == "127.0.0.1"
+    stranger = make("/", REMOTE_ADDR="198.51.100.7", HTTP_X_FORWARDED_FOR="203.0.113.9")
+    assert address_of(stranger) == "198.51.100.7"
