@@ -49,7 +49,7 @@ def test_the_load_tests_people_sign_in_upload_and_download(served, tmp_path):
             str(Path(sys.executable).with_name("locust")),
             *("-f", str(PROJECT / "benchmarks" / "locustfile.py")),
             *("--headless", "--only-summary", "--users=3", "--spawn-rate=3"),
-            *("--run-time=12s", f"--host={url}", "--loglevel=WARNING"),
+            *("--run-time=8s", f"--host={url}", "--loglevel=WARNING"),
         ],
         env={**env, "LIIA_LOAD_PLAN": str(plan), "LIIA_LOAD_OUT": str(out)},
         cwd=PROJECT,
