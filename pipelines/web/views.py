@@ -292,7 +292,23 @@ def team_release(request):
         record(request, "release", f"asked for the release of {quarter}")
         messages.success(request, f"The release of {quarter} has started. Its progress is below.")
         return redirect("team-release")
-    return render(request, "web/team_release.html", {"form": form, "logs": _release_logs()})
+    return render(
+        request,
+        "web/team_release.html",
+        {"form": form, "logs": _release_logs(), "waiting": _revisions_waiting()},
+    )
+
+
+def _revisions_waiting() -> list[tuple[str, str]]:
+    """Each released quarter's changes waiting for its revision, from the pipeline's ledger (beside
+    its working database): the quarter and what waits, and when it is due, in words."""
+    from pipelines.receive.ledger import waiting
+    from pipelines.release.timing import waiting_text
+
+    ledger = place("working").with_name("answered.sqlite")
+    return [
+        (w.quarter.key, waiting_text((w.figures_changed, w.what), w.due)) for w in waiting(ledger)
+    ]
 
 
 def team_audit(request):

@@ -38,12 +38,14 @@ def places(tmp_path, monkeypatch) -> dict[str, Path]:
         "archive": tmp_path / "archive",
         "reports": tmp_path / "reports",
         "warehouse": tmp_path / "published" / "liia.duckdb",
+        "working": tmp_path / "working" / "liia-working.duckdb",
     }
     for name, variable in (
         ("inbox", "LIIA_INBOX"),
         ("archive", "LIIA_ARCHIVE"),
         ("reports", "LIIA_REPORTS"),
         ("warehouse", "LIIA_WAREHOUSE"),
+        ("working", "LIIA_WORKING_DB"),
     ):
         monkeypatch.setenv(variable, str(folders[name]))
     monkeypatch.setenv("LIIA_WEB_DATA", str(tmp_path / "web"))
