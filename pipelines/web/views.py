@@ -244,14 +244,27 @@ def team_status(request):
 
 
 FINISHED = re.compile(r"^Finished with exit status (\d+)$", re.MULTILINE)
+PROCESS = re.compile(r"^Process (\d+)$", re.MULTILINE)
 
 
-def release_state(log: str) -> str:
-    """ "running" until the release's last line says how it ended: "released" or "failed"."""
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def release_state(log: str, alive=_alive) -> str:
+    """ "running" until the release's last line says how it ended: "released" or "failed"; or
+    "stopped" when its process is gone without that line (killed, or the server restarted)."""
     ended = FINISHED.findall(log)
-    if not ended:
-        return "running"
-    return "released" if ended[-1] == "0" else "failed"
+    if ended:
+        return "released" if ended[-1] == "0" else "failed"
+    started = PROCESS.search(log)
+    return "stopped" if started and not alive(int(started.group(1))) else "running"
 
 
 def _release_logs() -> list[tuple[str, str, str]]:
@@ -279,7 +292,8 @@ def team_release(request):
                 [
                     "sh",
                     "-c",
-                    '"$0" release --quarter "$1"; echo "Finished with exit status $?"',
+                    'echo "Process $$"; "$0" release --quarter "$1"; '
+                    'echo "Finished with exit status $?"',
                     str(Path(sys.executable).with_name("liia")),
                     quarter,
                 ],

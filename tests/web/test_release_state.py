@@ -1,6 +1,9 @@
 """The release page: it follows `liia release` to its end from the log the shell finishes, and lists
 the revisions waiting from the pipeline's ledger."""
 
+import os
+import subprocess
+
 from pipelines.web.views import release_state
 
 
@@ -11,6 +14,15 @@ def test_a_release_is_running_until_its_log_says_how_it_ended():
     assert release_state(log + "Finished with exit status 1\n") == "failed"
     # a line the run printed that only looks like the end does not end it
     assert release_state(log + "  Finished with exit status 0 (quoted)\n") == "running"
+
+
+def test_a_release_whose_process_is_gone_without_its_end_line_is_stopped():
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # reaped: no process has this number now
+    log = f"Release of 2026-27-Q1 asked for by lead@liia.example\nProcess {gone.pid}\n"
+    assert release_state(log) == "stopped"
+    assert release_state(f"Process {os.getpid()}\n") == "running"  # alive
+    assert release_state(log + "Finished with exit status 0\n") == "released"
 
 
 def test_the_release_page_lists_the_revisions_waiting_from_the_ledger(accounts, places):
