@@ -325,9 +325,20 @@ def _revisions_waiting() -> list[tuple[str, str]]:
     ]
 
 
+AUDIT_PAGE = 100
+
+
 def team_audit(request):
-    events = AuditEvent.objects.all()[:500]
-    return render(request, "web/team_audit.html", {"events": events})
+    from django.core.paginator import Paginator
+
+    pages = Paginator(AuditEvent.objects.all(), AUDIT_PAGE)
+    page = pages.get_page(request.GET.get("page"))  # a page out of range or not a number: 1 or last
+    around = list(pages.get_elided_page_range(page.number, on_each_side=2, on_ends=1))
+    return render(
+        request,
+        "web/team_audit.html",
+        {"events": page.object_list, "page": page, "around": around, "ellipsis": pages.ELLIPSIS},
+    )
 
 
 def team_audit_csv(request):

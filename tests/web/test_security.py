@@ -123,3 +123,20 @@ def test_the_audit_logs_the_client_the_trusted_proxy_names_and_no_one_else(setti
     assert address_of(make("/")) == "127.0.0.1"
     stranger = make("/", REMOTE_ADDR="198.51.100.7", HTTP_X_FORWARDED_FOR="203.0.113.9")
     assert address_of(stranger) == "198.51.100.7"
+
+
+def test_the_audit_log_is_read_page_by_page_newest_first(accounts):
+    from pipelines.web.models import AuditEvent
+    from pipelines.web.views import AUDIT_PAGE
+
+    AuditEvent.objects.bulk_create(
+        AuditEvent(who="officer@barnet.example", action="download", what=f"file {n}")
+        for n in range(AUDIT_PAGE * 2 + 5)
+    )
+    team = sign_in(accounts["team"])
+    first = team.get("/team/audit/").content.decode()
+    assert "page 1 of 3" in first and 'href="?page=2" rel="next"' in first
+    last = team.get("/team/audit/?page=3").content.decode()
+    assert 'rel="prev"' in last and 'rel="next"' not in last
+    assert team.get("/team/audit/?page=999").status_code == 200  # the last page, not an error
+    assert team.get("/team/audit/?page=abc").status_code == 200
