@@ -11,6 +11,8 @@ import dagster as dg
 from dagster._core.storage.dagster_run import DagsterRunStatus, RunsFilter
 from dagster._core.storage.tags import PARENT_RUN_ID_TAG
 
+from pipelines.collection.processes import alive
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 INSTANCE_CONFIG = PROJECT_ROOT / "deploy" / "dagster.yaml"
 # Tags on runs `liia run` makes in its own process, so one it left behind can be recognised.
@@ -54,16 +56,6 @@ def cli_run_tags() -> dict[str, str]:
     return {LAUNCHED_BY: "liia run", PROCESS: str(os.getpid()), HOST: socket.gethostname()}
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def mark_run_process(instance: dg.DagsterInstance, run_id: str) -> None:
     """Tag the run with the process running it, so that a run whose process died (killed, out of
     memory, a restart) can be told from one still going."""
@@ -88,7 +80,7 @@ def release_abandoned_runs(instance: dg.DagsterInstance) -> list[str]:
             run.tags.get(LAUNCHED_BY) and PARENT_RUN_ID_TAG not in run.tags
         )
         pid = int(run.tags.get(PROCESS, "0")) if own else 0
-        if pid and not _alive(pid):
+        if pid and not alive(pid):
             who = "liia run" if run.tags.get(LAUNCHED_BY) else "run worker"
             instance.report_run_failed(run, f"The {who} process ({pid}) ended without finishing.")
             instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from pipelines.collection.catalogue import load_authorities
 from pipelines.collection.places import place
+from pipelines.collection.processes import alive
 from pipelines.collection.quarters import deadline, parse_quarter, quarter_containing
 from pipelines.web import answers
 from pipelines.web.access import authority_of
@@ -247,17 +248,7 @@ FINISHED = re.compile(r"^Finished with exit status (\d+)$", re.MULTILINE)
 PROCESS = re.compile(r"^Process (\d+)$", re.MULTILINE)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def release_state(log: str, alive=_alive) -> str:
+def release_state(log: str, alive=alive) -> str:
     """ "running" until the release's last line says how it ended: "released" or "failed"; or
     "stopped" when its process is gone without that line (killed, or the server restarted)."""
     ended = FINISHED.findall(log)
