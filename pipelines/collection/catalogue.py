@@ -258,6 +258,15 @@ def load_catalogue(directory: Path = CATALOGUE_DIR) -> Catalogue:
     if "comparison_note" not in indicators:
         indicators["comparison_note"] = ""
     indicators["comparison_note"] = indicators["comparison_note"].fillna("")
+    # What a figure counts, for the test of whether it stands out (pipelines.benchmark.standout)
+    if "count_basis" not in indicators:
+        indicators["count_basis"] = ""
+    indicators["count_basis"] = indicators["count_basis"].fillna("")
+    unknown = sorted(set(indicators["count_basis"]) - {"", "binomial", "poisson"})
+    if unknown:
+        raise ValueError(
+            f"indicators.csv: count_basis {unknown[0]!r} is not binomial, poisson or blank"
+        )
     # A figure built from a year-to-date item grows through the year: it is compared with the
     # same quarter a year earlier, never with the quarter before.
     periods = items.drop_duplicates("ref").set_index("ref").get("period", pd.Series(dtype=object))

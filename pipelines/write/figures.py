@@ -83,6 +83,9 @@ class QuarterFigures:
     # DfE's latest published figure of each indicator for each authority, with England, London,
     # its half of London and its DfE neighbours (published_context): public, annual context
     published: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # each authority's numerator and denominator of each indicator this quarter
+    # (indicator_fractions): what the test of a figure standing out counts; restricted edition only
+    fractions: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @cached_property
     def current(self) -> pd.DataFrame:
@@ -184,6 +187,11 @@ def quarter_figures(con: duckdb.DuckDBPyConnection, quarter: Quarter, quarters: 
         else empty
     )
     issues = con.execute("SELECT * FROM validation_issues WHERE quarter = $q", one).df()
+    fractions = (
+        con.execute("SELECT * FROM indicator_fractions WHERE quarter = $q", one).df()
+        if _has_table(con, "indicator_fractions")
+        else empty
+    )
     items = con.execute(
         """SELECT v.quarter, v.authority, v.indicator_id AS ref, v.value
         FROM indicator_values AS v
@@ -219,6 +227,7 @@ def quarter_figures(con: duckdb.DuckDBPyConnection, quarter: Quarter, quarters: 
         members,
         sets,
         published,
+        fractions,
     )
     return figures, issues
 
@@ -241,6 +250,7 @@ def public_figures(con: duckdb.DuckDBPyConnection, figures: QuarterFigures) -> Q
         comparators=pd.DataFrame(),
         members=pd.DataFrame(),
         group_sets=pd.DataFrame(),
+        fractions=pd.DataFrame(),
     )
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from pipelines.benchmark.standout import CONTROL_LIMIT, Pick, Standing, picks, quarter_standings
 from pipelines.collection.catalogue import THEME_TITLES, THEMES, Authorities, Catalogue
 from pipelines.write.charts import (
     AXIS_RULE,
@@ -58,12 +59,21 @@ class _PackInputs:
     quarters: list[str]  # the quarters of the trends, oldest first, this one last
     # (authority or London or median, indicator id) -> figure in each of `quarters`
     history: dict[tuple[str, str], list]
+    # (reporting unit, indicator id) -> how far the figure stands from London, allowing for size
+    standings: dict[tuple[str, str], Standing]
+    # authority -> why it has no accepted return this quarter, in its feedback's words
+    why_none: dict[str, str]
 
 
 LONDON, MEDIAN = "London", "median authority"
 
 
-def pack_inputs(figures: QuarterFigures, authorities: Authorities, catalogue: Catalogue):
+def pack_inputs(
+    figures: QuarterFigures,
+    authorities: Authorities,
+    catalogue: Catalogue,
+    issues: pd.DataFrame | None = None,
+):
     indicators = list(catalogue.indicators.itertuples())
     rows: dict[str, dict[str, dict]] = {}
     for r in figures.current.to_dict("records"):
@@ -91,7 +101,40 @@ def pack_inputs(figures: QuarterFigures, authorities: Authorities, catalogue: Ca
         rows,
         quarters,
         history,
+        quarter_standings(figures.current, figures.fractions, indicators),
+        why_no_return(figures.submissions, issues, authorities),
     )
+
+
+def why_no_return(
+    submissions: pd.DataFrame, issues: pd.DataFrame | None, authorities: Authorities
+) -> dict[str, str]:
+    """For each authority without an accepted current return, why: nothing received, or the
+    first problem its latest file's feedback gave."""
+    accepted = set(submissions.loc[submissions["is_current"].astype(bool), "authority"])
+    out = {}
+    for code in authorities.codes:
+        if code in accepted:
+            continue
+        sent = submissions[submissions["authority"] == code]
+        if sent.empty:
+            out[code] = "nothing has been received from you for this quarter"
+            continue
+        latest = sent.sort_values("received_at").iloc[-1]
+        reason = f"your file {latest['file_name']} was not accepted"
+        if issues is not None and not issues.empty:
+            errors = issues[
+                (issues["submission_id"] == latest["submission_id"])
+                & (issues["severity"] == "error")
+            ]
+            if len(errors):
+                first = errors.iloc[0]
+                where = " ".join(shown_text(first[c]) for c in ("sheet", "cell")).strip()
+                reason += f": {(where + ': ') if where else ''}{shown_text(first['problem'])}"
+                if len(errors) > 1:
+                    reason += f" (and {len(errors) - 1} more problems in its feedback)"
+        out[code] = reason
+    return out
 
 
 # --- which figures a practice leader looks at first (pure, tested without a workbook) ---------
@@ -113,18 +156,11 @@ def standing(b: dict) -> float | None:
     return (float(b["rank"]) - 1) / max(float(b["n_reporting"]) - 1, 1)
 
 
-def headlines(mine: dict[str, dict], indicators: list, n: int = 3) -> tuple[list, list]:
-    """An authority's `n` biggest concerns (its worst-standing ranked figures, worst first) and
-    strengths (its best, best first). Totals and neutral indicators are never either."""
-    ranked = [
-        i
-        for i in indicators
-        if not is_total(i) and not is_neutral(i) and standing(mine[i.id]) is not None
-    ]
-    worst = sorted(ranked, key=lambda i: (-standing(mine[i.id]), i.id))
-    concerns = worst[:n]
-    strengths = [i for i in reversed(worst) if i not in concerns][:n]
-    return concerns, strengths
+def headlines(shared: _PackInputs, code: str, n: int = 3) -> tuple[list[Pick], list[Pick]]:
+    """An authority's `n` concerns and strengths: figures in London's worse (better) fifth that
+    stand out beyond chance, allowing for its size (pipelines.benchmark.standout), furthest from
+    London first. Totals and neutral indicators are never either."""
+    return picks(shared.rows[code], shared.indicators, shared.standings, shared.figures.current, n)
 
 
 def to_explain(mine: dict[str, dict], indicators: list) -> list[tuple[str, object]]:
@@ -174,11 +210,67 @@ KEY = [
 ]
 
 
-def _names(indicators) -> str:
-    names = [i.name for i in indicators]
+STANDS_OUT = (
+    "Concern and strength: a figure in London's worse (better) fifth that stands out from London "
+    "beyond chance, allowing for your size: past the 99.8% limit of a funnel plot (more than "
+    f"{CONTROL_LIMIT} standard deviations from London; chance alone puts a figure there once in "
+    "1000), widened where London's authorities differ more than chance. A tie across the fifth's "
+    "edge is never one, and a zero among few children cannot be: it needs London's rate to expect "
+    "about 7 or more. Furthest from London first."
+)
+
+
+def _names(chosen: list[Pick]) -> str:
+    names = [p.indicator.name for p in chosen]
     if len(names) <= 1:
         return "".join(names) or "none"
     return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _headline_text(shared, code, name, concerns, strengths) -> str:
+    """The pack's first words: its concerns and strengths, or that none stands out, or that it
+    has no accepted return and what to do."""
+    quarter = shared.figures.quarter.label
+    if code in shared.why_none:
+        why = shared.why_none[code].rstrip(".")
+        todo = (
+            "Correct it as your feedback workbook says and send it again"
+            if "not accepted" in why
+            else "Send it"
+        )
+        return (
+            f"We have no accepted return from {name} for {quarter}: {why}. {todo} through the "
+            "LIIA portal (Upload a return) or your usual route; this pack is written again with "
+            "your figures once it is accepted. Until then it shows London's figures only."
+        )
+    if not concerns and not strengths:
+        return (
+            "Nothing stands out: none of your figures in London's worse or better fifth is "
+            "further from London than chance would put it, allowing for your size. The sheet "
+            "To explain lists every figure of yours in either fifth."
+        )
+    said = []
+    if concerns:
+        said.append(f"Your concerns: {_names(concerns)}.")
+    if strengths:
+        said.append(f"Your strengths: {_names(strengths)}.")
+    return " ".join(said) + " Each stands out from London beyond chance, allowing for your size."
+
+
+def _better(ind) -> str:
+    return "lower is better" if ind.polarity == "lower_is_better" else "higher is better"
+
+
+def _how_far(pick: Pick) -> str:
+    """How far a pick stands from London, as a reader weighs it."""
+    z = abs(pick.standing.z)
+    side = "above" if pick.standing.z > 0 else "below"
+    text = f"{z:.1f} standard deviations {side} London"
+    if pick.standing.expected is not None:
+        text += (
+            f" ({pick.standing.events:,.0f} against {pick.standing.expected:,.1f} at London's rate)"
+        )
+    return text
 
 
 def _rank_text(b, ind) -> str:
@@ -252,32 +344,34 @@ def write_pack(
     figures."""
     figures = shared.figures
     mine = shared.rows[code]
-    concerns, strengths = headlines(mine, shared.indicators)
+    concerns, strengths = headlines(shared, code)
     book = Book(path)
     s = book.sheet(
         "Summary", f"{name} against London, {figures.quarter.label}", RESTRICTED, one_page=True
     )
     s.produced()
-    s.prose(
-        f"Your biggest concerns: {_names(concerns)}. Your biggest strengths: {_names(strengths)}.",
-        150,
-        bold=True,
-    )
+    s.prose(_headline_text(shared, code, name, concerns, strengths), 120, bold=True)
     top = s.row + 1
-    fifth = "In London's worse or better fifth"
-    columns = ["Concern or strength", *_figure_columns(shared, [fifth])]
+    extra = ["Which way is better", "How far from London", "In London's worse or better fifth"]
+    columns = ["Concern or strength", *_figure_columns(shared, extra)]
     r = top
     for part, chosen in ((CONCERN, concerns), (STRENGTH, strengths)):
-        for k, ind in enumerate(chosen, start=1):
+        for k, pick in enumerate(chosen, start=1):
             r += 1
+            ind, b = pick.indicator, mine[pick.indicator.id]
             s.text(r, 0, f"{part} {k}")
-            _figure_row(s, r, 1, mine[ind.id], ind, shared, code, [_fifth(mine[ind.id])])
-    s.table(top, r, columns, "Headlines")
-    s.caps.update({1: 34, 9: 14})
+            said = [_better(ind), _how_far(pick), _fifth(b)]
+            _figure_row(s, r, 1, b, ind, shared, code, said)
+    fifth = extra[-1]
+    if r > top:
+        s.table(top, r, columns, "Headlines")
+    else:
+        s.row = top - 1
+    s.caps.update({1: 34, 9: 14, 10: 30})
     s.width(1, 26)
-    s.row = r + 2
+    s.row = r + 2 if r > top else top
     s.line("Key", bold=True)
-    for text in [*KEY, SYMBOL_LEGEND]:
+    for text in [*KEY, STANDS_OUT, SYMBOL_LEGEND]:
         s.prose(text, 150)
     # the first page: the headline figures with their trends, and the key
     s.ws.print_area(0, 0, s.row, columns.index(fifth))

@@ -126,7 +126,7 @@ def write_quarter_workbooks(
     if public is None:
         return _written(tasks, workers)
     published = public
-    shared = pack_inputs(figures, authorities, catalogue)
+    shared = pack_inputs(figures, authorities, catalogue, issues)
     for edition, marking in ((figures, RESTRICTED), (published, PUBLISHABLE)):
         for theme in THEMES:
             path = theme_workbook_path(reports, quarter, theme, publishable=edition is published)

@@ -1,11 +1,12 @@
 """Which figures a pack puts first, worked out without a workbook: the biggest concerns and
-strengths by where each ranked figure stands in London, and the three parts of To explain."""
+strengths of the sample quarter (the rule itself: tests/benchmark/test_standout.py), and the three
+parts of To explain."""
 
 from types import SimpleNamespace
 
 import pandas as pd
 
-from pipelines.write.packs import CONCERN, STRENGTH, UNUSUAL, headlines, standing, to_explain
+from pipelines.write.packs import CONCERN, STRENGTH, UNUSUAL, standing, to_explain
 
 
 def _ind(id, comparison="rate", polarity="lower_is_better"):
@@ -23,8 +24,8 @@ def test_standing_runs_from_the_best_to_the_worst_of_those_ranked():
     assert standing(_row(26, 29)) > standing(_row(27, 33))
 
 
-def test_concerns_are_the_worst_standing_and_strengths_the_best_never_a_total_or_neutral():
-    indicators = [_ind("A"), _ind("B"), _ind("C"), _ind("D"), _ind("E"), _ind("F"), _ind("G")]
+def test_to_explain_lists_each_fifth_worst_concern_and_best_strength_first_then_the_unusual():
+    indicators = [_ind("A"), _ind("B"), _ind("C"), _ind("D"), _ind("E"), _ind("G")]
     indicators += [_ind("T", comparison="total"), _ind("N", polarity="neutral")]
     mine = {
         "A": _row(30, 30, "bottom 20%"),
@@ -32,14 +33,10 @@ def test_concerns_are_the_worst_standing_and_strengths_the_best_never_a_total_or
         "C": _row(25, 29, "bottom 20%"),
         "D": _row(1, 15, "top 20%"),
         "E": _row(15, 30),
-        "F": _row(20, 30),
         "G": _row(None, 30),
         "T": _row(33, 33),  # a total carries no rank in the warehouse; this one must be ignored
         "N": _row(1, 30, "lowest 20%"),
     }
-    concerns, strengths = headlines(mine, indicators)
-    assert [i.id for i in concerns] == ["A", "C", "F"]
-    assert [i.id for i in strengths] == ["D", "B", "E"]
     parts = [(part.split(":")[0], ind.id) for part, ind in to_explain(mine, indicators)]
     assert parts == [
         (CONCERN, "A"),
@@ -48,13 +45,6 @@ def test_concerns_are_the_worst_standing_and_strengths_the_best_never_a_total_or
         (STRENGTH, "B"),
         (UNUSUAL, "N"),
     ]
-
-
-def test_few_ranked_figures_give_fewer_headlines_never_one_twice():
-    indicators = [_ind("A"), _ind("B"), _ind("C"), _ind("D")]
-    mine = {k: _row(r, 10) for k, r in zip("ABCD", (1, 4, 7, 10), strict=True)}
-    concerns, strengths = headlines(mine, indicators)
-    assert [i.id for i in concerns] == ["D", "C", "B"] and [i.id for i in strengths] == ["A"]
 
 
 # --- the pack's peers, as written (the latest_quarter_run fixture's 2026-27 Q2) -------------
@@ -229,3 +219,47 @@ def test_the_city_of_london_is_set_against_inner_london_having_no_neighbours(lat
             assert ranks[r.name] == f"{r.rank_in_group} of {r.n_ranked}"
             checked += 1
     assert checked >= 5
+
+
+def test_the_samples_picks_keep_the_rule_and_a_pack_without_a_return_says_why(
+    latest_quarter_run,
+):
+    """Every pick of the quarter is in its fifth, past the control limit on its side, no tie
+    across the fifth's edge and no zero London's rate would not expect; each pack's first words
+    say its picks, that nothing stands out, or why there is no return and what to do."""
+    import duckdb
+
+    from pipelines.benchmark.standout import CONTROL_LIMIT, tie_across_the_edge
+    from pipelines.collection.catalogue import load_authorities, load_catalogue
+    from pipelines.collection.quarters import parse_quarter
+    from pipelines.write.figures import quarter_figures
+    from pipelines.write.packs import headlines, pack_inputs
+
+    with duckdb.connect(str(latest_quarter_run / "liia.duckdb"), read_only=True) as con:
+        figures, issues = quarter_figures(con, parse_quarter(QUARTER))
+    shared = pack_inputs(figures, load_authorities(), load_catalogue(), issues)
+    assert shared.why_none  # the sample quarter has authorities without an accepted return
+    said = {}
+    for code, name in shared.order:
+        concerns, strengths = headlines(shared, code)
+        for part, chosen in (("bottom 20%", concerns), ("top 20%", strengths)):
+            for pick in chosen:
+                b = shared.rows[code][pick.indicator.id]
+                assert b["top_bottom_20"] == part and abs(pick.standing.z) >= CONTROL_LIMIT
+                assert not tie_across_the_edge(b, figures.current)
+                if pick.standing.events == 0:
+                    assert pick.standing.expected >= 6.9
+        summary = _pack(latest_quarter_run, name)["Summary"]
+        said[code] = " ".join(
+            str(c.value) for row in summary.iter_rows(max_row=8) for c in row if c.value
+        )
+        if code in shared.why_none:
+            assert f"We have no accepted return from {name}" in said[code]
+            assert shared.why_none[code].rstrip(".") in said[code]
+            assert ("send it again" in said[code]) == ("not accepted" in shared.why_none[code])
+        elif not concerns and not strengths:
+            assert "Nothing stands out" in said[code]
+        else:
+            assert all(p.indicator.name in said[code] for p in [*concerns, *strengths])
+    rejected = [c for c, why in shared.why_none.items() if "was not accepted" in why]
+    assert rejected and all(":" in shared.why_none[c] for c in rejected)  # with its problem

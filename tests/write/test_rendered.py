@@ -87,7 +87,7 @@ def rendered(latest_quarter_run, tmp_path_factory):
         / "public"
         / QUARTER
         / f"LIIA workforce benchmarks {QUARTER} publishable.xlsx",
-        "pack": reports / "members" / QUARTER / "packs" / f"LIIA pack {QUARTER} Croydon.xlsx",
+        "pack": reports / "members" / QUARTER / "packs" / f"LIIA pack {QUARTER} Sutton.xlsx",
         "status": reports / "liia" / QUARTER / f"LIIA return status {QUARTER}.xlsx",
         # Lewisham's return of the quarter is rejected, Sutton's accepted with warnings
         "rejected": reports
@@ -164,9 +164,10 @@ def test_the_check_sees_a_sentence_cut_off(tmp_path):
     assert "###" in printed
 
 
-def test_a_packs_first_page_tells_its_biggest_concerns_and_strengths_with_their_trends(rendered):
-    """Croydon's first printed page: the three concerns and three strengths by name, each with
-    its previous value and change, a line of its last eight quarters, and the key."""
+def test_a_packs_first_page_tells_its_concerns_and_strengths_with_their_trends(rendered):
+    """Sutton's first printed page (its sickness days stand out in the sample quarter): each
+    concern and strength by name, which way is better and how far from London, with its previous
+    value and change, a line of its last eight quarters, and the key."""
     workbooks, texts = rendered
     first = _words(texts["pack"].split("\f")[0])
     wb = load_workbook(workbooks["pack"])
@@ -174,22 +175,24 @@ def test_a_packs_first_page_tells_its_biggest_concerns_and_strengths_with_their_
     table = ws.tables["Headlines"]
     rows = list(ws[table.ref])
     header = [c.value for c in rows[0]]
-    assert [r[0].value for r in rows[1:]] == [
-        f"{p} {k}" for p in ("Concern", "Strength") for k in (1, 2, 3)
-    ]
+    parts = [r[0].value for r in rows[1:]]
+    assert parts and all(re.fullmatch(r"(Concern|Strength) [123]", p) for p in parts)
     for r in rows[1:]:
         name = r[header.index("Indicator")].value
-        assert _words(name) in first, name
-    assert "Your biggest concerns:" in first and "Your biggest strengths:" in first
+        assert _words(name.removesuffix(" [questioned]")) in first, name
+        assert r[header.index("Which way is better")].value in first
+        assert "standard deviations" in r[header.index("How far from London")].value
+    assert "Your concerns:" in first and "beyond chance" in first
     assert "Key" in first and "percentage points (pp)" in first and "[c] suppressed" in first
+    assert "99.8% limit of a funnel plot" in first
     with zipfile.ZipFile(workbooks["pack"]) as z:
         sheet = z.read("xl/worksheets/sheet1.xml").decode()
-    # a sparkline for each of the six, drawn from the eight quarters beside it
-    assert sheet.count("<x14:sparkline>") == 6
+    # a sparkline for each pick, drawn from the eight quarters beside it
+    assert sheet.count("<x14:sparkline>") == len(parts)
 
 
 def test_a_packs_neighbours_page_prints_its_rank_among_them_and_their_figures(rendered):
-    """Croydon's Neighbours sheet, printed: each neighbour by name, and for the agency rate its
+    """Sutton's Neighbours sheet, printed: each neighbour by name, and for the agency rate its
     rank among them and every neighbour's figure as shown."""
     workbooks, texts = rendered
     pages = [p for p in texts["pack"].split("\f") if "and its London neighbours" in p]
