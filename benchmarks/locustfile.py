@@ -19,8 +19,11 @@ from django_otp.oath import totp
 from locust import HttpUser, between, events, task
 from locust.exception import StopUser
 
+from pipelines.collection.catalogue import load_catalogue
+
 PLAN = json.loads(Path(os.environ["LIIA_LOAD_PLAN"]).read_text())
 SUBMISSION = re.compile(r"/submissions/[0-9a-f-]{36}/$")
+INDICATORS = load_catalogue().indicators["id"].tolist()
 TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 taken = {"officers": 0, "members": 0}
 timings: list[tuple[str, float, bool]] = []  # (kind, milliseconds, failed)
@@ -122,6 +125,14 @@ class Member(Reader):
 
     def on_start(self):
         self.sign_in(_next("members"))
+
+    @task
+    def explore_a_view(self):
+        indicator = random.choice(INDICATORS)
+        group = random.choice(["london", "sub_region", "london_neighbours", "dfe_neighbours"])
+        self.client.get(
+            f"/members/explore/?indicator={indicator}&group={group}", name="page: explorer"
+        )
 
     @task
     def download_a_workbook(self):

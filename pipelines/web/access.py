@@ -33,6 +33,8 @@ RULES: dict[str, object] = {
     "submission": OFFICERS,
     "authority-file": OFFICERS,
     "members": MEMBERS,
+    "explore": ANYONE,
+    "members-explore": MEMBERS,
     "member-file": MEMBERS,
     "team-status": TEAM,
     "team-release": TEAM,
@@ -107,10 +109,12 @@ def role_context(request):
     role = role_of(user) if user is not None else None
     code = authority_of(user) if user is not None else None
     ready = user is not None and verified(request)
+    member = ready and role in MEMBERS
     links = [("Public figures", "public-index")]
+    links.append(("Explore", "members-explore" if member else "explore"))
     if ready and role == Role.OFFICER:
         links.insert(0, ("Your submissions", "submissions"))
-    if ready and role in MEMBERS:
+    if member:
         links.append(("Members' workbooks", "members"))
     if ready and role == Role.TEAM:
         links += [

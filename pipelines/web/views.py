@@ -22,12 +22,13 @@ from pipelines.collection.catalogue import load_authorities
 from pipelines.collection.places import place
 from pipelines.collection.processes import alive
 from pipelines.collection.quarters import deadline, parse_quarter, quarter_containing
-from pipelines.web import answers
+from pipelines.web import answers, explorer
 from pipelines.web.access import authority_of
 from pipelines.web.audit import record
 from pipelines.web.downloads import released_quarters
 from pipelines.web.forms import ReleaseForm, UploadForm
 from pipelines.web.models import AuditEvent, Upload
+from pipelines.web.svg import bar_chart, line_chart, shown
 from pipelines.web.uploads import receive_upload
 
 ISSUE_COLUMNS = [
@@ -192,6 +193,84 @@ def members(request):
     own = load_authorities().name(code) if code else None
     quarters = released_quarters(place("reports") / "members", own)
     return render(request, "web/members.html", {"quarters": quarters})
+
+
+# --- the explorer ---
+
+
+def explore(request):
+    return _explore(request, explorer.PUBLIC, "explore")
+
+
+def members_explore(request):
+    return _explore(request, explorer.RESTRICTED, "members-explore")
+
+
+def _explore(request, edition: str, url_name: str):
+    own = authority_of(request.user) if edition == explorer.RESTRICTED else None
+    found = explorer.explore(place("warehouse"), edition, request.GET, own)
+    wanted = request.GET.get("format", "")
+    if found is not None and wanted in ("csv", "xlsx"):
+        if edition == explorer.RESTRICTED:
+            record(request, "download", f"explorer {found.choice.query()} as {wanted}")
+        content, kind, name = explorer.download(found, wanted)
+        response = HttpResponse(content, content_type=kind)
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        if edition == explorer.RESTRICTED:
+            response["Cache-Control"] = "private, no-store"
+        return response
+    context = {"found": found, "edition": edition, "url_name": url_name}
+    if found is not None:
+        ind = found.indicator
+        unit, decimals = ind["unit"], int(ind["decimals"])
+        own_name = found.own.name if found.own else ""
+        series = [("own", own_name)] if own_name else []
+        series += [("london", "London"), ("median", f"Median of {found.group_label}")]
+        if found.group_label != "London":
+            series.insert(2, ("group", f"{found.group_label} ({found.group_name})"))
+        context.update(
+            {
+                "bars": bar_chart(
+                    found.figures,
+                    unit,
+                    decimals,
+                    found.group_value,
+                    found.group_label if found.group_label == "London" else found.group_name,
+                ),
+                "lines": line_chart(found.trend, series, unit, decimals),
+                "series": series,
+                "table": [
+                    (f, shown(f.value, unit, decimals) or f"[{f.symbol or 'x'}]")
+                    for f in found.figures
+                ],
+                "trend_rows": [
+                    (r["label"], [shown(r.get(k), unit, decimals) for k, _ in series])
+                    for r in found.trend
+                ],
+                "summary": {
+                    "group": shown(found.group_value, unit, decimals),
+                    "median": shown(found.median, unit, decimals),
+                    "low": shown(found.low, unit, decimals),
+                    "high": shown(found.high, unit, decimals),
+                },
+                "england": [(year, shown(v, unit, decimals)) for year, v in found.england],
+                "choices": explorer.indicator_choices(),
+                "groups": [
+                    (k, label)
+                    for k, (label, _, public) in explorer.GROUPS.items()
+                    if public or edition == explorer.RESTRICTED
+                ],
+                "authorities": sorted(
+                    ((c, load_authorities().name(c)) for c in load_authorities().codes),
+                    key=lambda a: a[1],
+                ),
+                "quarter_label": found.choice.quarter.replace("-Q", " Q"),
+                "quarter_options": [(q, q.replace("-Q", " Q")) for q in found.quarters],
+                "query": found.choice.query(),
+                "link": request.build_absolute_uri(f"{request.path}?{found.choice.query()}"),
+            }
+        )
+    return render(request, "web/explore.html", context)
 
 
 @_pages

@@ -36,6 +36,8 @@ EXPECTED = {
     "authority-file": OFFICERS,
     "members": MEMBERS,
     "member-file": MEMBERS,
+    "explore": EVERYONE,
+    "members-explore": MEMBERS,
     "team-status": TEAM,
     "team-release": TEAM,
     "team-audit": TEAM,

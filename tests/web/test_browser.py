@@ -144,7 +144,19 @@ def test_an_officer_uploads_and_reads_the_answer_and_the_team_its_status(served,
     workbook = folder / "downloads" / "LIIA finance benchmarks 2026-27-Q1.xlsx"
     WebDriverWait(driver, 20).until(lambda d: workbook.exists())
 
+    # the explorer: the member's own authority highlighted, a view picked with the form
+    driver.get(url + "/members/explore/")
+    Select(driver.find_element(By.ID, "indicator")).select_by_value("WF-I02")
+    driver.find_element(By.CSS_SELECTOR, "form.liia-explore-form button").click()
+    WebDriverWait(driver, 20).until(lambda d: "indicator=WF-I02" in d.current_url)
+    main = driver.find_element(By.TAG_NAME, "main").text
+    assert "Vacancy rate" in main and "Restricted" in main and "Barnet" in main
+    look(driver, "members' explorer", checked)
+
     driver.delete_all_cookies()
+    driver.get(url + "/explore/?indicator=WF-I02&group=london&authority=CAM")
+    assert "Published figures" in driver.find_element(By.TAG_NAME, "main").text
+    look(driver, "public explorer", checked)
     sign_in(driver, url, "lead@liia.example", checked)
     driver.get(url + "/team/")
     text = driver.find_element(By.TAG_NAME, "main").text
@@ -167,4 +179,4 @@ def test_an_officer_uploads_and_reads_the_answer_and_the_team_its_status(served,
     driver.get(url + "/team/audit/")
     assert "officer@barnet.example" in driver.page_source
     look(driver, "team audit", checked)
-    assert len(checked) == 11
+    assert len(checked) == 13
