@@ -113,26 +113,53 @@ LEFT JOIN scales AS s USING (measure, year_text)
 """
 
 # Our indicators in DfE's figures, where the definitions correspond: a measure, or one measure
-# over another (a count over a count), for every area and year both are published.
+# over another (a count over a count), for every area and year both are published. Each
+# authority's England rank and quartile band are taken among every English authority with a figure
+# that year (before the rows kept are narrowed to London and its DfE neighbours), by DfE's own
+# polarity (published_measures.dfe_polarity, copied from DfE's dictionary): rank 1 the best, bands
+# A (England's best quarter) to D; where DfE gives no polarity, rank 1 the lowest and Q1 (lowest
+# quarter) to Q4. Ties share a rank, and a band is the quarter of England its rank falls in.
 PUBLISHED_FIGURES_SQL = """
-SELECT m.indicator_id, m.measure, m.denominator_measure, p.year, p.year_ending, p.year_note,
-       p.area, p.la_code, p.area_name, p.region, a.liia_code AS authority,
-       CASE WHEN m.denominator_measure IS NULL THEN p.value
-            ELSE p.value / NULLIF(d.value, 0) * m.multiplier END AS value,
-       m.period, m.difference
-FROM published_measures AS m
-JOIN published_read AS p ON p.measure = m.measure
-LEFT JOIN published_read AS d
-       ON d.measure = m.denominator_measure AND d.la_code = p.la_code AND d.year = p.year
-      AND d.year_text = p.year_text
-LEFT JOIN region_authorities AS a ON a.dfe_la_code = p.la_code
-WHERE (p.area <> 'authority' OR a.liia_code IS NOT NULL OR p.la_code IN
-       (SELECT neighbour_la_code FROM dfe_neighbours_all))
-  AND p.value IS NOT NULL AND p.year_ending IS NOT NULL
--- one figure per area and year: a final figure before a provisional one of the same year
-QUALIFY row_number() OVER (
-    PARTITION BY m.indicator_id, p.la_code, p.year_ending
-    ORDER BY p.year_note = 'provisional' NULLS FIRST, p.year_text DESC) = 1
+WITH figures AS (
+    SELECT m.indicator_id, m.measure, m.denominator_measure, p.year, p.year_ending, p.year_note,
+           p.area, p.la_code, p.area_name, p.region, a.liia_code AS authority,
+           CASE WHEN m.denominator_measure IS NULL THEN p.value
+                ELSE p.value / NULLIF(d.value, 0) * m.multiplier END AS value,
+           m.period, m.difference, m.dfe_polarity
+    FROM published_measures AS m
+    JOIN published_read AS p ON p.measure = m.measure
+    LEFT JOIN published_read AS d
+           ON d.measure = m.denominator_measure AND d.la_code = p.la_code AND d.year = p.year
+          AND d.year_text = p.year_text
+    LEFT JOIN region_authorities AS a ON a.dfe_la_code = p.la_code
+    WHERE p.value IS NOT NULL AND p.year_ending IS NOT NULL
+    -- one figure per area and year: a final figure before a provisional one of the same year
+    QUALIFY row_number() OVER (
+        PARTITION BY m.indicator_id, p.la_code, p.year_ending
+        ORDER BY p.year_note = 'provisional' NULLS FIRST, p.year_text DESC) = 1
+),
+england AS (
+    SELECT *,
+           rank() OVER (
+               PARTITION BY indicator_id, year_ending
+               ORDER BY CASE WHEN dfe_polarity = 'high' THEN -value ELSE value END
+           ) AS england_rank,
+           count(*) OVER (PARTITION BY indicator_id, year_ending) AS england_ranked
+    FROM figures
+    WHERE area = 'authority' AND value IS NOT NULL
+)
+SELECT f.indicator_id, f.measure, f.denominator_measure, f.year, f.year_ending, f.year_note,
+       f.area, f.la_code, f.area_name, f.region, f.authority, f.value, f.period, f.difference,
+       e.england_rank, e.england_ranked,
+       CASE WHEN e.england_rank IS NULL THEN NULL
+            WHEN f.dfe_polarity IN ('high', 'low')
+            THEN ['A', 'B', 'C', 'D'][1 + least(3, (4 * (e.england_rank - 1)) // e.england_ranked)]
+            ELSE 'Q' || (1 + least(3, (4 * (e.england_rank - 1)) // e.england_ranked))
+       END AS england_band
+FROM figures AS f
+LEFT JOIN england AS e USING (indicator_id, la_code, year_ending)
+WHERE f.area <> 'authority' OR f.authority IS NOT NULL
+   OR f.la_code IN (SELECT neighbour_la_code FROM dfe_neighbours_all)
 """
 
 # For each indicator and London authority, its latest published year: England, London, its

@@ -96,6 +96,14 @@ def release_state_on_every_row(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(RELEASE_STATE_SQL)
 
 
+def england_positions_read_again(con: duckdb.DuckDBPyConnection) -> None:
+    """Version 4. DfE's figures carry each authority's England rank and quartile band, worked out
+    when DfE's file is read: the record of the file loaded is cleared, so that the next run reads
+    the same file again and fills them."""
+    if _has_table(con, "published_files"):
+        con.execute("DELETE FROM published_files")
+
+
 MIGRATIONS = (
     Migration(1, "columns put in the dictionary's order", columns_in_dictionary_order),
     Migration(
@@ -107,6 +115,11 @@ MIGRATIONS = (
         3,
         "every row of the quarterly tables says whether its quarter is released",
         release_state_on_every_row,
+    ),
+    Migration(
+        4,
+        "DfE's figures read again at the next run, for each authority's England rank and band",
+        england_positions_read_again,
     ),
 )
 LATEST = MIGRATIONS[-1].version

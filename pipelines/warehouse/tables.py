@@ -522,6 +522,19 @@ TABLES += [
             ("period", "VARCHAR", "When it is measured: at 31 March, year to 30 September, ..."),
             ("difference", "VARCHAR", "How DfE's definition differs from ours"),
             ("last_update", "DATE", "When DfE last updated the measure"),
+            (
+                "england_rank",
+                "INTEGER",
+                "An authority's rank among every English authority with a figure that year: 1 the "
+                "best by DfE's polarity (where DfE gives none, 1 the lowest); ties share",
+            ),
+            ("england_ranked", "INTEGER", "English authorities with a figure that year"),
+            (
+                "england_band",
+                "VARCHAR",
+                "Its quarter of England: A (best) to D by DfE's polarity; Q1 (lowest) to Q4 where "
+                "DfE gives none",
+            ),
         ),
         per_quarter=False,
     ),

@@ -81,7 +81,8 @@ class Explored:
     high: float | None
     ranked: int
     trend: list[dict] = field(default_factory=list)  # per quarter, oldest first
-    england: list[tuple[str, float]] = field(default_factory=list)  # DfE's year, England
+    # DfE's years: England, London, the highlighted authority's figure, England rank and band
+    england: list[dict] = field(default_factory=list)
 
     @property
     def own(self) -> Figure | None:
@@ -162,6 +163,25 @@ QUALIFY release = max(release) OVER (PARTITION BY quarter)
 """
 
 
+# Each year of DfE's figures for the indicator: England, London, and the highlighted authority's
+# own figure with its England rank and band (worked out among every English authority when DfE's
+# file was read: pipelines.benchmark.published).
+_ENGLAND = """
+SELECT year,
+       max(value) FILTER (WHERE area = 'England') AS england,
+       max(value) FILTER (WHERE area = 'London') AS london,
+       max(value) FILTER (WHERE authority = $a) AS own,
+       max(england_rank) FILTER (WHERE authority = $a) AS rank,
+       max(england_ranked) FILTER (WHERE authority = $a) AS ranked,
+       max(england_band) FILTER (WHERE authority = $a) AS band
+FROM published_figures
+WHERE indicator_id = $i
+GROUP BY year
+HAVING england IS NOT NULL
+ORDER BY year
+"""
+
+
 def _members(con, set_id: str, authority: str) -> tuple[str, list[str]]:
     """The highlighted authority's group in a set, and its authorities: in a neighbours set the
     authority and its neighbours (nearest first), otherwise the group it belongs to."""
@@ -234,12 +254,7 @@ def explore(copy: Path, edition: str, get: dict, own_authority: str | None) -> E
             )
         else:
             group_rows = []
-        england = _rows(
-            con,
-            "SELECT year, value FROM published_figures WHERE indicator_id = $i "
-            "AND area = 'England' AND value IS NOT NULL ORDER BY year",
-            {"i": choice.indicator},
-        )
+        england = _rows(con, _ENGLAND, {"i": choice.indicator, "a": choice.authority})
     group_by_quarter = {r["quarter"]: r["value"] for r in group_rows}
     by_quarter: dict[str, dict[str, dict]] = {}
     for r in rows:
@@ -300,7 +315,7 @@ def explore(copy: Path, edition: str, get: dict, own_authority: str | None) -> E
         max(values) if values else None,
         ranked,
         trend,
-        [(str(r["year"]), r["value"]) for r in england],
+        england,
     )
 
 

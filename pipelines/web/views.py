@@ -253,7 +253,17 @@ def _explore(request, edition: str, url_name: str):
                     "low": shown(found.low, unit, decimals),
                     "high": shown(found.high, unit, decimals),
                 },
-                "england": [(year, shown(v, unit, decimals)) for year, v in found.england],
+                "england": [
+                    {
+                        "year": r["year"],
+                        "england": shown(r["england"], unit, decimals),
+                        "london": shown(r["london"], unit, decimals),
+                        "own": shown(r["own"], unit, decimals),
+                        "rank": f"{r['rank']} of {r['ranked']}" if r["rank"] else "",
+                        "band": r["band"] or "",
+                    }
+                    for r in found.england
+                ],
                 "choices": explorer.indicator_choices(),
                 "groups": [
                     (k, label)

@@ -145,6 +145,16 @@ WHERE s.quarter = $q
 """
 
 
+# DfE's latest figure of each indicator for each authority, with England, London, its half and its
+# neighbours (published_context), and where it stands among every English authority that year
+_PUBLISHED_SQL = """
+SELECT c.*, f.england_rank, f.england_ranked, f.england_band
+FROM published_context AS c
+LEFT JOIN published_figures AS f
+       ON f.indicator_id = c.indicator_id AND f.authority = c.authority AND f.year = c.year
+"""
+
+
 def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     sql = "SELECT count(*) FROM duckdb_tables() WHERE table_name = $name"
     return con.execute(sql, {"name": name}).fetchall()[0][0] > 0
@@ -181,11 +191,7 @@ def quarter_figures(con: duckdb.DuckDBPyConnection, quarter: Quarter, quarters: 
         con.sql("SELECT * FROM group_members").df() if _has_table(con, "group_members") else empty
     )
     sets = con.sql("SELECT * FROM group_sets").df() if _has_table(con, "group_sets") else empty
-    published = (
-        con.sql("SELECT * FROM published_context").df()
-        if _has_table(con, "published_context")
-        else empty
-    )
+    published = con.sql(_PUBLISHED_SQL).df() if _has_table(con, "published_context") else empty
     issues = con.execute("SELECT * FROM validation_issues WHERE quarter = $q", one).df()
     fractions = (
         con.execute("SELECT * FROM indicator_fractions WHERE quarter = $q", one).df()

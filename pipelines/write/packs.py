@@ -273,6 +273,24 @@ def _how_far(pick: Pick) -> str:
     return text
 
 
+def _in_england(shared, code: str, ind) -> str:
+    """Where DfE's latest published figure puts the authority in England, for an indicator DfE
+    publishes: `2025: 11th of 151 (Q1); England 67.0`."""
+    published = shared.figures.published
+    if published.empty or "england_rank" not in published:
+        return "not published by DfE"
+    rows = published[(published["indicator_id"] == ind.id) & (published["authority"] == code)]
+    if rows.empty or is_missing(rows.iloc[0]["england_rank"]):
+        return "not published by DfE"
+    r = rows.iloc[0]
+    rank = int(r["england_rank"])
+    nth = "th" if 10 <= rank % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(rank % 10, "th")
+    return (
+        f"{r['year']}: {rank}{nth} of {int(r['england_ranked'])} ({r['england_band']}); "
+        f"England {format_value(r['england_value'], ind)}"
+    )
+
+
 def _rank_text(b, ind) -> str:
     if is_total(ind) or is_neutral(ind) or is_missing(b["rank"]):
         return ""
@@ -352,7 +370,12 @@ def write_pack(
     s.produced()
     s.prose(_headline_text(shared, code, name, concerns, strengths), 120, bold=True)
     top = s.row + 1
-    extra = ["Which way is better", "How far from London", "In London's worse or better fifth"]
+    extra = [
+        "Which way is better",
+        "How far from London",
+        "Where you stand in England (DfE)",
+        "In London's worse or better fifth",
+    ]
     columns = ["Concern or strength", *_figure_columns(shared, extra)]
     r = top
     for part, chosen in ((CONCERN, concerns), (STRENGTH, strengths)):
@@ -360,14 +383,14 @@ def write_pack(
             r += 1
             ind, b = pick.indicator, mine[pick.indicator.id]
             s.text(r, 0, f"{part} {k}")
-            said = [_better(ind), _how_far(pick), _fifth(b)]
+            said = [_better(ind), _how_far(pick), _in_england(shared, code, ind), _fifth(b)]
             _figure_row(s, r, 1, b, ind, shared, code, said)
     fifth = extra[-1]
     if r > top:
         s.table(top, r, columns, "Headlines")
     else:
         s.row = top - 1
-    s.caps.update({1: 34, 9: 14, 10: 30})
+    s.caps.update({1: 34, 9: 14, 10: 30, 11: 30})
     s.width(1, 26)
     s.row = r + 2 if r > top else top
     s.line("Key", bold=True)

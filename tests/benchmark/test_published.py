@@ -289,3 +289,59 @@ def test_dfes_table_is_read_once_and_kept_for_the_next_new_warehouse(tmp_path):
     other = loaded("other", load_authorities(four))
     assert len(list(cache.iterdir())) == 2
     assert other["published_context"] != first["published_context"]
+
+
+def _recount(measure: str, year: str, polarity: str) -> dict[int, tuple[int, int, str]]:
+    """Every English authority's rank, of how many, and band in DfE's file as published, counted
+    here from the file's own rows (LA numbers below 970; a value that is not a number is none)."""
+    con = duckdb.connect()
+    rows = con.execute(
+        'SELECT "LA Number", TRY_CAST("Values" AS DOUBLE) FROM read_parquet(?) '
+        'WHERE "Short Desc" = ? AND "Years" = ? AND "LA Number" < 970',
+        [str(latest_published_file(DFE).path), measure, year],
+    ).fetchall()
+    values = {int(n): v for n, v in rows if v is not None}
+    key = (lambda v: -v) if polarity == "high" else (lambda v: v)
+    ordered = sorted(key(v) for v in values.values())
+    out = {}
+    for code, value in values.items():
+        rank = ordered.index(key(value)) + 1
+        quarter = min(3, 4 * (rank - 1) // len(values))
+        band = "ABCD"[quarter] if polarity in ("high", "low") else f"Q{quarter + 1}"
+        out[code] = (rank, len(values), band)
+    return out
+
+
+def test_england_ranks_and_bands_equal_a_recount_of_dfes_file(published):
+    figures = published["published_figures"]
+    # 2025 looked-after rate per 10,000 (DfE gives it no polarity: 1 the lowest): Barnet's 37
+    # against England's 67 is the 11th lowest of the 151 authorities with a figure, in England's
+    # lowest quarter
+    barnet = figures[
+        (figures["indicator_id"] == "ADO-I08")
+        & (figures["year"] == "2025")
+        & (figures["authority"] == "BAR")
+    ].iloc[0]
+    recount = _recount("LAC", "2025", "none")
+    assert (barnet["england_rank"], barnet["england_ranked"], barnet["england_band"]) == recount[
+        302
+    ]
+    assert recount[302] == (11, 151, "Q1")
+    # every mapped measure, in its latest year, for every London authority
+    from pipelines.benchmark.published import load_mappings
+
+    checked = 0
+    for m in load_mappings().itertuples():
+        if isinstance(m.denominator_measure, str):
+            continue  # a count over a count is not a figure DfE ranks
+        mine = figures[(figures["indicator_id"] == m.indicator_id) & figures["authority"].notna()]
+        year = mine["year"].max()
+        recount = _recount(m.measure, year, m.dfe_polarity)
+        for row in mine[mine["year"] == year].itertuples():
+            expected = recount[int(row.la_code)]
+            assert (row.england_rank, row.england_ranked, row.england_band) == expected, (
+                m.indicator_id,
+                row.authority,
+            )
+            checked += 1
+    assert checked >= 8 * 30

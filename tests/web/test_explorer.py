@@ -159,3 +159,13 @@ def test_with_nothing_released_the_explorer_says_so(clients, places):
     assert (
         answer.status_code == 200 and "No quarter has been released yet" in answer.content.decode()
     )
+
+
+def test_the_explorer_says_where_an_authority_stands_in_england_each_year(clients, copy):
+    """DfE's 2025 looked-after rate per 10,000: Barnet 37 against England's 67, the 11th lowest of
+    151 English authorities (tests/benchmark/test_published.py recounts it from DfE's file)."""
+    page = clients["anonymous"].get(f"/explore/?indicator=ADO-I08&quarter={QUARTER}&authority=BAR")
+    text = page.content.decode()
+    row = re.search(r">2025</th>(.*?)</tr>", text, re.S)[1]
+    cells = re.findall(r">([^<]*)</td>", row)
+    assert cells == ["37.0", "11 of 151", "Q1", "67.0", "48.0"]

@@ -261,5 +261,12 @@ def test_the_samples_picks_keep_the_rule_and_a_pack_without_a_return_says_why(
             assert "Nothing stands out" in said[code]
         else:
             assert all(p.indicator.name in said[code] for p in [*concerns, *strengths])
+    # each pick says where the authority stands in England, where DfE publishes the indicator
+    from pipelines.write.packs import _in_england
+
+    looked_after = next(i for i in shared.indicators if i.id == "ADO-I08")
+    assert _in_england(shared, "BAR", looked_after) == "2025: 11th of 151 (Q1); England 67.0"
+    cost = next(i for i in shared.indicators if i.id == "FIN-I04")
+    assert _in_england(shared, "BAR", cost) == "not published by DfE"
     rejected = [c for c, why in shared.why_none.items() if "was not accepted" in why]
     assert rejected and all(":" in shared.why_none[c] for c in rejected)  # with its problem
