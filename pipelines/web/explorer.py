@@ -12,6 +12,7 @@ groups the public edition publishes (London, Inner/Outer London, the sub-regions
 from __future__ import annotations
 
 import statistics
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -87,6 +88,25 @@ class Explored:
     @property
     def own(self) -> Figure | None:
         return next((f for f in self.figures if f.highlighted), None)
+
+
+# One read-only connection per process to the analysts' copy, kept while the file is the same:
+# the pipeline replaces the copy by a rename, which this sees as another inode, and the old file's
+# connection is closed then (opening the copy costs more than the page's queries).
+_HELD: dict[str, tuple[tuple[int, int], duckdb.DuckDBPyConnection]] = {}
+_HOLDING = threading.Lock()
+
+
+def _cursor(copy: Path) -> duckdb.DuckDBPyConnection:
+    status = copy.stat()
+    key = (status.st_ino, status.st_mtime_ns)
+    with _HOLDING:
+        held = _HELD.get(str(copy))
+        if held is None or held[0] != key:
+            if held is not None:
+                held[1].close()
+            _HELD[str(copy)] = held = (key, duckdb.connect(str(copy), read_only=True))
+        return held[1].cursor()
 
 
 def _rows(con, sql: str, parameters: dict | None = None) -> list[dict]:
@@ -223,7 +243,11 @@ def explore(copy: Path, edition: str, get: dict, own_authority: str | None) -> E
     if not copy.exists():
         return None
     authorities, catalogue = load_authorities(), load_catalogue()
-    with duckdb.connect(str(copy), read_only=True) as con:
+    try:
+        con = _cursor(copy)
+    except (OSError, duckdb.Error):
+        return None  # mid-replacement or not made yet: the page says nothing is released yet
+    with con:
         quarters = released_quarters(con)
         if not quarters:
             return None

@@ -169,3 +169,25 @@ def test_the_explorer_says_where_an_authority_stands_in_england_each_year(client
     row = re.search(r">2025</th>(.*?)</tr>", text, re.S)[1]
     cells = re.findall(r">([^<]*)</td>", row)
     assert cells == ["37.0", "11 of 151", "Q1", "67.0", "48.0"]
+
+
+def test_a_new_copy_put_in_place_is_read_at_the_next_page(clients, copy):
+    """The explorer keeps its connection while the copy is the same file; the pipeline's rename
+    of a new copy over it is seen at the next page."""
+    query = f"/members/explore/?indicator=WF-I01&quarter={QUARTER}&format=csv"
+    before = {r["authority"]: r["value"] for r in _csv(clients["barnet"].get(query))}
+    newer = copy.with_name("newer.duckdb")
+    shutil.copy(copy, newer)
+    newer.chmod(0o644)
+    with duckdb.connect(str(newer)) as con:
+        con.execute(
+            "UPDATE benchmarks SET value = 99.5 WHERE quarter = ? AND indicator_id = 'WF-I01' "
+            "AND authority = 'BAR'",
+            [QUARTER],
+        )
+    newer.replace(copy)
+    after = {r["authority"]: r["value"] for r in _csv(clients["barnet"].get(query))}
+    assert before["BAR"] != "99.5" and after["BAR"] == "99.5"
+    assert {k: v for k, v in after.items() if k != "BAR"} == {
+        k: v for k, v in before.items() if k != "BAR"
+    }
