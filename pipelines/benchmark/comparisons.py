@@ -493,3 +493,12 @@ def compare_quarter(
         "fractions": authority_fractions.sort_values(["indicator_id", "authority"]),
         "group_benchmarks": group_benchmarks,
     }
+
+
+# A neutral indicator's quarter of London (Q1 the lowest), as every output writes it in words.
+POSITION_WORDS = {"Q1": "lowest", "Q2": "low", "Q3": "high", "Q4": "highest"}
+
+
+def printed_band(band: str) -> str:
+    """A quartile band as printed: A-D for rates, the place in words for neutral indicators."""
+    return POSITION_WORDS.get(band, band)

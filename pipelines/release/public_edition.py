@@ -10,7 +10,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from pipelines.benchmark.comparisons import AREA_GROUPINGS
+from pipelines.benchmark.comparisons import AREA_GROUPINGS, printed_band
 from pipelines.collection.catalogue import Authorities, Catalogue
 from pipelines.collection.quarters import Quarter
 from pipelines.release.disclosure import (
@@ -422,6 +422,8 @@ def public_csv_rows(
     base = {"quarter": quarter.key, "quarter_label": quarter.label, "release": release}
     for r in current.sort_values(["indicator_id", "authority"]).itertuples():
         ind = indicators[r.indicator_id]
+        # what the workbooks print: a neutral indicator has no rank, and its place in words
+        ranked = ind["polarity"] != "neutral" and not pd.isna(r.rank)
         value = None if isinstance(r.value, str) or pd.isna(r.value) else r.value
         symbol = (
             SUPPRESSED if r.value == SUPPRESSED else (r.symbol if isinstance(r.symbol, str) else "")
@@ -440,9 +442,9 @@ def public_csv_rows(
                 "dfe_la_code": table[r.authority]["dfe_la_code"],
                 "value": value,
                 "symbol": symbol,
-                "rank": None if pd.isna(r.rank) else int(r.rank),
-                "ranked_of": None if pd.isna(r.rank) else int(r.n_reporting),
-                "band": r.quartile_band if isinstance(r.quartile_band, str) else "",
+                "rank": int(r.rank) if ranked else None,
+                "ranked_of": int(r.n_reporting) if ranked else None,
+                "band": printed_band(r.quartile_band) if isinstance(r.quartile_band, str) else "",
                 "flag": r.top_bottom_20 if isinstance(r.top_bottom_20, str) else "",
                 "units_reporting": None,
             }
@@ -486,7 +488,8 @@ def write_public_csv(path, rows: list[dict]):
 
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    with open(partial, "w", newline="", encoding="utf-8") as f:
+    # with a byte-order mark, so that Excel reads £ and accents as written
+    with open(partial, "w", newline="", encoding="utf-8-sig") as f:
         writer = csv.DictWriter(f, CSV_COLUMNS)
         writer.writeheader()
         writer.writerows(rows)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
@@ -204,21 +205,31 @@ CHASE_ORDER = {
 }
 
 
+def _warning_reason(problem) -> str | None:
+    return f"Warning: {problem}" if isinstance(problem, str) and problem else None
+
+
 def submission_tracker(
     submissions: pd.DataFrame,
     issues: pd.DataFrame,
     authorities: Authorities,
     quarter: Quarter | None = None,
+    today: date | None = None,
 ) -> pd.DataFrame:
     """One row per authority, by name: its current return (or latest, if none is current), status,
     when it arrived, error and warning counts, and how many files it sent. Given the quarter, also
     the deadline, days late, why a return was rejected or values excluded, when its first file
     arrived, the contact its cover names (where the frame carries it) and the feedback workbook's
-    path under the reports folder, problems first."""
+    path under the reports folder, problems first. An authority with nothing received is late
+    from the deadline to `today` (the day the tracker is made, unless given); an accepted return
+    with warnings gives the first warning as its reason."""
     counts = issues.groupby(["submission_id", "severity"]).size().unstack(fill_value=0)
     errors = issues[issues["severity"] == "error"] if len(issues) else issues
     first_error = errors.groupby("submission_id")["problem"].first() if len(errors) else {}
+    warned = issues[issues["severity"] == "warning"] if len(issues) else issues
+    first_warning = warned.groupby("submission_id")["problem"].first() if len(warned) else {}
     due = deadline(quarter) if quarter else None
+    today = today or date.today()
     rows = []
     for code in sorted(authorities.codes, key=authorities.name):
         name = authorities.name(code)
@@ -243,7 +254,9 @@ def submission_tracker(
                         else 0
                         for label, severity in (("Errors", "error"), ("Warnings", "warning"))
                     },
-                    "Reason": first_error.get(sid) if shown["status"] != "accepted" else None,
+                    "Reason": first_error.get(sid)
+                    if shown["status"] != "accepted"
+                    else _warning_reason(first_warning.get(sid)),
                     "First received": pd.Timestamp(mine["received_at"].min()),
                     "Contact": _contact(shown),
                 }
@@ -253,6 +266,11 @@ def submission_tracker(
                 row["Feedback"] = feedback_path(Path("."), quarter, name).as_posix()
         if due is not None:
             row["Deadline"] = pd.Timestamp(due)
+            if shown is None:
+                row["Days late"] = max(0, (today - due).days)
+                row["Reason"] = "nothing received" + (
+                    f" by the deadline of {due:%-d %B %Y}" if today > due else " yet"
+                )
         rows.append(row)
     columns = ["Authority", "Status", "Current file", "Received", "Date completed"]
     columns += ["Template version", "Errors", "Warnings", "Files"]

@@ -31,7 +31,12 @@ def format_value(value, ind) -> str:
 
 
 def is_missing(value) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA
+    return (
+        value is None
+        or (isinstance(value, float) and math.isnan(value))
+        or value is pd.NA
+        or value is pd.NaT
+    )
 
 
 def shown_text(value) -> str:

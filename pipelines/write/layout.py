@@ -18,6 +18,8 @@ import pandas as pd
 import xlsxwriter
 from xlsxwriter.utility import xl_range, xl_rowcol_to_cell
 
+from pipelines.benchmark.comparisons import printed_band
+
 A4 = 9
 BLUE, DARK, GREY, RED = "#1D70B8", "#0B0C0C", "#505A5F", "#C00000"
 ROW_HEIGHT = 15  # points, one line of 11-point text
@@ -73,12 +75,9 @@ def bracketed(symbol: str) -> str:
 
 
 # A neutral indicator's place in London, in words: never Q1-Q4, which readers take for quarters.
-PLACES = {"Q1": "lowest", "Q2": "low", "Q3": "high", "Q4": "highest"}
-
-
 def band_text(band: str) -> str:
     """A quartile band as printed: A-D for rates, the place in words for neutral indicators."""
-    return PLACES.get(band, band)
+    return printed_band(band)
 
 
 def stored(value: float, unit: str) -> float:

@@ -50,8 +50,10 @@ def write_status_workbook(
     tracker = submission_tracker(figures.submissions, issues, authorities, figures.quarter)
     s.prose(
         "Problems first: not returned, rejected, values excluded, then warnings. Received is "
-        "when the current file arrived in the inbox, and Days late counts from the deadline to "
-        "then; Contact is who the cover names; Feedback is under the reports folder.",
+        "when the current file arrived in the inbox (through the portal or dropped in), and Days "
+        "late counts from the deadline to then, or for nothing received to the day this "
+        "workbook was written; Reason says why a return was rejected or values excluded, or its "
+        "first warning; Contact is who the cover names; Feedback is under the reports folder.",
         150,
     )
     top = s.row + 2

@@ -74,7 +74,7 @@ def test_every_link_of_every_page_resolves_inside_its_own_tree(latest_quarter_ru
 
 
 def _csv(path: Path) -> pd.DataFrame:
-    with open(path, newline="", encoding="utf-8") as f:
+    with open(path, newline="", encoding="utf-8-sig") as f:
         return pd.DataFrame(list(csv.DictReader(f)))
 
 
@@ -532,6 +532,31 @@ def test_each_theme_workbook_has_its_figures_as_a_csv_beside_it_in_its_own_editi
         assert ((kept["value"] != "") | kept["symbol"].isin(["x", "z"])).all()
         assert (kept["value"] != "").mean() > 0.9
         assert set(kept["symbol"]) <= {"", "u", "x", "z"}
+
+
+def test_the_public_csv_opens_in_excel_and_says_what_the_workbooks_say(latest_quarter_run):
+    """A byte-order mark, so that Excel shows £ and accents as written; no rank for a neutral
+    indicator and its place in words, as the workbooks print them."""
+    from pipelines.collection.catalogue import load_catalogue
+
+    path = (
+        latest_quarter_run
+        / "reports"
+        / "public"
+        / QUARTER
+        / f"LIIA benchmarks {QUARTER} publishable.csv"
+    )
+    assert path.read_bytes().startswith("\ufeff".encode())
+    rows = _csv(path)
+    rows = rows[rows["area_type"] == "authority"]
+    neutral = set(load_catalogue().indicators.query("polarity == 'neutral'")["id"])
+    mine = rows[rows["indicator_id"].isin(neutral)]
+    assert len(mine) and (mine["rank"] == "").all() and (mine["ranked_of"] == "").all()
+    assert set(mine["band"]) <= {"", "lowest", "low", "high", "highest"}
+    assert {"lowest", "highest"} <= set(mine["band"])
+    rated = rows[~rows["indicator_id"].isin(neutral)]
+    assert set(rated["band"]) <= {"", "A", "B", "C", "D"} and (rated["rank"] != "").any()
+    assert "£" in path.read_text(encoding="utf-8-sig")
 
 
 def test_the_contacts_on_the_covers_stay_in_the_pipelines_own_database(latest_quarter_run):
