@@ -12,6 +12,7 @@ import textwrap
 import uuid
 import zipfile
 from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import pandas as pd
@@ -67,6 +68,34 @@ def change_format(unit: str) -> str:
         return '+0.0" pp";-0.0" pp";0.0" pp"'
     fmt = NUMBER_FORMATS.get(unit, "#,##0.0")
     return f"+{fmt};-{fmt};{fmt}"
+
+
+# The benchmarks field each change is the difference from
+CHANGE_FROM = {"change_on_quarter": "previous_value", "change_on_year": "year_earlier_value"}
+
+
+def _as_printed(value: float, unit: str) -> Decimal:
+    """A figure rounded as its unit's format prints it (half away from zero, as Excel rounds)."""
+    fmt = NUMBER_FORMATS.get(unit, "#,##0.0")
+    places = len(fmt.split(".")[1].rstrip('%"m')) if "." in fmt else 0
+    return Decimal(repr(float(value))).quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP)
+
+
+def change_as_shown(b: dict, field: str, unit: str):
+    """The change a reader can check against the two figures beside it: the difference of the
+    figures as printed, not of the unrounded values (16.0% then 15.6% is -0.4 pp, not -0.3 pp).
+    Where either is not a number (a symbol, nothing), the change as stored."""
+    now, before = b.get("value"), b.get(CHANGE_FROM.get(field, ""))
+    numbers = all(
+        isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+        for v in (now, before)
+    )
+    change = b.get(field)
+    if not numbers or change is None or isinstance(change, str):
+        return change
+    if isinstance(change, float) and math.isnan(change):
+        return change
+    return float(_as_printed(now, unit) - _as_printed(before, unit))
 
 
 def bracketed(symbol: str) -> str:

@@ -44,6 +44,7 @@ from pipelines.write.layout import (
     UNIT_WORDS,
     Book,
     band_text,
+    change_as_shown,
 )
 
 
@@ -317,7 +318,7 @@ def _figure_row(s, r, c, b, ind, shared, code, extra=()) -> None:
     s.number(r, c + 1, b["value"] if not is_missing(b["value"]) else b["symbol"], ind.unit)
     before, change = _compared(ind)
     s.number(r, c + 2, b[before], ind.unit)
-    s.change(r, c + 3, b[change], ind.unit)
+    s.change(r, c + 3, change_as_shown(b, change, ind.unit), ind.unit)
     rank = _rank_text(b, ind) or ("by value" if is_neutral(ind) else "")
     s.text(r, c + 4, rank, align="center")
     band = shown_text(b["quartile_band"])
@@ -450,7 +451,7 @@ def _every_indicator(book, shared, code) -> None:
         s.number(r, 7, b["london_median"] if is_total(ind) else b["london_value"], ind.unit)
         before, change = _compared(ind)
         s.number(r, 8, b[before], ind.unit)
-        s.change(r, 9, b[change], ind.unit)
+        s.change(r, 9, change_as_shown(b, change, ind.unit), ind.unit)
         s.text(r, 10, shown_text(b["direction_on_quarter"]) if not ind.year_to_date else "")
         s.text(r, 11, shown_text(b["direction_on_year"]))
         s.text(r, 12, figures.note(code, ind), wrap=True)

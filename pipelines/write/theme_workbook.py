@@ -39,6 +39,7 @@ from pipelines.write.layout import (
     Book,
     band_text,
     bracketed,
+    change_as_shown,
 )
 
 TRENDS_QUARTERS = 8
@@ -334,7 +335,7 @@ def _indicator_sheet(book, n, ind, figures, names, marking) -> None:
             if kind == "number":
                 s.number(r, c, b[field], ind.unit)
             elif kind == "change":
-                s.change(r, c, b[field], ind.unit)
+                s.change(r, c, change_as_shown(b, field, ind.unit), ind.unit)
             else:
                 s.text(r, c, shown_text(b[field]))
             c += 1

@@ -1,0 +1,54 @@
+"""A change printed beside two figures is their difference as printed: a reader who subtracts
+the two figures shown gets the change shown (16.0% then 15.6% is -0.4 pp, not -0.3 pp)."""
+
+from decimal import ROUND_HALF_UP, Decimal
+
+import pytest
+from openpyxl import load_workbook
+
+from pipelines.write.layout import change_as_shown
+
+QUARTER = "2026-27-Q2"
+
+
+def test_a_change_is_the_difference_of_the_figures_as_printed():
+    row = {"value": 15.64, "previous_value": 15.96, "change_on_quarter": -0.32}
+    assert change_as_shown(row, "change_on_quarter", "percent") == pytest.approx(-0.4)
+    # half away from zero, as Excel rounds what it shows
+    row = {"value": 15.65, "previous_value": 16.04, "change_on_quarter": -0.39}
+    assert change_as_shown(row, "change_on_quarter", "percent") == pytest.approx(-0.3)
+    row = {"value": 1234.4, "year_earlier_value": 1000.6, "change_on_year": 233.8}
+    assert change_as_shown(row, "change_on_year", "gbp") == 233.0
+    # a suppressed or missing figure keeps the change as stored (or none)
+    row = {"value": "c", "previous_value": 16.04, "change_on_quarter": "c"}
+    assert change_as_shown(row, "change_on_quarter", "percent") == "c"
+    row = {"value": 3.0, "previous_value": None, "change_on_quarter": None}
+    assert change_as_shown(row, "change_on_quarter", "percent") is None
+
+
+def _printed(cell) -> Decimal:
+    """A cell's number as its format prints it."""
+    fmt = cell.number_format
+    places = len(fmt.split(".")[1].split(";")[0].rstrip('%" mp')) if "." in fmt else 0
+    value = cell.value * 100 if fmt.endswith("%") else cell.value
+    return Decimal(repr(float(value))).quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP)
+
+
+def test_every_change_in_a_pack_is_the_difference_of_its_printed_figures(latest_quarter_run):
+    path = latest_quarter_run / "reports" / "members" / QUARTER / "packs"
+    ws = load_workbook(path / f"LIIA pack {QUARTER} Croydon.xlsx")["Every indicator"]
+    rows = list(ws[ws.tables["Pack"].ref])
+    header = [c.value for c in rows[0]]
+    value, before = (
+        header.index("Value"),
+        header.index("Previous (a year earlier for a year to date)"),
+    )
+    change = header.index("Change")
+    checked = 0
+    for row in rows[1:]:
+        cells = row[value], row[before], row[change]
+        if all(isinstance(c.value, int | float) for c in cells):
+            shown = float(_printed(cells[0]) - _printed(cells[1]))
+            assert float(_printed(cells[2])) == pytest.approx(shown), row[1].value
+            checked += 1
+    assert checked >= 20
