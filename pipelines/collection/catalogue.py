@@ -258,6 +258,10 @@ def load_catalogue(directory: Path = CATALOGUE_DIR) -> Catalogue:
     if "comparison_note" not in indicators:
         indicators["comparison_note"] = ""
     indicators["comparison_note"] = indicators["comparison_note"].fillna("")
+    # The unit in a reader's words where the unit's own label says too little (a ratio of what)
+    if "unit_words" not in indicators:
+        indicators["unit_words"] = ""
+    indicators["unit_words"] = indicators["unit_words"].fillna("")
     # What a figure counts, for the test of whether it stands out (pipelines.benchmark.standout)
     if "count_basis" not in indicators:
         indicators["count_basis"] = ""

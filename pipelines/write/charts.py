@@ -4,7 +4,7 @@ authority, lines of London over time. Every value axis includes zero."""
 from __future__ import annotations
 
 from pipelines.write.figures import is_missing
-from pipelines.write.layout import BLUE, DARK, GREY, NUMBER_FORMATS, UNIT_WORDS, Book, Sheet, stored
+from pipelines.write.layout import BLUE, DARK, GREY, NUMBER_FORMATS, Book, Sheet, stored, unit_words
 
 FAINT = "#A9C9E8"  # a bar whose figure is marked [u] or questioned
 BAR_PX = 15  # height of one bar, with its gap, in a chart of every authority
@@ -63,7 +63,7 @@ def bar_chart(
     values = sheet.chart_values
     chart.set_x_axis(
         {
-            "name": UNIT_WORDS.get(unit, ""),
+            "name": unit_words(ind),
             "name_font": {"size": 8, "bold": False},
             "num_format": fmt,
             "num_font": {"size": 8},
@@ -163,7 +163,7 @@ def line_chart(
         {
             "num_format": fmt,
             "num_font": {"size": 8},
-            "name": UNIT_WORDS.get(ind.unit, ""),
+            "name": unit_words(ind),
             "name_font": {"size": 8, "bold": False},
             "major_gridlines": {"visible": True, "line": {"color": "#D9D9D9"}},
             **axis_bounds([stored(v, ind.unit) for v in values]),

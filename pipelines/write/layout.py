@@ -46,6 +46,22 @@ UNIT_WORDS = {
     "fte": "FTE",
 }
 
+
+def unit_words(ind) -> str:
+    """An indicator's unit as a reader says it: the catalogue's words for it (a ratio's "days
+    lost per FTE"), else its unit's label."""
+    return getattr(ind, "unit_words", "") or UNIT_WORDS.get(ind.unit, ind.unit)
+
+
+def named(ind) -> str:
+    """The indicator's name with its unit, once: a name that already says it ("(£m)", "(%)",
+    "per 10k children") is left as it is."""
+    name = ind.name
+    if name.rstrip().endswith(")") or " per " in name:
+        return name
+    return f"{name} ({unit_words(ind)})"
+
+
 # The marking of each edition, under every sheet's title.
 RESTRICTED = "RESTRICTED: for the 33 LIIA authorities only. Do not publish or forward."
 PUBLISHABLE = (

@@ -41,10 +41,10 @@ from pipelines.write.layout import (
     RED,
     RESTRICTED,
     SYMBOL_LEGEND,
-    UNIT_WORDS,
     Book,
     band_text,
     change_as_shown,
+    named,
 )
 
 
@@ -452,8 +452,10 @@ def _every_indicator(book, shared, code) -> None:
         before, change = _compared(ind)
         s.number(r, 8, b[before], ind.unit)
         s.change(r, 9, change_as_shown(b, change, ind.unit), ind.unit)
-        s.text(r, 10, shown_text(b["direction_on_quarter"]) if not ind.year_to_date else "")
-        s.text(r, 11, shown_text(b["direction_on_year"]))
+        # centred, so that neither reads as one with the change beside it ("+£4.1m worsened")
+        quarterly = shown_text(b["direction_on_quarter"]) if not ind.year_to_date else ""
+        s.text(r, 10, quarterly, align="center")
+        s.text(r, 11, shown_text(b["direction_on_year"]), align="center")
         s.text(r, 12, figures.note(code, ind), wrap=True)
     s.table(top, top + len(shared.indicators), PACK_COLUMNS, "Pack")
     s.caps.update({0: 28, 1: 40, 12: 40})
@@ -597,7 +599,7 @@ def _pack_theme_sheet(book, shared, theme, indicators, code, name) -> None:
     )
     s.line(f"Every authority's figures; {name}'s row in bold.")
     top = s.row + 1
-    header = ["Authority"] + [f"{i.name} ({UNIT_WORDS.get(i.unit, i.unit)})" for i in indicators]
+    header = ["Authority"] + [named(i) for i in indicators]
     for r, (other, other_name) in enumerate(shared.order, start=top + 1):
         own = {"bold": True} if other == code else {}
         s.text(r, 0, other_name, **own)

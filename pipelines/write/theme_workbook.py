@@ -35,11 +35,12 @@ from pipelines.write.layout import (
     POSITION_FILLS,
     RESTRICTED,
     SYMBOL_LEGEND,
-    UNIT_WORDS,
     Book,
     band_text,
     bracketed,
     change_as_shown,
+    named,
+    unit_words,
 )
 
 TRENDS_QUARTERS = 8
@@ -205,7 +206,7 @@ def _summary(book, figures, indicators, names, marking) -> None:
     inds = list(indicators.itertuples())
     header = ["Authority"]
     for ind in inds:
-        header += [f"{ind.name} ({UNIT_WORDS.get(ind.unit, ind.unit)})", f"{ind.id} band"]
+        header += [named(ind), f"{ind.id} band"]
     by_key = {(b["authority"], b["indicator_id"]): b for b in figures.current.to_dict("records")}
     order = sorted(names.items(), key=lambda x: x[1])
     for r, (code, name) in enumerate(order, start=top + 1):
@@ -261,8 +262,7 @@ def comparing(ind) -> list[tuple[str, str, str]]:
 
 def _columns_for(ind, marking) -> list[str]:
     """The indicator table's columns: what makes sense for how the indicator is compared."""
-    unit = UNIT_WORDS.get(ind.unit, ind.unit)
-    columns = ["Authority", f"Value ({unit})", "Symbol"]
+    columns = ["Authority", f"Value ({unit_words(ind)})", "Symbol"]
     over_time = [label for label, _, _ in comparing(ind)]
     if is_total(ind):
         columns += [*over_time, "Sub-region", "Median authority"]
@@ -336,8 +336,8 @@ def _indicator_sheet(book, n, ind, figures, names, marking) -> None:
                 s.number(r, c, b[field], ind.unit)
             elif kind == "change":
                 s.change(r, c, change_as_shown(b, field, ind.unit), ind.unit)
-            else:
-                s.text(r, c, shown_text(b[field]))
+            else:  # centred, so that it never reads as one with the change beside it
+                s.text(r, c, shown_text(b[field]), align="center")
             c += 1
         s.text(r, c, shown_text(b["sub_region"]))
         s.number(r, c + 1, b["london_median"], ind.unit)
@@ -562,7 +562,7 @@ def _definitions(book, indicators, catalogue, marking) -> None:
             ind.name,
             ind.formula,
             used,
-            UNIT_WORDS.get(ind.unit, ind.unit),
+            unit_words(ind),
             ind.polarity.replace("_", " "),
             compared,
             ind.comparison_note,

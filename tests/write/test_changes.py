@@ -52,3 +52,32 @@ def test_every_change_in_a_pack_is_the_difference_of_its_printed_figures(latest_
             assert float(_printed(cells[2])) == pytest.approx(shown), row[1].value
             checked += 1
     assert checked >= 20
+
+
+def test_a_unit_is_written_once_in_a_readers_words(latest_quarter_run):
+    """No header says its unit twice ("(£m) (£ million)"); a ratio says of what (sickness days
+    are "days lost per FTE", never "ratio"); a direction never runs into the change before it."""
+    from pipelines.collection.catalogue import load_catalogue
+    from pipelines.write.layout import named, unit_words
+
+    indicators = {i.id: i for i in load_catalogue().indicators.itertuples()}
+    assert unit_words(indicators["WF-I06"]) == "days lost per FTE"
+    assert named(indicators["FIN-I01"]) == "Children's social care forecast variance (£m)"
+    assert all(unit_words(i) != "ratio" for i in indicators.values())
+    members = latest_quarter_run / "reports" / "members" / QUARTER
+    for path in [
+        *members.glob("LIIA * benchmarks *.xlsx"),
+        members / "packs" / f"LIIA pack {QUARTER} Croydon.xlsx",
+    ]:
+        wb = load_workbook(path)
+        for ws in wb.worksheets:
+            for row in ws.iter_rows():
+                for cell in row:
+                    text = str(cell.value or "")
+                    assert "(£m) (£" not in text and "(%) (%)" not in text, (path.name, ws.title)
+                    if text in ("improved", "worsened", "no change"):
+                        assert cell.alignment.horizontal == "center", (path.name, ws.title)
+        definitions = wb["Definitions"] if "Definitions" in wb.sheetnames else None
+        if definitions is not None:
+            units = [c.value for row in definitions.iter_rows() for c in row]
+            assert "ratio" not in units, path.name
