@@ -30,6 +30,8 @@ RUG_STYLE = """
 .band-D{background:#F8CBAD}.band-1{background:#F2F2F2}.band-2{background:#E6E6E6}
 .band-3{background:#D9D9D9}.band-4{background:#CCCCCC}
 .codes dt{font-weight:bold;float:left;clear:left;width:6rem}.codes dd{margin-left:6.5rem}
+.rug thead th{vertical-align:bottom}.rug-name{display:block;font-weight:normal;font-size:.85em;
+min-width:6.5em;max-width:8em;white-space:normal;overflow-wrap:break-word}
 """
 
 

@@ -95,7 +95,8 @@ class DevTools:
 
 @pytest.fixture(scope="module")
 def page(latest_quarter_run, tmp_path_factory):
-    """The page loaded in Chromium: (accessibility nodes, links, screenshot bytes, text)."""
+    """The page loaded in Chromium: (accessibility nodes, links, screenshot bytes, text, its
+    width in CSS pixels on a 320-pixel phone)."""
     assert CHROMIUM, "Chromium is missing: `make test` installs Debian's chromium package"
     index = latest_quarter_run / "reports" / "public" / "index.html"
     browser = DevTools(tmp_path_factory.mktemp("chromium-profile"))
@@ -121,9 +122,23 @@ def page(latest_quarter_run, tmp_path_factory):
             "Runtime.evaluate", session, expression="document.body.innerText", returnByValue=True
         )["result"]["value"]
         shot = browser.call("Page.captureScreenshot", session, format="png")["data"]
+        browser.call(  # a phone 320 CSS pixels wide (WCAG's reflow)
+            "Emulation.setDeviceMetricsOverride",
+            session,
+            width=320,
+            height=800,
+            deviceScaleFactor=1,
+            mobile=True,
+        )
+        wide = browser.call(
+            "Runtime.evaluate",
+            session,
+            expression="document.documentElement.scrollWidth",
+            returnByValue=True,
+        )["result"]["value"]
     finally:
         browser.close()
-    return nodes, json.loads(links), base64.b64decode(shot), text
+    return nodes, json.loads(links), base64.b64decode(shot), text, wide
 
 
 def _role(node):
@@ -135,7 +150,7 @@ def _name(node):
 
 
 def test_every_link_on_the_public_page_resolves_inside_the_public_tree(page, latest_quarter_run):
-    _, links, _, _ = page
+    _, links, _, _, _ = page
     reports = latest_quarter_run / "reports" / "public"
     files = [unquote(urlparse(href).path) for href, _ in links if href.startswith("file:")]
     anchors = [href for href, _ in links if "#" in href]
@@ -152,7 +167,7 @@ def test_every_link_on_the_public_page_resolves_inside_the_public_tree(page, lat
 
 
 def test_the_page_renders_with_completeness_per_quarter(page):
-    _, _, screenshot, text = page
+    _, _, screenshot, text, _ = page
     assert screenshot.startswith(b"\x89PNG") and len(screenshot) > 20_000
     assert "2026-27 Q2" in text and "2026-27 Q1" in text
     assert "30 of 33 authorities returned and accepted" in text
@@ -164,7 +179,7 @@ def test_the_page_renders_with_completeness_per_quarter(page):
 
 
 def test_a_screen_reader_finds_headings_named_charts_tables_and_links(page):
-    nodes, _, _, _ = page
+    nodes, _, _, _, _ = page
     shown = [n for n in nodes if not n.get("ignored")]
     headings = [_name(n) for n in shown if _role(n) == "heading"]
     assert "LIIA quarterly benchmarks: public edition" in headings
@@ -179,3 +194,12 @@ def test_a_screen_reader_finds_headings_named_charts_tables_and_links(page):
     assert tables and all(_name(t) for t in tables)  # every table named by its caption
     links = [n for n in shown if _role(n) == "link"]
     assert links and all(_name(n).strip() for n in links)
+
+
+def test_the_page_reflows_on_a_320_pixel_phone_and_the_rug_names_its_columns(page):
+    """Nothing wider than the phone but the tables, each in a region of its own that scrolls; the
+    rug's columns are named, not bare codes."""
+    nodes, _, _, text, wide = page
+    assert wide <= 320, f"{wide} px wide at 320"
+    headers = [_name(n) for n in nodes if _role(n) == "columnheader"]
+    assert any(h.startswith("WF-I01") and "Agency rate" in h for h in headers), headers[:40]
