@@ -103,6 +103,8 @@ class ReleaseSettings:
     status: str
     contact: str
     source: str
+    contact_email: str = ""
+    contact_web: str = ""
 
     @classmethod
     def from_environment(cls) -> ReleaseSettings:
@@ -115,7 +117,18 @@ class ReleaseSettings:
                 "LIIA_SOURCE",
                 "Quarterly data returns from the 33 London local authorities to LIIA",
             ),
+            contact_email=os.environ.get("LIIA_CONTACT_EMAIL", ""),
+            contact_web=os.environ.get("LIIA_CONTACT_WEB", "https://liia.london"),
         )
+
+    def contact_text(self) -> str:
+        """Who to ask, with the email and web address where set: as every public output says."""
+        parts = [self.contact]
+        if self.contact_email:
+            parts.append(f"email {self.contact_email}")
+        if self.contact_web:
+            parts.append(f"web {self.contact_web}")
+        return "; ".join(parts)
 
     def status_sentence(self) -> str:
         if self.status.lower() == "management information":
@@ -222,7 +235,7 @@ def release_facts(
     return [
         ("What these figures are", settings.status_sentence()),
         ("Source", settings.source),
-        ("Contact", settings.contact),
+        ("Contact", settings.contact_text()),
         ("Released", released),
         ("Next release", next_release_text(quarter)),
         ("Revisions", REVISIONS_POLICY),

@@ -306,6 +306,18 @@ def _contents(entries, tables: str = "") -> str:
     )
 
 
+def _contact_html(settings: ReleaseSettings) -> str:
+    """Who to ask, the email and web address as links (each escaped: they are settings)."""
+    parts = [escape(settings.contact)]
+    if settings.contact_email:
+        address = escape(settings.contact_email)
+        parts.append(f'email <a href="mailto:{address}">{address}</a>')
+    if settings.contact_web.startswith(("https://", "http://")):
+        web = escape(settings.contact_web)
+        parts.append(f'web <a href="{web}">{web}</a>')
+    return "; ".join(parts)
+
+
 def public_page(
     con, reports: Path, entries, trends, settings: ReleaseSettings, produced, rug: str = ""
 ) -> str:
@@ -337,7 +349,7 @@ the public. Latest quarter: {escape(latest.label) if latest else "none released 
 any figure from which one could be worked back, are shown as [c]; every figure is rounded as
 shown.</dd>
 <dt>Source</dt><dd>{escape(settings.source)}</dd>
-<dt>Contact</dt><dd>{escape(settings.contact)}</dd>
+<dt>Contact</dt><dd>{_contact_html(settings)}</dd>
 <dt>Released</dt><dd>{escape(_released_text(con, latest))}</dd>
 <dt>Next release</dt><dd>{escape(next_release)}</dd>
 <dt>Revisions</dt><dd>{escape(REVISIONS_POLICY)}</dd>

@@ -203,3 +203,28 @@ def test_the_page_reflows_on_a_320_pixel_phone_and_the_rug_names_its_columns(pag
     assert wide <= 320, f"{wide} px wide at 320"
     headers = [_name(n) for n in nodes if _role(n) == "columnheader"]
     assert any(h.startswith("WF-I01") and "Agency rate" in h for h in headers), headers[:40]
+
+
+def test_the_contact_gives_an_email_and_a_web_address_as_links(page):
+    from pipelines.release.timing import ReleaseSettings
+    from pipelines.write.download_page import _contact_html
+
+    _, links, _, text, _ = page
+    assert (
+        any(href == "https://liia.london/" for href, _ in links)
+        and "web https://liia.london" in text
+    )
+    settings = ReleaseSettings(
+        "Management information",
+        "LIIA data team",
+        "returns",
+        "data@liia.example",
+        "https://x.example",
+    )
+    shown = _contact_html(settings)
+    assert 'href="mailto:data@liia.example"' in shown and 'href="https://x.example"' in shown
+    assert (
+        settings.contact_text() == "LIIA data team; email data@liia.example; web https://x.example"
+    )
+    hostile = ReleaseSettings("", "<b>", "", '"><script>', "javascript:alert(1)")
+    assert "<script>" not in _contact_html(hostile) and "javascript:" not in _contact_html(hostile)
