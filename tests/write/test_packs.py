@@ -2,6 +2,7 @@
 strengths of the sample quarter (the rule itself: tests/benchmark/test_standout.py), and the three
 parts of To explain."""
 
+import re
 from types import SimpleNamespace
 
 import pandas as pd
@@ -184,9 +185,12 @@ def test_the_public_page_shows_the_published_rug_as_a_table_with_headers(latest_
             [QUARTER],
         ).df()
     by = {(r.name, r.indicator_id): r for r in published.itertuples()}
+    # each column is named: its code, then the indicator's name
+    codes = [re.match(r"[A-Z]+-I\d+", h)[0] for h in header[1:]]
+    assert all(len(h) > len(c) + 5 for h, c in zip(header[1:], codes, strict=True))
     suppressed = 0
     for row in body:
-        for code, text in zip(header[1:], row[1:], strict=True):
+        for code, text in zip(codes, row[1:], strict=True):
             r = by[(row[0], code)]
             if "value" in str(r.suppressed_columns).split(","):
                 assert text == "[c]"  # nothing of a suppressed figure, not even its band
