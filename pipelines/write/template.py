@@ -19,7 +19,7 @@ from pipelines.collection.catalogue import (
     load_catalogue,
     parse_rules,
 )
-from pipelines.collection.quarters import Quarter
+from pipelines.collection.quarters import Quarter, deadline
 from pipelines.write.layout import Book
 
 COVER_LABELS = [
@@ -55,6 +55,20 @@ def guidance(theme: str, quarter: Quarter) -> list[str]:
     ]
 
 
+def how_to_send(quarter: Quarter) -> list[str]:
+    """The cover's last words: when the return is due, how to send it and whom to ask."""
+    from pipelines.release.timing import ReleaseSettings
+
+    settings = ReleaseSettings.from_environment()
+    return [
+        f"Due: {deadline(quarter):%-d %B %Y}, for {quarter.label}.",
+        "How to send it: upload it on the LIIA portal (Upload a return), signed in with your "
+        "authority's account; you see its checks at once and the full answer within minutes. "
+        "Your usual secure route still works.",
+        f"Questions: {settings.contact_text()}.",
+    ]
+
+
 def whole_numbers(item, catalogue: Catalogue) -> bool:
     """Whether the item's unit takes whole numbers only (counts, pounds: `units.csv` decimals 0)."""
     return int(catalogue.units.at[item.unit, "decimals"]) == 0
@@ -72,7 +86,11 @@ def definition(item, catalogue: Catalogue) -> str:
     catalogue: its period, whole numbers or decimals, its sign and its of-which rules."""
     measures = catalogue.items.drop_duplicates("ref").set_index("ref")["measure"]
     parts = [PERIOD_WORDS.get(item.period, "")]
-    parts.append("A whole number." if whole_numbers(item, catalogue) else "Decimals allowed.")
+    unit = catalogue.units.at[item.unit, "in_words"] if "in_words" in catalogue.units else ""
+    if isinstance(unit, str) and unit:
+        parts.append(unit)
+    if not (isinstance(unit, str) and "whole number" in unit):
+        parts.append("A whole number." if whole_numbers(item, catalogue) else "Decimals allowed.")
     parts.append("May be negative." if item.can_be_negative else "Not negative.")
     parts += [_rule_words(rule, measures) for rule in parse_rules(item.ref, item.rule)]
     return " ".join(p for p in parts if p)
@@ -153,12 +171,16 @@ def write_template(
             ws.write_number(row, 1, value, fmt)
         else:
             ws.write_string(row, 1, str(value), fmt)
-    ws.write_string(
-        len(COVER_LABELS) + 3,
-        0,
+    notes = [
         "The quarter and template version are filled in by LIIA and locked.",
-        book.format(italic=True),
-    )
+        *how_to_send(quarter),
+    ]
+    wrapped = book.format(text_wrap=True, valign="top")
+    for k, text in enumerate(notes, start=len(COVER_LABELS) + 3):
+        ws.merge_range(
+            k, 0, k, 1, text, book.format(italic=True) if k == len(COVER_LABELS) + 3 else wrapped
+        )
+        ws.set_row(k, 15 * max(1, math.ceil(len(text) / 80)))
     ws.data_validation(
         2,
         1,

@@ -507,7 +507,9 @@ def test_the_template_checks_whole_numbers_and_of_which_rules_and_defines_each_i
     assert set(rows) == set(items["ref"])
     sheet, r, defined, dv = rows["FIN04"]
     ado12 = rows["ADO12"]
-    assert defined.startswith("On the last day of the quarter. A whole number. Not negative.")
+    assert defined.startswith(
+        "On the last day of the quarter. A count: a whole number. Not negative."
+    )
     assert "No more than ADO12" in defined
     assert f"INT(D{r})=D{r}" in dv.formula1
     assert f"D{r}<='Adolescents'!$D${ado12[1]}" in dv.formula1
@@ -658,3 +660,24 @@ def test_a_figure_shared_with_the_middle_of_london_is_in_no_fifth(latest_quarter
         [QUARTER],
     ).fetchone()
     assert flagged > 200  # the fifths are still there
+
+
+def test_the_template_says_what_to_count_when_it_is_due_how_to_send_it_and_whom_to_ask(tmp_path):
+    from pipelines.write.template import build_template
+
+    wb = load_workbook(build_template(parse_quarter("2026-27 Q3"), tmp_path / "template.xlsx"))
+    cover = " ".join(str(c.value) for row in wb["Cover"].iter_rows() for c in row if c.value)
+    assert "Due: 15 February 2027" in cover and "Upload a return" in cover
+    assert "Questions: LIIA data team" in cover and "https://liia.london" in cover
+    finance = {
+        row[0].value: row[5].value
+        for row in wb["Finance"].iter_rows(min_row=6)
+        if isinstance(row[0].value, str)
+    }
+    assert "pounds, not thousands" in finance["FIN01"]
+    workforce = {
+        row[0].value: row[5].value
+        for row in wb["Workforce"].iter_rows(min_row=6)
+        if isinstance(row[0].value, str)
+    }
+    assert "full-time equivalents" in workforce["WF01"]
