@@ -589,8 +589,17 @@ def _trends(book, shared, code, name) -> None:
         s.ws.insert_chart(row, 0, chart, {"description": alt, "x_offset": 10 + 660 * (k % 2)})
     for col in range(1, 3 * len(shared.indicators) + 1):
         s.caps[col] = 14
-    # printed: the charts, two across (about 14 columns of 14 characters), not the wide table
-    s.ws.print_area(0, 0, chart_row + math.ceil(len(shared.indicators) / 2) * height_rows, 14)
+    # printed: the charts, two across (1,310 pixels), not the wide table. The columns under them
+    # are made 14 characters wide (about 103 pixels: a narrow column of short figures would
+    # otherwise leave the second chart running past the print area), 1,545 pixels in all.
+    for col in range(1, TREND_COLUMNS + 1):
+        s.width(col, 14)
+    s.width(0, 12)
+    last_row = chart_row + math.ceil(len(shared.indicators) / 2) * height_rows
+    s.ws.print_area(0, 0, last_row, TREND_COLUMNS)
+
+
+TREND_COLUMNS = 14  # the last column of the Trends sheet's printed charts
 
 
 def _pack_theme_sheet(book, shared, theme, indicators, code, name) -> None:

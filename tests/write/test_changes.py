@@ -81,3 +81,48 @@ def test_a_unit_is_written_once_in_a_readers_words(latest_quarter_run):
         if definitions is not None:
             units = [c.value for row in definitions.iter_rows() for c in row]
             assert "ratio" not in units, path.name
+
+
+def _print_areas_and_chart_ends(path):
+    """{sheet name: (last printed column, last column a chart reaches)} of a workbook, read from
+    its XML: the defined print areas, and each drawing's anchors."""
+    import re
+    import zipfile
+
+    from openpyxl.utils import column_index_from_string
+
+    with zipfile.ZipFile(path) as z:
+        book = z.read("xl/workbook.xml").decode()
+        names = re.findall(r'<sheet name="([^"]+)" sheetId="\d+" r:id="rId(\d+)"', book)
+        areas = {
+            int(local): column_index_from_string(col) - 1
+            for local, col in re.findall(
+                r'<definedName name="_xlnm.Print_Area" localSheetId="(\d+)">[^<]*?\$([A-Z]+)\$\d+</definedName>',
+                book,
+            )
+        }
+        out = {}
+        for index, (name, rid) in enumerate(names):
+            rels = f"xl/worksheets/_rels/sheet{rid}.xml.rels"
+            if rels not in z.namelist() or index not in areas:
+                continue
+            drawing = re.search(r'Target="../drawings/(drawing\d+\.xml)"', z.read(rels).decode())
+            if not drawing:
+                continue
+            xml = z.read(f"xl/drawings/{drawing[1]}").decode()
+            ends = [int(c) for c in re.findall(r"<xdr:to><xdr:col>(\d+)</xdr:col>", xml)]
+            if ends:
+                out[name] = (areas[index], max(ends))
+    return out
+
+
+def test_every_print_area_holds_its_charts(latest_quarter_run):
+    members = latest_quarter_run / "reports" / "members" / QUARTER
+    pack = members / "packs" / f"LIIA pack {QUARTER} Croydon.xlsx"
+    checked = []
+    for path in [pack, *members.glob("LIIA * benchmarks *.xlsx")]:
+        for sheet, (printed, reached) in _print_areas_and_chart_ends(path).items():
+            # a chart ending at the start of a column (offset 0) does not reach into it
+            assert reached <= printed + 1, (path.name, sheet, printed, reached)
+            checked.append(sheet)
+    assert "Trends" in checked
