@@ -398,7 +398,7 @@ def _indicator_sheet(book, n, ind, figures, names, marking) -> None:
     label_col = len(columns) + 1
     verb = "Reporting" if is_total(ind) or is_neutral(ind) else "Ranked"
     s.text(top, label_col, "London and groups", bold=True)
-    s.text(top, label_col + 1, f"{verb}: {reported} of {of}")
+    s.text(top, label_col + 1, f"{verb}: {reported} of {of}" if reported else "Not ranked")
     for k, (label, value) in enumerate(lines, start=top + 1):
         s.text(k, label_col, label)
         (s.change if label in changes else s.number)(k, label_col + 1, value, ind.unit)
@@ -413,11 +413,16 @@ def _indicator_sheet(book, n, ind, figures, names, marking) -> None:
     ]
     faint = {name for name, _ in plotted if name.endswith("]")}
     if not plotted:
-        s.text(
-            chart_top,
-            0 if not ranked else 1,
-            "Every authority's value is suppressed (c) or missing in this edition, so there is "
-            "no chart.",
+        hidden = any(shown_text(b["value"]) == "c" for b in rows)
+        s.row = chart_top
+        s.prose(
+            "Every authority's value is suppressed (c) in this edition, so there is no ranking "
+            "and no chart: the counts behind them are small enough that a figure, or one worked "
+            "out from the others and London's total, could identify children. London's figure "
+            "and its groups' are beside the table."
+            if hidden
+            else "No authority has a figure this quarter, so there is no ranking and no chart.",
+            110,
         )
         return
     comparator = (

@@ -352,8 +352,12 @@ def test_a_chart_whose_values_are_all_suppressed_gives_way_to_a_sentence(
     )
     ws = load_workbook(path)["ADO-I01"]
     texts = [c.value for row in ws.iter_rows() for c in row if isinstance(c.value, str)]
-    assert any("suppressed (c)" in t and "no chart" in t for t in texts)
-    assert "Ranked: 0 of 33" in texts
+    # says why, and shows London's and its groups' figures rather than an empty ranking
+    said = " ".join(texts)
+    assert "suppressed (c) in this edition, so there is no ranking and no chart" in said
+    assert "could identify children" in said
+    assert "Not ranked" in texts and not any(t.startswith("Ranked: 0") for t in texts)
+    assert "London and groups" in texts
     charts, _ = _charts(path)
     adolescents = (load_catalogue().indicators["theme"] == "adolescents").sum()
     assert len([c for c in charts if "<c:barChart>" in c]) == adolescents - 1
