@@ -198,6 +198,8 @@ def england_sheet(book: Book, shared, code: str, name: str, marking):
         "Published year",
         "Measured",
         f"{name} (published)",
+        "Rank in England",
+        "Quarter of England",
         "DfE neighbours' mean",
         "DfE neighbours with a figure",
         "Inner or Outer London (DfE)",
@@ -219,21 +221,42 @@ def england_sheet(book: Book, shared, code: str, name: str, marking):
         s.text(r, 1, row.year)
         s.text(r, 2, row.period)
         s.number(r, 3, _published(row.own_value), ind.unit, bg_color=OWN_FILL, bold=True)
-        s.number(r, 4, _published(row.neighbours_mean), ind.unit)
-        s.integer(r, 5, row.neighbours_reporting)
-        s.text(r, 6, shown_text(row.inner_outer))
-        s.number(r, 7, _published(row.inner_outer_value), ind.unit)
-        s.number(r, 8, _published(row.london_value), ind.unit)
-        s.number(r, 9, _published(row.england_value), ind.unit)
+        rank, band = england_position(row._asdict())
+        s.text(r, 4, rank, align="center")
+        s.text(r, 5, band, align="center")
+        s.number(r, 6, _published(row.neighbours_mean), ind.unit)
+        s.integer(r, 7, row.neighbours_reporting)
+        s.text(r, 8, shown_text(row.inner_outer))
+        s.number(r, 9, _published(row.inner_outer_value), ind.unit)
+        s.number(r, 10, _published(row.london_value), ind.unit)
+        s.number(r, 11, _published(row.england_value), ind.unit)
         ours = shared.rows[code][ind.id]
         s.number(
-            r, 10, ours["value"] if not is_missing(ours["value"]) else ours["symbol"], ind.unit
+            r, 12, ours["value"] if not is_missing(ours["value"]) else ours["symbol"], ind.unit
         )
-        s.text(r, 11, row.difference, wrap=True)
+        s.text(r, 13, row.difference, wrap=True)
     s.table(top, top + len(rows), columns, "England")
-    s.caps.update({0: 36, 2: 22, 11: 60})
-    s.width(11, 40)
+    s.row = top + len(rows) + 2
+    s.prose(ENGLAND_RANKS, 150)
+    s.caps.update({0: 36, 2: 22, 13: 60})
+    s.width(13, 40)
     s.ws.freeze_panes(top + 1, 1)
+
+
+ENGLAND_RANKS = (
+    "Rank in England: among every English authority with a figure that year, 1 the best by "
+    "DfE's own polarity (where DfE gives none, 1 the lowest); ties share a rank. Quarter of "
+    "England: A the best quarter to D the worst, or Q1 the lowest to Q4 where DfE gives no "
+    "polarity."
+)
+
+
+def england_position(row: dict) -> tuple[str, str]:
+    """(`11 of 151`, `Q1`) for a published figure with its England rank; blanks without."""
+    rank, ranked = row.get("england_rank"), row.get("england_ranked")
+    if is_missing(rank) or is_missing(ranked):
+        return "", ""
+    return f"{int(rank)} of {int(ranked)}", shown_text(row.get("england_band"))
 
 
 def _published(value):
@@ -355,7 +378,12 @@ def published_sheet(book: Book, figures: QuarterFigures, indicators: list, names
         s.prose(f"{ind.name}: {row['difference']}", 150)
     top = s.row + 1
     first = {i: mine[mine["indicator_id"] == i.id].iloc[0] for i in shown}
-    columns = ["Area", *(f"{i.name}, {first[i]['year']} ({first[i]['period']})" for i in shown)]
+    columns = ["Area"]
+    for i in shown:
+        columns += [
+            f"{i.name}, {first[i]['year']} ({first[i]['period']})",
+            f"{i.id} rank in England",
+        ]
     halves = {}
     for i in shown:
         rows = mine[mine["indicator_id"] == i.id]
@@ -370,15 +398,23 @@ def published_sheet(book: Book, figures: QuarterFigures, indicators: list, names
             for half in ("Inner London", "Outer London")
         ),
     ]
-    own = mine.set_index(["authority", "indicator_id"])["own_value"]
+    own = mine.set_index(["authority", "indicator_id"])
+    positions = {}
     for code, name in sorted(names.items(), key=lambda x: x[1]):
-        areas.append((name, {i.id: own.get((code, i.id)) for i in shown}))
+        areas.append((name, {i.id: own["own_value"].get((code, i.id)) for i in shown}))
+        for i in shown:
+            if (code, i.id) in own.index and "england_rank" in own:
+                rank, band = england_position(own.loc[(code, i.id)].to_dict())
+                positions[(name, i.id)] = f"{rank} ({band})" if rank else ""
     for r, (area, values) in enumerate(areas, start=top + 1):
         bold = {"bold": True} if r <= top + 4 else {}
         s.text(r, 0, area, **bold)
-        for c, ind in enumerate(shown, start=1):
-            s.number(r, c, _published(values.get(ind.id)), ind.unit, **bold)
+        for k, ind in enumerate(shown):
+            s.number(r, 1 + 2 * k, _published(values.get(ind.id)), ind.unit, **bold)
+            s.text(r, 2 + 2 * k, positions.get((area, ind.id), ""), align="center")
     s.table(top, top + len(areas), columns, "England")
+    s.row = top + len(areas) + 2
+    s.prose(ENGLAND_RANKS, 150)
     for c in range(1, len(columns)):
         s.caps[c] = 18
     s.ws.freeze_panes(top + 1, 1)

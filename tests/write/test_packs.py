@@ -274,3 +274,25 @@ def test_the_samples_picks_keep_the_rule_and_a_pack_without_a_return_says_why(
     assert _in_england(shared, "BAR", cost) == "not published by DfE"
     rejected = [c for c, why in shared.why_none.items() if "was not accepted" in why]
     assert rejected and all(":" in shared.why_none[c] for c in rejected)  # with its problem
+
+
+def test_the_england_sheets_say_where_each_authority_stands_in_england(latest_quarter_run):
+    """DfE's 2025 looked-after rate: Barnet 11th lowest of 151 (Q1), in Barnet's pack and in the
+    adolescents workbook's England sheet (recounted from DfE's file in test_published)."""
+    ws = _pack(latest_quarter_run, "Barnet")["England"]
+    header, rows = _table(ws, "England")
+    (row,) = [r for r in rows if r[0].value == "Children looked after per 10k children"]
+    assert row[header.index("Rank in England")].value == "11 of 151"
+    assert row[header.index("Quarter of England")].value == "Q1"
+    path = (
+        latest_quarter_run
+        / "reports"
+        / "members"
+        / QUARTER
+        / f"LIIA adolescents benchmarks {QUARTER}.xlsx"
+    )
+    from openpyxl import load_workbook
+
+    header, rows = _table(load_workbook(path)["England"], "England")
+    (barnet,) = [r for r in rows if r[0].value == "Barnet"]
+    assert barnet[header.index("ADO-I08 rank in England")].value == "11 of 151 (Q1)"
