@@ -36,6 +36,7 @@ from pipelines.write.workbooks import (
     LIIA_TEAM,
     MEMBERS,
     PUBLIC,
+    ees_stem,
     own_pack_path,
     pack_path,
     public_csv_path,
@@ -332,7 +333,17 @@ def public_page(
                 theme_workbook_path(reports, quarter, t, True),
             )
             for t in THEMES
-        ] + [("Every published figure, one row each", public_csv_path(reports, quarter))]
+        ] + [
+            ("Every published figure, one row each", public_csv_path(reports, quarter)),
+            (
+                "The same figures in DfE's open data format",
+                public_csv_path(reports, quarter).with_name(f"{ees_stem(quarter)}.csv"),
+            ),
+            (
+                "its metadata file",
+                public_csv_path(reports, quarter).with_name(f"{ees_stem(quarter)}.meta.csv"),
+            ),
+        ]
         sections.append(
             f'<section aria-labelledby="q-{e.key}"><h3 id="q-{e.key}">{escape(e.label)}</h3>'
             f"{_release_lines(con, e, root)}<p>{_completeness(e)}</p>{_links(root, files)}</section>"

@@ -40,6 +40,11 @@ def public_csv_path(reports: Path, quarter: Quarter) -> Path:
     return reports / PUBLIC / quarter.key / f"LIIA benchmarks {quarter.key} publishable.csv"
 
 
+def ees_stem(quarter: Quarter) -> str:
+    """The name of the quarter's open data file (DfE's standard: lower case, underscores)."""
+    return f"liia_benchmarks_{quarter.key.replace('-', '_').lower()}"
+
+
 def status_workbook_path(reports: Path, quarter: Quarter) -> Path:
     return reports / LIIA_TEAM / quarter.key / f"LIIA return status {quarter.key}.xlsx"
 

@@ -161,8 +161,13 @@ def test_every_link_on_the_public_page_resolves_inside_the_public_tree(page, lat
     for quarter in ("2026-27-Q1", "2026-27-Q2"):
         linked = [f for f in files if f"/{quarter}/" in f]
         # the 4 publishable theme workbooks and the CSV of every published figure
-        assert len(linked) == 4 + 1, quarter
-        assert all(f.endswith((" publishable.xlsx", " publishable.csv")) for f in linked)
+        assert len(linked) == 4 + 1 + 2, quarter  # and the open data file with its metadata
+        ees = quarter.replace("-", "_").lower()
+        assert all(
+            f.endswith((" publishable.xlsx", " publishable.csv", f"liia_benchmarks_{ees}.csv"))
+            or f.endswith(f"liia_benchmarks_{ees}.meta.csv")
+            for f in linked
+        ), linked
     assert len(anchors) >= 2 + 2  # skip link, contents, each quarter
 
 

@@ -21,6 +21,7 @@ from pipelines.defs.assets.quarterly import (
 from pipelines.defs.assets.release import public_release
 from pipelines.defs.resources import LiiaPaths, ledger_path, working_db
 from pipelines.receive.ledger import waiting
+from pipelines.release.open_data import write_ees
 from pipelines.release.public_edition import (
     public_csv_rows,
     releases_of,
@@ -39,6 +40,7 @@ from pipelines.write.figures import public_figures, quarter_figures
 from pipelines.write.workbooks import (
     PUBLIC,
     WriteFailure,
+    ees_stem,
     in_parallel,
     public_csv_path,
     theme_workbook_path,
@@ -93,6 +95,8 @@ def benchmark_workbooks(
     if public is not None:
         rows = public_csv_rows(public, authorities, catalogue, releases[-1].number)
         books["csv"] = [write_public_csv(public_csv_path(reports, quarter), rows)]
+        # the same figures in DfE's open data standard, with its metadata file
+        books["csv"] += write_ees(public_csv_path(reports, quarter).parent, ees_stem(quarter), rows)
         # beside each theme workbook, its figures as one tidy table, in the same edition
         restricted = public_csv_rows(figures, authorities, catalogue, releases[-1].number)
         for theme in THEMES:
