@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import special, stats
+from scipy import special
 
 from pipelines.collection.catalogue import ratio_form
 
@@ -58,6 +58,11 @@ def events_scale(formula: str) -> float:
     return scales.pop()
 
 
+def _deviate(tail: float) -> float:
+    """The standard normal deviate beyond which `tail` of the distribution lies (0 at a half)."""
+    return float(-special.ndtri(min(max(tail, 1e-300), 0.5)))
+
+
 def tail_z(events: float, population: float, rate: float, basis: str) -> float:
     """The standard normal deviate of the exact tail beyond `events` among `population` were the
     rate London's `rate`: positive above what London's rate expects, negative below."""
@@ -69,12 +74,12 @@ def tail_z(events: float, population: float, rate: float, basis: str) -> float:
             tail = special.betainc(events, max(population - events, 0.0) + 1.0, rate)
         else:  # P(X >= y) = P(y, E), the regularised lower incomplete gamma
             tail = special.gammainc(events, expected)
-        return float(stats.norm.isf(min(max(tail, 1e-300), 0.5)))
+        return _deviate(tail)
     if basis == "binomial":  # P(X <= k) = I_{1-p}(n - k, k + 1)
         tail = special.betainc(population - events, events + 1.0, 1.0 - rate)
     else:  # P(X <= y) = Q(y + 1, E)
         tail = special.gammaincc(events + 1.0, expected)
-    return -float(stats.norm.isf(min(max(tail, 1e-300), 0.5)))
+    return -_deviate(tail)
 
 
 def overdispersion(z: np.ndarray) -> float:
