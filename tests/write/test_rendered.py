@@ -18,11 +18,6 @@ from pipelines.write.template import build_template
 from tests.conftest import made_once
 
 QUARTER = "2026-27-Q2"
-# the sheets a reader reads as prose, whose every sentence must be printed whole
-PROSE_SHEETS = {"Cover", "Contents", "Notes", "Key", "Summary", "Submissions", "Guidance"}
-PROSE_SHEETS |= {"Finance", "Adolescents", "Workforce", "SEND"}  # the template's guidance lines
-PROSE_SHEETS |= {"Neighbours", "England", "Rug"}  # a pack's peers, DfE's figures, the rug
-PROSE_SHEETS |= {"Files"}  # the data dictionary of the exports
 
 
 def render(workbooks: dict[str, Path], folder: Path) -> dict[str, str]:
@@ -56,13 +51,11 @@ def _words(text: str) -> str:
 
 
 def prose(path: Path) -> list[tuple[str, str, str]]:
-    """(sheet, cell, sentence) of every sentence written as prose on a prose sheet: a text cell
-    alone on its row (a line, a paragraph, a note beside its number)."""
+    """(sheet, cell, sentence) of every sentence written as prose on any sheet of the workbook: a
+    text cell alone on its row (a line, a paragraph, a note beside its number)."""
     found = []
     wb = load_workbook(path)
     for ws in wb.worksheets:
-        if ws.title not in PROSE_SHEETS:
-            continue
         for row in ws.iter_rows():
             texts = [c for c in row if isinstance(c.value, str) and c.value.strip()]
             long = [c for c in texts if len(c.value) >= 12]
