@@ -215,6 +215,7 @@ def submission_tracker(
     authorities: Authorities,
     quarter: Quarter | None = None,
     today: date | None = None,
+    earlier_contacts: dict[str, str] | None = None,
 ) -> pd.DataFrame:
     """One row per authority, by name: its current return (or latest, if none is current), status,
     when it arrived, error and warning counts, and how many files it sent. Given the quarter, also
@@ -222,7 +223,8 @@ def submission_tracker(
     arrived, the contact its cover names (where the frame carries it) and the feedback workbook's
     path under the reports folder, problems first. An authority with nothing received is late
     from the deadline to `today` (the day the tracker is made, unless given); an accepted return
-    with warnings gives the first warning as its reason."""
+    with warnings gives the first warning as its reason, and one with nothing received the
+    contact of its last return (`earlier_contacts`, by LIIA code), to chase."""
     counts = issues.groupby(["submission_id", "severity"]).size().unstack(fill_value=0)
     errors = issues[issues["severity"] == "error"] if len(issues) else issues
     first_error = errors.groupby("submission_id")["problem"].first() if len(errors) else {}
@@ -267,6 +269,7 @@ def submission_tracker(
         if due is not None:
             row["Deadline"] = pd.Timestamp(due)
             if shown is None:
+                row["Contact"] = (earlier_contacts or {}).get(code)
                 row["Days late"] = max(0, (today - due).days)
                 row["Reason"] = "nothing received" + (
                     f" by the deadline of {due:%-d %B %Y}" if today > due else " yet"

@@ -91,6 +91,9 @@ class QuarterFigures:
     # each authority's numerator and denominator of each indicator this quarter
     # (indicator_fractions): what the test of a figure standing out counts; restricted edition only
     fractions: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # the contact on each authority's last return of an earlier quarter, `Name, email (2026-27
+    # Q1)`, by LIIA code: who to chase for a return not yet received (working database only)
+    earlier_contacts: dict = field(default_factory=dict)
 
     @cached_property
     def current(self) -> pd.DataFrame:
@@ -160,6 +163,19 @@ LEFT JOIN published_figures AS f
 """
 
 
+# Each authority's contact on its latest return of a quarter before this one
+_EARLIER_CONTACTS_SQL = """
+SELECT s.authority,
+       concat_ws(', ', nullif(trim(c.completed_by), ''), nullif(trim(c.email), '')) AS contact,
+       replace(s.quarter, '-Q', ' Q') AS label
+FROM submissions AS s
+JOIN submission_contacts AS c USING (quarter, submission_id)
+WHERE s.quarter < $q AND s.authority IS NOT NULL
+  AND (coalesce(trim(c.completed_by), '') <> '' OR coalesce(trim(c.email), '') <> '')
+QUALIFY row_number() OVER (PARTITION BY s.authority ORDER BY s.quarter DESC, s.received_at DESC) = 1
+"""
+
+
 def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     sql = "SELECT count(*) FROM duckdb_tables() WHERE table_name = $name"
     return con.execute(sql, {"name": name}).fetchall()[0][0] > 0
@@ -198,6 +214,14 @@ def quarter_figures(con: duckdb.DuckDBPyConnection, quarter: Quarter, quarters: 
     sets = con.sql("SELECT * FROM group_sets").df() if _has_table(con, "group_sets") else empty
     published = con.sql(_PUBLISHED_SQL).df() if _has_table(con, "published_context") else empty
     issues = con.execute("SELECT * FROM validation_issues WHERE quarter = $q", one).df()
+    earlier_contacts = (
+        {
+            code: f"{contact} (on its {label} return)"
+            for code, contact, label in con.execute(_EARLIER_CONTACTS_SQL, one).fetchall()
+        }
+        if _has_table(con, "submission_contacts")
+        else {}
+    )
     fractions = (
         con.execute("SELECT * FROM indicator_fractions WHERE quarter = $q", one).df()
         if _has_table(con, "indicator_fractions")
@@ -239,6 +263,7 @@ def quarter_figures(con: duckdb.DuckDBPyConnection, quarter: Quarter, quarters: 
         sets,
         published,
         fractions,
+        earlier_contacts,
     )
     return figures, issues
 
@@ -262,6 +287,7 @@ def public_figures(con: duckdb.DuckDBPyConnection, figures: QuarterFigures) -> Q
         members=pd.DataFrame(),
         group_sets=pd.DataFrame(),
         fractions=pd.DataFrame(),
+        earlier_contacts={},
     )
 
 

@@ -47,13 +47,20 @@ def write_status_workbook(
     if waiting:  # changes since the quarter's release, not yet published
         s.line(f"Waiting for the next revision: {waiting}.")
     s.produced()
-    tracker = submission_tracker(figures.submissions, issues, authorities, figures.quarter)
+    tracker = submission_tracker(
+        figures.submissions,
+        issues,
+        authorities,
+        figures.quarter,
+        earlier_contacts=figures.earlier_contacts,
+    )
     s.prose(
         "Problems first: not returned, rejected, values excluded, then warnings. Received is "
         "when the current file arrived in the inbox (through the portal or dropped in), and Days "
         "late counts from the deadline to then, or for nothing received to the day this "
         "workbook was written; Reason says why a return was rejected or values excluded, or its "
-        "first warning; Contact is who the cover names; Feedback is under the reports folder.",
+        "first warning; Contact is who the cover names (for nothing received, who its last return's "
+        "cover named); Feedback is under the reports folder.",
         150,
     )
     top = s.row + 2

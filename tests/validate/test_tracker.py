@@ -21,7 +21,12 @@ def test_every_row_says_how_late_and_why_and_nothing_prints_as_nat(latest_quarte
         figures, issues = quarter_figures(con, QUARTER)
     today = date(2026, 12, 6)
     tracker = submission_tracker(
-        figures.submissions, issues, load_authorities(), QUARTER, today=today
+        figures.submissions,
+        issues,
+        load_authorities(),
+        QUARTER,
+        today=today,
+        earlier_contacts=figures.earlier_contacts,
     ).set_index("Authority")
     due = deadline(QUARTER)
     for name in ("Hackney", "Westminster"):
@@ -29,6 +34,8 @@ def test_every_row_says_how_late_and_why_and_nothing_prints_as_nat(latest_quarte
         assert row["Status"] == "not returned"
         assert row["Days late"] == (today - due).days > 0
         assert row["Reason"] == f"nothing received by the deadline of {due:%-d %B %Y}"
+        # who to chase: the contact its last return's cover named
+        assert row["Contact"].endswith("(on its 2026-27 Q1 return)") and "@" in row["Contact"]
     before = submission_tracker(
         figures.submissions, issues, load_authorities(), QUARTER, today=due
     ).set_index("Authority")
@@ -41,3 +48,4 @@ def test_every_row_says_how_late_and_why_and_nothing_prints_as_nat(latest_quarte
     path = write_status_workbook(tmp_path / "status.xlsx", figures, issues, load_authorities())
     cells = [c.value for row in load_workbook(path)["Submissions"].iter_rows() for c in row]
     assert "NaT" not in [str(v) for v in cells]
+    assert any(str(v).endswith("(on its 2026-27 Q1 return)") for v in cells)
