@@ -147,9 +147,21 @@ england AS (
            count(*) OVER (PARTITION BY indicator_id, year_ending) AS england_ranked
     FROM figures
     WHERE area = 'authority' AND value IS NOT NULL
+),
+neighbours AS (
+    -- a London authority's ten DfE statistical neighbours (all of England), each year
+    SELECT n.la_code, f.indicator_id, f.year_ending,
+           avg(f.value ORDER BY n.neighbour_la_code) AS dfe_neighbours_mean,
+           count(f.value) AS dfe_neighbours_reporting
+    FROM dfe_neighbours_all AS n
+    JOIN figures AS f ON f.la_code = n.neighbour_la_code AND f.area = 'authority'
+    GROUP BY ALL
 )
 SELECT f.indicator_id, f.measure, f.denominator_measure, f.year, f.year_ending, f.year_note,
        f.area, f.la_code, f.area_name, f.region, f.authority, f.value, f.period, f.difference,
+       CASE WHEN f.authority IS NOT NULL THEN n.dfe_neighbours_mean END AS dfe_neighbours_mean,
+       CASE WHEN f.authority IS NOT NULL THEN n.dfe_neighbours_reporting END
+           AS dfe_neighbours_reporting,
        e.england_rank, e.england_ranked,
        CASE WHEN e.england_rank IS NULL THEN NULL
             WHEN f.dfe_polarity IN ('high', 'low')
@@ -158,6 +170,7 @@ SELECT f.indicator_id, f.measure, f.denominator_measure, f.year, f.year_ending, 
        END AS england_band
 FROM figures AS f
 LEFT JOIN england AS e USING (indicator_id, la_code, year_ending)
+LEFT JOIN neighbours AS n USING (indicator_id, la_code, year_ending)
 WHERE f.area <> 'authority' OR f.authority IS NOT NULL
    OR f.la_code IN (SELECT neighbour_la_code FROM dfe_neighbours_all)
 """

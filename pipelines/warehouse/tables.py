@@ -530,6 +530,13 @@ TABLES += [
             ),
             ("england_ranked", "INTEGER", "English authorities with a figure that year"),
             (
+                "dfe_neighbours_mean",
+                "DOUBLE",
+                "A London authority's ten DfE statistical neighbours' mean that year (all of "
+                "England), of those with a figure",
+            ),
+            ("dfe_neighbours_reporting", "INTEGER", "Its DfE neighbours with a figure that year"),
+            (
                 "england_band",
                 "VARCHAR",
                 "Its quarter of England: A (best) to D by DfE's polarity; Q1 (lowest) to Q4 where "

@@ -193,7 +193,8 @@ SELECT year,
        max(value) FILTER (WHERE authority = $a) AS own,
        max(england_rank) FILTER (WHERE authority = $a) AS rank,
        max(england_ranked) FILTER (WHERE authority = $a) AS ranked,
-       max(england_band) FILTER (WHERE authority = $a) AS band
+       max(england_band) FILTER (WHERE authority = $a) AS band,
+       max(dfe_neighbours_mean) FILTER (WHERE authority = $a) AS neighbours
 FROM published_figures
 WHERE indicator_id = $i
 GROUP BY year

@@ -261,6 +261,7 @@ def _explore(request, edition: str, url_name: str):
                         "own": shown(r["own"], unit, decimals),
                         "rank": f"{r['rank']} of {r['ranked']}" if r["rank"] else "",
                         "band": r["band"] or "",
+                        "neighbours": shown(r["neighbours"], unit, decimals),
                     }
                     for r in found.england
                 ],

@@ -345,3 +345,31 @@ def test_england_ranks_and_bands_equal_a_recount_of_dfes_file(published):
             )
             checked += 1
     assert checked >= 8 * 30
+
+
+def test_each_years_dfe_neighbours_mean_is_the_mean_of_its_ten_neighbours_in_dfes_file(published):
+    """Barnet's ten DfE statistical neighbours (DfE's May 2025 file), their looked-after rates in
+    DfE's 2024 and 2025 figures, averaged here from the files themselves."""
+    from pipelines.benchmark.neighbours import read_dfe_neighbours
+
+    groups = read_dfe_neighbours(DFE / "statistical_neighbours_may_2025.xlsx")
+    barnet = [int(c) for c in groups.loc[groups["la_code"] == "302", "neighbour_la_code"]]
+    assert len(barnet) == 10
+    figures = published["published_figures"]
+    for year in ("2024", "2025"):
+        con = duckdb.connect()
+        values = dict(
+            con.execute(
+                'SELECT "LA Number", TRY_CAST("Values" AS DOUBLE) FROM read_parquet(?) '
+                'WHERE "Short Desc" = \'LAC\' AND "Years" = ?',
+                [str(latest_published_file(DFE).path), year],
+            ).fetchall()
+        )
+        mine = [values[n] for n in barnet if values.get(n) is not None]
+        row = figures[
+            (figures["indicator_id"] == "ADO-I08")
+            & (figures["year"] == year)
+            & (figures["authority"] == "BAR")
+        ].iloc[0]
+        assert row["dfe_neighbours_reporting"] == len(mine)
+        assert row["dfe_neighbours_mean"] == pytest.approx(sum(mine) / len(mine))
