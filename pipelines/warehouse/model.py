@@ -181,10 +181,16 @@ def indicator_columns(indicators: pd.DataFrame, catalogue: Catalogue) -> pd.Data
         used = {periods[r] for r in formula_refs(formulas[row.indicator_id]) if r in periods}
         return ", ".join(sorted(used)) or None
 
-    measures = load_mappings().drop_duplicates("indicator_id").set_index("indicator_id")["measure"]
+    mappings = load_mappings().drop_duplicates("indicator_id").set_index("indicator_id")
+    blank = {"count_basis": "", "unit_words": ""}
     return indicators.assign(
         period=[period(r) for r in indicators.itertuples()],
-        published_measure=indicators["indicator_id"].map(measures),
+        published_measure=indicators["indicator_id"].map(mappings["measure"]),
+        dfe_polarity=indicators["indicator_id"].map(mappings["dfe_polarity"]),
+        **{
+            column: indicators[column].replace("", None) if column in indicators else None
+            for column in blank
+        },
     )
 
 

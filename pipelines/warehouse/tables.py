@@ -99,6 +99,18 @@ TABLES = [
                 "DfE's published (LAIT) measure it corresponds to, where one does "
                 "(published_figures has the figures and how the definitions differ)",
             ),
+            (
+                "count_basis",
+                "VARCHAR",
+                "What the figure counts, for whether it stands out from London: binomial (events "
+                "among a population), poisson (events over an exposure), or NULL (no count)",
+            ),
+            ("unit_words", "VARCHAR", "A ratio's unit in words, e.g. days lost per FTE"),
+            (
+                "dfe_polarity",
+                "VARCHAR",
+                "DfE's polarity of its corresponding measure (high, low or none): England ranks",
+            ),
         ),
         per_quarter=False,
     ),
