@@ -14,9 +14,9 @@ not available `x`, not applicable `z` and low reliability `u`, in the value colu
 
 from __future__ import annotations
 
-import csv
-import os
 from pathlib import Path
+
+from pipelines.release.public_edition import write_csv
 
 DATA_COLUMNS = [
     "time_period",
@@ -108,18 +108,7 @@ def ees_metadata() -> list[dict]:
 def write_ees(folder: Path, stem: str, rows: list[dict]) -> list[Path]:
     """The data file and its metadata file, `stem`.csv and `stem`.meta.csv, in `folder`; each
     written beside and renamed into place."""
-    folder.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, columns, body in (
-        (f"{stem}.csv", DATA_COLUMNS, ees_rows(rows)),
-        (f"{stem}.meta.csv", META_COLUMNS, ees_metadata()),
-    ):
-        path = folder / name
-        partial = path.with_name(f".{name}.{os.getpid()}.partial")
-        with open(partial, "w", newline="", encoding="utf-8") as f:
-            writer = csv.DictWriter(f, columns)
-            writer.writeheader()
-            writer.writerows(body)
-        os.replace(partial, path)
-        written.append(path)
-    return written
+    return [
+        write_csv(folder / f"{stem}.csv", DATA_COLUMNS, ees_rows(rows)),
+        write_csv(folder / f"{stem}.meta.csv", META_COLUMNS, ees_metadata()),
+    ]

@@ -483,14 +483,19 @@ def public_csv_rows(
 
 
 def write_public_csv(path, rows: list[dict]):
+    # with a byte-order mark, so that Excel reads £ and accents as written
+    return write_csv(path, CSV_COLUMNS, rows, encoding="utf-8-sig")
+
+
+def write_csv(path, columns: list[str], rows: list[dict], encoding: str = "utf-8"):
+    """`rows` as a CSV file at `path`, written beside it and renamed into place."""
     import csv
     import os
 
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    # with a byte-order mark, so that Excel reads £ and accents as written
-    with open(partial, "w", newline="", encoding="utf-8-sig") as f:
-        writer = csv.DictWriter(f, CSV_COLUMNS)
+    with open(partial, "w", newline="", encoding=encoding) as f:
+        writer = csv.DictWriter(f, columns)
         writer.writeheader()
         writer.writerows(rows)
     os.replace(partial, path)

@@ -19,6 +19,7 @@ from pathlib import Path
 import duckdb
 
 from pipelines.collection.catalogue import THEME_TITLES, load_authorities, load_catalogue
+from pipelines.collection.quarters import parse_quarter
 
 PUBLIC, RESTRICTED = "public", "restricted"
 
@@ -318,7 +319,7 @@ def explore(copy: Path, edition: str, get: dict, own_authority: str | None) -> E
         trend.append(
             {
                 "quarter": quarter,
-                "label": quarter.replace("-Q", " Q"),
+                "label": parse_quarter(quarter).label,
                 "own": mine,
                 "london": london_in(quarter),
                 "group": group_by_quarter.get(quarter) if set_id != "london" else None,

@@ -275,8 +275,8 @@ def _explore(request, edition: str, url_name: str):
                     ((c, load_authorities().name(c)) for c in load_authorities().codes),
                     key=lambda a: a[1],
                 ),
-                "quarter_label": found.choice.quarter.replace("-Q", " Q"),
-                "quarter_options": [(q, q.replace("-Q", " Q")) for q in found.quarters],
+                "quarter_label": parse_quarter(found.choice.quarter).label,
+                "quarter_options": [(q, parse_quarter(q).label) for q in found.quarters],
                 "query": found.choice.query(),
                 "link": request.build_absolute_uri(f"{request.path}?{found.choice.query()}"),
             }
