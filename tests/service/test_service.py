@@ -18,6 +18,7 @@ import pytest
 
 from pipelines.defs.resources import environment_for
 from pipelines.receive.ledger import answered
+from pipelines.service.cli import STOP_SECONDS
 from pipelines.service.install import read_environment_file
 from tests.conftest import BARE_ENVIRONMENT, PROJECT, SAMPLE, free_port, liia, some_returns
 
@@ -94,8 +95,10 @@ def test_liia_ui_serves_quietly_and_stops_cleanly_on_sigterm(tmp_path):
         time.sleep(2)  # the daemon's first ticks
         ui.send_signal(signal.SIGTERM)
         stopping = time.monotonic()
-        ui.wait(timeout=20)
-        assert time.monotonic() - stopping < 12
+        ui.wait(timeout=STOP_SECONDS + 15)
+        # dagster dev stops in about 5 s on an idle machine; on a loaded one `liia ui` kills what
+        # is left after STOP_SECONDS, and then exits (its interpreter's teardown included).
+        assert time.monotonic() - stopping < STOP_SECONDS + 6
         output = ui.stdout.read()
     finally:
         if ui.poll() is None:
