@@ -422,8 +422,9 @@ def source_line(year: str, last_update: date | None) -> str:
     return f"Source: {SOURCE}, {year}{when}. {LICENCE}."
 
 
-def loaded_file(con: duckdb.DuckDBPyConnection) -> str | None:
-    """The SHA-256 of the published file the warehouse holds, or None."""
+def loaded_file(con: duckdb.DuckDBPyConnection, column: str = "sha256") -> str | None:
+    """The SHA-256 of the published file the warehouse holds (or, with column="read_with", the
+    reading key it was read with), or None."""
     # fetchall: DuckDB 2 holds the connection until a result is read to its end
     ((exists,),) = con.execute(
         "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'published_files'"
@@ -431,6 +432,13 @@ def loaded_file(con: duckdb.DuckDBPyConnection) -> str | None:
     if not exists:
         return None
     rows = con.execute(
-        "SELECT sha256 FROM published_files ORDER BY loaded_at DESC LIMIT 1"
+        f"SELECT {column} FROM published_files ORDER BY loaded_at DESC LIMIT 1"
     ).fetchall()
     return rows[0][0] if rows else None
+
+
+def reading_key(file: PublishedFile, authorities: Authorities) -> str:
+    """What DfE's file is read with: its bytes, our mappings to DfE's measures, DfE's dictionary
+    and neighbours, the region's authorities and the queries. A warehouse that read the same file
+    with another key (a mapping added in an upgrade, say) reads it again."""
+    return _staging_key(file, _inputs(file, authorities))

@@ -29,6 +29,7 @@ from pipelines.benchmark.published import (
     export_published_values,
     exported_sha,
     kept_every_row,
+    reading_key,
     stage_published,
 )
 from pipelines.collection.catalogue import THEME_TITLES, THEMES, Authorities, Catalogue
@@ -628,6 +629,7 @@ def load_published_figures(
                         "loaded_at": pd.Timestamp.now(tz="UTC"),
                         "rows": rows,
                         "measures": measures,
+                        "read_with": reading_key(file, authorities),
                     }
                 ]
             )

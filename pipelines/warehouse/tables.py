@@ -511,6 +511,12 @@ TABLES += [
             ("loaded_at", "TIMESTAMPTZ", "When the pipeline loaded it"),
             ("rows", "BIGINT", "Rows in the file"),
             ("measures", "INTEGER", "Measures in the file"),
+            (
+                "read_with",
+                "VARCHAR",
+                "A key of what it was read with (our mappings to DfE's measures, DfE's dictionary "
+                "and neighbours, the region, the queries): another key reads the file again",
+            ),
         ),
         per_quarter=False,
     ),

@@ -373,3 +373,47 @@ def test_each_years_dfe_neighbours_mean_is_the_mean_of_its_ten_neighbours_in_dfe
         ].iloc[0]
         assert row["dfe_neighbours_reporting"] == len(mine)
         assert row["dfe_neighbours_mean"] == pytest.approx(sum(mine) / len(mine))
+
+
+def test_a_warehouse_that_read_dfes_file_with_other_mappings_reads_it_again(tmp_path):
+    """A mapping added by an upgrade reaches a deployment whose DfE file has not changed: the
+    file is read again at the next run because what it was read with changed."""
+    import dagster as dg
+    from dagster_duckdb import DuckDBResource
+
+    from pipelines.defs.assets.benchmarks import published_figures
+    from pipelines.defs.resources import LiiaPaths
+
+    folder = tmp_path / "dfe"
+    shutil.copytree(DFE, folder)
+    database = tmp_path / "working" / "liia.duckdb"
+    database.parent.mkdir()
+    resources = {
+        "paths": LiiaPaths(published=str(folder)),
+        "duckdb": DuckDBResource(database=str(database)),
+    }
+
+    def loaded() -> str:
+        result = dg.materialize([published_figures], resources=resources)
+        (materialization,) = result.asset_materializations_for_node("published_figures")
+        return materialization.metadata.get("loaded", dg.TextMetadataValue("read")).value
+
+    assert loaded() == "read"
+    assert loaded() == "already"
+    # as an earlier version left it: the same file, read before SEN-I08 was mapped
+    with duckdb.connect(str(database)) as con:
+        con.execute("UPDATE published_files SET read_with = NULL")
+        con.execute("DELETE FROM published_figures WHERE indicator_id = 'SEN-I08'")
+    assert loaded() == "read"
+    with duckdb.connect(str(database), read_only=True) as con:
+        ((barnet,),) = con.execute(
+            """SELECT value FROM published_figures WHERE indicator_id = 'SEN-I08'
+            AND authority = 'BAR' AND year = '2024'"""
+        ).fetchall()
+        ((dfes,),) = con.execute(
+            """SELECT CAST("Values" AS DOUBLE) FROM read_parquet(?) WHERE "LA Number" = 302
+            AND "Short Desc" = 'SEN_PEC_AN_REVIEW_MEET_REC' AND "Years" = '2024'""",
+            [str(latest_published_file(folder).path)],
+        ).fetchall()
+    assert barnet == dfes
+    assert loaded() == "already"

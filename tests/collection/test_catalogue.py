@@ -80,3 +80,29 @@ def test_quarter_dates_and_neighbours():
     q = parse_quarter("2026-27 Q4")
     assert (q.start.isoformat(), q.end.isoformat()) == ("2027-01-01", "2027-03-31")
     assert q.next().key == "2027-28-Q1" and q.year_earlier().label == "2025-26 Q4"
+
+
+def test_every_indicator_is_mapped_to_a_dfe_measure_or_says_why_not():
+    """An indicator added to the catalogue is either set beside DfE's measure
+    (published_measures.csv, with how the definitions differ) or its nearest measure and why it
+    is not (published_not_mapped.csv): never left unconsidered."""
+    import pandas as pd
+
+    from pipelines.benchmark.published import load_mappings, read_dictionary
+    from tests.conftest import PROJECT
+
+    catalogue = PROJECT / "schemas" / "catalogue"
+    indicators = set(pd.read_csv(catalogue / "indicators.csv")["id"])
+    mapped = load_mappings()
+    not_mapped = pd.read_csv(catalogue / "published_not_mapped.csv", keep_default_na=False)
+    assert set(mapped["indicator_id"]).isdisjoint(not_mapped["indicator_id"])
+    assert set(mapped["indicator_id"]) | set(not_mapped["indicator_id"]) == indicators
+    assert not_mapped["indicator_id"].is_unique and (not_mapped["why_not"].str.len() > 20).all()
+    assert (mapped["difference"].str.len() > 20).all()
+    dictionary = read_dictionary(PROJECT / "reference" / "dfe").set_index("measure")
+    named = [m for m in not_mapped["nearest_measure"] if m]
+    assert set(named) | set(mapped["measure"]) <= set(dictionary.index)
+    # DfE's own polarity, as its dictionary gives it
+    polarity = {"High": "high", "Low": "low"}
+    for m in mapped.itertuples():
+        assert m.dfe_polarity == polarity.get(dictionary.loc[m.measure, "polarity"], "none")

@@ -9,7 +9,7 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from pipelines.benchmark.groups import load_group_sets
-from pipelines.benchmark.published import latest_published_file, loaded_file
+from pipelines.benchmark.published import latest_published_file, loaded_file, reading_key
 from pipelines.collection.catalogue import load_authorities, load_catalogue
 from pipelines.defs.assets.quarterly import (
     QUARTERLY,
@@ -129,7 +129,7 @@ def published_figures(
         )
         return dg.MaterializeResult(metadata={"file": "none"})
     with working_db(duckdb) as con:
-        if loaded_file(con) == file.sha256:
+        if loaded_file(con, "read_with") == reading_key(file, load_authorities()):
             return dg.MaterializeResult(
                 metadata={"file": file.path.name, "sha256": file.sha256, "loaded": "already"}
             )
