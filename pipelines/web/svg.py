@@ -96,7 +96,7 @@ class LineChart:
     width: int
     height: int
     lines: list[Line]
-    ticks: list[tuple[float, str]]  # x and quarter label
+    ticks: list[tuple[float, str, str]]  # x, the quarter (Q1) and, where a year starts, the year
     levels: list[tuple[float, str]]  # y and value
 
 
@@ -120,6 +120,25 @@ def line_chart(trend: list[dict], series: list[tuple[str, str]], unit: str, deci
         ]
         if dots:
             lines.append(Line(key, label, " ".join(f"{a},{b}" for a, b in dots), dots))
-    ticks = [(round(left + k * step, 1), r["label"]) for k, r in enumerate(trend)]
+    ticks = quarter_ticks([r["label"] for r in trend], left, step)
     levels = [(y(low + span * f), shown(low + span * f, unit, decimals)) for f in (0, 0.5, 1)]
     return LineChart(width, height, lines, ticks, levels)
+
+
+def quarter_ticks(labels: list[str], left: float, step: float) -> list[tuple[float, str, str]]:
+    """Labels under a line chart's quarters ("2024-25 Q1") that never overlap, at 12 px: the
+    quarter on one line and its year under it, the year only where one starts (and at the first
+    quarter), a year too close to the one before it left out; when the quarters are too close
+    for each to be named, only those with a year are."""
+    quarter_width, year_width = 24, 52  # "Q4" and "2024-25" at 12 px, with a gap
+    years: list[int] = []
+    for k, label in enumerate(labels):
+        starts = k == 0 or label.endswith("Q1")
+        if starts and (not years or (k - years[-1]) * step >= year_width):
+            years.append(k)
+    ticks = []
+    for k, label in enumerate(labels):
+        year, _, quarter = label.rpartition(" ")
+        if k in years or step >= quarter_width:
+            ticks.append((round(left + k * step, 1), quarter, year if k in years else ""))
+    return ticks

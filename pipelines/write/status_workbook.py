@@ -23,6 +23,9 @@ def _completed_date(text):
 
 # Long texts wrap in columns this wide (characters), so the sheet prints at a readable size.
 WRAPPED = {"Current file": 26, "Reason": 40, "Contact": 24, "Feedback": 30}
+# Text beside a figure or date, which Excel puts at the right of its cell: indented, so that
+# "21" and "nothing received" do not print as one.
+AFTER_A_FIGURE = ("Reason", "Contact")
 
 
 def write_status_workbook(
@@ -74,7 +77,9 @@ def write_status_workbook(
             elif column == "Deadline":
                 s.date(r, c, value)
             elif column in WRAPPED:
-                s.text(r, c, value, wrap=True)
+                s.text(
+                    r, c, value, wrap=True, **({"indent": 1} if column in AFTER_A_FIGURE else {})
+                )
             elif column == "Date completed":
                 completed = _completed_date(value)
                 if isinstance(completed, pd.Timestamp):

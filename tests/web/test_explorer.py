@@ -192,3 +192,27 @@ def test_a_new_copy_put_in_place_is_read_at_the_next_page(clients, copy):
     assert {k: v for k, v in after.items() if k != "BAR"} == {
         k: v for k, v in before.items() if k != "BAR"
     }
+
+
+def test_the_trend_charts_quarter_labels_never_overlap():
+    """From one quarter to fifteen years of them across the chart's 392 px: quarters named at
+    least 24 px apart (or only years' first quarters), years at least 52 px apart, each year
+    under its first quarter shown, and the first quarter always named."""
+    from itertools import pairwise
+
+    from pipelines.web.svg import quarter_ticks
+
+    every = [f"{y}-{(y + 1) % 100:02d} Q{q}" for y in range(2024, 2040) for q in (1, 2, 3, 4)]
+    for start in (0, 2, 3):
+        for n in range(1, 61):
+            labels = every[start : start + n]
+            step = 392 / max(n - 1, 1)
+            ticks = quarter_ticks(labels, 64, step)
+            xs = [x for x, _, _ in ticks]
+            years = [x for x, _, year in ticks if year]
+            assert ticks[0][0] == 64 and ticks[0][2] == labels[0].split()[0]
+            assert all(b - a >= 24 for a, b in pairwise(xs)), (start, n)
+            assert all(b - a >= 52 for a, b in pairwise(years)), (start, n)
+            for x, quarter, year in ticks:
+                label = labels[round((x - 64) / step)]
+                assert label.endswith(quarter) and (not year or label.startswith(year))

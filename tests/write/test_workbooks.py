@@ -489,6 +489,15 @@ def test_status_workbook_lists_every_authority(latest_quarter_run):
     assert rows.at["Brent", "Contact"] == "Performance team, performance@bre.example.gov.uk"
     assert rows.at["Hackney", "Contact"].endswith("(on its 2026-27 Q1 return)")  # to chase
     assert rows.at["Ealing", "First received"] <= rows.at["Ealing", "Received"]
+    # text beside a figure or a date (both at the right of their cells) is indented from it, so
+    # "21" and "nothing received", or a time and "Performance team", never print as one
+    (header,) = [row for row in ws.iter_rows() if row[0].value == "Authority"]
+    names = [c.value for c in header]
+    for column in ("Reason", "Contact"):
+        before = names[names.index(column) - 1]
+        assert before in ("Days late", "First received")
+        cells = [row[names.index(column)] for row in ws.iter_rows(min_row=header[0].row + 1)]
+        assert all(c.alignment.indent >= 1 for c in cells if c.value), column
 
 
 def test_the_template_checks_whole_numbers_and_of_which_rules_and_defines_each_item(tmp_path):
