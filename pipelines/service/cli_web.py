@@ -33,7 +33,6 @@ def cmd_serve(args) -> int:
         "pipelines.web.wsgi:application",
         f"--bind={args.bind}",
         f"--workers={args.workers}",
-        "--threads=4",  # a page is not queued behind an upload, a download or a password hash
         "--timeout=120",  # an upload is read, checked and answered within one request
         "--graceful-timeout=30",
         f"--forwarded-allow-ips={os.environ.get('LIIA_WEB_PROXY', '127.0.0.1')}",
