@@ -216,3 +216,14 @@ def test_the_trend_charts_quarter_labels_never_overlap():
             for x, quarter, year in ticks:
                 label = labels[round((x - 64) / step)]
                 assert label.endswith(quarter) and (not year or label.startswith(year))
+
+
+def test_the_explorers_held_connection_leaves_the_official_answers_readable(clients, copy):
+    """The explorer holds its connection to the copy for the process; another part of the front
+    door opening the same file after it (an officer's official answers) still reads it. (DuckDB
+    refuses a second connection with a different configuration; the answers then looked as if
+    no quarter had been run.)"""
+    from pipelines.web.answers import authority_submissions
+
+    assert clients["anonymous"].get("/explore/?indicator=SEN-I08&group=london").status_code == 200
+    assert {r["authority"] for r in authority_submissions("BAR")} == {"BAR"}
