@@ -308,7 +308,8 @@ def measure_national_backfill(work: Path) -> dict:
     from pipelines.collection.quarters import parse_quarter, quarter_range
     from pipelines.receive.submissions import receive_quarter
     from pipelines.validate.settlement import current_values, settle_quarter
-    from pipelines.warehouse.database import load_quarter, publish
+    from pipelines.warehouse.analysts_copy import publish
+    from pipelines.warehouse.database import load_quarter
 
     authorities_csv, returns = national_inputs()
     os.environ["LIIA_AUTHORITIES"] = str(authorities_csv)

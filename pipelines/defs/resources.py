@@ -133,7 +133,8 @@ def database_health(duckdb: DuckDBResource) -> tuple[bool, list[str]]:
         return True, ["Database: none yet (the first run makes it)"]
     try:
         with writer_lock(database, wait=5), duckdb.get_connection() as con:
-            found, todo = version(con), pending(con)
+            found = version(con)
+            todo = pending(con, found)
     except TimeoutError:
         return True, ["Database: a run holds it (version not read)"]
     if todo:

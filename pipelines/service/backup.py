@@ -22,7 +22,7 @@ from pathlib import Path
 import duckdb
 
 from pipelines.defs.resources import writer_lock
-from pipelines.warehouse.database import publish
+from pipelines.warehouse.analysts_copy import publish
 
 PARTS = ("archive", "database", "history", "reports")
 MANIFEST = "liia-backup.json"

@@ -8,9 +8,8 @@ analyst's open connection never blocks a run and never sees a half-loaded quarte
 from __future__ import annotations
 
 import functools
-import os
 import shutil
-import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -47,13 +46,10 @@ from pipelines.warehouse.model import (
     UNIT_VALUES_VIEW_SQL,
     indicator_columns,
     item_frames,
-    keyed_order,
-    keyed_table_sql,
     symbols_frame,
     theme_view_columns,
 )
 from pipelines.warehouse.tables import (
-    ANALYST_STORAGE_VERSION,
     CONTACTS,
     PUBLIC_MARKING,
     PUBLIC_ROWS,
@@ -125,21 +121,31 @@ def _build_schema(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _comment(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    for statement in comment_statements(name):
+        con.execute(statement)
+
+
+def comment_statements(name: str) -> Iterator[str]:
     table = TABLE_BY_NAME[name]
-    con.execute(f"COMMENT ON TABLE {table.name} IS {_quote(table.comment)}")
+    yield f"COMMENT ON TABLE {table.name} IS {_quote(table.comment)}"
     for column, _, comment in table.columns:
-        con.execute(f"COMMENT ON COLUMN {table.name}.{column} IS {_quote(comment)}")
+        yield f"COMMENT ON COLUMN {table.name}.{column} IS {_quote(comment)}"
 
 
 def create_views(con: duckdb.DuckDBPyConnection) -> None:
     """The views over the tables, each with its comments."""
-    con.execute(LATEST_QUARTER_VIEW_SQL)
-    con.execute(
+    for statement in view_statements():
+        con.execute(statement)
+
+
+def view_statements() -> Iterator[str]:
+    yield LATEST_QUARTER_VIEW_SQL
+    yield (
         "COMMENT ON VIEW latest_quarter IS "
         + _quote("The latest released quarter: what 'latest' means everywhere.")
     )
-    con.execute(EDITIONS_VIEW_SQL)
-    con.execute(
+    yield EDITIONS_VIEW_SQL
+    yield (
         "COMMENT ON VIEW figures_by_edition IS "
         + _quote(
             f"{RESTRICTED_MARKING} Each figure's restricted value beside what the public edition "
@@ -147,9 +153,9 @@ def create_views(con: duckdb.DuckDBPyConnection) -> None:
         )
     )
     for name, comment in EDITIONS_VIEW_COLUMNS.items():
-        con.execute(f"COMMENT ON COLUMN figures_by_edition.{name} IS {_quote(comment)}")
-    con.execute(UNIT_VALUES_VIEW_SQL)
-    con.execute(
+        yield f"COMMENT ON COLUMN figures_by_edition.{name} IS {_quote(comment)}"
+    yield UNIT_VALUES_VIEW_SQL
+    yield (
         "COMMENT ON VIEW unit_values IS "
         + _quote(
             "Each reporting unit's figures once: sum over this, not indicator_values, so that a "
@@ -157,16 +163,16 @@ def create_views(con: duckdb.DuckDBPyConnection) -> None:
         )
     )
     for name, comment in UNIT_VALUES_VIEW_COLUMNS.items():
-        con.execute(f"COMMENT ON COLUMN unit_values.{name} IS {_quote(comment)}")
-    con.execute(MARKINGS_VIEW_SQL)
-    con.execute(
+        yield f"COMMENT ON COLUMN unit_values.{name} IS {_quote(comment)}"
+    yield MARKINGS_VIEW_SQL
+    yield (
         "COMMENT ON VIEW markings IS "
         + _quote("Each table and view, and whether it is restricted or publishable.")
     )
     for name, comment in MARKINGS_VIEW_COLUMNS.items():
-        con.execute(f"COMMENT ON COLUMN markings.{name} IS {_quote(comment)}")
-    con.execute("COMMENT ON COLUMN latest_quarter.quarter IS 'Quarter key, e.g. 2026-27-Q2'")
-    con.execute("COMMENT ON COLUMN latest_quarter.label IS 'Quarter as people read it'")
+        yield f"COMMENT ON COLUMN markings.{name} IS {_quote(comment)}"
+    yield "COMMENT ON COLUMN latest_quarter.quarter IS 'Quarter key, e.g. 2026-27-Q2'"
+    yield "COMMENT ON COLUMN latest_quarter.label IS 'Quarter as people read it'"
     for name, sql, columns, comment in (
         (
             "notes",
@@ -184,13 +190,13 @@ def create_views(con: duckdb.DuckDBPyConnection) -> None:
             "in both).",
         ),
     ):
-        con.execute(sql)
-        con.execute(f"COMMENT ON VIEW {name} IS {_quote(comment)}")
+        yield sql
+        yield f"COMMENT ON VIEW {name} IS {_quote(comment)}"
         for column, text in columns.items():
-            con.execute(f"COMMENT ON COLUMN {name}.{column} IS {_quote(text)}")
+            yield f"COMMENT ON COLUMN {name}.{column} IS {_quote(text)}"
     for theme in THEMES:
-        con.execute(THEME_VIEW_SQL.format(theme=theme))
-        con.execute(
+        yield THEME_VIEW_SQL.format(theme=theme)
+        yield (
             f"COMMENT ON VIEW benchmark_{theme} IS "
             + _quote(
                 f"{THEME_TITLES[theme]}: benchmarks with names, ready to read, of the released "
@@ -198,7 +204,7 @@ def create_views(con: duckdb.DuckDBPyConnection) -> None:
             )
         )
         for column, text in theme_view_columns().items():
-            con.execute(f"COMMENT ON COLUMN benchmark_{theme}.{column} IS {_quote(text)}")
+            yield f"COMMENT ON COLUMN benchmark_{theme}.{column} IS {_quote(text)}"
 
 
 # Only a released quarter is ever the latest: not the one under way with a few early returns.
@@ -487,86 +493,6 @@ def reconcile_quarter(
     finally:
         con.unregister("expected")
     return [r[0] for r in rows]
-
-
-def publish(con: duckdb.DuckDBPyConnection, target: Path) -> Path:
-    """Copy the working database, less the covers' contacts, into a new file DuckDB 1.x can open
-    and rename it over `target`.
-
-    The rename is atomic: a reader who opened `target` before keeps reading the old version, one who
-    opens it after sees the new one; nobody sees a partial copy and nobody's lock is in the way."""
-    return put_copy_in_place(build_copy(con, target), target)
-
-
-def build_copy(con: duckdb.DuckDBPyConnection, target: Path) -> Path:
-    """The analysts' copy, made beside `target` and not yet in its place: the file made."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    for stale in target.parent.glob(f".{target.name}.*.partial*"):
-        stale.unlink()  # left by a run killed while publishing; publishing holds the writer lock
-    partial = target.with_name(f".{target.name}.{uuid.uuid4().hex}.partial")
-    source = con.execute("SELECT current_database()").fetchone()[0]
-    try:
-        con.execute(
-            f"ATTACH {_quote(str(partial))} AS analysts_copy "
-            f"(STORAGE_VERSION {_quote(ANALYST_STORAGE_VERSION)})"
-        )
-        try:
-            _copy_with_keys(con, source, "analysts_copy")
-        finally:
-            con.execute("DETACH analysts_copy")
-        # Read-only on disk: a client that opens it read-write by default gets an error saying so,
-        # not a lock on the file (the pipeline never reads it: its own copy is the working one).
-        partial.chmod(0o444)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
-    finally:
-        Path(f"{partial}.wal").unlink(missing_ok=True)
-    return partial
-
-
-def put_copy_in_place(partial: Path, target: Path) -> Path:
-    """Rename a copy made by `build_copy` over `target`."""
-    try:
-        # A read-write session on the published file that died leaves its log beside it, and
-        # DuckDB would replay that log onto the new copy: nothing a reader left there is kept.
-        _remove_readers_leftovers(target)
-        os.replace(partial, target)
-        _remove_readers_leftovers(target)
-    finally:
-        partial.unlink(missing_ok=True)
-    return target
-
-
-def _remove_readers_leftovers(target: Path) -> None:
-    for leftover in (Path(f"{target}.wal"), Path(f"{target}.tmp")):
-        if leftover.is_dir():
-            shutil.rmtree(leftover, ignore_errors=True)
-        else:
-            leftover.unlink(missing_ok=True)
-
-
-def _copy_with_keys(con: duckdb.DuckDBPyConnection, source: str, copy: str) -> None:
-    """Every table but the covers' contacts (personal data stays in the working database), with its
-    primary and foreign keys declared, filled parents first: a row whose key does not hold fails
-    the publish, naming the constraint. Then the views and comments, bound to the copy's tables."""
-    con.execute(f"USE {copy}")
-    con.execute("BEGIN TRANSACTION")  # one commit, not one per statement
-    try:
-        for name in keyed_order():
-            if name == CONTACTS:
-                continue
-            con.execute(keyed_table_sql(name, copy))
-            _comment(con, name)  # DuckDB refuses to comment a table once another refers to it
-            columns = ", ".join(c for c, _, _ in TABLE_BY_NAME[name].columns)
-            con.execute(f'INSERT INTO {name} SELECT {columns} FROM "{source}".{name}')
-        create_views(con)
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
-    finally:
-        con.execute(f'USE "{source}"')
 
 
 def export_every_published_row(

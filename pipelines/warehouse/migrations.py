@@ -125,30 +125,35 @@ MIGRATIONS = (
 LATEST = MIGRATIONS[-1].version
 
 
-def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+def _tables(con: duckdb.DuckDBPyConnection, names: tuple[str, ...]) -> set[str]:
     # duckdb_tables(), not duckdb_columns(): this runs at every connection, and is 8 times quicker
-    return bool(
-        con.execute(
-            """SELECT 1 FROM duckdb_tables()
-            WHERE table_name = ? AND schema_name = 'main' AND database_name = current_database()""",
-            [name],
-        ).fetchall()
-    )
+    found = con.execute(
+        f"""SELECT table_name FROM duckdb_tables()
+        WHERE table_name IN ({", ".join("?" for _ in names)})
+          AND schema_name = 'main' AND database_name = current_database()""",
+        list(names),
+    ).fetchall()
+    return {row[0] for row in found}
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    return bool(_tables(con, (name,)))
 
 
 def version(con: duckdb.DuckDBPyConnection) -> int | None:
     """The database's version: None for a database with none of the pipeline's tables yet, 0 for
     one made before versions were recorded."""
-    if _has_table(con, VERSIONS_TABLE):
+    present = _tables(con, (VERSIONS_TABLE, "submissions"))
+    if VERSIONS_TABLE in present:
         ((found,),) = con.execute(
             f"SELECT coalesce(max(version), 0) FROM {VERSIONS_TABLE}"
         ).fetchall()
         return int(found)
-    return 0 if _has_table(con, "submissions") else None
+    return 0 if "submissions" in present else None
 
 
-def pending(con: duckdb.DuckDBPyConnection) -> list[Migration]:
-    found = version(con)
+def pending(con: duckdb.DuckDBPyConnection, found: int | None = None) -> list[Migration]:
+    found = version(con) if found is None else found
     return [m for m in MIGRATIONS if found is not None and m.version > found]
 
 
@@ -162,11 +167,12 @@ def _record(con: duckdb.DuckDBPyConnection, migration: Migration) -> None:
     )
 
 
-def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
+def migrate(con: duckdb.DuckDBPyConnection, found: int | None = -1) -> list[str]:
     """Bring the database to the latest version: a line for each migration applied (none for a
-    database already there, or a new one, which starts at the latest version)."""
-    found = version(con)
-    todo = pending(con)
+    database already there, or a new one, which starts at the latest version). `found`: its
+    version, if the caller has just read it."""
+    found = version(con) if found == -1 else found
+    todo = pending(con, found)
     if found is not None and not todo:
         return []
     con.execute("BEGIN TRANSACTION")
@@ -219,7 +225,7 @@ def ledger_from_database(con: duckdb.DuckDBPyConnection, ledger: Path) -> int:
 def upgrade(con: duckdb.DuckDBPyConnection, ledger: Path) -> list[str]:
     """Everything an upgrade carries forward, as one line each the operator reads."""
     before = version(con)
-    lines = migrate(con)
+    lines = migrate(con, before)
     said = []
     if lines:
         said.append(

@@ -129,3 +129,51 @@ def test_a_dead_read_write_session_changes_nothing_the_next_build_publishes(
             "SELECT min(value), count(*) FILTER (WHERE value = -999) FROM benchmarks"
         ).fetchall()
     assert edited == 0 and lowest > -999
+
+
+def test_the_copys_empty_keyed_schema_is_made_once_and_again_when_the_tables_change(
+    tmp_path, monkeypatch
+):
+    """The copy starts as a copy of an empty keyed schema kept beside the working database: made
+    by the first build, reused by the next, made again (the old one removed) when what the tables,
+    comments or views say changes, so a copy never has the schema of an earlier version."""
+    from pipelines.warehouse import analysts_copy
+    from pipelines.warehouse.database import create_schema
+
+    working, target = tmp_path / "working" / "liia.duckdb", tmp_path / "published" / "liia.duckdb"
+    working.parent.mkdir()
+    con = duckdb.connect(str(working))
+    create_schema(con)
+    con.execute("INSERT INTO quarters (quarter, label) VALUES ('2026-27-Q1', '2026-27 Q1')")
+
+    def schemas():
+        return sorted(working.parent.glob(f"{analysts_copy.SCHEMA_FILE}.*.duckdb"))
+
+    def published_comment():
+        copy = duckdb.connect(str(target), read_only=True)
+        try:
+            return copy.execute(
+                "SELECT comment FROM duckdb_views() WHERE view_name = 'markings'"
+            ).fetchone()[0], copy.execute("SELECT count(*) FROM quarters").fetchone()[0]
+        finally:
+            copy.close()
+
+    analysts_copy.publish(con, target)
+    (first,) = schemas()
+    made = first.stat().st_mtime_ns
+    comment, quarters = published_comment()
+    assert quarters == 1 and comment.startswith("Each table and view")
+    analysts_copy.publish(con, target)
+    assert schemas() == [first] and first.stat().st_mtime_ns == made  # reused, not made again
+
+    said = analysts_copy.view_statements
+    monkeypatch.setattr(
+        analysts_copy,
+        "view_statements",
+        lambda: [*said(), "COMMENT ON VIEW markings IS 'What each table may be shown to'"],
+    )
+    analysts_copy.publish(con, target)
+    (second,) = schemas()
+    assert second != first and not first.exists()
+    assert published_comment() == ("What each table may be shown to", 1)
+    con.close()

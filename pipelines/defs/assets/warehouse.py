@@ -19,13 +19,10 @@ from pipelines.defs.assets.quarterly import (
 from pipelines.defs.assets.reports import download_page
 from pipelines.defs.resources import LiiaPaths, ledger_path, published_cache, working_db
 from pipelines.receive.ledger import record_answered
-from pipelines.warehouse.database import (
-    ANALYST_STORAGE_VERSION,
-    build_copy,
-    export_every_published_row,
-    put_copy_in_place,
-)
+from pipelines.warehouse.analysts_copy import build_copy, put_copy_in_place
+from pipelines.warehouse.database import export_every_published_row
 from pipelines.warehouse.model import forget_build, record_build
+from pipelines.warehouse.tables import ANALYST_STORAGE_VERSION
 from pipelines.write import staging
 from pipelines.write.exports import export_editions
 

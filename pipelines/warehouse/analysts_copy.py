@@ -1,0 +1,161 @@
+"""The analysts' copy of the working database: every table but the covers' contacts, with its
+primary and foreign keys declared, its views and comments, in a file DuckDB 1.x opens; made beside
+its target and renamed over it, so a reader sees the old copy or the new one, whole."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+import duckdb
+
+from pipelines.warehouse.database import comment_statements, view_statements
+from pipelines.warehouse.model import keyed_order, keyed_table_sql
+from pipelines.warehouse.tables import ANALYST_STORAGE_VERSION, CONTACTS, TABLE_BY_NAME
+from pipelines.warehouse.tables import sql_text as _quote
+
+
+def publish(con: duckdb.DuckDBPyConnection, target: Path) -> Path:
+    """Copy the working database, less the covers' contacts, into a new file DuckDB 1.x can open
+    and rename it over `target`.
+
+    The rename is atomic: a reader who opened `target` before keeps reading the old version, one who
+    opens it after sees the new one; nobody sees a partial copy and nobody's lock is in the way."""
+    return put_copy_in_place(build_copy(con, target), target)
+
+
+def build_copy(con: duckdb.DuckDBPyConnection, target: Path) -> Path:
+    """The analysts' copy, made beside `target` and not yet in its place: the file made. It starts
+    as a copy of the keyed schema, made once per version of the tables (see `copy_schema`)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    for stale in target.parent.glob(f".{target.name}.*.partial*"):
+        stale.unlink()  # left by a run killed while publishing; publishing holds the writer lock
+    partial = target.with_name(f".{target.name}.{uuid.uuid4().hex}.partial")
+    source = con.execute("SELECT current_database()").fetchone()[0]
+    try:
+        schema = copy_schema(con, _folder_of(con) or target.parent)
+        shutil.copyfile(schema, partial)
+        con.execute(f"ATTACH {_quote(str(partial))} AS {COPY_ALIAS}")
+        try:
+            _fill_copy(con, source)
+        finally:
+            con.execute(f"DETACH {COPY_ALIAS}")
+        # Read-only on disk: a client that opens it read-write by default gets an error saying so,
+        # not a lock on the file (the pipeline never reads it: its own copy is the working one).
+        partial.chmod(0o444)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    finally:
+        Path(f"{partial}.wal").unlink(missing_ok=True)
+    return partial
+
+
+COPY_ALIAS = "analysts_copy"
+SCHEMA_FILE = "analysts_copy_schema"
+
+
+def _copied_tables() -> list[str]:
+    """Every table but the covers' contacts (personal data stays in the working database), each
+    after the tables its foreign keys refer to."""
+    return [name for name in keyed_order() if name != CONTACTS]
+
+
+def _schema_statements() -> list[str]:
+    """The analysts' copy without rows: each table with its primary and foreign keys and its
+    comments (DuckDB refuses to comment a table once another refers to it), then the views and
+    their comments, bound to the copy's tables."""
+    statements = []
+    for name in _copied_tables():
+        statements += [keyed_table_sql(name, COPY_ALIAS), *comment_statements(name)]
+    return statements + list(view_statements())
+
+
+def copy_schema(con: duckdb.DuckDBPyConnection, folder: Path) -> Path:
+    """The empty keyed copy, in `folder`, named for its statements, DuckDB's version and the
+    storage version: made once, then copied by each build (five hundred statements of comments
+    and keys cost more than the rows)."""
+    statements = _schema_statements()
+    key = hashlib.sha256(
+        "\n".join([duckdb.__version__, ANALYST_STORAGE_VERSION, *statements]).encode()
+    ).hexdigest()[:16]
+    path = folder / f"{SCHEMA_FILE}.{key}.duckdb"
+    if path.exists():
+        return path
+    folder.mkdir(parents=True, exist_ok=True)
+    partial = folder / f".{path.name}.{uuid.uuid4().hex}.partial"
+    source = con.execute("SELECT current_database()").fetchone()[0]
+    try:
+        con.execute(
+            f"ATTACH {_quote(str(partial))} AS {COPY_ALIAS} "
+            f"(STORAGE_VERSION {_quote(ANALYST_STORAGE_VERSION)})"
+        )
+        try:
+            con.execute(f"USE {COPY_ALIAS}")
+            con.execute("BEGIN TRANSACTION")
+            for statement in statements:
+                con.execute(statement)
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        finally:
+            con.execute(f'USE "{source}"')
+            con.execute(f"DETACH {COPY_ALIAS}")
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+        Path(f"{partial}.wal").unlink(missing_ok=True)
+    for older in folder.glob(f"{SCHEMA_FILE}.*.duckdb"):
+        if older != path:
+            older.unlink(missing_ok=True)
+    return path
+
+
+def _folder_of(con: duckdb.DuckDBPyConnection) -> Path | None:
+    """The folder of the connection's database file (None in memory)."""
+    (path,) = con.execute(
+        "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
+    ).fetchone()
+    return Path(path).parent if path else None
+
+
+def put_copy_in_place(partial: Path, target: Path) -> Path:
+    """Rename a copy made by `build_copy` over `target`."""
+    try:
+        # A read-write session on the published file that died leaves its log beside it, and
+        # DuckDB would replay that log onto the new copy: nothing a reader left there is kept.
+        _remove_readers_leftovers(target)
+        os.replace(partial, target)
+        _remove_readers_leftovers(target)
+    finally:
+        partial.unlink(missing_ok=True)
+    return target
+
+
+def _remove_readers_leftovers(target: Path) -> None:
+    for leftover in (Path(f"{target}.wal"), Path(f"{target}.tmp")):
+        if leftover.is_dir():
+            shutil.rmtree(leftover, ignore_errors=True)
+        else:
+            leftover.unlink(missing_ok=True)
+
+
+def _fill_copy(con: duckdb.DuckDBPyConnection, source: str) -> None:
+    """Every copied table's rows, parents first, in one commit: a row whose key does not hold
+    fails the publish, naming the constraint."""
+    con.execute(f"USE {COPY_ALIAS}")
+    con.execute("BEGIN TRANSACTION")  # one commit, not one per statement
+    try:
+        for name in _copied_tables():
+            columns = ", ".join(c for c, _, _ in TABLE_BY_NAME[name].columns)
+            con.execute(f'INSERT INTO {name} SELECT {columns} FROM "{source}".{name}')
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.execute(f'USE "{source}"')
