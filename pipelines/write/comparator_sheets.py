@@ -39,11 +39,11 @@ def _closeness(row) -> str:
 
 
 def _comparisons(figures: QuarterFigures, code: str, set_id: str) -> dict[str, dict]:
-    c = figures.comparators
-    if c.empty:
-        return {}
-    mine = c[(c["authority"] == code) & (c["set_id"] == set_id)]
-    return mine.set_index("indicator_id").to_dict("index")
+    return {
+        indicator: rows[code]
+        for (kind, indicator), rows in figures.comparisons.items()
+        if kind == set_id and code in rows
+    }
 
 
 def neighbours_sheet(book: Book, shared, code: str, name: str, names: dict, marking: str):
@@ -315,9 +315,7 @@ def rug_sheet(
         s.prose("Your own row is shaded and bold.", 150)
     banded = [i for i in indicators if not is_total(i)]
     if by_authority is None:
-        by_authority = {}
-        for r in figures.current.to_dict("records"):
-            by_authority.setdefault(r["authority"], {})[r["indicator_id"]] = r
+        by_authority = figures.by_authority
     top = s.row + 1
     header = book.format(
         bold=True, rotation=90, bg_color="#DEE0E2", bottom=1, valign="bottom", text_wrap=True
@@ -373,11 +371,14 @@ def published_sheet(book: Book, figures: QuarterFigures, indicators: list, names
         "Inner and Outer London are DfE's. [x]: not published for the area.",
         150,
     )
+    records = mine.to_dict("records")
+    first = {}
+    for r in records:
+        first.setdefault(r["indicator_id"], r)
+    first = {i: first[i.id] for i in shown}
     for ind in shown:
-        row = mine[mine["indicator_id"] == ind.id].iloc[0]
-        s.prose(f"{ind.name}: {row['difference']}", 150)
+        s.prose(f"{ind.name}: {first[ind]['difference']}", 150)
     top = s.row + 1
-    first = {i: mine[mine["indicator_id"] == i.id].iloc[0] for i in shown}
     columns = ["Area"]
     for i in shown:
         columns += [
@@ -385,26 +386,24 @@ def published_sheet(book: Book, figures: QuarterFigures, indicators: list, names
             f"{i.id} rank in England",
         ]
     halves = {}
-    for i in shown:
-        rows = mine[mine["indicator_id"] == i.id]
-        for half in ("Inner London", "Outer London"):
-            values = rows.loc[rows["inner_outer"] == half, "inner_outer_value"]
-            halves[(half, i.id)] = values.iloc[0] if len(values) else None
+    for r in records:
+        halves.setdefault((r["inner_outer"], r["indicator_id"]), r["inner_outer_value"])
     areas = [
         ("England", {i.id: first[i]["england_value"] for i in shown}),
         ("London", {i.id: first[i]["london_value"] for i in shown}),
         *(
-            (half, {i.id: halves[(half, i.id)] for i in shown})
+            (half, {i.id: halves.get((half, i.id)) for i in shown})
             for half in ("Inner London", "Outer London")
         ),
     ]
-    own = mine.set_index(["authority", "indicator_id"])
+    own = {(r["authority"], r["indicator_id"]): r for r in records}
+    ranked = "england_rank" in mine.columns
     positions = {}
     for code, name in sorted(names.items(), key=lambda x: x[1]):
-        areas.append((name, {i.id: own["own_value"].get((code, i.id)) for i in shown}))
+        areas.append((name, {i.id: own.get((code, i.id), {}).get("own_value") for i in shown}))
         for i in shown:
-            if (code, i.id) in own.index and "england_rank" in own:
-                rank, band = england_position(own.loc[(code, i.id)].to_dict())
+            if (code, i.id) in own and ranked:
+                rank, band = england_position(own[(code, i.id)])
                 positions[(name, i.id)] = f"{rank} ({band})" if rank else ""
     for r, (area, values) in enumerate(areas, start=top + 1):
         bold = {"bold": True} if r <= top + 4 else {}

@@ -110,6 +110,27 @@ class QuarterFigures:
         return _records_by_indicator(self.current)
 
     @cached_property
+    def by_authority(self) -> dict[str, dict[str, dict]]:
+        """The quarter's benchmarks rows, authority -> indicator id -> row."""
+        out: dict[str, dict[str, dict]] = {}
+        for rows in self.records.values():
+            for r in rows:
+                out.setdefault(r["authority"], {})[r["indicator_id"]] = r
+        return out
+
+    @cached_property
+    def comparisons(self) -> dict[tuple[str, str], dict[str, dict]]:
+        """Each authority against each of its comparator groups: (set id, indicator id) ->
+        authority -> its group_benchmarks row (without those three), read once."""
+        out: dict[tuple[str, str], dict[str, dict]] = {}
+        if self.comparators.empty:
+            return out
+        for r in self.comparators.to_dict("records"):
+            key, authority = (r["set_id"], r["indicator_id"]), r["authority"]
+            out.setdefault(key, {})[authority] = {k: v for k, v in r.items() if k != "authority"}
+        return out
+
+    @cached_property
     def group_records(self) -> dict[str, list[dict]]:
         return _records_by_indicator(self.groups)
 

@@ -207,12 +207,12 @@ def _summary(book, figures, indicators, names, marking) -> None:
     header = ["Authority"]
     for ind in inds:
         header += [named(ind), f"{ind.id} band"]
-    by_key = {(b["authority"], b["indicator_id"]): b for b in figures.current.to_dict("records")}
+    by_authority = figures.by_authority
     order = sorted(names.items(), key=lambda x: x[1])
     for r, (code, name) in enumerate(order, start=top + 1):
         s.text(r, 0, name)
         for k, ind in enumerate(inds):
-            b = by_key[(code, ind.id)]
+            b = by_authority[code][ind.id]
             col = 1 + 2 * k
             band = shown_text(b["quartile_band"])
             fill = BAND_FILLS.get(band) or POSITION_FILLS.get(band)
@@ -236,11 +236,7 @@ def _summary(book, figures, indicators, names, marking) -> None:
 
 def neighbour_comparisons(figures, indicator_id: str) -> dict[str, dict]:
     """Each authority's comparison with its London neighbours on one indicator."""
-    c = figures.comparators
-    if c.empty:
-        return {}
-    rows = c[(c["indicator_id"] == indicator_id) & (c["set_id"] == NEIGHBOURS_SET)]
-    return rows.set_index("authority").to_dict("index")
+    return figures.comparisons.get((NEIGHBOURS_SET, indicator_id), {})
 
 
 def comparing(ind) -> list[tuple[str, str, str]]:
