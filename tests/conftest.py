@@ -17,10 +17,9 @@ import dagster as dg
 import duckdb
 import pytest
 from aiosmtpd.controller import Controller
-from dagster_duckdb import DuckDBResource
 
 from pipelines.collection.quarters import parse_quarter
-from pipelines.defs.resources import LiiaPaths, QuarterStore
+from pipelines.defs.resources import LiiaPaths, QuarterStore, working_resource
 from scripts.make_sample_returns import MANIFEST
 from scripts.make_sample_returns import main as make_sample_returns
 
@@ -195,7 +194,7 @@ def run_resources(tmp_path: Path, inbox: Path) -> dict:
             exports=str(tmp_path / "exports"),
             reports=str(tmp_path / "reports"),
         ),
-        "duckdb": DuckDBResource(database=str(tmp_path / "liia.duckdb")),
+        "duckdb": working_resource(tmp_path / "liia.duckdb"),
     }
 
 

@@ -379,10 +379,9 @@ def test_a_warehouse_that_read_dfes_file_with_other_mappings_reads_it_again(tmp_
     """A mapping added by an upgrade reaches a deployment whose DfE file has not changed: the
     file is read again at the next run because what it was read with changed."""
     import dagster as dg
-    from dagster_duckdb import DuckDBResource
 
     from pipelines.defs.assets.benchmarks import published_figures
-    from pipelines.defs.resources import LiiaPaths
+    from pipelines.defs.resources import LiiaPaths, working_resource
 
     folder = tmp_path / "dfe"
     shutil.copytree(DFE, folder)
@@ -390,7 +389,7 @@ def test_a_warehouse_that_read_dfes_file_with_other_mappings_reads_it_again(tmp_
     database.parent.mkdir()
     resources = {
         "paths": LiiaPaths(published=str(folder)),
-        "duckdb": DuckDBResource(database=str(database)),
+        "duckdb": working_resource(database),
     }
 
     def loaded() -> str:

@@ -13,11 +13,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import dagster as dg
 import pytest
-from dagster_duckdb import DuckDBResource
 from openpyxl import load_workbook
 
 from pipelines.defs.alerts import run_failure_alert, run_outcome_report
-from pipelines.defs.resources import LiiaPaths, environment_for
+from pipelines.defs.resources import LiiaPaths, environment_for, working_resource
 from pipelines.defs.runs import ATTEMPT_TAG, INBOX_TAG, retry_plan
 from pipelines.defs.sensors import inbox_sensor
 from pipelines.receive.ledger import answered, waiting
@@ -320,7 +319,7 @@ def test_a_missing_folder_stops_runs_and_is_told_once_then_its_return(
         reports=str(tmp_path / "reports"),
         warehouse=str(tmp_path / "published" / "liia.duckdb"),
     )
-    resources = {"paths": paths, "duckdb": DuckDBResource(database=str(tmp_path / "liia.duckdb"))}
+    resources = {"paths": paths, "duckdb": working_resource(tmp_path / "liia.duckdb")}
     with dg.instance_for_test() as instance:
         cursor = None
 

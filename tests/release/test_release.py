@@ -14,11 +14,11 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
-from dagster_duckdb import DuckDBResource
 from openpyxl import load_workbook
 
 from pipelines.collection.catalogue import load_authorities, load_catalogue
 from pipelines.collection.quarters import parse_quarter
+from pipelines.defs.resources import working_resource
 from pipelines.defs.schedules import revision_schedule
 from pipelines.receive.ledger import waiting
 from pipelines.release.audit import PROTECTION_MARGIN
@@ -470,7 +470,7 @@ def test_a_quarter_is_released_at_its_deadline_or_by_the_data_lead_and_revised_a
     assert any(str(v).startswith(f"Waiting for the next revision: {said}") for v in lines)
 
     # Nothing is due before Monday; at Monday 07:00 the revision schedule publishes it.
-    resources = {"duckdb": DuckDBResource(database=str(tmp_path / "liia.duckdb"))}
+    resources = {"duckdb": working_resource(tmp_path / "liia.duckdb")}
 
     def revision_tick(when):
         with dg.build_schedule_context(scheduled_execution_time=when, resources=resources) as c:
