@@ -26,6 +26,8 @@ at least PROTECTION_MARGIN: the intruder cannot tell a 3 from a 0 or from a 10.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -279,16 +281,25 @@ def audit(
     only where that fails. `memo` keeps each part's findings for the next audit of the same
     quarter (choosing complements audits again after each): a part no new suppression touched is
     the same programme, and is not solved again."""
-    findings = []
-    for rows, variables, mine in parts(model, targets):
-        key = (exact, tuple(mine), _signature(rows, model))
+    todo = [
+        ((exact, tuple(mine), _signature(rows, model)), rows, variables, mine)
+        for rows, variables, mine in parts(model, targets)
+    ]
+
+    def solved(part) -> list[Finding]:
+        key, rows, variables, mine = part
         if memo is not None and key in memo:
-            findings += memo[key]
-            continue
-        found = _audit_part(model, Programme(model, rows, variables), mine, exact)
+            return memo[key]
+        return _audit_part(model, Programme(model, rows, variables), mine, exact)
+
+    # HiGHS lets go of Python's lock while it solves: the parts are solved on every core
+    with ThreadPoolExecutor(max(1, min(os.cpu_count() or 1, len(todo)))) as pool:
+        found = list(pool.map(solved, todo))
+    findings = []
+    for (key, *_), mine in zip(todo, found, strict=True):
         if memo is not None:
-            memo[key] = found
-        findings += found
+            memo[key] = mine
+        findings += mine
     return findings
 
 
