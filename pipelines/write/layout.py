@@ -197,13 +197,15 @@ def same_workbook(new: Path, old: Path) -> bool:
         return False
     try:
         with zipfile.ZipFile(new) as a, zipfile.ZipFile(old) as b:
-            return _parts(a) == _parts(b)
-    except (OSError, zipfile.BadZipFile):
+            # each part's checksum and size first, from the zips' directories: a workbook that
+            # changed is told at once, without decompressing; one that may not is read whole
+            parts = _parts(a)
+            return parts == _parts(b) and all(a.read(n) == b.read(n) for n, _, _ in parts)
+    except (OSError, zipfile.BadZipFile, KeyError):
         return False
 
 
 def _parts(book: zipfile.ZipFile) -> list[tuple[str, int, int]]:
-    # each part's checksum and size, from the zip's directory: nothing is decompressed
     return [
         (i.filename, i.CRC, i.file_size)
         for i in book.infolist()
