@@ -341,6 +341,23 @@ def test_the_audit_holds_on_a_quarter_built_to_be_hard():
     assert all(re.fullmatch(r"-?\d+(\.\d)?", f"{v}") for v in ado08["value"])
 
 
+def test_the_audit_finds_the_same_solved_on_one_core_or_on_several(monkeypatch):
+    """The audit's parts are solved in threads, one a core: the suppression chosen and every
+    finding are the same as when they are solved one after another."""
+    from pipelines.release import audit
+
+    benchmarks, groups, items = _hard_quarter()
+    catalogue = load_catalogue()
+    population = load_authorities().table.set_index("liia_code")["population_0_17"]
+    editions = []
+    for cores in (1, 4):
+        monkeypatch.setattr(audit.os, "cpu_count", lambda cores=cores: cores)
+        editions.append(public_quarter(benchmarks, groups, items, catalogue, population))
+    alone, together = editions
+    assert alone.suppression.units == together.suppression.units
+    assert alone.findings == together.findings and len(alone.findings) >= 20
+
+
 def _as_stored(edition, changed: dict):
     """The release as the release stage stores it and reads it back beside a revision."""
     groups = edition.groups.copy()
