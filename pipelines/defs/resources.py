@@ -134,7 +134,7 @@ def database_health(duckdb: DuckDBResource) -> tuple[bool, list[str]]:
     try:
         with writer_lock(database, wait=5), duckdb.get_connection() as con:
             found = version(con)
-            todo = pending(con, found)
+            todo = pending(found)
     except TimeoutError:
         return True, ["Database: a run holds it (version not read)"]
     if todo:

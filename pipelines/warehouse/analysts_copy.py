@@ -8,6 +8,7 @@ import hashlib
 import os
 import shutil
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -94,16 +95,10 @@ def copy_schema(con: duckdb.DuckDBPyConnection, folder: Path) -> Path:
             f"(STORAGE_VERSION {_quote(ANALYST_STORAGE_VERSION)})"
         )
         try:
-            con.execute(f"USE {COPY_ALIAS}")
-            con.execute("BEGIN TRANSACTION")
-            for statement in statements:
-                con.execute(statement)
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
+            with _inside_the_copy(con, source):
+                for statement in statements:
+                    con.execute(statement)
         finally:
-            con.execute(f'USE "{source}"')
             con.execute(f"DETACH {COPY_ALIAS}")
         os.replace(partial, path)
     finally:
@@ -147,12 +142,20 @@ def _remove_readers_leftovers(target: Path) -> None:
 def _fill_copy(con: duckdb.DuckDBPyConnection, source: str) -> None:
     """Every copied table's rows, parents first, in one commit: a row whose key does not hold
     fails the publish, naming the constraint."""
-    con.execute(f"USE {COPY_ALIAS}")
-    con.execute("BEGIN TRANSACTION")  # one commit, not one per statement
-    try:
+    with _inside_the_copy(con, source):
         for name in _copied_tables():
             columns = ", ".join(c for c, _, _ in TABLE_BY_NAME[name].columns)
             con.execute(f'INSERT INTO {name} SELECT {columns} FROM "{source}".{name}')
+
+
+@contextmanager
+def _inside_the_copy(con: duckdb.DuckDBPyConnection, source: str):
+    """The attached copy as the connection's database, in one transaction (one commit, not one
+    per statement), committed whole or rolled back; then `source` again."""
+    con.execute(f"USE {COPY_ALIAS}")
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")

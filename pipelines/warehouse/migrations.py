@@ -152,9 +152,12 @@ def version(con: duckdb.DuckDBPyConnection) -> int | None:
     return 0 if "submissions" in present else None
 
 
-def pending(con: duckdb.DuckDBPyConnection, found: int | None = None) -> list[Migration]:
-    found = version(con) if found is None else found
+def pending(found: int | None) -> list[Migration]:
+    """The migrations a database at version `found` (see `version`) still needs."""
     return [m for m in MIGRATIONS if found is not None and m.version > found]
+
+
+_UNREAD = object()  # a version not read yet (None is one: a new database)
 
 
 def _record(con: duckdb.DuckDBPyConnection, migration: Migration) -> None:
@@ -167,12 +170,12 @@ def _record(con: duckdb.DuckDBPyConnection, migration: Migration) -> None:
     )
 
 
-def migrate(con: duckdb.DuckDBPyConnection, found: int | None = -1) -> list[str]:
+def migrate(con: duckdb.DuckDBPyConnection, found=_UNREAD) -> list[str]:
     """Bring the database to the latest version: a line for each migration applied (none for a
     database already there, or a new one, which starts at the latest version). `found`: its
     version, if the caller has just read it."""
-    found = version(con) if found == -1 else found
-    todo = pending(con, found)
+    found = version(con) if found is _UNREAD else found
+    todo = pending(found)
     if found is not None and not todo:
         return []
     con.execute("BEGIN TRANSACTION")

@@ -372,10 +372,10 @@ def published_sheet(book: Book, figures: QuarterFigures, indicators: list, names
         150,
     )
     records = mine.to_dict("records")
-    first = {}
+    first_of = {}
     for r in records:
-        first.setdefault(r["indicator_id"], r)
-    first = {i: first[i.id] for i in shown}
+        first_of.setdefault(r["indicator_id"], r)
+    first = {i: first_of[i.id] for i in shown}
     for ind in shown:
         s.prose(f"{ind.name}: {first[ind]['difference']}", 150)
     top = s.row + 1

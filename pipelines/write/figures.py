@@ -121,7 +121,7 @@ class QuarterFigures:
     @cached_property
     def comparisons(self) -> dict[tuple[str, str], dict[str, dict]]:
         """Each authority against each of its comparator groups: (set id, indicator id) ->
-        authority -> its group_benchmarks row (without those three), read once."""
+        authority -> its group_benchmarks row (without its authority), read once."""
         out: dict[tuple[str, str], dict[str, dict]] = {}
         if self.comparators.empty:
             return out

@@ -76,9 +76,7 @@ def pack_inputs(
     issues: pd.DataFrame | None = None,
 ):
     indicators = list(catalogue.indicators.itertuples())
-    rows: dict[str, dict[str, dict]] = {}
-    for r in figures.current.to_dict("records"):
-        rows.setdefault(r["authority"], {})[r["indicator_id"]] = r
+    rows = figures.by_authority
     quarters = sorted(figures.benchmarks["quarter"].unique())
     history: dict[tuple[str, str], list] = {}
     b = figures.benchmarks
