@@ -9,3 +9,5 @@ os.environ.setdefault("LIIA_WEB_DATA", tempfile.mkdtemp(prefix="liia-web-tests-"
 os.environ.setdefault("LIIA_WEB_HOSTS", "testserver,localhost,127.0.0.1")
 
 from pipelines.web.settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["tests.web.hashers.LightArgon2PasswordHasher"]

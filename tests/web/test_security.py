@@ -81,6 +81,23 @@ def test_django_finds_nothing_to_fix_for_deployment(capsys):
     assert "no issues" in capsys.readouterr().out
 
 
+def test_production_hashes_passwords_with_argon2_at_djangos_cost():
+    """The tests' hasher is production's algorithm made light (tests/web/hashers.py); production
+    itself keeps Django's Argon2 and its cost."""
+    from django.contrib.auth.hashers import Argon2PasswordHasher, get_hasher
+    from django.utils.module_loading import import_string
+
+    from pipelines.web import settings as production
+
+    assert production.PASSWORD_HASHERS == ["django.contrib.auth.hashers.Argon2PasswordHasher"]
+    hasher = import_string(production.PASSWORD_HASHERS[0])()
+    assert (hasher.time_cost, hasher.memory_cost, hasher.parallelism) == (2, 102400, 8)
+    light = get_hasher("default")
+    assert isinstance(light, Argon2PasswordHasher) and light.algorithm == hasher.algorithm
+    # a password hashed at either cost is checked by production's hasher
+    assert hasher.verify("a passphrase", light.encode("a passphrase", light.salt()))
+
+
 @pytest.fixture
 def smtp(settings, mailbox):
     """Django's mail sent to the real SMTP server of tests/conftest.py, not the test outbox."""
