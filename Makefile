@@ -3,6 +3,12 @@
 UV_VERSION := 0.13.9
 UV := .tools/bin/uv
 
+# The project's own modules and tests are compiled once and kept (in __pycache__/, ignored by git),
+# even where the environment says not to write bytecode: otherwise every process (each test
+# worker, each `liia` a test or a service starts) compiles them again, and pytest rewrites every
+# test module's assertions again, about 2.5 CPU-seconds a test process.
+unexport PYTHONDONTWRITEBYTECODE
+
 $(UV):
 	python3 -m venv .tools
 	.tools/bin/pip install --quiet uv==$(UV_VERSION)
