@@ -276,9 +276,17 @@ def _inputs(file: PublishedFile, authorities: Authorities) -> dict[str, pd.DataF
 
 def kept_every_row(file: PublishedFile, authorities: Authorities, cache: Path) -> Path | None:
     """Every row of `file` as kept by an earlier staging (exactly the export of every row), or
-    None."""
-    kept = cache / _staging_key(file, _inputs(file, authorities))
+    None. (The rows read do not depend on the region: `authorities` is not part of their key.)"""
+    kept = cache / _reading_key(file, read_dictionary(file.path.parent))
     return kept / "published_read.parquet" if (kept / "complete").exists() else None
+
+
+def _reading_key(file: PublishedFile, dictionary: pd.DataFrame) -> str:
+    """What every row read is made from: DfE's file, its dictionary and the SQL that reads them,
+    nothing of ours. (A folder of its own: every region, every mapping reads the same rows.)"""
+    key = hashlib.sha256(file.sha256.encode() + PUBLISHED_VALUES_SQL.encode())
+    key.update(pd.util.hash_pandas_object(dictionary.astype(str), index=False).to_numpy().tobytes())
+    return f"read-{key.hexdigest()[:32]}"
 
 
 def _staging_key(file: PublishedFile, frames: dict[str, pd.DataFrame]) -> str:
@@ -302,31 +310,37 @@ def stage_published(
     """The published table read, our indicators in it and each authority's context, computed in
     `con` as temporary tables (STAGED), never through pandas: the file has 641,070 rows.
 
-    With a `cache` folder, what was staged is kept there as Parquet under a key of everything it
-    was made from, and read back (a third of the time) when the same inputs come again: a new
-    warehouse, or the exports' copy of every row, does not read DfE's table again."""
+    With a `cache` folder, what was staged is kept there as Parquet and read back when the same
+    inputs come again (a new warehouse, the exports' copy of every row): every row read under a
+    key of DfE's file alone, read once whatever the region; our indicators and the region's
+    context under a key of everything they are made from."""
     frames = _inputs(file, authorities)
-    kept = cache / _staging_key(file, frames) if cache is not None else None
-    if kept is not None and (kept / "complete").exists():
+    read = cache / _reading_key(file, frames["published_dictionary"]) if cache else None
+    kept = cache / _staging_key(file, frames) if cache else None
+    if read is not None and (read / "complete").exists():
         # Every row stays on disk, read as it is needed; the two small tables come into memory.
-        every_row = str(kept / "published_read.parquet").replace("'", "''")
+        every_row = str(read / "published_read.parquet").replace("'", "''")
         con.execute(
             f"CREATE OR REPLACE TEMP VIEW published_read AS FROM read_parquet('{every_row}')"
         )
-        for name in STAGED[1:]:
-            con.execute(
-                f"CREATE OR REPLACE TEMP TABLE {name} AS FROM read_parquet(?)",
-                [str(kept / f"{name}.parquet")],
-            )
-        return
+        if (kept / "complete").exists():
+            for name in STAGED[1:]:
+                con.execute(
+                    f"CREATE OR REPLACE TEMP TABLE {name} AS FROM read_parquet(?)",
+                    [str(kept / f"{name}.parquet")],
+                )
+            return
     for name, frame in frames.items():
         con.register(f"_{name}", frame)
         con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM _{name}")
         con.unregister(f"_{name}")
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE published_read AS {PUBLISHED_VALUES_SQL}",
-        {"path": str(file.path)},
-    )
+    if read is None or not (read / "complete").exists():
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE published_read AS {PUBLISHED_VALUES_SQL}",
+            {"path": str(file.path)},
+        )
+        if read is not None:
+            _keep(read, lambda partial: export_published_values(con, file, partial / _EVERY_ROW))
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE staged_figures AS
         SELECT f.*, CAST(d.last_update AS DATE) AS last_update
@@ -341,20 +355,26 @@ def stage_published(
               FROM staged_figures) AS m USING (indicator_id)"""
     )
     if kept is not None:
-        _keep_staged(con, file, kept)
+        _keep(kept, lambda partial: _copy_small_tables(con, partial))
 
 
-def _keep_staged(con: duckdb.DuckDBPyConnection, file: PublishedFile, kept: Path) -> None:
-    """The staged tables written into `kept`, whole or not at all: made in a folder of their own
-    and renamed into place, so a process that stops half way leaves no half-kept tables."""
+_EVERY_ROW = "published_read.parquet"
+
+
+def _copy_small_tables(con: duckdb.DuckDBPyConnection, folder: Path) -> None:
+    for name in STAGED[1:]:
+        quoted = str(folder / f"{name}.parquet").replace("'", "''")
+        con.execute(f"COPY {name} TO '{quoted}' (FORMAT parquet)")
+
+
+def _keep(kept: Path, write) -> None:
+    """What `write` puts in a folder, kept at `kept` whole or not at all: made in a folder of its
+    own and renamed into place, so a process that stops half way leaves nothing half-kept."""
     partial = kept.with_name(f".{kept.name}.{os.getpid()}.partial")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     try:
-        export_published_values(con, file, partial / "published_read.parquet")
-        for name in STAGED[1:]:
-            quoted = str(partial / f"{name}.parquet").replace("'", "''")
-            con.execute(f"COPY {name} TO '{quoted}' (FORMAT parquet)")
+        write(partial)
         (partial / "complete").touch()
         partial.rename(kept)
     except OSError:

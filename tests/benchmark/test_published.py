@@ -266,29 +266,39 @@ def test_dfes_table_is_read_once_and_kept_for_the_next_new_warehouse(tmp_path):
             }
 
     first = loaded("first", AUTHORITIES)
-    (kept,) = [p for p in cache.iterdir() if not p.name.startswith(".")]
-    assert sorted(p.name for p in kept.iterdir()) == [
+    kept = sorted(p for p in cache.iterdir() if not p.name.startswith("."))
+    assert len(kept) == 2
+    (read,) = [p for p in kept if p.name.startswith("read-")]
+    (region,) = [p for p in kept if p != read]
+    assert sorted(p.name for p in read.iterdir()) == ["complete", "published_read.parquet"]
+    assert sorted(p.name for p in region.iterdir()) == [
         "complete",
-        "published_read.parquet",
         "staged_context.parquet",
         "staged_figures.parquet",
     ]
     # the rows kept are the export of every row, made once: sorted, with the file's SHA-256
-    assert kept_every_row(file, AUTHORITIES, cache) == kept / "published_read.parquet"
-    assert exported_sha(kept / "published_read.parquet") == file.sha256
+    assert kept_every_row(file, AUTHORITIES, cache) == read / "published_read.parquet"
+    assert exported_sha(read / "published_read.parquet") == file.sha256
     # read back from what was kept, not from DfE's file: the same tables, nothing kept again
-    stamp = (kept / "complete").stat().st_mtime_ns
+    stamps = {p: (p / "complete").stat().st_mtime_ns for p in kept}
     file.path.rename(file.path.with_suffix(".moved"))
     assert loaded("second", AUTHORITIES) == first
-    file.path.with_suffix(".moved").rename(file.path)
-    assert (kept / "complete").stat().st_mtime_ns == stamp
-    assert len(list(cache.iterdir())) == 1
-    # another input (here a region of four) is another key: never someone else's tables
+    assert {p: (p / "complete").stat().st_mtime_ns for p in kept} == stamps
+    assert len(list(cache.iterdir())) == 2
+    # another input (here a region of four) is another key for our figures, never someone
+    # else's; the rows read are DfE's file's alone and are not read again (the file is away)
     four = tmp_path / "four.csv"
     AUTHORITIES.table.head(4).to_csv(four, index=False)
     other = loaded("other", load_authorities(four))
-    assert len(list(cache.iterdir())) == 2
+    file.path.with_suffix(".moved").rename(file.path)
+    assert len(list(cache.iterdir())) == 3
+    assert (read / "complete").stat().st_mtime_ns == stamps[read]
     assert other["published_context"] != first["published_context"]
+    # and the region's own figures are what a reading without any cache gives
+    with duckdb.connect() as con:
+        load_published_figures(con, file, load_authorities(four))
+        fresh = con.execute("SELECT * FROM published_context ORDER BY ALL").fetchall()
+    assert fresh == other["published_context"]
 
 
 def _recount(measure: str, year: str, polarity: str) -> dict[int, tuple[int, int, str]]:
