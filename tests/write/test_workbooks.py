@@ -128,8 +128,11 @@ def test_neutral_indicators_and_totals_carry_no_better_or_worse_band_colour_or_r
     totals = catalogue.indicators[catalogue.indicators["comparison"] == "total"]
     assert len(neutral) >= 8 and set(totals["id"]) == {"FIN-I01", "WF-I09"}
     polar_fills = {f"FF{c[1:]}" for c in BAND_FILLS.values()}
+    books = {}  # each theme's workbook read once, only read
     for ind in pd.concat([neutral, totals]).itertuples():
-        wb = load_workbook(_theme_path(latest_quarter_run, ind.theme))
+        if ind.theme not in books:
+            books[ind.theme] = load_workbook(_theme_path(latest_quarter_run, ind.theme))
+        wb = books[ind.theme]
         ws = wb[ind.id]
         n = list(catalogue.indicators[catalogue.indicators["theme"] == ind.theme]["id"]).index(
             ind.id
