@@ -274,9 +274,9 @@ def _inputs(file: PublishedFile, authorities: Authorities) -> dict[str, pd.DataF
     return dict(zip(_INPUTS, frames, strict=True))
 
 
-def kept_every_row(file: PublishedFile, authorities: Authorities, cache: Path) -> Path | None:
+def kept_every_row(file: PublishedFile, cache: Path) -> Path | None:
     """Every row of `file` as kept by an earlier staging (exactly the export of every row), or
-    None. (The rows read do not depend on the region: `authorities` is not part of their key.)"""
+    None. (The rows read do not depend on the region or on our mappings.)"""
     kept = cache / _reading_key(file, read_dictionary(file.path.parent))
     return kept / "published_read.parquet" if (kept / "complete").exists() else None
 

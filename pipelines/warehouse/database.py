@@ -507,7 +507,7 @@ def export_every_published_row(
     `live` already holds them: whether it wrote them."""
     if exported_sha(live) == file.sha256:
         return False
-    kept = kept_every_row(file, authorities, cache) if cache is not None else None
+    kept = kept_every_row(file, cache) if cache is not None else None
     if kept is not None:  # the very file, made when DfE's table was first read
         staged.parent.mkdir(parents=True, exist_ok=True)
         partial = staged.with_name(f".{staged.name}.partial")

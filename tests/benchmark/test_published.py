@@ -277,7 +277,7 @@ def test_dfes_table_is_read_once_and_kept_for_the_next_new_warehouse(tmp_path):
         "staged_figures.parquet",
     ]
     # the rows kept are the export of every row, made once: sorted, with the file's SHA-256
-    assert kept_every_row(file, AUTHORITIES, cache) == read / "published_read.parquet"
+    assert kept_every_row(file, cache) == read / "published_read.parquet"
     assert exported_sha(read / "published_read.parquet") == file.sha256
     # read back from what was kept, not from DfE's file: the same tables, nothing kept again
     stamps = {p: (p / "complete").stat().st_mtime_ns for p in kept}
