@@ -318,6 +318,15 @@ def six_region_run(tmp_path_factory) -> Path:
     return made_once(tmp_path_factory, "six-region", _run_six_region)
 
 
+def copy_of_six_region_run(six_region_run: Path, folder: Path, monkeypatch) -> Path:
+    """A copy of the session's six_region_run at `folder`, for a test that runs on from it (the
+    shared one is only read), its region as LIIA_AUTHORITIES; run it with
+    run_quarter(folder, folder / "region" / "inbox", ...)."""
+    shutil.copytree(six_region_run, folder)
+    monkeypatch.setenv("LIIA_AUTHORITIES", str(folder / "region" / "authorities.csv"))
+    return folder
+
+
 class RecordedRun:
     """One of latest_quarter_run's runs, read back from its instance and its quarter store: what
     a run's result says, for tests in any process."""

@@ -11,7 +11,7 @@ import duckdb
 import pandas as pd
 from openpyxl import load_workbook
 
-from tests.conftest import run_quarter, some_returns
+from tests.conftest import copy_of_six_region_run, run_quarter, some_returns
 from tests.defs.test_automation import _settled, evaluate_sensor
 
 QUARTER = "2026-27-Q1"
@@ -72,21 +72,20 @@ def test_an_analyst_holding_the_published_file_read_write_stalls_nothing(tmp_pat
         assert evaluate_sensor(instance, tmp_path, inbox).run_requests == []
 
 
-def test_rerunning_an_earlier_quarter_rewrites_every_later_export(tmp_path, few_authorities):
-    inbox = tmp_path / "inbox"
-    for quarter in ("2026-27-Q1", "2026-27-Q2"):
-        some_returns(quarter, inbox)
-    with dg.instance_for_test() as instance:
-        for quarter in ("2026-27-Q1", "2026-27-Q2"):
-            assert run_quarter(tmp_path, inbox, quarter, instance).success
-        # Barnet corrects Q1, and only Q1 is run: Q2's changes on quarter move with it.
-        wb = load_workbook(inbox / QUARTER / "Barnet LIIA return 2026-27 Q1.xlsx")
-        wb["Finance"]["D7"] = 1_234_567
-        wb["Cover"]["B8"] = "2099-01-01"
-        wb.save(inbox / QUARTER / "Barnet corrected.xlsx")
-        assert run_quarter(tmp_path, inbox, QUARTER, instance).success
-    export = tmp_path / "exports" / "restricted" / "benchmarks RESTRICTED.parquet"
-    with duckdb.connect(str(tmp_path / "published" / "liia.duckdb"), read_only=True) as con:
+def test_rerunning_an_earlier_quarter_rewrites_every_later_export(
+    tmp_path, six_region_run, monkeypatch
+):
+    # Q1 and Q2 run, as the session's six_region_run ran them (a copy, to run on from)
+    folder = copy_of_six_region_run(six_region_run, tmp_path / "copy", monkeypatch)
+    inbox = folder / "region" / "inbox"
+    # Barnet corrects Q1, and only Q1 is run: Q2's changes on quarter move with it.
+    wb = load_workbook(inbox / QUARTER / "Barnet LIIA return 2026-27 Q1.xlsx")
+    wb["Finance"]["D7"] = 1_234_567
+    wb["Cover"]["B8"] = "2099-01-01"
+    wb.save(inbox / QUARTER / "Barnet corrected.xlsx")
+    assert run_quarter(folder, inbox, QUARTER).success
+    export = folder / "exports" / "restricted" / "benchmarks RESTRICTED.parquet"
+    with duckdb.connect(str(folder / "published" / "liia.duckdb"), read_only=True) as con:
         warehouse = con.execute(
             "SELECT * FROM benchmarks WHERE quarter = '2026-27-Q2' ORDER BY ALL"
         ).df()
@@ -109,12 +108,11 @@ os._exit(9)  # killed mid-session: no checkpoint, no close
 
 
 def test_a_dead_read_write_session_changes_nothing_the_next_build_publishes(
-    tmp_path, few_authorities
+    tmp_path, six_region_run, monkeypatch
 ):
-    inbox = tmp_path / "inbox"
-    some_returns(QUARTER, inbox, n=3)
-    published = tmp_path / "published" / "liia.duckdb"
-    assert run_quarter(tmp_path, inbox, QUARTER).success
+    # a published copy, as the session's six_region_run left it (a copy, to run on from)
+    folder = copy_of_six_region_run(six_region_run, tmp_path / "copy", monkeypatch)
+    published = folder / "published" / "liia.duckdb"
     killed = subprocess.run([sys.executable, "-c", EDIT_AND_DIE, str(published)])
     assert killed.returncode == 9
     wal = published.with_name("liia.duckdb.wal")
@@ -122,7 +120,7 @@ def test_a_dead_read_write_session_changes_nothing_the_next_build_publishes(
     with duckdb.connect(str(published), read_only=True) as con:  # the edit is in the log
         assert con.execute("SELECT min(value) FROM benchmarks").fetchall() == [(-999,)]
 
-    assert run_quarter(tmp_path, inbox, QUARTER).success
+    assert run_quarter(folder, folder / "region" / "inbox", QUARTER).success
     assert not wal.exists()
     with duckdb.connect(str(published), read_only=True) as con:
         ((lowest, edited),) = con.execute(

@@ -3,7 +3,6 @@ quarter, DuckDB 1.x opens it, and re-running a quarter changes nothing (its mode
 recipes: test_analysts_model.py)."""
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.conftest import SIX, run_quarter, warehouse_snapshot
+from tests.conftest import SIX, copy_of_six_region_run, run_quarter, warehouse_snapshot
 
 
 def _run(tmp_path, quarter):
@@ -68,8 +67,7 @@ def test_duckdb_1x_cli_opens_the_published_copy(runs):
 
 
 def test_rerunning_a_quarter_changes_nothing(runs, tmp_path, monkeypatch):
-    shutil.copytree(runs["tmp"], tmp_path / "copy")  # the shared run is only read
-    monkeypatch.setenv("LIIA_AUTHORITIES", str(tmp_path / "copy" / "region" / "authorities.csv"))
+    copy_of_six_region_run(runs["tmp"], tmp_path / "copy", monkeypatch)
     working = tmp_path / "copy" / "liia.duckdb"
     before = _snapshot(working)
     assert _run(tmp_path / "copy", "2026-27-Q2").success
