@@ -258,6 +258,7 @@ def load_mappings(directory: Path = CATALOGUE_DIR) -> pd.DataFrame:
 
 
 STAGED = ("published_read", "staged_figures", "staged_context")
+_EVERY_ROW = "published_read.parquet"  # every row read, as kept in the cache
 _INPUTS = ("published_dictionary", "published_measures", "region_authorities", "dfe_neighbours_all")
 
 
@@ -278,7 +279,7 @@ def kept_every_row(file: PublishedFile, cache: Path) -> Path | None:
     """Every row of `file` as kept by an earlier staging (exactly the export of every row), or
     None. (The rows read do not depend on the region or on our mappings.)"""
     kept = cache / _reading_key(file, read_dictionary(file.path.parent))
-    return kept / "published_read.parquet" if (kept / "complete").exists() else None
+    return kept / _EVERY_ROW if (kept / "complete").exists() else None
 
 
 def _reading_key(file: PublishedFile, dictionary: pd.DataFrame) -> str:
@@ -317,9 +318,10 @@ def stage_published(
     frames = _inputs(file, authorities)
     read = cache / _reading_key(file, frames["published_dictionary"]) if cache else None
     kept = cache / _staging_key(file, frames) if cache else None
-    if read is not None and (read / "complete").exists():
+    rows_kept = read is not None and (read / "complete").exists()
+    if rows_kept:
         # Every row stays on disk, read as it is needed; the two small tables come into memory.
-        every_row = str(read / "published_read.parquet").replace("'", "''")
+        every_row = str(read / _EVERY_ROW).replace("'", "''")
         con.execute(
             f"CREATE OR REPLACE TEMP VIEW published_read AS FROM read_parquet('{every_row}')"
         )
@@ -334,7 +336,7 @@ def stage_published(
         con.register(f"_{name}", frame)
         con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM _{name}")
         con.unregister(f"_{name}")
-    if read is None or not (read / "complete").exists():
+    if not rows_kept:
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE published_read AS {PUBLISHED_VALUES_SQL}",
             {"path": str(file.path)},
@@ -356,9 +358,6 @@ def stage_published(
     )
     if kept is not None:
         _keep(kept, lambda partial: _copy_small_tables(con, partial))
-
-
-_EVERY_ROW = "published_read.parquet"
 
 
 def _copy_small_tables(con: duckdb.DuckDBPyConnection, folder: Path) -> None:
