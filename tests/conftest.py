@@ -81,19 +81,24 @@ def region(folder: Path, codes: list[str], quarters: tuple[str, ...] = ()) -> Pa
     return folder / "authorities.csv"
 
 
+def first_codes(n: int = 6) -> list[str]:
+    """The codes of the n authorities whose returns some_returns(..., n) copies."""
+    import pandas as pd
+
+    from pipelines.collection.catalogue import CATALOGUE_DIR
+
+    first = sorted((SAMPLE / "2026-27-Q1").glob("*.xlsx"))[:n]
+    names = {p.name.split(" LIIA return")[0] for p in first}
+    table = pd.read_csv(CATALOGUE_DIR / "authorities.csv", dtype=str, keep_default_na=False)
+    return list(table[table["name"].isin(names)]["liia_code"])
+
+
 @pytest.fixture
 def few_authorities(tmp_path, monkeypatch) -> Path:
     """A region of the six authorities whose returns some_returns copies, as LIIA_AUTHORITIES
     (for this test and every `liia` it starts): a test of how the service behaves with a few
     returns runs in half the time without 27 authorities that sent none. Its file's path."""
-    import pandas as pd
-
-    from pipelines.collection.catalogue import CATALOGUE_DIR
-
-    first = sorted((SAMPLE / "2026-27-Q1").glob("*.xlsx"))[:6]
-    names = {p.name.split(" LIIA return")[0] for p in first}
-    table = pd.read_csv(CATALOGUE_DIR / "authorities.csv", dtype=str, keep_default_na=False)
-    authorities = region(tmp_path / "region", list(table[table["name"].isin(names)]["liia_code"]))
+    authorities = region(tmp_path / "region", first_codes(6))
     monkeypatch.setenv("LIIA_AUTHORITIES", str(authorities))
     return authorities
 
@@ -284,6 +289,10 @@ print(con.execute(query).fetchone()[0], flush=True)
 """
 
 
+# Inside six_region_run: everything as it was after the first quarter's run, but the region.
+AFTER_FIRST = "after-first-quarter"
+
+
 def _run_six_region(tmp: Path) -> None:
     authorities = region(tmp / "region", SIX, LATEST_QUARTERS)
     before = os.environ.get("LIIA_AUTHORITIES")
@@ -291,6 +300,9 @@ def _run_six_region(tmp: Path) -> None:
     try:
         first, second = LATEST_QUARTERS
         assert run_quarter(tmp, tmp / "region" / "inbox", first).success
+        shutil.copytree(
+            tmp, tmp / AFTER_FIRST, ignore=shutil.ignore_patterns("region", AFTER_FIRST)
+        )
         reader = subprocess.Popen(
             [sys.executable, "-c", READER, str(tmp / "published" / "liia.duckdb")],
             stdin=subprocess.PIPE,
@@ -313,8 +325,8 @@ def _run_six_region(tmp: Path) -> None:
 def six_region_run(tmp_path_factory) -> Path:
     """SIX's two latest sample quarters run cleanly, one in-process run each (region/authorities.csv,
     region/inbox/), an analyst's read-only connection to the published copy held open from the
-    first run's end to the second's (what it read: said.json); made once for the session and only
-    read."""
+    first run's end to the second's (what it read: said.json), and in AFTER_FIRST everything as
+    it was after the first run; made once for the session and only read."""
     return made_once(tmp_path_factory, "six-region", _run_six_region)
 
 
@@ -322,7 +334,16 @@ def copy_of_six_region_run(six_region_run: Path, folder: Path, monkeypatch) -> P
     """A copy of the session's six_region_run at `folder`, for a test that runs on from it (the
     shared one is only read), its region as LIIA_AUTHORITIES; run it with
     run_quarter(folder, folder / "region" / "inbox", ...)."""
-    shutil.copytree(six_region_run, folder)
+    shutil.copytree(six_region_run, folder, ignore=shutil.ignore_patterns(AFTER_FIRST))
+    monkeypatch.setenv("LIIA_AUTHORITIES", str(folder / "region" / "authorities.csv"))
+    return folder
+
+
+def copy_of_six_region_first_quarter(six_region_run: Path, folder: Path, monkeypatch) -> Path:
+    """As copy_of_six_region_run, but as it was after its first quarter's run (the region's inbox
+    holds both quarters' returns)."""
+    shutil.copytree(six_region_run / AFTER_FIRST, folder)
+    shutil.copytree(six_region_run / "region", folder / "region")
     monkeypatch.setenv("LIIA_AUTHORITIES", str(folder / "region" / "authorities.csv"))
     return folder
 

@@ -20,7 +20,16 @@ from pipelines.defs.resources import environment_for
 from pipelines.receive.ledger import answered
 from pipelines.service.cli import STOP_SECONDS
 from pipelines.service.install import read_environment_file
-from tests.conftest import BARE_ENVIRONMENT, PROJECT, SAMPLE, free_port, liia, some_returns
+from tests.conftest import (
+    BARE_ENVIRONMENT,
+    PROJECT,
+    SAMPLE,
+    first_codes,
+    free_port,
+    liia,
+    region,
+    some_returns,
+)
 
 # Real servers that mostly wait: run in a stream of their own beside the rest (Makefile).
 pytestmark = pytest.mark.real_servers
@@ -143,6 +152,12 @@ def test_an_installed_service_starts_empty_answers_survives_a_kill_and_stops_on_
     assert (home / "dagster.yaml").read_text() == (PROJECT / "deploy" / "dagster.yaml").read_text()
     # Run again, it keeps the operator's file.
     assert "kept" in liia("install", "--root", str(root), env=bare).stdout
+    # The operator's region: the eight authorities whose returns arrive below (runs of a region
+    # are quicker than of 33 with 25 that sent nothing).
+    authorities = region(tmp_path / "region", first_codes(8))
+    with open(environment, "a") as file:
+        file.write(f"LIIA_AUTHORITIES={authorities}\n")
+    settings = read_environment_file(environment)
 
     env = {**bare, "LIIA_ENVIRONMENT_FILE": str(environment)}
     port = free_port()
