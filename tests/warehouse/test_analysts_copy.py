@@ -1,6 +1,7 @@
 """The analysts' copy is theirs: held open read-write, or deleted, it makes no run stall, fail or
 re-run anything, because the pipeline never reads it."""
 
+import shutil
 import stat
 import subprocess
 import sys
@@ -11,7 +12,11 @@ import duckdb
 import pandas as pd
 from openpyxl import load_workbook
 
-from tests.conftest import copy_of_six_region_run, run_quarter, some_returns
+from tests.conftest import (
+    copy_of_six_region_first_quarter,
+    copy_of_six_region_run,
+    run_quarter,
+)
 from tests.defs.test_automation import _settled, evaluate_sensor
 
 QUARTER = "2026-27-Q1"
@@ -24,17 +29,19 @@ time.sleep(600)
 """
 
 
-def test_an_analyst_holding_the_published_file_read_write_stalls_nothing(tmp_path, few_authorities):
-    inbox = tmp_path / "inbox"
-    some_returns(QUARTER, inbox)
+def test_an_analyst_holding_the_published_file_read_write_stalls_nothing(
+    tmp_path, six_region_run, monkeypatch
+):
+    # Q1's published copy, as the session's six_region_run made it (a copy, to run on from; Q2's
+    # returns have not come)
+    folder = copy_of_six_region_first_quarter(six_region_run, tmp_path / "copy", monkeypatch)
+    inbox = folder / "region" / "inbox"
+    shutil.rmtree(inbox / "2026-27-Q2")
     for path in inbox.rglob("*.xlsx"):
         _settled(path)
-    published = tmp_path / "published" / "liia.duckdb"
+    published = folder / "published" / "liia.duckdb"
+    assert not published.stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
     with dg.instance_for_test() as instance:
-        (first,) = evaluate_sensor(instance, tmp_path, inbox).run_requests
-        assert run_quarter(tmp_path, inbox, QUARTER, instance, tags=first.tags).success
-        assert not published.stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
-
         analyst = subprocess.Popen(
             [sys.executable, "-c", HOLD, str(published)], stdout=subprocess.PIPE, text=True
         )
@@ -42,7 +49,7 @@ def test_an_analyst_holding_the_published_file_read_write_stalls_nothing(tmp_pat
             assert analyst.stdout.readline().strip() == "open"
             # The sensor's tick reads the pipeline's own ledger: nothing looks new.
             started = time.monotonic()
-            result = evaluate_sensor(instance, tmp_path, inbox)
+            result = evaluate_sensor(instance, folder, inbox)
             assert result.run_requests == [] and time.monotonic() - started < 10
             assert result.skip_reason.skip_message == "No file without an answer."
 
@@ -50,10 +57,11 @@ def test_an_analyst_holding_the_published_file_read_write_stalls_nothing(tmp_pat
             wb = load_workbook(inbox / QUARTER / "Barnet LIIA return 2026-27 Q1.xlsx")
             wb["Finance"]["D7"] = 81_234_567
             wb.save(inbox / QUARTER / "Barnet corrected.xlsx")
-            _settled(inbox / QUARTER / "Barnet corrected.xlsx")
-            (second,) = evaluate_sensor(instance, tmp_path, inbox).run_requests
+            # (settled, and received after the original, which the copied run received)
+            _settled(inbox / QUARTER / "Barnet corrected.xlsx", seconds_ago=3)
+            (second,) = evaluate_sensor(instance, folder, inbox).run_requests
             started = time.monotonic()
-            assert run_quarter(tmp_path, inbox, QUARTER, instance, tags=second.tags).success
+            assert run_quarter(folder, inbox, QUARTER, instance, tags=second.tags).success
             assert time.monotonic() - started < 60
             assert analyst.poll() is None  # the analyst's session is untouched
         finally:
@@ -69,7 +77,7 @@ def test_an_analyst_holding_the_published_file_read_write_stalls_nothing(tmp_pat
 
         # The analyst deletes the copy: nothing is re-run (the next run publishes it again).
         published.unlink()
-        assert evaluate_sensor(instance, tmp_path, inbox).run_requests == []
+        assert evaluate_sensor(instance, folder, inbox).run_requests == []
 
 
 def test_rerunning_an_earlier_quarter_rewrites_every_later_export(
