@@ -359,7 +359,8 @@ def test_a_run_started_by_hand_that_fails_is_alerted_too(tmp_path, mailbox, few_
     some_returns(QUARTER, inbox, 2)
     folder = tmp_path / "service"
     folder.mkdir()
-    (folder / "exports").write_text("not a folder")  # the run fails in its last step
+    # the run fails in its first step (one failing in its last is the unwritable-folder test's)
+    (folder / "archive").write_text("not a folder")
     env = {
         **BARE_ENVIRONMENT,
         **environment_for(folder, inbox),
@@ -370,8 +371,8 @@ def test_a_run_started_by_hand_that_fails_is_alerted_too(tmp_path, mailbox, few_
     }
     ran = liia("run", "--quarter", QUARTER, env=env)
     assert ran.returncode == 1
-    assert "failed: analysts_warehouse: " in ran.stderr and "Error" not in ran.stderr
+    assert "failed: received_returns: " in ran.stderr and "Error" not in ran.stderr
     _wait_for(lambda: box.messages)
     (mail,) = box.messages
-    assert "failed while publishing the analysts' copy and exports" in mail["Subject"]
+    assert "failed while reading the returns" in mail["Subject"]
     assert "started by `liia run`" in mail.get_content()
