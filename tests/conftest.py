@@ -93,6 +93,14 @@ def first_codes(n: int = 6) -> list[str]:
     return list(table[table["name"].isin(names)]["liia_code"])
 
 
+def use_region(folder: Path, codes: list[str], monkeypatch) -> Path:
+    """A region of exactly the authorities whose returns a test sends, as LIIA_AUTHORITIES (for
+    this test and every `liia` it starts): its file's path."""
+    authorities = region(folder, codes)
+    monkeypatch.setenv("LIIA_AUTHORITIES", str(authorities))
+    return authorities
+
+
 @pytest.fixture
 def few_authorities(tmp_path, monkeypatch) -> Path:
     """A region of the six authorities whose returns some_returns copies, as LIIA_AUTHORITIES

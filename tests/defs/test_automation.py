@@ -32,7 +32,14 @@ from pipelines.defs.schedules import (
 from pipelines.defs.sensors import inbox_sensor
 from pipelines.release.timing import RELEASE_TAG, RevisionRhythm, deadline, is_due, run_moment
 from pipelines.warehouse.database import reconcile_quarter
-from tests.conftest import PROJECT, SAMPLE, check_evaluation, run_quarter, validated
+from tests.conftest import (
+    PROJECT,
+    SAMPLE,
+    check_evaluation,
+    run_quarter,
+    use_region,
+    validated,
+)
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -355,7 +362,8 @@ def test_a_quarter_with_no_returns_is_never_published_or_latest(tmp_path, latest
     assert status.returncode == 0 and status.stdout.startswith("2026-27 Q2: 30 of 33 accepted")
 
 
-def test_liia_release_runs_the_quarter_and_says_what_it_released(tmp_path, few_authorities):
+def test_liia_release_runs_the_quarter_and_says_what_it_released(tmp_path, monkeypatch):
+    use_region(tmp_path / "region", ["BAR", "CAM"], monkeypatch)
     from pipelines.defs.resources import environment_for
 
     inbox = tmp_path / "inbox" / "2026-27-Q2"

@@ -24,6 +24,7 @@ from tests.conftest import (
     region,
     run_quarter,
     some_returns,
+    use_region,
     validated,
     warehouse_snapshot,
 )
@@ -212,9 +213,8 @@ def test_a_file_truncated_mid_copy_is_not_accepted_and_is_taken_once_complete(
     _assert_archived(tmp_path / "archive", [croydon, camden, camden[: len(camden) * 2 // 3]])
 
 
-def test_a_feedback_workbook_that_cannot_be_written_costs_no_other_authority(
-    tmp_path, few_authorities
-):
+def test_a_feedback_workbook_that_cannot_be_written_costs_no_other_authority(tmp_path, monkeypatch):
+    use_region(tmp_path / "region", ["BAR", "CAM"], monkeypatch)
     inbox = tmp_path / "inbox" / "2026-27-Q2"
     inbox.mkdir(parents=True)
     for name in ("Barnet", "Camden"):
