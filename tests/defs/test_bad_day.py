@@ -26,10 +26,12 @@ from tests.conftest import (
     BARE_ENVIRONMENT,
     PROJECT,
     SAMPLE,
+    first_codes,
     free_port,
     liia,
     run_quarter,
     some_returns,
+    use_region,
 )
 from tests.defs.test_automation import _settled, evaluate_sensor
 
@@ -306,8 +308,9 @@ def test_a_teams_webhook_gets_an_adaptive_card_and_a_dead_channel_costs_no_other
 
 
 def test_a_missing_folder_stops_runs_and_is_told_once_then_its_return(
-    tmp_path, alerting, few_authorities
+    tmp_path, alerting, monkeypatch
 ):
+    use_region(tmp_path / "region", first_codes(2), monkeypatch)
     box, _ = alerting
     inbox = tmp_path / "inbox"
     some_returns(QUARTER, inbox, 2)

@@ -14,7 +14,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from pipelines.web.models import AuditEvent, Upload
-from tests.conftest import SAMPLE, run_quarter
+from tests.conftest import SAMPLE, run_quarter, use_region
 
 BARNET_Q1 = SAMPLE / "2026-27-Q1" / "Barnet LIIA return 2026-27 Q1.xlsx"
 
@@ -26,8 +26,9 @@ def send(client, name: str, content: bytes):
 
 
 def test_an_upload_is_answered_on_the_page_then_officially_with_its_arrival_kept(
-    clients, places, few_authorities, tmp_path
+    clients, places, monkeypatch, tmp_path
 ):
+    use_region(tmp_path / "region", ["BAR", "CAM"], monkeypatch)
     page = send(clients["barnet"], BARNET_Q1.name, BARNET_Q1.read_bytes())
     assert page.status_code == 200
     upload = Upload.objects.get()
