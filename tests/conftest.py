@@ -106,9 +106,7 @@ def few_authorities(tmp_path, monkeypatch) -> Path:
     """A region of the six authorities whose returns some_returns copies, as LIIA_AUTHORITIES
     (for this test and every `liia` it starts): a test of how the service behaves with a few
     returns runs in half the time without 27 authorities that sent none. Its file's path."""
-    authorities = region(tmp_path / "region", first_codes(6))
-    monkeypatch.setenv("LIIA_AUTHORITIES", str(authorities))
-    return authorities
+    return use_region(tmp_path / "region", first_codes(6), monkeypatch)
 
 
 # The environment of this process without its LIIA_ and DAGSTER_ settings, as a server has it,
@@ -299,6 +297,7 @@ print(con.execute(query).fetchone()[0], flush=True)
 
 # Inside six_region_run: everything as it was after the first quarter's run, but the region.
 AFTER_FIRST = "after-first-quarter"
+LEFT_OUT = ("region", AFTER_FIRST)
 
 
 def _run_six_region(tmp: Path) -> None:
@@ -308,8 +307,11 @@ def _run_six_region(tmp: Path) -> None:
     try:
         first, second = LATEST_QUARTERS
         assert run_quarter(tmp, tmp / "region" / "inbox", first).success
+        # all but the region and the copy itself, at the folder's top
         shutil.copytree(
-            tmp, tmp / AFTER_FIRST, ignore=shutil.ignore_patterns("region", AFTER_FIRST)
+            tmp,
+            tmp / AFTER_FIRST,
+            ignore=lambda d, names: [n for n in names if d == str(tmp) and n in LEFT_OUT],
         )
         reader = subprocess.Popen(
             [sys.executable, "-c", READER, str(tmp / "published" / "liia.duckdb")],
