@@ -73,10 +73,11 @@ test: .venv node_modules clients chromium postgresql libreoffice
 	$(UV) run --frozen lint-imports --no-logo
 	@rm -rf .tools/test-results && mkdir -p .tools/test-results
 	@# The tests of real servers mostly wait on them: they run in a stream of their own beside the
-	@# rest, which takes both cores; the ten slowest of both are printed at the end. Both streams
-	@# share one cache of DfE's table (LIIA_CACHE), so the suite reads it once.
+	@# rest, which takes both cores, two at a time (one after another they took longer than the
+	@# rest); the ten slowest of both are printed at the end. Both streams share one cache of DfE's
+	@# table (LIIA_CACHE), so the suite reads it once.
 	cache=$$(mktemp -d -t liia-cache-XXXXXX); export LIIA_CACHE=$$cache; \
-	$(UV) run --frozen pytest -q -p no:cacheprovider -m real_servers \
+	$(UV) run --frozen pytest -q -p no:cacheprovider --numprocesses 2 -m real_servers \
 	  --junitxml=.tools/test-results/servers.xml > .tools/test-results/servers.log 2>&1 & \
 	servers=$$!; \
 	$(UV) run --frozen pytest -q --numprocesses 2 -m "not real_servers" \
