@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipelines.collection.catalogue import (
     HEADER,
@@ -21,6 +22,9 @@ from pipelines.collection.catalogue import (
 )
 from pipelines.collection.quarters import Quarter, deadline
 from pipelines.write.layout import Book
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 COVER_LABELS = [
     "Local authority",
@@ -81,10 +85,16 @@ def _rule_words(rule: Rule, measures) -> str:
     return f"{limit} {terms}{named}."
 
 
-def definition(item, catalogue: Catalogue) -> str:
+def item_measures(catalogue: Catalogue) -> pd.Series:
+    """Each item's measure, by its Ref."""
+    return catalogue.items.drop_duplicates("ref").set_index("ref")["measure"]
+
+
+def definition(item, catalogue: Catalogue, measures: pd.Series | None = None) -> str:
     """What an item is and what the template checks as it is filled, in words, from the
-    catalogue: its period, whole numbers or decimals, its sign and its of-which rules."""
-    measures = catalogue.items.drop_duplicates("ref").set_index("ref")["measure"]
+    catalogue: its period, whole numbers or decimals, its sign and its of-which rules.
+    `measures`: `item_measures(catalogue)`, given when many items are defined at once."""
+    measures = item_measures(catalogue) if measures is None else measures
     parts = [PERIOD_WORDS.get(item.period, "")]
     unit = catalogue.units.at[item.unit, "in_words"] if "in_words" in catalogue.units else ""
     if isinstance(unit, str) and unit:
@@ -141,6 +151,7 @@ def write_template(
     `extra_guidance` ({sheet: rows}) puts more guidance rows above a sheet's header, as some
     authorities do."""
     catalogue, authorities = load_catalogue(), load_authorities()
+    measures = item_measures(catalogue)
     version = catalogue.template_version(quarter)
     book = Book(path)
     wb = book.workbook
@@ -240,7 +251,7 @@ def write_template(
                 ws.write_string(row, 4, note, open_wrap)
             else:
                 ws.write_blank(row, 4, None, open_wrap)
-            defined = definition(item, catalogue)
+            defined = definition(item, catalogue, measures)
             ws.write_string(row, 5, defined, wrap)
             # Arial 10 lines in the columns' widths, 13 points a line
             lines = max(
