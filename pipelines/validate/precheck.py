@@ -11,6 +11,7 @@ import pandas as pd
 
 from pipelines.collection.catalogue import load_catalogue
 from pipelines.collection.quarters import Quarter
+from pipelines.receive.returns import ISSUE_COLUMNS
 from pipelines.receive.submissions import check_files
 from pipelines.validate.feedback import feedback_rows
 from pipelines.validate.settlement import current_values, settle_quarter
@@ -43,13 +44,17 @@ def check_returns(paths: list[Path]) -> tuple[list[Checked], bool]:
     answers = []
     checked = sorted(check_files(paths), key=lambda c: (c[0] is None, c[0] or 0))
     for quarter, subs, values, structure in checked:
-        previous = settled.get(quarter.previous().key, no_previous) if quarter else no_previous
-        compared |= not previous.empty
-        subs, values, issues = settle_quarter(
-            subs, values, structure, previous, catalogue, quarter.q if quarter else 1
-        )
-        if quarter:
-            settled[quarter.key] = current_values(values)
+        if (subs["status"] == "received").any():
+            previous = settled.get(quarter.previous().key, no_previous) if quarter else no_previous
+            compared |= not previous.empty
+            subs, values, issues = settle_quarter(
+                subs, values, structure, previous, catalogue, quarter.q if quarter else 1
+            )
+            if quarter:
+                settled[quarter.key] = current_values(values)
+        else:  # nothing was read to check or compare: what reading found is the whole answer
+            subs = subs.assign(is_current=False)
+            issues = structure.reindex(columns=ISSUE_COLUMNS)
         for sub in subs.itertuples():
             mine = issues[issues["submission_id"] == sub.submission_id]
             one = subs[subs["submission_id"] == sub.submission_id]
