@@ -49,9 +49,10 @@ def environment_for(folder: Path, inbox: Path) -> dict[str, str]:
     }
 
 
-def published_cache(duckdb: DuckDBResource) -> Path:
-    """Where DfE's table, once read, is kept for the next new warehouse or export (LIIA_CACHE, by
-    default a folder beside the working database)."""
+def kept_cache(duckdb: DuckDBResource) -> Path:
+    """Where what does not change between runs is kept for the next new warehouse, export or copy:
+    DfE's table once read, the analysts' copy's empty keyed schema (LIIA_CACHE, by default a
+    folder beside the working database; deleting it is always safe)."""
     return Path(os.environ.get("LIIA_CACHE") or Path(duckdb.database).with_name("cache"))
 
 

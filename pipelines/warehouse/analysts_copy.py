@@ -19,26 +19,30 @@ from pipelines.warehouse.tables import ANALYST_STORAGE_VERSION, CONTACTS, TABLE_
 from pipelines.warehouse.tables import sql_text as _quote
 
 
-def publish(con: duckdb.DuckDBPyConnection, target: Path) -> Path:
+def publish(con: duckdb.DuckDBPyConnection, target: Path, schemas: Path | None = None) -> Path:
     """Copy the working database, less the covers' contacts, into a new file DuckDB 1.x can open
     and rename it over `target`.
 
     The rename is atomic: a reader who opened `target` before keeps reading the old version, one who
     opens it after sees the new one; nobody sees a partial copy and nobody's lock is in the way."""
-    return put_copy_in_place(build_copy(con, target), target)
+    return put_copy_in_place(build_copy(con, target, schemas), target)
 
 
-def build_copy(con: duckdb.DuckDBPyConnection, target: Path) -> Path:
+def build_copy(con: duckdb.DuckDBPyConnection, target: Path, schemas: Path | None = None) -> Path:
     """The analysts' copy, made beside `target` and not yet in its place: the file made. It starts
-    as a copy of the keyed schema, made once per version of the tables (see `copy_schema`)."""
+    as a copy of the keyed schema, made once per version of the tables and kept in `schemas`
+    (by default beside the working database; see `copy_schema`)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     for stale in target.parent.glob(f".{target.name}.*.partial*"):
         stale.unlink()  # left by a run killed while publishing; publishing holds the writer lock
     partial = target.with_name(f".{target.name}.{uuid.uuid4().hex}.partial")
     source = con.execute("SELECT current_database()").fetchone()[0]
+    own = _folder_of(con) or target.parent
+    if schemas is not None and schemas != own:
+        for earlier in own.glob(f"{SCHEMA_FILE}.*.duckdb"):  # where earlier versions kept it
+            earlier.unlink(missing_ok=True)
     try:
-        schema = copy_schema(con, _folder_of(con) or target.parent)
-        shutil.copyfile(schema, partial)
+        _start_from_schema(con, schemas or own, partial)
         con.execute(f"ATTACH {_quote(str(partial))} AS {COPY_ALIAS}")
         try:
             _fill_copy(con, source)
@@ -108,6 +112,23 @@ def copy_schema(con: duckdb.DuckDBPyConnection, folder: Path) -> Path:
         if older != path:
             older.unlink(missing_ok=True)
     return path
+
+
+def _start_from_schema(con: duckdb.DuckDBPyConnection, folder: Path, partial: Path) -> None:
+    """`partial` as a copy of the empty keyed schema kept in `folder`. Where several deployments
+    share the folder (LIIA_CACHE), another version's build may remove this version's schema
+    between its making and its copying: it is made again."""
+    for _ in range(3):
+        try:
+            shutil.copyfile(copy_schema(con, folder), partial)
+            return
+        except FileNotFoundError:
+            continue
+    raise RuntimeError(
+        f"The analysts' copy's empty schema in {folder} kept disappearing before it could be "
+        "copied: another version of the pipeline shares that folder (LIIA_CACHE). Give each "
+        "deployment its own."
+    )
 
 
 def _folder_of(con: duckdb.DuckDBPyConnection) -> Path | None:

@@ -1,15 +1,18 @@
 """The analysts' copy is theirs: held open read-write, or deleted, it makes no run stall, fail or
 re-run anything, because the pipeline never reads it."""
 
+import os
 import shutil
 import stat
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import dagster as dg
 import duckdb
 import pandas as pd
+import pytest
 from openpyxl import load_workbook
 
 from tests.conftest import (
@@ -183,3 +186,58 @@ def test_the_copys_empty_keyed_schema_is_made_once_and_again_when_the_tables_cha
     assert second != first and not first.exists()
     assert published_comment() == ("What each table may be shown to", 1)
     con.close()
+
+
+def test_a_schema_kept_in_a_shared_folder_is_made_again_when_another_version_removes_it(
+    tmp_path, monkeypatch
+):
+    """Kept in a folder several deployments may share (LIIA_CACHE), this version's empty schema
+    can be removed by another version's build between its making and its copying: it is made
+    again; and if it never stays, the run says why instead of publishing half a copy."""
+    from pipelines.warehouse import analysts_copy
+    from pipelines.warehouse.database import create_schema
+
+    working, target = tmp_path / "working" / "liia.duckdb", tmp_path / "published" / "liia.duckdb"
+    kept = tmp_path / "cache"
+    working.parent.mkdir()
+    con = duckdb.connect(str(working))
+    create_schema(con)
+    con.execute("INSERT INTO quarters (quarter, label) VALUES ('2026-27-Q1', '2026-27 Q1')")
+    made, removed = analysts_copy.copy_schema, []
+
+    def removed_by_another_version(con, folder, every_time=False):
+        path = made(con, folder)
+        if every_time or not removed:
+            path.unlink()
+            removed.append(path)
+        return path
+
+    monkeypatch.setattr(analysts_copy, "copy_schema", removed_by_another_version)
+    # where an earlier version kept it, beside the working database: removed
+    (working.parent / f"{analysts_copy.SCHEMA_FILE}.0123456789abcdef.duckdb").write_bytes(b"")
+    analysts_copy.publish(con, target, kept)
+    (schema,) = kept.glob(f"{analysts_copy.SCHEMA_FILE}.*.duckdb")
+    assert removed == [schema]  # made again in the folder given, and none left beside the database
+    assert not list(working.parent.glob(f"{analysts_copy.SCHEMA_FILE}.*"))
+    copy = duckdb.connect(str(target), read_only=True)
+    assert copy.execute("SELECT count(*) FROM quarters").fetchone()[0] == 1
+    copy.close()
+
+    before = target.read_bytes()
+    monkeypatch.setattr(
+        analysts_copy,
+        "copy_schema",
+        lambda con, folder: removed_by_another_version(con, folder, every_time=True),
+    )
+    with pytest.raises(RuntimeError, match="another version of the pipeline shares that folder"):
+        analysts_copy.publish(con, target, kept)
+    assert target.read_bytes() == before  # the copy published before stays, whole
+    assert [p.name for p in target.parent.iterdir()] == [target.name]  # no partial left
+    con.close()
+
+
+def test_a_run_keeps_the_copys_schema_in_the_cache_not_beside_its_database(latest_quarter_run):
+    from pipelines.warehouse.analysts_copy import SCHEMA_FILE
+
+    assert not list(latest_quarter_run.glob(f"{SCHEMA_FILE}.*"))
+    assert list(Path(os.environ["LIIA_CACHE"]).glob(f"{SCHEMA_FILE}.*.duckdb"))

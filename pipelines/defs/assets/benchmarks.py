@@ -20,7 +20,7 @@ from pipelines.defs.assets.quarterly import (
     report,
     step_quarter,
 )
-from pipelines.defs.resources import LiiaPaths, published_cache, working_db
+from pipelines.defs.resources import LiiaPaths, kept_cache, working_db
 from pipelines.warehouse.database import (
     load_published_figures,
     load_quarter,
@@ -133,7 +133,7 @@ def published_figures(
             return dg.MaterializeResult(
                 metadata={"file": file.path.name, "sha256": file.sha256, "loaded": "already"}
             )
-        counts = load_published_figures(con, file, load_authorities(), published_cache(duckdb))
+        counts = load_published_figures(con, file, load_authorities(), kept_cache(duckdb))
     progress.info(
         f"Published figures: {file.path.name}, {counts['published_values']:,} rows, "
         f"{counts['published_figures']:,} of our indicators"

@@ -17,7 +17,7 @@ from pipelines.defs.assets.quarterly import (
     step_quarter,
 )
 from pipelines.defs.assets.reports import download_page
-from pipelines.defs.resources import LiiaPaths, ledger_path, published_cache, working_db
+from pipelines.defs.resources import LiiaPaths, kept_cache, ledger_path, working_db
 from pipelines.receive.ledger import record_answered
 from pipelines.warehouse.analysts_copy import build_copy, put_copy_in_place
 from pipelines.warehouse.database import export_every_published_row
@@ -44,9 +44,9 @@ def _copy_and_exports(duckdb: DuckDBResource, paths: LiiaPaths, quarter, run_id:
                 load_authorities(),
                 Path(paths.exports) / every_row,
                 staged / every_row,
-                published_cache(duckdb),
+                kept_cache(duckdb),
             )
-        copy = build_copy(con, Path(paths.warehouse))
+        copy = build_copy(con, Path(paths.warehouse), kept_cache(duckdb))
         shas = [
             r[0]
             for r in con.execute(
