@@ -13,7 +13,13 @@ from dagster_duckdb import DuckDBResource
 
 from pipelines.collection.places import PLACES, WAREHOUSE, place
 from pipelines.collection.quarters import parse_quarter
-from pipelines.warehouse.migrations import pending, upgrade, version
+from pipelines.warehouse.migrations import (
+    empty_database,
+    pending,
+    start_new_database,
+    upgrade,
+    version,
+)
 from pipelines.write.layout import partial_path
 
 
@@ -51,8 +57,9 @@ def environment_for(folder: Path, inbox: Path) -> dict[str, str]:
 
 def kept_cache(duckdb: DuckDBResource) -> Path:
     """Where what does not change between runs is kept for the next new warehouse, export or copy:
-    DfE's table once read, the analysts' copy's empty keyed schema (LIIA_CACHE, by default a
-    folder beside the working database; deleting it is always safe)."""
+    DfE's table once read, the empty working database and the analysts' copy's empty keyed schema
+    of this version (LIIA_CACHE, by default a folder beside the working database; deleting it is
+    always safe)."""
     return Path(os.environ.get("LIIA_CACHE") or Path(duckdb.database).with_name("cache"))
 
 
@@ -104,11 +111,19 @@ def one_liia_run_at_a_time(duckdb: DuckDBResource, waiting=None, wait: float = L
 
 @contextmanager
 def working_db(duckdb: DuckDBResource):
-    """A connection to the pipeline's own database, under the writer lock, upgraded first if an
-    earlier version made it (pipelines.warehouse.migrations)."""
-    with writer_lock(Path(duckdb.database)), duckdb.get_connection() as con:
-        upgrade(con, ledger_path(duckdb))
-        yield con
+    """A connection to the pipeline's own database, under the writer lock: a new one starts as the
+    empty database kept for this version, one an earlier version made is upgraded first
+    (pipelines.warehouse.migrations)."""
+    database = Path(duckdb.database)
+    with writer_lock(database):
+        try:
+            if not start_new_database(database, kept_cache(duckdb)):
+                empty_database(kept_cache(duckdb))  # what create_schema expects, read, not made
+        except OSError:
+            pass  # a cache that cannot be written: the database is made statement by statement
+        with duckdb.get_connection() as con:
+            upgrade(con, ledger_path(duckdb))
+            yield con
 
 
 def upgraded(duckdb: DuckDBResource, wait: float = 10) -> bool:

@@ -14,6 +14,7 @@ from pathlib import Path
 import duckdb
 
 from pipelines.warehouse.database import comment_statements, view_statements
+from pipelines.warehouse.kept import copy_of_kept, kept_database
 from pipelines.warehouse.model import keyed_order, keyed_table_sql
 from pipelines.warehouse.tables import ANALYST_STORAGE_VERSION, CONTACTS, TABLE_BY_NAME
 from pipelines.warehouse.tables import sql_text as _quote
@@ -87,15 +88,11 @@ def copy_schema(con: duckdb.DuckDBPyConnection, folder: Path) -> Path:
     key = hashlib.sha256(
         "\n".join([duckdb.__version__, ANALYST_STORAGE_VERSION, *statements]).encode()
     ).hexdigest()[:16]
-    path = folder / f"{SCHEMA_FILE}.{key}.duckdb"
-    if path.exists():
-        return path
-    folder.mkdir(parents=True, exist_ok=True)
-    partial = folder / f".{path.name}.{uuid.uuid4().hex}.partial"
     source = con.execute("SELECT current_database()").fetchone()[0]
-    try:
+
+    def make(path: Path) -> None:
         con.execute(
-            f"ATTACH {_quote(str(partial))} AS {COPY_ALIAS} "
+            f"ATTACH {_quote(str(path))} AS {COPY_ALIAS} "
             f"(STORAGE_VERSION {_quote(ANALYST_STORAGE_VERSION)})"
         )
         try:
@@ -104,31 +101,13 @@ def copy_schema(con: duckdb.DuckDBPyConnection, folder: Path) -> Path:
                     con.execute(statement)
         finally:
             con.execute(f"DETACH {COPY_ALIAS}")
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
-        Path(f"{partial}.wal").unlink(missing_ok=True)
-    for older in folder.glob(f"{SCHEMA_FILE}.*.duckdb"):
-        if older != path:
-            older.unlink(missing_ok=True)
-    return path
+
+    return kept_database(folder, SCHEMA_FILE, key, make)
 
 
 def _start_from_schema(con: duckdb.DuckDBPyConnection, folder: Path, partial: Path) -> None:
-    """`partial` as a copy of the empty keyed schema kept in `folder`. Where several deployments
-    share the folder (LIIA_CACHE), another version's build may remove this version's schema
-    between its making and its copying: it is made again."""
-    for _ in range(3):
-        try:
-            shutil.copyfile(copy_schema(con, folder), partial)
-            return
-        except FileNotFoundError:
-            continue
-    raise RuntimeError(
-        f"The analysts' copy's empty schema in {folder} kept disappearing before it could be "
-        "copied: another version of the pipeline shares that folder (LIIA_CACHE). Give each "
-        "deployment its own."
-    )
+    """`partial` as a copy of the empty keyed schema kept in `folder`."""
+    copy_of_kept(lambda: copy_schema(con, folder), partial, folder)
 
 
 def _folder_of(con: duckdb.DuckDBPyConnection) -> Path | None:

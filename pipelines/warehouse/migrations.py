@@ -12,7 +12,10 @@ re-running all of them would queue every quarter at once."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,9 +24,16 @@ import duckdb
 
 from pipelines.collection.quarters import parse_quarter
 from pipelines.receive.ledger import record_answered
-from pipelines.warehouse.database import create_schema, create_views
+from pipelines.warehouse.database import (
+    comment_statements,
+    create_schema,
+    create_views,
+    expect_catalogue_of,
+    view_statements,
+)
+from pipelines.warehouse.kept import copy_of_kept, kept_database
 from pipelines.warehouse.model import RELEASE_STATE_SQL
-from pipelines.warehouse.tables import TABLE_BY_NAME
+from pipelines.warehouse.tables import TABLE_BY_NAME, TABLES
 
 VERSIONS_TABLE = "schema_migrations"
 progress = logging.getLogger("liia.progress")
@@ -244,3 +254,52 @@ def upgrade(con: duckdb.DuckDBPyConnection, ledger: Path) -> list[str]:
     for line in said:
         progress.info(line)
     return said
+
+
+# --- a new database, from the empty one kept for this version ----------------------------------
+
+EMPTY_DATABASE = "working_schema"
+
+
+def _empty_database_key() -> str:
+    """What the empty database is made of: DuckDB's version, every table's columns, comments and
+    views, and the migrations it records as applied."""
+    statements = [duckdb.__version__]
+    for table in TABLES:
+        statements.append(f"{table.name} {table.columns!r}")
+        statements += comment_statements(table.name)
+    statements += view_statements()
+    statements += [f"{m.version} {m.says}" for m in MIGRATIONS]
+    return hashlib.sha256("\n".join(statements).encode()).hexdigest()[:16]
+
+
+def _make_empty(path: Path) -> None:
+    with duckdb.connect(str(path)) as con:
+        migrate(con)
+
+
+def empty_database(folder: Path) -> Path:
+    """The empty database of this version, kept in `folder` (made the first time): what a new
+    database is, every migration recorded as applied. `create_schema` takes what it expects of a
+    database from it, instead of making it again in memory."""
+    path = kept_database(folder, EMPTY_DATABASE, _empty_database_key(), _make_empty)
+    expect_catalogue_of(path, leave_out=VERSIONS_TABLE)
+    return path
+
+
+def start_new_database(database: Path, folder: Path) -> bool:
+    """Where `database` does not exist yet, make it a copy of the empty one kept in `folder`, its
+    migrations recorded as applied now; put in place whole. Whether it was made."""
+    if database.exists():
+        return False
+    database.parent.mkdir(parents=True, exist_ok=True)
+    partial = database.with_name(f".{database.name}.{uuid.uuid4().hex}.partial")
+    try:
+        copy_of_kept(lambda: empty_database(folder), partial, folder)
+        with duckdb.connect(str(partial)) as con:
+            con.execute(f"UPDATE {VERSIONS_TABLE} SET applied_at = now()")
+        os.replace(partial, database)
+    finally:
+        partial.unlink(missing_ok=True)
+        Path(f"{partial}.wal").unlink(missing_ok=True)
+    return True

@@ -5,6 +5,7 @@ import logging
 import lzma
 import shutil
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -16,8 +17,16 @@ from dagster_duckdb import DuckDBResource
 from pipelines.defs.resources import working_db
 from pipelines.receive.ledger import answered
 from pipelines.service.install import read_environment_file
+from pipelines.warehouse import database
 from pipelines.warehouse.database import create_schema
-from pipelines.warehouse.migrations import LATEST, MIGRATIONS, migrate, version
+from pipelines.warehouse.migrations import (
+    EMPTY_DATABASE,
+    LATEST,
+    MIGRATIONS,
+    empty_database,
+    migrate,
+    version,
+)
 from pipelines.warehouse.tables import TABLE_BY_NAME
 from scripts.make_upgrade_fixture import QUARTERS, fixture_folder, small_inbox
 from tests.conftest import BARE_ENVIRONMENT, SAMPLE, liia, run_quarter
@@ -114,6 +123,59 @@ def test_a_new_database_starts_at_the_latest_version_and_says_nothing(tmp_path):
     with working_db(resource) as con:
         assert version(con) == LATEST
         assert migrate(con) == []
+
+
+def _catalogue_and_versions(path: Path) -> tuple[set, list]:
+    with duckdb.connect(str(path), read_only=True) as con:
+        return (
+            set(con.execute(database.CATALOGUE_SQL).fetchall()),
+            con.execute(
+                "SELECT version, says, applied_at FROM schema_migrations ORDER BY 1"
+            ).fetchall(),
+        )
+
+
+def test_a_new_database_is_the_kept_empty_one_as_if_made_statement_by_statement(
+    tmp_path, monkeypatch
+):
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("LIIA_CACHE", str(cache))
+    with duckdb.connect(str(tmp_path / "by statements.duckdb")) as con:
+        migrate(con)  # as every new database was made before one was kept
+    kept = empty_database(cache)
+    assert kept.name.startswith(EMPTY_DATABASE)
+    with duckdb.connect(str(kept)) as con:  # kept since long ago
+        con.execute("UPDATE schema_migrations SET applied_at = '2020-01-01'")
+    made_at = kept.stat().st_mtime_ns
+    started = datetime.now(UTC)
+    first, second = tmp_path / "a" / "liia.duckdb", tmp_path / "b" / "liia.duckdb"
+    with working_db(DuckDBResource(database=str(first))) as con:
+        assert version(con) == LATEST
+    with working_db(DuckDBResource(database=str(second))) as con:
+        assert migrate(con) == []
+    assert kept.stat().st_mtime_ns == made_at  # copied, not made again
+    assert list(cache.glob(f"{EMPTY_DATABASE}.*")) == [kept]
+    expected, versions = _catalogue_and_versions(tmp_path / "by statements.duckdb")
+    for path in (first, second):
+        catalogue, recorded = _catalogue_and_versions(path)
+        assert catalogue == expected
+        assert [r[:2] for r in recorded] == [r[:2] for r in versions]
+        assert all(r[2] >= started for r in recorded)  # applied when the database was made
+    assert not [p for p in tmp_path.rglob("*.partial")]
+    # What create_schema expects, read from the kept database, is what it makes in memory.
+    monkeypatch.setattr(database, "_EXPECTED", [])
+    in_memory = database._expected_catalogue()
+    monkeypatch.setattr(database, "_EXPECTED", [])
+    database.expect_catalogue_of(kept, leave_out="schema_migrations")
+    assert database._expected_catalogue() == in_memory
+
+
+def test_a_cache_that_cannot_be_written_still_gives_a_new_database(tmp_path, monkeypatch):
+    (tmp_path / "cache").write_text("a file where the cache folder should be")
+    monkeypatch.setenv("LIIA_CACHE", str(tmp_path / "cache"))
+    with working_db(DuckDBResource(database=str(tmp_path / "working" / "liia.duckdb"))) as con:
+        assert version(con) == LATEST
+        assert "submissions" in {r[0] for r in con.execute("SHOW TABLES").fetchall()}
 
 
 def test_columns_added_at_the_end_are_put_in_the_dictionarys_order(tmp_path):
