@@ -13,7 +13,9 @@ Kinds:
 - `neighbours`: each group is one authority's list (`group` is that authority), compared with it.
 
 A set that cannot be read, names an unknown authority or (a partition) does not cover the region
-exactly is refused, with a message saying what to change; the other sets are used."""
+exactly is refused, with a message saying what to change; the other sets are used. Where the
+deployment's region is part of London (LIIA_AUTHORITIES), a set's London authorities outside it
+are left out of it, not refused: a group the region leaves with fewer than two goes too."""
 
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipelines.collection.catalogue import CATALOGUE_DIR, Authorities
+from pipelines.collection.catalogue import CATALOGUE_DIR, Authorities, load_authorities
 
 KINDS = ("partition", "groups", "neighbours")
 SET_COLUMNS = ["set_id", "name", "kind", "members", "vintage", "source", "provisional"]
@@ -135,9 +137,15 @@ def _read_members(
             "header must be group,authority (then optional position, closeness, distance, source)"
         ]
     problems = []
-    resolved = []
+    resolved, outside = [], []
     for line, (group, name) in enumerate(zip(raw["group"], raw["authority"], strict=True), 2):
         code = authorities.resolve(name)
+        named = [name, group] if row.kind == "neighbours" else [name]
+        if any(authorities.resolve(n) is None and _elsewhere(n, authorities) for n in named):
+            outside.append(True)  # a London authority this deployment's region leaves out
+            resolved.append(code)
+            continue
+        outside.append(False)
         if code is None:
             problems.append(
                 f"group set '{row.set_id}' ({path.name}, row {line}): '{name}' is not one of the "
@@ -154,7 +162,26 @@ def _read_members(
     out = raw.assign(authority=resolved)
     if row.kind == "neighbours":
         out["group"] = [authorities.resolve(g) for g in raw["group"]]
-    return out, []
+    return _within_region(out, pd.Series(outside, index=out.index), row.kind), []
+
+
+def _elsewhere(name: object, authorities: Authorities) -> bool:
+    """Whether `name` is one of the catalogue's authorities outside the deployment's region."""
+    return load_authorities(CATALOGUE_DIR / "authorities.csv").resolve(name) is not None
+
+
+def _within_region(members: pd.DataFrame, outside: pd.Series, kind: str) -> pd.DataFrame:
+    """A set's members less the authorities outside the region; in a set of groups, a group the
+    region leaves with fewer than two members goes too (a group of one in the file itself stays,
+    to be refused)."""
+    if not outside.any():
+        return members
+    kept = members[~outside]
+    if kind == "groups":
+        in_file = members.groupby("group")["authority"].size()
+        here = kept.groupby("group")["authority"].nunique().reindex(in_file.index, fill_value=0)
+        kept = kept.loc[kept["group"].map((here >= 2) | (in_file < 2)).astype(bool)]
+    return kept.reset_index(drop=True)
 
 
 def _shape_problems(set_id: str, kind: str, members: pd.DataFrame, authorities: Authorities):

@@ -16,7 +16,7 @@ from pipelines.benchmark.neighbours import (
     london_neighbours,
     model_distances,
 )
-from pipelines.collection.catalogue import CATALOGUE_DIR, load_authorities
+from pipelines.collection.catalogue import CATALOGUE_DIR, Authorities, load_authorities
 from scripts.make_neighbours import neighbour_sets
 
 AUTHORITIES = load_authorities()
@@ -320,10 +320,47 @@ def test_the_public_edition_publishes_no_comparator_group_figure(latest_quarter_
     assert groupings <= {"london", "inner_outer_ons", "sub_region"}
 
 
+def test_a_region_of_londons_authorities_uses_every_set_less_the_authorities_outside_it(tmp_path):
+    table = AUTHORITIES.table
+    mine = ["BAR", "CAM", "KUT", "RUT"]
+    region = Authorities(table[table["liia_code"].isin(mine)].reset_index(drop=True))
+    sets = load_group_sets(region)
+    assert sets.problems == ()  # nothing to warn of at every run
+    assert list(sets.sets["set_id"]) == list(load_group_sets(AUTHORITIES).sets["set_id"])
+    assert set(sets.members["authority"]) == set(mine)
+    neighbours = sets.members[sets.members["set_id"] == "dfe_neighbours"]
+    assert set(neighbours["group"]) <= set(mine)
+    shared = sets.members[sets.members["set_id"] == "shared_services"]
+    assert set(shared["authority"]) == {"KUT", "RUT"}  # their own; the tri-borough's has none here
+    # An operator's sets: a London authority outside the region is left out, a group it leaves
+    # with one member goes; a name that is no authority is still refused, saying which.
+    path = _sets(
+        tmp_path,
+        ["mine,Mine,groups,mine.csv,2026,LIIA,no", "typo,Typo,groups,typo.csv,2026,LIIA,no"],
+        {
+            "mine.csv": "group,authority\nNorth,Barnet\nNorth,Camden\nNorth,Enfield\n"
+            "West,Barnet\nWest,Ealing\n",
+            "typo.csv": "group,authority\nPair,Barnet\nPair,Brentt\n",
+        },
+    )
+    operator = load_group_sets(region, path)
+    (problem,) = operator.problems
+    assert "'Brentt' is not one of the region's authorities" in problem
+    kept = operator.members[operator.members["set_id"] == "mine"]
+    assert sorted(zip(kept["group"], kept["authority"], strict=True)) == [
+        ("North", "BAR"),
+        ("North", "CAM"),
+    ]
+
+
 def test_a_run_uses_an_operators_good_set_and_warns_of_a_bad_one_without_failing(
     tmp_path, monkeypatch
 ):
-    from tests.conftest import check_evaluation, run_quarter, some_returns
+    from tests.conftest import check_evaluation, first_codes, run_quarter, some_returns, use_region
+
+    # A region of the four whose returns are sent: the catalogue's sets warn of nothing, so the
+    # operator's typo is the check's only problem.
+    use_region(tmp_path / "region", first_codes(4), monkeypatch)
 
     path = _sets(
         tmp_path,
@@ -342,7 +379,8 @@ def test_a_run_uses_an_operators_good_set_and_warns_of_a_bad_one_without_failing
     result = run_quarter(tmp_path / "run", inbox, "2026-27-Q2")
     assert result.success
     check = check_evaluation(result, "comparator_groups_valid")
-    assert not check.passed and "'Brentt'" in check.description
+    assert not check.passed and check.description.startswith("1 problem(s): group set 'typo'")
+    assert "'Brentt'" in check.description
     with duckdb.connect(str(tmp_path / "run" / "liia.duckdb"), read_only=True) as con:
         sets = {s for (s,) in con.sql("SELECT DISTINCT set_id FROM group_benchmarks").fetchall()}
         (n,) = con.execute(
