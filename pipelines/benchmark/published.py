@@ -371,13 +371,13 @@ def _keep(kept: Path, write) -> None:
     own and renamed into place, so a process that stops half way leaves nothing half-kept."""
     partial = kept.with_name(f".{kept.name}.{os.getpid()}.partial")
     shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
     try:
+        partial.mkdir(parents=True)
         write(partial)
         (partial / "complete").touch()
         partial.rename(kept)
     except OSError:
-        pass  # kept by another process meanwhile, or a folder that cannot be written: not kept
+        pass  # kept by another process meanwhile, or a cache that cannot be written: not kept
     finally:
         shutil.rmtree(partial, ignore_errors=True)
 

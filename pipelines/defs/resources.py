@@ -59,7 +59,7 @@ def kept_cache(duckdb: DuckDBResource) -> Path:
     """Where what does not change between runs is kept for the next new warehouse, export or copy:
     DfE's table once read, the empty working database and the analysts' copy's empty keyed schema
     of this version (LIIA_CACHE, by default a folder beside the working database; deleting it is
-    always safe)."""
+    always safe, and one that cannot be written only costs time)."""
     return Path(os.environ.get("LIIA_CACHE") or Path(duckdb.database).with_name("cache"))
 
 

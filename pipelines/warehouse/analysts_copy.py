@@ -88,26 +88,32 @@ def copy_schema(con: duckdb.DuckDBPyConnection, folder: Path) -> Path:
     key = hashlib.sha256(
         "\n".join([duckdb.__version__, ANALYST_STORAGE_VERSION, *statements]).encode()
     ).hexdigest()[:16]
+    return kept_database(folder, SCHEMA_FILE, key, lambda path: _make_schema(con, path))
+
+
+def _make_schema(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """The empty keyed copy, made statement by statement in a new file at `path`."""
     source = con.execute("SELECT current_database()").fetchone()[0]
-
-    def make(path: Path) -> None:
-        con.execute(
-            f"ATTACH {_quote(str(path))} AS {COPY_ALIAS} "
-            f"(STORAGE_VERSION {_quote(ANALYST_STORAGE_VERSION)})"
-        )
-        try:
-            with _inside_the_copy(con, source):
-                for statement in statements:
-                    con.execute(statement)
-        finally:
-            con.execute(f"DETACH {COPY_ALIAS}")
-
-    return kept_database(folder, SCHEMA_FILE, key, make)
+    con.execute(
+        f"ATTACH {_quote(str(path))} AS {COPY_ALIAS} "
+        f"(STORAGE_VERSION {_quote(ANALYST_STORAGE_VERSION)})"
+    )
+    try:
+        with _inside_the_copy(con, source):
+            for statement in _schema_statements():
+                con.execute(statement)
+    finally:
+        con.execute(f"DETACH {COPY_ALIAS}")
 
 
 def _start_from_schema(con: duckdb.DuckDBPyConnection, folder: Path, partial: Path) -> None:
-    """`partial` as a copy of the empty keyed schema kept in `folder`."""
-    copy_of_kept(lambda: copy_schema(con, folder), partial, folder)
+    """`partial` as a copy of the empty keyed schema kept in `folder`; made in place where that
+    folder cannot be written (the cache only saves time)."""
+    try:
+        copy_of_kept(lambda: copy_schema(con, folder), partial, folder)
+    except OSError:
+        partial.unlink(missing_ok=True)
+        _make_schema(con, partial)
 
 
 def _folder_of(con: duckdb.DuckDBPyConnection) -> Path | None:

@@ -294,9 +294,12 @@ def test_dfes_table_is_read_once_and_kept_for_the_next_new_warehouse(tmp_path):
     assert len(list(cache.iterdir())) == 3
     assert (read / "complete").stat().st_mtime_ns == stamps[read]
     assert other["published_context"] != first["published_context"]
-    # and the region's own figures are what a reading without any cache gives
+    # and the region's own figures are what a reading without a cache gives (one that cannot be
+    # written: a file where its folder should be, which only costs the time of reading again)
+    unwritable = tmp_path / "not a folder"
+    unwritable.write_text("")
     with duckdb.connect() as con:
-        load_published_figures(con, file, load_authorities(four))
+        load_published_figures(con, file, load_authorities(four), unwritable)
         fresh = con.execute("SELECT * FROM published_context ORDER BY ALL").fetchall()
     assert fresh == other["published_context"]
 

@@ -188,12 +188,13 @@ def test_the_copys_empty_keyed_schema_is_made_once_and_again_when_the_tables_cha
     con.close()
 
 
-def test_a_schema_kept_in_a_shared_folder_is_made_again_when_another_version_removes_it(
+def test_a_kept_schema_is_made_again_when_another_version_removes_it_or_in_place_when_unkeepable(
     tmp_path, monkeypatch
 ):
     """Kept in a folder several deployments may share (LIIA_CACHE), this version's empty schema
     can be removed by another version's build between its making and its copying: it is made
-    again; and if it never stays, the run says why instead of publishing half a copy."""
+    again; and if it never stays, the run says why instead of publishing half a copy. Where the
+    folder cannot be written, the schema is made in the copy itself."""
     from pipelines.warehouse import analysts_copy
     from pipelines.warehouse.database import create_schema
 
@@ -233,7 +234,18 @@ def test_a_schema_kept_in_a_shared_folder_is_made_again_when_another_version_rem
         analysts_copy.publish(con, target, kept)
     assert target.read_bytes() == before  # the copy published before stays, whole
     assert [p.name for p in target.parent.iterdir()] == [target.name]  # no partial left
+
+    # A cache that cannot be written (a file where its folder should be) costs only time: the
+    # schema is made in the copy itself.
+    monkeypatch.setattr(analysts_copy, "copy_schema", made)
+    unwritable = tmp_path / "not a folder"
+    unwritable.write_text("")
+    analysts_copy.publish(con, target, unwritable)
     con.close()
+    copy = duckdb.connect(str(target), read_only=True)
+    assert copy.execute("SELECT count(*) FROM quarters").fetchone()[0] == 1
+    copy.close()
+    assert [p.name for p in target.parent.iterdir()] == [target.name]
 
 
 def test_a_run_keeps_the_copys_schema_in_the_cache_not_beside_its_database(latest_quarter_run):
