@@ -13,6 +13,7 @@ from dagster_duckdb import DuckDBResource
 
 from pipelines.collection.places import PLACES, WAREHOUSE, place
 from pipelines.collection.quarters import parse_quarter
+from pipelines.receive.ledger import start_ledger
 from pipelines.warehouse.migrations import (
     empty_database,
     pending,
@@ -116,6 +117,8 @@ def working_db(duckdb: DuckDBResource):
     (pipelines.warehouse.migrations)."""
     database = Path(duckdb.database)
     with writer_lock(database):
+        if not database.exists():
+            start_ledger(ledger_path(duckdb))
         try:
             if not start_new_database(database, kept_cache(duckdb)):
                 empty_database(kept_cache(duckdb))  # what create_schema expects, read, not made

@@ -52,6 +52,14 @@ def _connect(path: Path) -> sqlite3.Connection:
     return con
 
 
+def start_ledger(path: Path) -> None:
+    """An empty ledger at `path`, if none is there: a new deployment has answered nothing, and a
+    ledger missing beside a database is rebuilt from it as answered (pipelines.warehouse.migrations),
+    which for a first run still under way would mark its files answered before it published."""
+    with closing(_connect(path)):
+        pass
+
+
 def answered(path: Path) -> Answered:
     """What the ledger holds (nothing, if it does not exist yet)."""
     if not path.exists():

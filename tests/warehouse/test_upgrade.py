@@ -178,6 +178,21 @@ def test_a_cache_that_cannot_be_written_still_gives_a_new_database(tmp_path, mon
         assert "submissions" in {r[0] for r in con.execute("SHOW TABLES").fetchall()}
 
 
+def test_a_new_deployments_ledger_starts_empty_so_its_first_run_is_not_answered_half_way(tmp_path):
+    # The first run's benchmarks step has loaded a file; a later step opens the database before
+    # the run has published. Were the ledger rebuilt from the database then (as for a deployment
+    # made before the ledger existed), the file would count as answered if the run then failed,
+    # and the inbox sensor would never ask for it again.
+    resource = DuckDBResource(database=str(tmp_path / "working" / "liia.duckdb"))
+    with working_db(resource) as con:
+        con.execute(
+            "INSERT INTO submissions BY NAME SELECT '2026-27-Q1' AS quarter, 'a1' AS sha256"
+        )
+    with working_db(resource):
+        pass
+    assert answered(tmp_path / "working" / "answered.sqlite").shas == frozenset()
+
+
 def test_columns_added_at_the_end_are_put_in_the_dictionarys_order(tmp_path):
     with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
         con.execute("CREATE TABLE submissions (quarter VARCHAR)")  # an unversioned database
