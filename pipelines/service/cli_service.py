@@ -72,8 +72,13 @@ def cmd_install(args) -> int:
 
 def cmd_health(args) -> int:
     from pipelines.defs.instance import dagster_home, project_instance
-    from pipelines.defs.resources import database_health, default_resources
-    from pipelines.service.install import folders_health, health_report, settings_health
+    from pipelines.defs.resources import database_health, default_resources, kept_cache
+    from pipelines.service.install import (
+        cache_health,
+        folders_health,
+        health_report,
+        settings_health,
+    )
 
     resources = default_resources()
     paths = resources["paths"]
@@ -97,6 +102,7 @@ def cmd_health(args) -> int:
             }
         ),
         database_health(resources["duckdb"]),
+        cache_health(kept_cache(resources["duckdb"])),
     ):
         well &= ok
         lines += more

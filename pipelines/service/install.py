@@ -379,6 +379,20 @@ def folders_health(required: dict[str, Path]) -> tuple[bool, list[str]]:
     return not lines, lines
 
 
+def cache_health(cache: Path) -> tuple[bool, list[str]]:
+    """Whether what does not change between runs can be kept (LIIA_CACHE). Runs work without it,
+    only slower, so the service stays healthy; the line says so."""
+    existing = cache
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if existing.is_dir() and os.access(existing, os.W_OK | os.X_OK):
+        return True, [f"Cache: {cache}"]
+    return True, [
+        f"Cache: CANNOT BE WRITTEN ({cache}): runs work, but read DfE's table again every time; "
+        "make it a folder the service can write, or set LIIA_CACHE to one"
+    ]
+
+
 def health_report(instance, folders: dict[str, Path], now: datetime | None = None):
     """Whether the service is well (the daemon beating, no quarter failing), and a line for each
     thing an operator checks: the daemon, the last run, failing quarters, disk."""

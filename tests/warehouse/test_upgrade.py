@@ -319,6 +319,7 @@ def test_a_missing_folder_or_environment_file_is_said_not_passed_over(tmp_path):
     health = liia("health", env=env)
     assert health.returncode == 1 and health.stdout.startswith("NOT HEALTHY")
     assert f"Folder: inbox MISSING ({settings['LIIA_INBOX']})" in health.stdout
+    assert "\nCache: /" in health.stdout and "CANNOT BE WRITTEN" not in health.stdout
 
     environment.rename(tmp_path / "moved aside")
     for command in (["health"], ["status", "--quarter", "2026-27-Q1"]):
@@ -327,3 +328,14 @@ def test_a_missing_folder_or_environment_file_is_said_not_passed_over(tmp_path):
         assert (
             f"environment file {environment} (LIIA_ENVIRONMENT_FILE) is missing" in refused.stderr
         )
+
+
+def test_a_cache_that_cannot_be_written_is_said_by_health_and_keeps_it_healthy(tmp_path):
+    from pipelines.service.install import cache_health
+
+    not_yet = tmp_path / "cache" / "made by the first run"
+    assert cache_health(not_yet) == (True, [f"Cache: {not_yet}"])
+    (tmp_path / "a file").write_text("")
+    for unwritable in (tmp_path / "a file", tmp_path / "a file" / "below"):
+        well, (line,) = cache_health(unwritable)
+        assert well and line.startswith(f"Cache: CANNOT BE WRITTEN ({unwritable}): runs work")
