@@ -141,7 +141,7 @@ def _read_members(
     for line, (group, name) in enumerate(zip(raw["group"], raw["authority"], strict=True), 2):
         code = authorities.resolve(name)
         named = [name, group] if row.kind == "neighbours" else [name]
-        if any(authorities.resolve(n) is None and _elsewhere(n, authorities) for n in named):
+        if any(authorities.resolve(n) is None and _elsewhere(n) for n in named):
             outside.append(True)  # a London authority this deployment's region leaves out
             resolved.append(code)
             continue
@@ -165,8 +165,9 @@ def _read_members(
     return _within_region(out, pd.Series(outside, index=out.index), row.kind), []
 
 
-def _elsewhere(name: object, authorities: Authorities) -> bool:
-    """Whether `name` is one of the catalogue's authorities outside the deployment's region."""
+def _elsewhere(name: object) -> bool:
+    """Whether `name`, which the deployment's region does not have, is one of the catalogue's
+    London authorities (so outside the region, not a mistake)."""
     return load_authorities(CATALOGUE_DIR / "authorities.csv").resolve(name) is not None
 
 
