@@ -88,10 +88,12 @@ def copy_schema(con: duckdb.DuckDBPyConnection, folder: Path) -> Path:
     key = hashlib.sha256(
         "\n".join([duckdb.__version__, ANALYST_STORAGE_VERSION, *statements]).encode()
     ).hexdigest()[:16]
-    return kept_database(folder, SCHEMA_FILE, key, lambda path: _make_schema(con, path))
+    return kept_database(folder, SCHEMA_FILE, key, lambda path: _make_schema(con, path, statements))
 
 
-def _make_schema(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+def _make_schema(
+    con: duckdb.DuckDBPyConnection, path: Path, statements: list[str] | None = None
+) -> None:
     """The empty keyed copy, made statement by statement in a new file at `path`."""
     source = con.execute("SELECT current_database()").fetchone()[0]
     con.execute(
@@ -100,7 +102,7 @@ def _make_schema(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     )
     try:
         with _inside_the_copy(con, source):
-            for statement in _schema_statements():
+            for statement in statements or _schema_statements():
                 con.execute(statement)
     finally:
         con.execute(f"DETACH {COPY_ALIAS}")

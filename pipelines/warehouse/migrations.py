@@ -12,6 +12,7 @@ re-running all of them would queue every quarter at once."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -261,6 +262,7 @@ def upgrade(con: duckdb.DuckDBPyConnection, ledger: Path) -> list[str]:
 EMPTY_DATABASE = "working_schema"
 
 
+@functools.cache  # asked at every connection; the statements are the code's
 def _empty_database_key() -> str:
     """What the empty database is made of: DuckDB's version, every table's columns, comments and
     views, and the migrations it records as applied."""
