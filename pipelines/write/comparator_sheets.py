@@ -60,7 +60,12 @@ def neighbours_sheet(book: Book, shared, code: str, name: str, names: dict, mark
         "Neighbours", f"{name} and its London neighbours, {figures.quarter.label}", marking
     )
     listed = "; ".join(f"{names[r.authority]} ({_closeness(r)})" for r in neighbours.itertuples())
-    s.prose(f"Your {len(neighbours)} London neighbours, nearest first: {listed}.", 150)
+    s.prose(
+        f"Your {len(neighbours)} London neighbours, nearest first: {listed}."
+        if len(neighbours) > 1
+        else f"Your one London neighbour: {listed}.",
+        150,
+    )
     s.prose(
         "Your DfE statistical neighbours (May 2025) that are in London come first, in DfE's "
         "order; the rest are the nearest boroughs in LIIA's London model (children in low "
@@ -114,18 +119,24 @@ def _within_half_of_london(book: Book, shared, code: str, name: str, marking: st
 
 
 def _ranked_line(s, shared, mine: dict, among: str) -> None:
+    s.prose(ranked_summary(shared.indicators, mine, among), 150, bold=True)
+
+
+def ranked_summary(indicators: list, mine: dict, among: str) -> str:
+    """How often the authority is best and last in a group, over the indicators ranked with at
+    least one other member (ranked alone, it is neither)."""
     ranked = [
-        (i, mine[i.id])
-        for i in shared.indicators
-        if not is_neutral(i) and not is_missing(_get(mine, i, "rank"))
+        mine[i.id]
+        for i in indicators
+        if not is_neutral(i)
+        and not is_missing(_get(mine, i, "rank"))
+        and mine[i.id]["n_ranked"] > 1
     ]
-    best = [i for i, g in ranked if g["rank_in_group"] == 1]
-    worst = [i for i, g in ranked if g["rank_in_group"] == g["n_ranked"]]
-    s.prose(
+    best = [g for g in ranked if g["rank_in_group"] == 1]
+    worst = [g for g in ranked if g["rank_in_group"] == g["n_ranked"]]
+    return (
         f"Of {len(ranked)} indicators ranked, you are best among {among} on {len(best)} and "
-        f"last on {len(worst)}.",
-        150,
-        bold=True,
+        f"last on {len(worst)}."
     )
 
 

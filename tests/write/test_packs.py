@@ -306,3 +306,20 @@ def test_the_england_sheets_say_where_each_authority_stands_in_england(latest_qu
     header, rows = _table(load_workbook(path)["England"], "England")
     (barnet,) = [r for r in rows if r[0].value == "Barnet"]
     assert barnet[header.index("ADO-I08 rank in England")].value == "11 of 151 (Q1)"
+
+
+def test_best_and_last_among_neighbours_count_only_indicators_ranked_with_another():
+    from pipelines.write.comparator_sheets import ranked_summary
+
+    indicators = [SimpleNamespace(id=i, polarity="higher_is_better") for i in "abcd"]
+    indicators.append(SimpleNamespace(id="e", polarity="neutral"))
+    mine = {
+        "a": {"rank_in_group": 1, "n_ranked": 2},
+        "b": {"rank_in_group": 2, "n_ranked": 2},
+        "c": {"rank_in_group": 1, "n_ranked": 1},  # alone: neither best nor last among them
+        "d": {"rank_in_group": None, "n_ranked": 0},
+        "e": {"rank_in_group": 1, "n_ranked": 3},
+    }
+    assert ranked_summary(indicators, mine, "your neighbours") == (
+        "Of 2 indicators ranked, you are best among your neighbours on 1 and last on 1."
+    )
