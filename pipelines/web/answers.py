@@ -3,6 +3,7 @@ short connection each time: the pipeline replaces the copy whole when a run publ
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import duckdb
@@ -10,19 +11,24 @@ import duckdb
 from pipelines.collection.places import place
 
 SUBMISSION_FIELDS = "quarter, authority, file_name, sha256, received_at, status, is_current"
+log = logging.getLogger(__name__)
 
 
 def _query(sql: str, parameters: list) -> list[dict]:
+    """Rows of `sql` on the copy; none while it cannot be opened (not made yet, or an analyst
+    holds it read-write). A copy that opens but cannot answer is an error, not "no answer yet"."""
     copy = place("warehouse")
     if not Path(copy).exists():
         return []
     try:
-        with duckdb.connect(str(copy), read_only=True) as con:
-            cursor = con.execute(sql, parameters)
-            names = [d[0] for d in cursor.description]
-            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-    except duckdb.Error:
-        return []  # mid-replacement or not made yet: no answer yet, the page says so
+        con = duckdb.connect(str(copy), read_only=True)
+    except duckdb.Error as error:
+        log.warning("The official answers cannot be read from %s for now: %s", copy, error)
+        return []
+    with con:
+        cursor = con.execute(sql, parameters)
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 def official_answers(shas: list[str]) -> dict[str, dict]:

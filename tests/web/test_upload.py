@@ -122,3 +122,38 @@ def test_a_name_meant_to_escape_the_folder_stays_in_its_authoritys_folder(client
     assert len(files) == 1
     assert files[0].parent == places["inbox"] / "2026-27-Q1" / "Barnet"
     assert ".." not in files[0].name and "/" not in files[0].name
+
+
+def test_official_answers_wait_while_the_copy_is_held_but_a_copy_that_cannot_answer_is_an_error(
+    places, caplog
+):
+    """An analyst holding the published copy read-write keeps the answers away for now (the page
+    says none yet, the log says why); a copy that opens but has no submissions is not hidden as
+    "no answer yet"."""
+    import subprocess
+    import sys
+
+    from pipelines.web.answers import authority_submissions
+
+    copy = places["warehouse"]
+    copy.parent.mkdir(parents=True)
+    duckdb.connect(str(copy)).close()  # a database without the submissions table
+    with pytest.raises(duckdb.CatalogException, match="submissions"):
+        authority_submissions("BAR")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(copy)], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    try:
+        assert holder.stdout.readline() == b"holding\n"
+        assert authority_submissions("BAR") == []
+        assert f"cannot be read from {copy} for now" in caplog.text
+    finally:
+        holder.communicate(b"\n", timeout=30)
+
+
+HOLDER = """
+import sys, duckdb
+con = duckdb.connect(sys.argv[1])
+print("holding", flush=True)
+sys.stdin.readline()
+"""
