@@ -344,6 +344,39 @@ def reference_frames(
     }
 
 
+LEFT_THE_REGION_SQL = """
+SELECT s.authority, coalesce(any_value(a.name), s.authority) AS name,
+       list(DISTINCT s.quarter ORDER BY s.quarter) AS quarters
+FROM submissions AS s
+LEFT JOIN authorities AS a USING (authority)
+WHERE s.quarter <> $quarter AND NOT list_contains($codes, s.authority)
+GROUP BY s.authority
+ORDER BY s.authority
+"""
+
+
+class RegionChanged(ValueError):
+    """The region's list left out an authority whose returns the warehouse holds."""
+
+
+def _keep_the_region_of_earlier_quarters(con, quarter: Quarter, authorities: Authorities) -> None:
+    """A region may gain authorities, never lose one the warehouse holds returns of: its
+    earlier quarters' rows would lose their authority (and the analysts' copy, whose keys are
+    checked, could not be made)."""
+    parameters = {"quarter": quarter.key, "codes": authorities.codes}
+    gone = con.execute(LEFT_THE_REGION_SQL, parameters).fetchall()
+    if gone:
+        named = "; ".join(
+            f"{code} ({name}), with returns for {', '.join(parse_quarter(q).label for q in qs)}"
+            for code, name, qs in gone
+        )
+        raise RegionChanged(
+            f"The region's list of authorities (LIIA_AUTHORITIES) no longer has {named}, in the "
+            "warehouse. Put them back in the list (a region may add authorities, not drop one "
+            "it holds returns of), or give the new region a warehouse of its own."
+        )
+
+
 def _replace(con, table: str, frame: pd.DataFrame, quarter: Quarter | None = None) -> None:
     columns = [name for name, _, _ in TABLE_BY_NAME[table].columns]
     if quarter is None:
@@ -436,6 +469,7 @@ def load_quarter(
     con.execute("BEGIN TRANSACTION")
     try:
         create_schema(con)
+        _keep_the_region_of_earlier_quarters(con, quarter, authorities)
         (latest,) = con.execute("SELECT max(quarter) FROM submissions").fetchone()
         first = parse_quarter(catalogue.template_versions["first_quarter"].min())
         last = max(quarter, parse_quarter(latest)) if latest else quarter

@@ -350,3 +350,43 @@ def test_an_older_warehouse_gains_dates_as_dates_and_null_notes_keeping_what_it_
     assert rows == [("a", date(2026, 7, 3), "2026-07-03"), ("b", None, "early July")]
     notes = con.execute("SELECT ref, note FROM return_values ORDER BY 1").fetchall()
     assert notes == [("FIN01", None), ("FIN02", "why")]
+
+
+def test_a_region_may_gain_authorities_but_not_lose_one_the_warehouse_holds_returns_of(
+    region, tmp_path
+):
+    """Loading a quarter with a region's list that leaves out an authority with returns in
+    another quarter says which, and what to do, and changes nothing; a list with one more
+    authority loads."""
+    from pipelines.warehouse.database import RegionChanged
+
+    catalogue, authorities, folder = region
+    con = duckdb.connect(str(tmp_path / "region.duckdb"))
+    for q in RETURNS:
+        _load(con, region, q)
+    before = _snapshot(con)
+    lines = AUTHORITIES.splitlines()
+    smaller = folder / "smaller.csv"
+    smaller.write_text("\n".join(line for line in lines if ",AAA," not in line) + "\n")
+    subs, values, issues = _frames("2025-26-Q1")
+    mine = subs["authority"] != "AAA"
+    with pytest.raises(RegionChanged) as refused:
+        load_quarter(
+            con,
+            parse_quarter("2025-26-Q1"),
+            subs[mine],
+            values[values["authority"] != "AAA"],
+            issues,
+            load_authorities(smaller),
+            catalogue,
+        )
+    assert "no longer has AAA (Aville), with returns for 2024-25 Q4" in str(refused.value)
+    assert "Put them back in the list" in str(refused.value)
+    assert _snapshot(con) == before
+    larger = folder / "larger.csv"
+    larger.write_text(AUTHORITIES + "E5,5,CCC,Ceeford,Outer,Outer,South,5000,\n")
+    load_quarter(
+        con, parse_quarter("2025-26-Q1"), subs, values, issues, load_authorities(larger), catalogue
+    )
+    (count,) = con.execute("SELECT count(*) FROM authorities").fetchone()
+    assert count == 5
