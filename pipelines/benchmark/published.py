@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
+import time
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -279,7 +281,7 @@ def kept_every_row(file: PublishedFile, cache: Path) -> Path | None:
     """Every row of `file` as kept by an earlier staging (exactly the export of every row), or
     None. (The rows read do not depend on the region or on our mappings.)"""
     kept = cache / _reading_key(file, read_dictionary(file.path.parent))
-    return kept / _EVERY_ROW if (kept / "complete").exists() else None
+    return kept / _EVERY_ROW if _used(kept) else None
 
 
 def _reading_key(file: PublishedFile, dictionary: pd.DataFrame) -> str:
@@ -318,14 +320,14 @@ def stage_published(
     frames = _inputs(file, authorities)
     read = cache / _reading_key(file, frames["published_dictionary"]) if cache else None
     kept = cache / _staging_key(file, frames) if cache else None
-    rows_kept = read is not None and (read / "complete").exists()
+    rows_kept = read is not None and _used(read)
     if rows_kept:
         # Every row stays on disk, read as it is needed; the two small tables come into memory.
         every_row = str(read / _EVERY_ROW).replace("'", "''")
         con.execute(
             f"CREATE OR REPLACE TEMP VIEW published_read AS FROM read_parquet('{every_row}')"
         )
-        if (kept / "complete").exists():
+        if _used(kept):
             for name in STAGED[1:]:
                 con.execute(
                     f"CREATE OR REPLACE TEMP TABLE {name} AS FROM read_parquet(?)",
@@ -380,6 +382,51 @@ def _keep(kept: Path, write) -> None:
         pass  # kept by another process meanwhile, or a cache that cannot be written: not kept
     finally:
         shutil.rmtree(partial, ignore_errors=True)
+    prune_kept(kept.parent)
+
+
+# What stage_published keeps: every row read ("read-" and a key) and a region's figures (a key),
+# each a folder whose own time is when it was last used; and folders a process left half made.
+_KEPT = re.compile(r"(read-)?[0-9a-f]{32}")
+_HALF_MADE = re.compile(r"\.(read-)?[0-9a-f]{32}\.\d+\.partial")
+UNUSED_DAYS = 90  # DfE's table is updated a few times a year; a new file is kept at the next run
+
+
+def _used(kept: Path) -> bool:
+    """Whether `kept` is whole; if so it is marked used now, so that pruning leaves it."""
+    if not (kept / "complete").exists():
+        return False
+    try:
+        os.utime(kept)
+    except OSError:
+        pass  # a cache that cannot be written is read as it is
+    return True
+
+
+def prune_kept(cache: Path, now: float | None = None) -> list[Path]:
+    """Remove what was kept and has not been used for UNUSED_DAYS (earlier DfE files, earlier
+    mappings or regions, another version's keys) and folders left half made a day ago: a
+    service that runs for years keeps only what its runs still read. What was removed."""
+    now = time.time() if now is None else now
+    removed = []
+    try:
+        entries = list(cache.iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        if _KEPT.fullmatch(entry.name):
+            oldest = now - UNUSED_DAYS * 86400
+        elif _HALF_MADE.fullmatch(entry.name):
+            oldest = now - 86400
+        else:
+            continue
+        try:
+            if entry.is_dir() and entry.stat().st_mtime < oldest:
+                shutil.rmtree(entry)
+                removed.append(entry)
+        except OSError:
+            pass  # removed by another process meanwhile, or not ours to remove
+    return removed
 
 
 def drop_staged(con: duckdb.DuckDBPyConnection) -> None:

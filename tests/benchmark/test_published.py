@@ -3,6 +3,7 @@ values and years are read as meant; a newer file dropped in replaces the old."""
 
 import os
 import shutil
+import time
 from pathlib import Path
 
 import duckdb
@@ -12,6 +13,7 @@ from pipelines.benchmark.published import (
     exported_sha,
     kept_every_row,
     latest_published_file,
+    prune_kept,
     published_frames,
     source_line,
 )
@@ -281,9 +283,12 @@ def test_dfes_table_is_read_once_and_kept_for_the_next_new_warehouse(tmp_path):
     assert exported_sha(read / "published_read.parquet") == file.sha256
     # read back from what was kept, not from DfE's file: the same tables, nothing kept again
     stamps = {p: (p / "complete").stat().st_mtime_ns for p in kept}
+    for p in kept:  # last used a year ago: used again now, so pruning leaves them
+        os.utime(p, (time.time() - 365 * 86400,) * 2)
     file.path.rename(file.path.with_suffix(".moved"))
     assert loaded("second", AUTHORITIES) == first
     assert {p: (p / "complete").stat().st_mtime_ns for p in kept} == stamps
+    assert all(p.stat().st_mtime > time.time() - 3600 for p in kept)
     assert len(list(cache.iterdir())) == 2
     # another input (here a region of four) is another key for our figures, never someone
     # else's; the rows read are DfE's file's alone and are not read again (the file is away)
@@ -429,3 +434,36 @@ def test_a_warehouse_that_read_dfes_file_with_other_mappings_reads_it_again(tmp_
         ).fetchall()
     assert barnet == dfes
     assert loaded() == "already"
+
+
+def test_what_was_kept_and_left_unused_for_90_days_is_pruned_and_nothing_else(tmp_path):
+    """A service that runs for years keeps only what its runs still read: kept readings unused
+    for UNUSED_DAYS and folders left half made a day ago go; what was used lately, what is being
+    made now and what is not stage_published's stay."""
+    now = time.time()
+    ages = {  # name: days since last used (or made)
+        "read-" + "a" * 32: 100,  # an earlier DfE file's rows
+        "b" * 32: 91,  # figures of an earlier mapping
+        "c" * 32: 30,  # used a month ago
+        "read-" + "d" * 32: 1,
+        f".{'e' * 32}.4242.partial": 2,  # a process stopped half way two days ago
+        f".{'f' * 32}.4343.partial": 0.1,  # another process making it now
+        "analysts_copy_schema.21cb5f549f77c82f.duckdb": 400,  # not stage_published's
+        "notes": 400,
+    }
+    for name, days in ages.items():
+        path = tmp_path / name
+        if name.endswith(".duckdb"):
+            path.write_text("")
+        else:
+            path.mkdir()
+            (path / "complete").touch()
+        os.utime(path, (now - days * 86400,) * 2)
+    removed = prune_kept(tmp_path, now)
+    assert sorted(p.name for p in removed) == sorted(
+        ["read-" + "a" * 32, "b" * 32, f".{'e' * 32}.4242.partial"]
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        n for n in ages if tmp_path / n not in removed
+    )
+    assert prune_kept(tmp_path / "missing", now) == []
