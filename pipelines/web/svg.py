@@ -6,20 +6,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pipelines.write.figures import figure_text, is_missing
+
 BAR_HEIGHT, BAR_GAP = 18, 6
 LABEL_WIDTH, VALUE_WIDTH, PLOT_WIDTH = 175, 75, 250
 
 
 def shown(value: float | None, unit: str, decimals: int) -> str:
-    """A figure as the page writes it: `14.3%`, `£1,234`, `£4.1m`; a missing one as nothing."""
-    if value is None:
-        return ""
-    text = f"{value:,.{int(decimals)}f}"
-    if unit == "gbp_m":
-        return f"£{text}m"
-    if unit == "gbp":
-        return f"£{text}"
-    return f"{text}%" if unit == "percent" else text
+    """A figure as the workbooks write it (`14.3%`, `£1,234`, `£4.1m`); a missing one as nothing."""
+    return "" if is_missing(value) else figure_text(value, unit, decimals)
 
 
 @dataclass(frozen=True)

@@ -22,12 +22,17 @@ def format_value(value, ind) -> str:
         return "suppressed" if value == "c" else value
     if value is None or pd.isna(value):
         return "none"
-    text = f"{float(value):,.{int(ind.decimals)}f}"
-    if ind.unit == "gbp_m":
+    return figure_text(value, ind.unit, ind.decimals)
+
+
+def figure_text(value: float, unit: str, decimals: int) -> str:
+    """A number in its unit, as every page and workbook writes it: `14.3%`, `£1,234`, `£4.1m`."""
+    text = f"{float(value):,.{int(decimals)}f}"
+    if unit == "gbp_m":
         return f"£{text}m"
-    if ind.unit == "gbp":
+    if unit == "gbp":
         return f"£{text}"
-    return f"{text}%" if ind.unit == "percent" else text
+    return f"{text}%" if unit == "percent" else text
 
 
 def is_missing(value) -> bool:

@@ -227,3 +227,17 @@ def test_the_explorers_held_connection_leaves_the_official_answers_readable(clie
 
     assert clients["anonymous"].get("/explore/?indicator=SEN-I08&group=london").status_code == 200
     assert {r["authority"] for r in authority_submissions("BAR")} == {"BAR"}
+
+
+def test_the_explorer_writes_a_figure_as_the_workbooks_do_and_a_missing_one_as_nothing():
+    from types import SimpleNamespace
+
+    from pipelines.web.svg import shown
+    from pipelines.write.figures import format_value
+
+    for unit in ("percent", "gbp", "gbp_m", "rate_10k", "count", "fte"):
+        for decimals in (0, 1, 2):
+            ind = SimpleNamespace(unit=unit, decimals=decimals)
+            for value in (0.0, 14.25, 1234.5, 98765.4321):
+                assert shown(value, unit, decimals) == format_value(value, ind)
+    assert shown(None, "percent", 1) == shown(float("nan"), "gbp", 0) == ""
