@@ -355,7 +355,7 @@ ORDER BY s.authority
 """
 
 
-class RegionChanged(ValueError):
+class RegionChangeError(ValueError):
     """The region's list left out an authority whose returns the warehouse holds."""
 
 
@@ -367,13 +367,13 @@ def _keep_the_region_of_earlier_quarters(con, quarter: Quarter, authorities: Aut
     gone = con.execute(LEFT_THE_REGION_SQL, parameters).fetchall()
     if gone:
         named = "; ".join(
-            f"{code} ({name}), with returns for {', '.join(parse_quarter(q).label for q in qs)}"
+            f"{code} ({name}), {', '.join(parse_quarter(q).label for q in qs)}"
             for code, name, qs in gone
         )
-        raise RegionChanged(
-            f"The region's list of authorities (LIIA_AUTHORITIES) no longer has {named}, in the "
-            "warehouse. Put them back in the list (a region may add authorities, not drop one "
-            "it holds returns of), or give the new region a warehouse of its own."
+        raise RegionChangeError(
+            "The region's list of authorities (LIIA_AUTHORITIES) drops authorities the warehouse "
+            "holds returns of: put them back in the list (a region may add authorities, not drop "
+            f"one), or give the new region a warehouse of its own. Dropped: {named}."
         )
 
 

@@ -358,7 +358,8 @@ def test_a_region_may_gain_authorities_but_not_lose_one_the_warehouse_holds_retu
     """Loading a quarter with a region's list that leaves out an authority with returns in
     another quarter says which, and what to do, and changes nothing; a list with one more
     authority loads."""
-    from pipelines.warehouse.database import RegionChanged
+    from pipelines.warehouse.database import RegionChangeError
+    from pipelines.write.alerts import plain_reason
 
     catalogue, authorities, folder = region
     con = duckdb.connect(str(tmp_path / "region.duckdb"))
@@ -370,7 +371,7 @@ def test_a_region_may_gain_authorities_but_not_lose_one_the_warehouse_holds_retu
     smaller.write_text("\n".join(line for line in lines if ",AAA," not in line) + "\n")
     subs, values, issues = _frames("2025-26-Q1")
     mine = subs["authority"] != "AAA"
-    with pytest.raises(RegionChanged) as refused:
+    with pytest.raises(RegionChangeError) as refused:
         load_quarter(
             con,
             parse_quarter("2025-26-Q1"),
@@ -380,8 +381,12 @@ def test_a_region_may_gain_authorities_but_not_lose_one_the_warehouse_holds_retu
             load_authorities(smaller),
             catalogue,
         )
-    assert "no longer has AAA (Aville), with returns for 2024-25 Q4" in str(refused.value)
-    assert "Put them back in the list" in str(refused.value)
+    # as the data lead's alert says it: what to do first, then which authority and quarters
+    said = plain_reason(f"pipelines.warehouse.database.RegionChangeError: {refused.value}")
+    assert said.startswith("The region's list of authorities (LIIA_AUTHORITIES) drops")
+    assert "put them back in the list" in said and said.endswith(
+        "Dropped: AAA (Aville), 2024-25 Q4."
+    )
     assert _snapshot(con) == before
     larger = folder / "larger.csv"
     larger.write_text(AUTHORITIES + "E5,5,CCC,Ceeford,Outer,Outer,South,5000,\n")
