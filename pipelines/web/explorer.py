@@ -21,6 +21,7 @@ import duckdb
 
 from pipelines.collection.catalogue import THEME_TITLES, load_authorities, load_catalogue
 from pipelines.collection.quarters import parse_quarter
+from pipelines.warehouse.tables import RESTRICTED_MARKING
 
 PUBLIC, RESTRICTED = "public", "restricted"
 
@@ -356,7 +357,7 @@ def explore(copy: Path, edition: str, get: dict, own_authority: str | None) -> E
 # --- what is shown, as a file -------------------------------------------------------------------
 
 MARKINGS = {
-    RESTRICTED: "RESTRICTED: for the 33 LIIA authorities only. Do not publish or forward.",
+    RESTRICTED: RESTRICTED_MARKING,
     PUBLIC: "Public: LIIA's published figures (each quarter's latest release).",
 }
 

@@ -29,7 +29,7 @@ from pipelines.release.timing import (
 )
 from pipelines.validate.feedback import authority_folder, feedback_path
 from pipelines.write.figures import format_value
-from pipelines.write.layout import save_text
+from pipelines.write.layout import RESTRICTED, save_text
 from pipelines.write.rug_table import RUG_STYLE, public_rug, published_areas
 from pipelines.write.workbooks import (
     AUTHORITIES,
@@ -409,7 +409,7 @@ def members_page(con, reports: Path, entries, trends, authorities, produced) -> 
             f'<details><summary>Authority packs</summary><div class="packs">'
             f"{_links(root, packs)}</div></details></section>"
         )
-    header = f"""<p>RESTRICTED: for the 33 LIIA authorities only. Do not publish or forward.
+    header = f"""<p>{RESTRICTED}
 Every figure as returned, with authorities' own notes; the public edition is published
 separately.</p><p class="meta">Page produced {produced:%d %B %Y %H:%M}.</p>
 {_contents(entries)}"""

@@ -20,6 +20,7 @@ import xlsxwriter
 from xlsxwriter.utility import xl_range, xl_rowcol_to_cell
 
 from pipelines.benchmark.comparisons import printed_band
+from pipelines.warehouse.tables import RESTRICTED_MARKING
 
 A4 = 9
 BLUE, DARK, GREY, RED = "#1D70B8", "#0B0C0C", "#505A5F", "#C00000"
@@ -63,7 +64,7 @@ def named(ind) -> str:
 
 
 # The marking of each edition, under every sheet's title.
-RESTRICTED = "RESTRICTED: for the 33 LIIA authorities only. Do not publish or forward."
+RESTRICTED = RESTRICTED_MARKING
 PUBLISHABLE = (
     "OFFICIAL: publishable edition. Counts from 1 to 5, and any figure from which one could be "
     "worked back, are shown as [c]."
