@@ -347,11 +347,21 @@ valued AS (
     JOIN unit_fractions AS f ON f.unit = u.unit AND f.indicator_id = u.indicator_id
                              AND f.scope = b.scope
 ),
+-- an authority's own figure, the same in every group (its own unit's): a join, not a window
+-- over every group's members, which took twice as long as the rest of the query
+own AS (
+    SELECT a.authority, i.id AS indicator_id,
+           CASE WHEN i.polarity = 'lower_is_better' THEN 1 ELSE -1 END
+               * round(b.value, i.decimals::INTEGER) AS own_badness
+    FROM authority_units AS a
+    JOIN catalogue_indicators AS i USING (scope)
+    JOIN unit_benchmarks AS b ON b.unit = a.unit AND b.indicator_id = i.id
+    WHERE b.value IS NOT NULL AND NOT b.low_reliability
+),
 with_own AS (
-    SELECT *,
-           max(badness) FILTER (WHERE is_self AND ranked)
-               OVER (PARTITION BY set_id, group_name, authority, indicator_id) AS own_badness
-    FROM valued
+    SELECT v.*, o.own_badness
+    FROM valued AS v
+    LEFT JOIN own AS o USING (authority, indicator_id)
 ),
 summed AS (
     SELECT set_id, group_name, authority, indicator_id,
