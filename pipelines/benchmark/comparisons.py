@@ -315,71 +315,69 @@ ORDER BY b.indicator_id, m.authority
 # ratio of sums (a total: the sum) over the members reporting; in a neighbours set the authority
 # joins the rank but not the figure. Rank k of n is on values as shown, ties sharing the best rank.
 GROUP_BENCHMARK_SQL = """
-WITH compared AS (
-    SELECT c.set_id, c.group_name, c.authority, i.id AS indicator_id, i.comparison,
-           i.polarity, i.decimals, member_unit.unit,
-           c.is_self OR member_unit.unit = own_unit.unit AS is_self,
-           s.kind = 'neighbours' AS neighbours
+WITH group_units AS (
+    -- each group's members as units, once each (two members may send one joint return); in a
+    -- group of neighbours, its one authority's own unit is left out of the group's figures
+    SELECT c.set_id, c.group_name, member.scope, member.unit,
+           s.kind = 'neighbours' AND bool_or(c.is_self OR member.unit = own.unit) AS left_out
     FROM group_comparisons AS c
     JOIN group_set_kinds AS s USING (set_id)
-    CROSS JOIN catalogue_indicators AS i
-    JOIN authority_units AS member_unit
-      ON member_unit.authority = c.member AND member_unit.scope = i.scope
-    JOIN authority_units AS own_unit
-      ON own_unit.authority = c.authority AND own_unit.scope = i.scope
-),
-units AS (
-    SELECT set_id, group_name, authority, indicator_id, comparison, polarity, decimals, unit,
-           neighbours, bool_or(is_self) AS is_self
-    FROM compared
-    GROUP BY ALL
+    JOIN authority_units AS member ON member.authority = c.member
+    JOIN authority_units AS own ON own.authority = c.authority AND own.scope = member.scope
+    GROUP BY c.set_id, c.group_name, member.scope, member.unit, s.kind
 ),
 valued AS (
-    SELECT u.*, b.value, round(b.value, u.decimals::INTEGER) AS shown,
+    SELECT g.set_id, g.group_name, i.id AS indicator_id, i.comparison, g.unit, g.left_out,
+           b.value, round(b.value, i.decimals::INTEGER) AS shown,
            b.value IS NOT NULL AND NOT b.low_reliability AS ranked,
-           CASE WHEN u.polarity = 'lower_is_better' THEN 1 ELSE -1 END
-               * round(b.value, u.decimals::INTEGER) AS badness,
-           f.numerator, f.denominator,
-           NOT (u.neighbours AND u.is_self) AND f.numerator IS NOT NULL
-               AND f.denominator IS NOT NULL AS in_figure
-    FROM units AS u
-    JOIN unit_benchmarks AS b ON b.unit = u.unit AND b.indicator_id = u.indicator_id
-    JOIN unit_fractions AS f ON f.unit = u.unit AND f.indicator_id = u.indicator_id
-                             AND f.scope = b.scope
-),
--- an authority's own figure, the same in every group (its own unit's): a join, not a window
--- over every group's members, which took twice as long as the rest of the query
-own AS (
-    SELECT a.authority, i.id AS indicator_id,
            CASE WHEN i.polarity = 'lower_is_better' THEN 1 ELSE -1 END
-               * round(b.value, i.decimals::INTEGER) AS own_badness
-    FROM authority_units AS a
+               * round(b.value, i.decimals::INTEGER) AS badness,
+           f.numerator, f.denominator,
+           NOT g.left_out AND f.numerator IS NOT NULL AND f.denominator IS NOT NULL AS in_figure
+    FROM group_units AS g
     JOIN catalogue_indicators AS i USING (scope)
-    JOIN unit_benchmarks AS b ON b.unit = a.unit AND b.indicator_id = i.id
-    WHERE b.value IS NOT NULL AND NOT b.low_reliability
+    JOIN unit_benchmarks AS b ON b.unit = g.unit AND b.indicator_id = i.id
+    JOIN unit_fractions AS f ON f.unit = g.unit AND f.indicator_id = i.id AND f.scope = b.scope
 ),
-with_own AS (
-    SELECT v.*, o.own_badness
-    FROM valued AS v
-    LEFT JOIN own AS o USING (authority, indicator_id)
+places AS (
+    -- 1 and the number of the group's ranked units doing better
+    SELECT set_id, group_name, indicator_id, unit,
+           rank() OVER (PARTITION BY set_id, group_name, indicator_id ORDER BY badness) AS place
+    FROM valued
+    WHERE ranked
 ),
-summed AS (
-    SELECT set_id, group_name, authority, indicator_id,
+figures AS (
+    -- the group's own figures, the same for each of its authorities
+    SELECT set_id, group_name, indicator_id,
            any_value(comparison) AS comparison,
-           max(value) FILTER (WHERE is_self) AS value,
            count(*) FILTER (WHERE ranked) AS n_ranked,
-           1 + count(*) FILTER (WHERE ranked AND NOT is_self AND badness < own_badness) AS place,
-           bool_or(is_self AND ranked) AS own_ranked,
            -- summed in a fixed order: a float sum's last digit must not depend on threads
            sum(numerator ORDER BY unit) FILTER (WHERE in_figure) AS group_numerator,
            sum(denominator ORDER BY unit) FILTER (WHERE in_figure) AS group_denominator,
            count(*) FILTER (WHERE in_figure) AS group_units,
-           count(*) FILTER (WHERE NOT (neighbours AND is_self)) AS group_members,
-           median(shown) FILTER (WHERE ranked AND NOT (neighbours AND is_self)) AS group_median,
-           min(value) FILTER (WHERE ranked AND NOT (neighbours AND is_self)) AS group_min,
-           max(value) FILTER (WHERE ranked AND NOT (neighbours AND is_self)) AS group_max
-    FROM with_own
-    GROUP BY set_id, group_name, authority, indicator_id
+           count(*) FILTER (WHERE NOT left_out) AS group_members,
+           median(shown) FILTER (WHERE ranked AND NOT left_out) AS group_median,
+           min(value) FILTER (WHERE ranked AND NOT left_out) AS group_min,
+           max(value) FILTER (WHERE ranked AND NOT left_out) AS group_max
+    FROM valued
+    GROUP BY set_id, group_name, indicator_id
+),
+authorities AS (
+    -- each authority of each group, with its own unit for each indicator
+    SELECT DISTINCT c.set_id, c.group_name, c.authority, i.id AS indicator_id, own.unit
+    FROM group_comparisons AS c
+    JOIN authority_units AS own ON own.authority = c.authority
+    JOIN catalogue_indicators AS i USING (scope)
+),
+summed AS (
+    SELECT a.set_id, a.group_name, a.authority, a.indicator_id, g.comparison, g.n_ranked,
+           g.group_numerator, g.group_denominator, g.group_units, g.group_members,
+           g.group_median, g.group_min, g.group_max,
+           mine.value, coalesce(mine.ranked, false) AS own_ranked, p.place
+    FROM authorities AS a
+    JOIN figures AS g USING (set_id, group_name, indicator_id)
+    LEFT JOIN valued AS mine USING (set_id, group_name, indicator_id, unit)
+    LEFT JOIN places AS p USING (set_id, group_name, indicator_id, unit)
 )
 SELECT indicator_id, authority, set_id, group_name, value,
        CASE WHEN comparison = 'rate' AND own_ranked THEN place END AS rank_in_group,
