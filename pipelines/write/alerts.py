@@ -70,7 +70,10 @@ STEPS = {
         "check that the inbox folder is there and readable",
     ),
     "validated_returns": ("validating the returns", "read the reason; a return may need replacing"),
-    "benchmarks": ("loading the warehouse", "check the disk has space; report the reason if not"),
+    "benchmarks": (
+        "loading the warehouse",
+        "do what the reason says if it says; else check the disk has space, and report the reason",
+    ),
     "public_release": ("releasing the quarter", "report the reason: nothing was released"),
     "published_figures": (
         "loading DfE's published figures",

@@ -359,7 +359,7 @@ def test_a_region_may_gain_authorities_but_not_lose_one_the_warehouse_holds_retu
     another quarter says which, and what to do, and changes nothing; a list with one more
     authority loads."""
     from pipelines.warehouse.database import RegionChangeError
-    from pipelines.write.alerts import plain_reason
+    from pipelines.write.alerts import failure_alert, plain_reason
 
     catalogue, authorities, folder = region
     con = duckdb.connect(str(tmp_path / "region.duckdb"))
@@ -387,6 +387,8 @@ def test_a_region_may_gain_authorities_but_not_lose_one_the_warehouse_holds_retu
     assert "put them back in the list" in said and said.endswith(
         "Dropped: AAA (Aville), 2024-25 Q4."
     )
+    alert = failure_alert("2025-26 Q1", "benchmarks", said, "07:00", "it is tried again.", "r1")
+    assert "2024-25 Q4. What to do: do what the reason says" in alert.body
     assert _snapshot(con) == before
     larger = folder / "larger.csv"
     larger.write_text(AUTHORITIES + "E5,5,CCC,Ceeford,Outer,Outer,South,5000,\n")
