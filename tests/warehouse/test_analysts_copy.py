@@ -248,6 +248,33 @@ def test_a_kept_schema_is_made_again_when_another_version_removes_it_or_in_place
     assert [p.name for p in target.parent.iterdir()] == [target.name]
 
 
+def test_a_key_that_fails_after_tables_were_written_publishes_nothing(tmp_path):
+    """The copy is written a few tables at a time (each key's index is given back once written),
+    so a key can fail after earlier tables are in the new file: the publish fails naming the key,
+    the new file goes, and the copy published before stays whole."""
+    from pipelines.warehouse import analysts_copy
+    from pipelines.warehouse.database import create_schema
+
+    working, target = tmp_path / "working" / "liia.duckdb", tmp_path / "published" / "liia.duckdb"
+    working.parent.mkdir()
+    con = duckdb.connect(str(working))
+    create_schema(con)
+    con.execute("INSERT INTO quarters (quarter, label) VALUES ('2026-27-Q1', '2026-27 Q1')")
+    analysts_copy.publish(con, target)
+    before = target.read_bytes()
+    tables = analysts_copy._copied_tables()
+    assert tables.index("releases") >= analysts_copy.TABLES_PER_COMMIT  # after a first commit
+    con.execute(
+        "INSERT INTO releases (quarter, release, released_at, reason) "
+        "VALUES ('2030-31-Q4', 1, now(), 'a quarter nobody added')"
+    )
+    with pytest.raises(duckdb.ConstraintException, match="foreign key"):
+        analysts_copy.publish(con, target)
+    con.close()
+    assert target.read_bytes() == before
+    assert [p.name for p in target.parent.iterdir()] == [target.name]
+
+
 def test_a_run_keeps_the_copys_schema_in_the_cache_not_beside_its_database(latest_quarter_run):
     from pipelines.warehouse.analysts_copy import SCHEMA_FILE
 
