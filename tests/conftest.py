@@ -372,6 +372,10 @@ class RecordedRun:
     def get_asset_materialization_events(self) -> list:
         return self._events(dg.DagsterEventType.ASSET_MATERIALIZATION)
 
+    def steps_started(self) -> list[str]:
+        """The run's steps in the order they started."""
+        return [e.step_key for e in self._events(dg.DagsterEventType.STEP_START)]
+
     def get_asset_check_evaluations(self) -> list:
         events = self._events(dg.DagsterEventType.ASSET_CHECK_EVALUATION)
         return [e.event_specific_data for e in events]

@@ -294,6 +294,14 @@ def test_validation_check_reports_each_authority(latest_results):
     )
 
 
+def test_an_authoritys_feedback_is_written_before_dfes_figures_and_the_benchmarks(latest_results):
+    """Of the steps ready at once, what an authority waits for runs first (Dagster's step
+    priority): its feedback does not wait for DfE's figures to be read or the benchmarks loaded."""
+    started = latest_results["2026-27-Q2"].steps_started()
+    assert started[:3] == ["received_returns", "validated_returns", "feedback_workbooks"]
+    assert started.index("published_figures") < started.index("benchmarks")
+
+
 def test_cover_quarter_wins_over_the_folder_with_a_warning(tmp_path):
     inbox = tmp_path / "inbox"
     (inbox / "2026-27-Q1").mkdir(parents=True)

@@ -17,6 +17,10 @@ progress = logging.getLogger("liia.progress")
 
 QUARTERLY = {"partitions_def": quarter_partitions}
 
+# Of the steps ready at once, what an authority waits for runs first: its feedback is written
+# before DfE's figures are read and the benchmarks loaded, not after (Dagster's step priority).
+FOR_THE_AUTHORITY = {"op_tags": {"dagster/priority": "1"}}
+
 
 # Assets that open the pipeline's DuckDB database share one pool (limit 1 in the instance's
 # dagster.yaml); a file lock around every connection makes it one writer across processes too.

@@ -5,12 +5,12 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipelines.defs.assets.quarterly import QUARTERLY, report, step_quarter
+from pipelines.defs.assets.quarterly import FOR_THE_AUTHORITY, QUARTERLY, report, step_quarter
 from pipelines.defs.resources import LiiaPaths
 from pipelines.receive.submissions import receive_quarter
 
 
-@dg.asset(group_name="receiving", io_manager_key="quarter_store", **QUARTERLY)
+@dg.asset(group_name="receiving", io_manager_key="quarter_store", **QUARTERLY, **FOR_THE_AUTHORITY)
 def received_returns(context: dg.AssetExecutionContext, paths: LiiaPaths) -> dict:
     """Every file in the inbox that belongs to the quarter (its cover's quarter, else its folder's,
     else the quarter being collected when it arrived), copied byte for byte to the archive under

@@ -12,6 +12,7 @@ from pipelines.collection.catalogue import THEMES, load_authorities, load_catalo
 from pipelines.collection.quarters import Quarter
 from pipelines.defs.assets.benchmarks import published_figures
 from pipelines.defs.assets.quarterly import (
+    FOR_THE_AUTHORITY,
     QUARTERLY,
     WAREHOUSE_POOL,
     report,
@@ -168,7 +169,7 @@ def _fail_if_any(failed: list[WriteFailure]) -> None:
         )
 
 
-@dg.asset(group_name="reports", **QUARTERLY)
+@dg.asset(group_name="reports", **QUARTERLY, **FOR_THE_AUTHORITY)
 def feedback_workbooks(
     context: dg.AssetExecutionContext, validated_returns: dict, paths: LiiaPaths
 ) -> dg.MaterializeResult:

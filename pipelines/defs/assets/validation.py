@@ -9,6 +9,7 @@ from dagster_duckdb import DuckDBResource
 from pipelines.collection.catalogue import load_authorities, load_catalogue
 from pipelines.collection.quarters import Quarter
 from pipelines.defs.assets.quarterly import (
+    FOR_THE_AUTHORITY,
     QUARTERLY,
     WAREHOUSE_POOL,
     metadata_table,
@@ -63,6 +64,7 @@ def _previous_values(duckdb: DuckDBResource, quarter: Quarter) -> pd.DataFrame:
         ),
     ],
     **QUARTERLY,
+    **FOR_THE_AUTHORITY,
 )
 def validated_returns(
     context: dg.AssetExecutionContext, received_returns: dict, duckdb: DuckDBResource
