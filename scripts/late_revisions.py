@@ -48,15 +48,16 @@ def main(argv=None) -> int:
         inbox = work / "inbox" / QUARTER
         inbox.mkdir(parents=True)
         files = sorted((SAMPLE / QUARTER).glob("*.xlsx"))
+
+        def run(as_of: str, release: str):
+            tags = {AS_OF_TAG: as_of, RELEASE_TAG: release}
+            result = run_quarter(work, inbox.parent, QUARTER, tags=tags, run_config=QUIET)
+            assert result.success
+            return result
+
         for file in files[:2]:
             shutil.copy(file, inbox)
-        result = run_quarter(
-            work,
-            inbox.parent,
-            QUARTER,
-            tags={AS_OF_TAG: EARLY, RELEASE_TAG: "requested"},
-            run_config=QUIET,
-        )
+        result = run(EARLY, "requested")
         print(f"release 1, 2 returns: release step {_step_seconds(result, 'public_release'):.1f} s")
         late = files[2:]
         for n in range(args.runs):
@@ -66,14 +67,7 @@ def main(argv=None) -> int:
             for file in batch:
                 shutil.copy(file, inbox)
             started = time.perf_counter()
-            result = run_quarter(
-                work,
-                inbox.parent,
-                QUARTER,
-                tags={AS_OF_TAG: MONDAY, RELEASE_TAG: "revision"},
-                run_config=QUIET,
-            )
-            assert result.success
+            result = run(MONDAY, "revision")
             returns = 2 + n * args.per_run + len(batch)
             print(
                 f"revision {n + 2}, {returns} returns: release step "
