@@ -41,8 +41,11 @@ PROTECTION_MARGIN = 10
 SMALL = (1, 5)
 COUNT_CEILING = 100_000  # above any one authority's count of anything in the return
 OTHER_CEILING = 1e12  # £, FTE and days: no useful bound
-# HiGHS can overrun it several times over (a part of 81 counts: 45 s and more, without presolve)
+# HiGHS does not keep its time limit (a part of 81 counts without presolve: 45-150 s on 20 s), so
+# a number of nodes bounds each search as well, the same on any machine. The most any solve took
+# in the suite and in scripts/late_revisions is 254 nodes; that part reaches 10,000 in 11 s.
 SOLVE_SECONDS = 20.0
+SOLVE_NODES = 10_000
 # The first try, with HiGHS's presolve, of whether a point exists: its time limit is not kept
 # (a part of 18 counts of six authorities: 6 s on a limit of 1 s, 24,086 nodes without a point,
 # where without presolve the answer takes 0.02 s), so a number of nodes bounds it as well. The
@@ -170,7 +173,28 @@ class Programme:
 
     def solve(self, objective: dict[Var, float], fixed: dict[Var, tuple[float, float]]):
         """(status, objective value): 'optimal', 'feasible' (a solution found but not proven best
-        within the time limit), 'infeasible' or 'unknown'."""
+        within the limits), 'infeasible' or 'unknown'."""
+        problem = self.problem(objective, fixed)
+        if not objective:
+            # With its presolve, HiGHS finds a point in a fraction of a second where without it it
+            # can search for minutes (a quarter released early, then revised after many late
+            # returns: 54 counts, each solve past its time limit, the release an hour long). Its
+            # presolve is not trusted to say a part is infeasible (below), but a point it finds
+            # is checked here against every row: one that holds is proof enough.
+            from scipy.optimize import milp
+
+            quick = milp(
+                **problem, options={"time_limit": QUICK_SECONDS, "node_limit": QUICK_NODES}
+            )
+            if quick.x is not None:
+                point = np.where(self.integrality == 1, np.round(quick.x), quick.x)
+                if self._holds(point, problem["bounds"].lb, problem["bounds"].ub):
+                    self.last_solution = point
+                    return "optimal", 0.0
+        return self.search(problem)
+
+    def problem(self, objective: dict[Var, float], fixed: dict[Var, tuple[float, float]]) -> dict:
+        """The programme as scipy's `milp` takes it, with these unknowns' bounds narrowed."""
         c = np.zeros(self.n)
         for var, w in objective.items():
             c[self.index[var]] = w
@@ -178,31 +202,22 @@ class Programme:
         for var, (lo, hi) in fixed.items():
             lower[self.index[var]], upper[self.index[var]] = lo, hi
         # imported here: scipy.optimize takes 0.16 s to import, in every `liia` command otherwise
-        from scipy.optimize import Bounds, LinearConstraint, milp
+        from scipy.optimize import Bounds, LinearConstraint
 
-        problem = {
+        return {
             "c": c,
             "integrality": self.integrality,
             "bounds": Bounds(lower, upper),
             "constraints": LinearConstraint(self.matrix, self.lows, self.highs),
         }
-        if not objective:
-            # With its presolve, HiGHS finds a point in a fraction of a second where without it it
-            # can search for minutes (a quarter released early, then revised after many late
-            # returns: 54 counts, each solve past its time limit, the release an hour long). Its
-            # presolve is not trusted to say a part is infeasible (below), but a point it finds
-            # is checked here against every row: one that holds is proof enough.
-            quick = milp(
-                **problem, options={"time_limit": QUICK_SECONDS, "node_limit": QUICK_NODES}
-            )
-            if quick.x is not None:
-                point = np.where(self.integrality == 1, np.round(quick.x), quick.x)
-                if self._holds(point, lower, upper):
-                    self.last_solution = point
-                    return "optimal", 0.0
+
+    def search(self, problem: dict) -> tuple[str, float | None]:
+        """HiGHS without its presolve, within SOLVE_SECONDS and SOLVE_NODES: what `solve` says."""
+        from scipy.optimize import milp
+
         # HiGHS's presolve declared feasible parts infeasible (seen on the sample 2024-25 Q4, the
         # true values satisfying every row); the parts are small enough to solve without it
-        options = {"time_limit": SOLVE_SECONDS, "presolve": False}
+        options = {"time_limit": SOLVE_SECONDS, "node_limit": SOLVE_NODES, "presolve": False}
         result = milp(**problem, options=options)
         self.last_solution = result.x  # a witness: the unknowns' values it found, if any
         if result.status == 2:

@@ -199,6 +199,19 @@ def test_a_part_highs_searched_for_minutes_is_answered_by_a_point_checked_agains
     assert not programme._holds(nudged, programme.lower, programme.upper)
 
 
+def test_a_search_without_presolve_stops_after_its_nodes_and_settles_nothing(monkeypatch):
+    """The same part as above, asked without presolve whether its 54 hidden counts can all reach
+    the margin, searched 45-150 s on a time limit of 20 s: HiGHS does not keep it. The search
+    stops after SOLVE_NODES nodes (here 50), the same on any machine, and what it did not settle
+    is 'unknown', which the audit takes as not protected."""
+    programme, targets = _part("hard_part.json")
+    monkeypatch.setattr("pipelines.release.audit.SOLVE_NODES", 50)
+    problem = programme.problem({}, dict.fromkeys(targets, (PROTECTION_MARGIN, COUNT_CEILING)))
+    started = time.process_time()
+    assert programme.search(problem) == ("unknown", None)
+    assert time.process_time() - started < 10
+
+
 def test_a_part_highs_searches_without_end_with_its_presolve_is_answered_without_it():
     """The other way round (tests/release/data/six_authorities_part.json: 18 counts of a region
     of six): with its presolve HiGHS searched 24,086 nodes for a point with the 12 hidden counts
