@@ -42,8 +42,9 @@ SMALL = (1, 5)
 COUNT_CEILING = 100_000  # above any one authority's count of anything in the return
 OTHER_CEILING = 1e12  # £, FTE and days: no useful bound
 # HiGHS does not keep its time limit (a part of 81 counts without presolve: 45-150 s on 20 s), so
-# a number of nodes bounds each search as well, the same on any machine. The most any solve took
-# in the suite and in scripts/late_revisions is 254 nodes; that part reaches 10,000 in 11 s.
+# a number of nodes bounds each search as well, the same on any machine. The most a search that
+# found a point took, in the suite and in scripts/late_revisions, is 254 nodes; that part reaches
+# 10,000 in 11 s.
 SOLVE_SECONDS = 20.0
 SOLVE_NODES = 10_000
 # The first try, with HiGHS's presolve, of whether a point exists: its time limit is not kept
