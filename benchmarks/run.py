@@ -44,7 +44,7 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _materialize(quarter_key: str, selection=None):
+def _materialize(quarter_key: str, selection=None, tags=None):
     """One quarter's run, recorded in the instance in DAGSTER_HOME, as `liia run` makes it."""
     import dagster as dg
 
@@ -63,6 +63,7 @@ def _materialize(quarter_key: str, selection=None):
         partition_key=quarter.label,
         resources=default_resources(),
         selection=selection,
+        tags=tags,
         run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
     )
 
