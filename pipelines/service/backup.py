@@ -13,13 +13,17 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
-import tarfile
 import tempfile
 from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+
+try:  # extraction filters (PEP 706) for Pythons before 3.11.4, such as Debian's 3.11.2
+    from backports import tarfile
+except ImportError:
+    import tarfile
 
 from pipelines.defs.resources import writer_lock
 from pipelines.warehouse.analysts_copy import publish
@@ -105,7 +109,12 @@ def restore(
             "overwrites what is there)"
         )
     with tempfile.TemporaryDirectory() as tmp, tarfile.open(source, "r:gz") as tar:
-        tar.extractall(tmp, filter="data")
+        try:
+            tar.extractall(tmp, filter="data")
+        except tarfile.FilterError as exc:
+            raise RestoreRefused(
+                f"{source} is not a backup `liia backup` made ({exc}); nothing was restored"
+            ) from None
         unpacked = Path(tmp)
         manifest = json.loads((unpacked / MANIFEST).read_text())
         for part, target in (("archive", archive), ("history", home), ("reports", reports)):

@@ -1,6 +1,7 @@
 """What an operator does on the server with `liia`: run only real quarters, remove one added by
 mistake, back up and restore."""
 
+import io
 import sqlite3
 import tarfile
 from contextlib import closing
@@ -104,3 +105,20 @@ def test_a_quarter_added_by_mistake_can_be_removed_but_not_one_with_returns(
     capsys.readouterr()
     assert main(["restore", "--from", str(tmp_path / "backup.tar.gz")]) == 2
     assert "is not empty" in capsys.readouterr().err
+
+
+def test_a_backup_with_a_file_that_would_land_outside_is_refused_and_restores_nothing(
+    tmp_path, monkeypatch, capsys
+):
+    hostile = tmp_path / "backup.tar.gz"
+    with tarfile.open(hostile, "w:gz") as tar:
+        member = tarfile.TarInfo("../../escaped.txt")
+        member.size = 4
+        tar.addfile(member, io.BytesIO(b"gone"))
+    env = _serve(monkeypatch, tmp_path / "restored", tmp_path / "inbox")
+    assert main(["restore", "--from", str(hostile)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is not a backup `liia backup` made" in err
+    assert "nothing was restored" in err
+    assert not list(tmp_path.rglob("escaped.txt")) and not list(Path("/tmp").glob("escaped.txt"))
+    assert not Path(env["DAGSTER_HOME"]).exists()
