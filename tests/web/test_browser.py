@@ -22,6 +22,7 @@ from tests.web.conftest import PASSWORD_SERVED as PASSWORD
 
 pytestmark = pytest.mark.real_servers
 webdriver = pytest.importorskip("selenium.webdriver")
+from selenium.common.exceptions import WebDriverException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions  # noqa: E402
 from selenium.webdriver.support.select import Select  # noqa: E402
@@ -94,13 +95,29 @@ def sign_in(driver, url: str, email: str, checked: list) -> None:
     WebDriverWait(driver, 20).until(lambda d: "/second-factor/" not in d.current_url)
 
 
+def left(element):
+    """Whether the page holding `element` has gone: staleness_of, which also takes for gone the
+    error chromedriver now and then gives instead ("Node with given id does not belong to the
+    document", SeleniumHQ/selenium#15401)."""
+
+    def gone(driver) -> bool:
+        try:
+            return expected_conditions.staleness_of(element)(driver)
+        except WebDriverException as exc:
+            if "does not belong to the document" in str(exc):
+                return True
+            raise
+
+    return gone
+
+
 def upload(driver, path: Path) -> None:
     """`path` chosen and sent from the submissions page; back once the submission's own page has
     loaded (the page it leaves may say "Official answer" too, so its going is waited for first)."""
     leaving = driver.find_element(By.TAG_NAME, "html")
     driver.find_element(By.ID, "id_file").send_keys(str(path))
     driver.find_element(By.CSS_SELECTOR, "form[enctype] button[type=submit]").click()
-    WebDriverWait(driver, 20).until(expected_conditions.staleness_of(leaving))
+    WebDriverWait(driver, 20).until(left(leaving))
     WebDriverWait(driver, 20).until(lambda d: "Official answer" in d.page_source)
 
 
