@@ -2,9 +2,11 @@
 with the code of an earlier commit and with the working tree, each in its own folder, then compares
 every table of the analysts' warehouse (row by row, sorted) and every cell of every workbook, CSV
 and page written. What differs only by when or by which run (run ids, times) is left out and
-counted.
+counted. `--old-python` runs the earlier commit with another interpreter (the environment of
+another checkout, say), to compare two interpreters as well as two versions.
 
     .venv/bin/python scripts/compare_runs.py 079dc72
+    .venv/bin/python scripts/compare_runs.py 71b33db --old-python ../old/.venv/bin/python
 """
 
 from __future__ import annotations
@@ -44,12 +46,10 @@ RUN = (
 )
 
 
-def run_all(tree: Path, folder: Path, inbox: Path) -> None:
+def run_all(tree: Path, folder: Path, inbox: Path, python: str = sys.executable) -> None:
     # the variables are the same in every version since the service work (issue 20)
     env = {**os.environ, "PYTHONPATH": str(tree), **environment_for(folder, inbox)}
-    done = subprocess.run(
-        [sys.executable, "-c", RUN], cwd=tree, env=env, capture_output=True, text=True
-    )
+    done = subprocess.run([python, "-c", RUN], cwd=tree, env=env, capture_output=True, text=True)
     if done.returncode:
         raise SystemExit(f"liia run --all failed in {tree}:\n{done.stderr[-2000:]}")
 
@@ -179,6 +179,9 @@ def compare_files(old: Path, new: Path) -> list[str]:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("old", help="the earlier commit")
+    parser.add_argument(
+        "--old-python", default=sys.executable, help="the interpreter it runs with (default: ours)"
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="liia-compare-") as tmp:
         work = Path(tmp)
@@ -193,7 +196,7 @@ def main(argv=None) -> int:
             shutil.copytree(PROJECT / "sample_returns", inbox, copy_function=shutil.copy2)
             for p in inbox.rglob("*.py"):
                 p.unlink()
-            run_all(tree, work / "old", inbox)
+            run_all(tree, work / "old", inbox, args.old_python)
             run_all(PROJECT, work / "new", inbox)
             differences = compare_warehouses(
                 work / "old/published/liia.duckdb", work / "new/published/liia.duckdb"
