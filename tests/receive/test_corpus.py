@@ -132,6 +132,30 @@ def test_a_worker_that_hangs_costs_only_its_file(tmp_path):
     assert answers[2]["names"][0] == "Cover"
 
 
+def test_a_workers_folder_for_links_goes_with_the_worker(tmp_path):
+    import os
+
+    misnamed = tmp_path / "return.xls"  # a workbook whose name says otherwise: read via a link
+    shutil.copy(BASE_RETURN, misnamed)
+    fifo = tmp_path / "never-ends.xlsx"
+    os.mkfifo(fifo)
+    pool = ReaderPool(workers=1, seconds_per_file=1.0)
+    try:
+        (first,) = pool.read([(str(misnamed), None)])
+        (worker,) = pool.workers
+        folder = Path(worker.links)
+        assert first["names"][0] == "Cover" and (folder / "file.xlsx").is_symlink()
+        pool.read([(str(fifo), None)])  # the worker is killed for it; its folder goes with it
+        assert not pool.workers and not folder.exists()
+        pool.read([(str(misnamed), None)])
+        (worker,) = pool.workers
+        again = Path(worker.links)
+        assert again != folder and again.exists()
+    finally:
+        pool.close()
+    assert not again.exists()  # and with the pool
+
+
 @pytest.fixture(scope="module")
 def corpus_quarter(tmp_path_factory):
     """The 33 sample returns of 2026-27 Q1 with the whole corpus dropped beside them."""
