@@ -113,7 +113,9 @@ def test_values_and_years_written_every_way_dfe_writes_them_are_read_as_meant(tm
     file = latest_published_file(_messy_file(tmp_path, "bds_long_0.parquet", rows).parent)
     con = duckdb.connect()
     frames = published_frames(con, file, AUTHORITIES)
-    values = frames["published_values"].set_index(["measure", "year_text", "area_name"]).sort_index()
+    values = (
+        frames["published_values"].set_index(["measure", "year_text", "area_name"]).sort_index()
+    )
     assert values.loc[(agency, "2025", "Barnet"), "value"] == pytest.approx(21.1)
     assert (
         values.loc[(agency, "2025", "Brent"), "value"]
