@@ -1,6 +1,6 @@
 """The one Dagster instance every run records into: `liia run`, `liia ui`, the daemon's schedule and
 sensor. It lives in DAGSTER_HOME (`.dagster_home/` in the project unless set), configured by
-`deploy/dagster.yaml`: a run queue, the one-writer pool, run monitoring and retention."""
+`deploy/dagster.yaml`: a run queue, run retries, run monitoring and retention."""
 
 import fcntl
 import os
@@ -56,18 +56,24 @@ def cli_run_tags() -> dict[str, str]:
     return {LAUNCHED_BY: "liia run", PROCESS: str(os.getpid()), HOST: socket.gethostname()}
 
 
+_MARKED: set[tuple[str, int]] = set()  # (run, process) already tagged
+
+
 def mark_run_process(instance: dg.DagsterInstance, run_id: str) -> None:
     """Tag the run with the process running it, so that a run whose process died (killed, out of
-    memory, a restart) can be told from one still going."""
+    memory, a restart) can be told from one still going. Once per run and process: every step
+    asks, and each tagging is a write to the run history."""
+    if (run_id, os.getpid()) in _MARKED:
+        return
     tags = {PROCESS: str(os.getpid()), HOST: socket.gethostname(), PROCESS_OF: run_id}
     instance.add_run_tags(run_id, tags)
+    _MARKED.add((run_id, os.getpid()))
 
 
 def release_abandoned_runs(instance: dg.DagsterInstance) -> list[str]:
     """Runs on this machine whose process ended without finishing them (a `liia run` or a run
-    worker killed): marked failed, and their pool slots freed, so they hold up nothing and the
-    instance's run retries and the inbox sensor try them again. Their ids. (Dagster's run
-    monitoring cannot tell with its default run launcher.)"""
+    worker killed): marked failed, so that the instance's run retries and the inbox sensor try them
+    again. Their ids. (Dagster's run monitoring cannot tell with its default run launcher.)"""
     unfinished = instance.get_runs(
         filters=RunsFilter(
             statuses=[DagsterRunStatus.STARTED, DagsterRunStatus.STARTING],
@@ -83,6 +89,5 @@ def release_abandoned_runs(instance: dg.DagsterInstance) -> list[str]:
         if pid and not alive(pid):
             who = "liia run" if run.tags.get(LAUNCHED_BY) else "run worker"
             instance.report_run_failed(run, f"The {who} process ({pid}) ended without finishing.")
-            instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
             released.append(run.run_id)
     return released

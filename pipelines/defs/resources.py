@@ -104,8 +104,8 @@ def writer_lock(database: Path, wait: float = LOCK_WAIT_SECONDS):
 
 def one_liia_run_at_a_time(duckdb: DuckDBResource, waiting=None, wait: float = LOCK_WAIT_SECONDS):
     """Held by `liia run` for all its quarters, so a second one waits for the first to end,
-    asleep: waiting instead for the steps' pool slot, Dagster 1.13's in-process executor polls
-    without sleeping and keeps a core busy. `waiting()` is called once if it has to wait."""
+    asleep, before its run starts, instead of between its steps at every connection.
+    `waiting()` is called once if it has to wait."""
     database = Path(duckdb.database)
     return _held(database.with_name(database.name + ".runs.lock"), database, wait, waiting)
 

@@ -158,7 +158,7 @@ def test_two_runs_of_one_quarter_at_once_both_finish_without_duplicates(tmp_path
     runs = [_liia_run(env, "2026-27-Q2"), _liia_run(env, "2026-27-Q2")]
     codes = [r.wait(timeout=RUN_TIMEOUT) for r in runs]
     assert codes == [0, 0], [r.stderr.read() for r in runs]
-    # one waited, asleep, for the other (not for a pool slot, which Dagster polls without sleeping)
+    # one waited for the other, whole, before its run started
     said = [r.stdout.read() for r in runs]
     assert sum("Waiting for another liia run to finish" in s for s in said) == 1, said
     con = duckdb.connect(str(tmp_path / "published" / "liia.duckdb"), read_only=True)

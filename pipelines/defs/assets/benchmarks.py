@@ -13,7 +13,6 @@ from pipelines.benchmark.published import latest_published_file, loaded_file, re
 from pipelines.collection.catalogue import load_authorities, load_catalogue
 from pipelines.defs.assets.quarterly import (
     QUARTERLY,
-    WAREHOUSE_POOL,
     metadata_table,
     progress,
     quarter_check,
@@ -30,7 +29,6 @@ from pipelines.warehouse.database import (
 
 @dg.asset(
     group_name="benchmarks",
-    pool=WAREHOUSE_POOL,
     check_specs=[
         quarter_check(
             "warehouse_matches_current_returns",
@@ -112,7 +110,7 @@ def benchmarks(context: dg.AssetExecutionContext, validated_returns: dict, duckd
     )
 
 
-@dg.asset(group_name="context", pool=WAREHOUSE_POOL)
+@dg.asset(group_name="context")
 def published_figures(
     context: dg.AssetExecutionContext, duckdb: DuckDBResource, paths: LiiaPaths
 ) -> dg.MaterializeResult:

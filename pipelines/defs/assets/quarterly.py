@@ -22,11 +22,6 @@ QUARTERLY = {"partitions_def": quarter_partitions}
 FOR_THE_AUTHORITY = {"op_tags": {"dagster/priority": "1"}}
 
 
-# Assets that open the pipeline's DuckDB database share one pool (limit 1 in the instance's
-# dagster.yaml); a file lock around every connection makes it one writer across processes too.
-WAREHOUSE_POOL = "liia_duckdb"
-
-
 def step_quarter(context: dg.AssetExecutionContext) -> Quarter:
     """The step's quarter. Every step begins here, so the run is tagged with the process that runs
     it (a retry from a failed step runs in a new one): a run whose process died is then told."""

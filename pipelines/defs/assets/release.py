@@ -9,7 +9,6 @@ from pipelines.collection.catalogue import load_authorities, load_catalogue
 from pipelines.defs.assets.benchmarks import benchmarks
 from pipelines.defs.assets.quarterly import (
     QUARTERLY,
-    WAREHOUSE_POOL,
     metadata_table,
     report,
     step_quarter,
@@ -28,7 +27,7 @@ from pipelines.release.timing import (
 )
 
 
-@dg.asset(group_name="release", pool=WAREHOUSE_POOL, deps=[benchmarks], **QUARTERLY)
+@dg.asset(group_name="release", deps=[benchmarks], **QUARTERLY)
 def public_release(
     context: dg.AssetExecutionContext, duckdb: DuckDBResource
 ) -> dg.MaterializeResult:

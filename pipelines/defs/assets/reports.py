@@ -14,7 +14,6 @@ from pipelines.defs.assets.benchmarks import published_figures
 from pipelines.defs.assets.quarterly import (
     FOR_THE_AUTHORITY,
     QUARTERLY,
-    WAREHOUSE_POOL,
     report,
     run_id_of,
     step_quarter,
@@ -51,7 +50,6 @@ from pipelines.write.workbooks import (
 
 @dg.asset(
     group_name="reports",
-    pool=WAREHOUSE_POOL,
     deps=[public_release, published_figures],
     **QUARTERLY,
 )
@@ -197,7 +195,6 @@ def feedback_workbooks(
 
 @dg.asset(
     group_name="reports",
-    pool=WAREHOUSE_POOL,
     deps=[benchmark_workbooks, feedback_workbooks],
     **QUARTERLY,
 )

@@ -11,7 +11,6 @@ from pipelines.collection.quarters import Quarter
 from pipelines.defs.assets.quarterly import (
     FOR_THE_AUTHORITY,
     QUARTERLY,
-    WAREHOUSE_POOL,
     metadata_table,
     quarter_check,
     report,
@@ -46,7 +45,6 @@ def _previous_values(duckdb: DuckDBResource, quarter: Quarter) -> pd.DataFrame:
 @dg.asset(
     group_name="validation",
     io_manager_key="quarter_store",
-    pool=WAREHOUSE_POOL,
     check_specs=[
         quarter_check(
             "returns_fit_to_load",

@@ -11,7 +11,6 @@ from pipelines.benchmark.published import latest_published_file, loaded_file
 from pipelines.collection.catalogue import load_authorities
 from pipelines.defs.assets.quarterly import (
     QUARTERLY,
-    WAREHOUSE_POOL,
     report,
     run_id_of,
     step_quarter,
@@ -66,7 +65,7 @@ def _copy_and_exports(duckdb: DuckDBResource, paths: LiiaPaths, quarter, run_id:
     return copy, shas, exports
 
 
-@dg.asset(group_name="warehouse", pool=WAREHOUSE_POOL, deps=[download_page], **QUARTERLY)
+@dg.asset(group_name="warehouse", deps=[download_page], **QUARTERLY)
 def analysts_warehouse(
     context: dg.AssetExecutionContext, duckdb: DuckDBResource, paths: LiiaPaths
 ) -> dg.MaterializeResult:
