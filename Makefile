@@ -30,8 +30,9 @@ SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 # The DuckDB clients analysts have, older than the project's own (Python 2.0, CLI 1.5.6), for the
 # warehouse README's recipes: the Python client 1.1 and the oldest CLI on PyPI (1.4), each locked.
 CLIENTS := .tools/clients
+# (uv's own environments: no pip in them, made in moments where `python -m venv` takes seconds.)
 $(CLIENTS)/%/bin/python: tests/clients/%.txt $(UV)
-	python3 -m venv $(CLIENTS)/$*
+	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(CLIENTS)/$*
 	$(UV) pip install --quiet --python $@ --require-hashes -r $<
 
 clients: $(CLIENTS)/duckdb-1.1/bin/python $(CLIENTS)/duckdb-cli-1.4/bin/python
