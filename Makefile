@@ -82,8 +82,12 @@ test: .venv node_modules clients chromium postgresql libreoffice
 	@# The tests of real servers mostly wait on them: they run in a stream of their own beside the
 	@# rest, which takes both cores, two at a time (one after another they took longer than the
 	@# rest); the ten slowest of both are printed at the end. Both streams share one cache of DfE's
-	@# table (LIIA_CACHE), so the suite reads it once.
+	@# table (LIIA_CACHE), so the suite reads it once. Ctrl-C stops both: a command put in the
+	@# background by sh ignores it unless told otherwise (env --default-signal), and the shell
+	@# waits for both streams' teardown (which stops their servers) before removing the cache.
 	cache=$$(mktemp -d -t liia-cache-XXXXXX); export LIIA_CACHE=$$cache; \
+	trap 'echo "Interrupted: stopping both streams..."; wait; rm -rf "$$cache"; echo "Stopped."; exit 130' INT TERM; \
+	env --default-signal=INT \
 	$(UV) run --frozen pytest -q -p no:cacheprovider --numprocesses 2 -m real_servers \
 	  --junitxml=.tools/test-results/servers.xml > .tools/test-results/servers.log 2>&1 & \
 	servers=$$!; \
