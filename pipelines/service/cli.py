@@ -70,7 +70,7 @@ def cmd_run(args) -> int:
     warnings.filterwarnings("ignore", category=dg.BetaWarning)
     warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 
-    from pipelines.defs.resources import default_resources, one_liia_run_at_a_time
+    from pipelines.defs.resources import default_resources, one_run_at_a_time
 
     if not args.all and (problem := quarter_out_of_range(args.quarter)):
         print(f"liia {args.command}: {problem}", file=sys.stderr)
@@ -85,8 +85,9 @@ def cmd_run(args) -> int:
     if not quarters:
         print(f"No returns to run in {paths.inbox}.")
         return 1
-    with one_liia_run_at_a_time(
-        resources["duckdb"], lambda: print("Waiting for another liia run to finish...", flush=True)
+    with one_run_at_a_time(
+        resources["duckdb"],
+        lambda: print("Waiting for another run of the pipeline to finish...", flush=True),
     ):
         return _run_quarters(quarters, resources, getattr(args, "tags", {}))
 

@@ -216,8 +216,10 @@ def test_a_newer_published_file_dropped_in_asks_for_the_latest_quarter_again(tmp
     with dg.instance_for_test() as instance:
 
         def tick(cursor):
-            context = dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources)
-            return published_figures_sensor(context), context.cursor
+            with dg.build_sensor_context(
+                instance=instance, cursor=cursor, resources=resources
+            ) as context:
+                return published_figures_sensor(context), context.cursor
 
         result, cursor = tick(None)  # the first look notes the file; the next run loads it
         assert isinstance(result, dg.SkipReason) and cursor

@@ -328,8 +328,10 @@ def test_a_missing_folder_stops_runs_and_is_told_once_then_its_return(
 
         def tick():
             nonlocal cursor
-            context = dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources)
-            result = inbox_sensor(context)
+            with dg.build_sensor_context(
+                instance=instance, cursor=cursor, resources=resources
+            ) as context:
+                result = inbox_sensor(context)
             cursor = result.cursor if isinstance(result, dg.SensorResult) else cursor
             return result
 

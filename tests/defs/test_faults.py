@@ -8,13 +8,16 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import pytest
 
-from pipelines.defs.resources import environment_for
+from pipelines.defs.resources import LiiaPaths, environment_for
+from pipelines.defs.sensors import inbox_sensor
 from pipelines.warehouse.model import record_build
 from pipelines.write import staging
 from tests.conftest import (
@@ -23,6 +26,7 @@ from tests.conftest import (
     copy_of_six_region_first_quarter,
     region,
     run_quarter,
+    run_resources,
     some_returns,
     use_region,
     validated,
@@ -160,7 +164,7 @@ def test_two_runs_of_one_quarter_at_once_both_finish_without_duplicates(tmp_path
     assert codes == [0, 0], [r.stderr.read() for r in runs]
     # one waited for the other, whole, before its run started
     said = [r.stdout.read() for r in runs]
-    assert sum("Waiting for another liia run to finish" in s for s in said) == 1, said
+    assert sum("Waiting for another run of the pipeline to finish" in s for s in said) == 1, said
     con = duckdb.connect(str(tmp_path / "published" / "liia.duckdb"), read_only=True)
     for table, key in (
         ("benchmarks", "quarter, indicator_id, authority"),
@@ -176,6 +180,63 @@ def test_two_runs_of_one_quarter_at_once_both_finish_without_duplicates(tmp_path
     assert con.execute("SELECT count(*) FROM submissions").fetchone()[0] == len(two)
     con.close()
     _assert_archived(tmp_path / "archive", sorted((inbox / "2026-27-Q2").glob("*")))
+
+
+HOLDS_THE_RUNS = """
+import sys
+from pathlib import Path
+from pipelines.defs.resources import one_run_at_a_time, working_resource
+with one_run_at_a_time(working_resource(Path(sys.argv[1]))):
+    print("holding", flush=True)
+    sys.stdin.readline()
+"""
+
+
+def test_a_run_waits_whole_for_another_process_run_and_a_sensor_tick_does_not(
+    tmp_path, monkeypatch
+):
+    """A run the daemon starts while a `liia run` is under way (here: another process holding the
+    runs' lock) waits before its first step, not between steps; the inbox sensor's tick meanwhile
+    reads and answers at once."""
+    two = region(tmp_path / "region", ["BAR", "CAM"], ("2026-27-Q2",))
+    monkeypatch.setenv("LIIA_AUTHORITIES", str(two))
+    inbox = tmp_path / "region" / "inbox"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDS_THE_RUNS, str(tmp_path / "liia.duckdb")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=PROJECT,
+    )
+    try:
+        assert holder.stdout.readline() == "holding\n"
+        instance = dg.DagsterInstance.ephemeral()
+        results = []
+        waiting = threading.Thread(
+            target=lambda: results.append(run_quarter(tmp_path, inbox, "2026-27-Q2", instance))
+        )
+        waiting.start()
+        time.sleep(3)
+        assert waiting.is_alive()
+        (run,) = instance.get_runs()
+        assert not instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_START)
+        started = time.monotonic()
+        with dg.build_sensor_context(
+            instance=instance,
+            resources={
+                "paths": LiiaPaths(inbox=str(inbox), archive=str(tmp_path / "archive")),
+                "duckdb": run_resources(tmp_path, inbox)["duckdb"],
+            },
+        ) as context:
+            tick = inbox_sensor(context)
+        assert time.monotonic() - started < 10 and tick.run_requests  # it asks, without waiting
+    finally:
+        holder.stdin.write("\n")
+        holder.stdin.close()
+        holder.wait(timeout=30)
+    waiting.join(timeout=RUN_TIMEOUT)
+    (result,) = results
+    assert result.success
 
 
 def test_a_file_truncated_mid_copy_is_not_accepted_and_is_taken_once_complete(

@@ -90,11 +90,11 @@ class Service:
 
     def sensor(self, when: datetime | None = None) -> list[str]:
         """The inbox sensor's tick; its runs act as of `when` (the simulated clock) if given."""
-        context = dg.build_sensor_context(
+        with dg.build_sensor_context(
             instance=self.instance,
             resources={"paths": self.paths, "duckdb": self.resources["duckdb"]},
-        )
-        result = inbox_sensor(context)
+        ) as context:
+            result = inbox_sensor(context)
         for request in result.dynamic_partitions_requests:
             self.instance.add_dynamic_partitions(
                 request.partitions_def_name, list(request.partition_keys)
