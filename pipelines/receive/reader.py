@@ -8,17 +8,17 @@ values) happens in the pipeline's own process on those lists. A worker that cras
 memory or takes too long costs only the file it was reading: that file is answered as unreadable
 and a fresh worker takes over.
 
-This file is also the worker: `python reader.py --serve PARENT_PID LINKS` (standard library and
+This file is also the worker: `python reader.py --serve PARENT_PID` (standard library and
 python-calamine only, so a worker starts in a tenth of a second).
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import pickle
 import select
-import shutil
 import signal
 import struct
 import subprocess
@@ -155,12 +155,11 @@ def _sniff_zip(data: bytes) -> tuple[str, str]:
     return "other", "a zip archive"
 
 
-def read_sheets(path: str, wanted: frozenset[str] | None, links: str) -> dict:
+def read_sheets(path: str, wanted: frozenset[str] | None) -> dict:
     """What a worker sends back for one file: `names` (every sheet), `rows` (the wanted sheets, by
     name: lists of values from cell A1), `problems` (sheet -> why it could not be read), or
     `unreadable` and `description` when the file as a whole cannot be read. `wanted` holds sheet
-    names in lower case, spaces trimmed; None reads every sheet. `links` is the worker's folder
-    for a link to a file whose name does not say what its bytes are."""
+    names in lower case, spaces trimmed; None reads every sheet."""
     with open(path, "rb") as f:
         data = f.read(MAX_FILE_BYTES + 1)
     if len(data) > MAX_FILE_BYTES:
@@ -171,7 +170,8 @@ def read_sheets(path: str, wanted: frozenset[str] | None, links: str) -> dict:
     from python_calamine import CalamineWorkbook, PasswordError
 
     try:
-        workbook = CalamineWorkbook.from_path(_named_for(path, kind, links))
+        with _named_for(path, kind) as named:
+            workbook = CalamineWorkbook.from_path(named)
     except PasswordError:
         return {"unreadable": "password", "description": description}
     except Exception:
@@ -194,19 +194,21 @@ def read_sheets(path: str, wanted: frozenset[str] | None, links: str) -> dict:
     return {"names": names, "rows": rows, "problems": problems, "description": description}
 
 
-def _named_for(path: str, kind: str, links: str) -> str:
+@contextlib.contextmanager
+def _named_for(path: str, kind: str):
     """The library picks its reader by the file's extension (reading from memory, it does not say
     when a workbook is password-protected): a link to the file under the extension its bytes show,
-    in the folder `links`."""
+    kept only while the library opens it (it reads on through the file it opened). A worker is
+    killed as often as not, so nothing of it stays in /tmp between files."""
     if Path(path).suffix.lower().lstrip(".") == kind or (
         kind == "xlsx" and Path(path).suffix.lower() in (".xlsm", ".xltx", ".xltm")
     ):
-        return path
-    link = os.path.join(links, f"file.{kind}")
-    if os.path.lexists(link):
-        os.unlink(link)
-    os.symlink(os.path.abspath(path), link)
-    return link
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="liia-reader-") as links:
+        link = os.path.join(links, f"file.{kind}")
+        os.symlink(os.path.abspath(path), link)
+        yield link
 
 
 # --- the worker -------------------------------------------------------------------------------
@@ -273,9 +275,8 @@ def _send(stream, value: object) -> None:
     stream.flush()
 
 
-def serve(parent: int, links: str) -> None:
-    """Read files named on standard input until it closes, one answer per file (`links`: the
-    folder the parent made for this worker's links, and removes)."""
+def serve(parent: int) -> None:
+    """Read files named on standard input until it closes, one answer per file."""
     import resource
 
     die_with_parent(parent)
@@ -293,7 +294,7 @@ def serve(parent: int, links: str) -> None:
         cpu = int(used.ru_utime + used.ru_stime) + CPU_SECONDS_PER_FILE
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, resource.RLIM_INFINITY))
         try:
-            answer = read_sheets(path, wanted, links)
+            answer = read_sheets(path, wanted)
         except MemoryError:
             answer = {"unreadable": "out of memory", "description": "a workbook"}
         except OSError as exc:
@@ -325,9 +326,6 @@ def _read_exactly(fd: int, size: int) -> bytes:
 
 class _Worker:
     def __init__(self):
-        # Made here and removed here when the worker stops: a worker ends killed as often as not,
-        # and a folder it made for itself stayed behind in /tmp for every worker ever started.
-        self.links = tempfile.mkdtemp(prefix="liia-reader-")
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -335,7 +333,6 @@ class _Worker:
                 str(Path(__file__).resolve()),
                 "--serve",
                 str(os.getpid()),
-                self.links,
             ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -389,7 +386,6 @@ class _Worker:
                 pipe.close()
             except OSError:
                 pass
-        shutil.rmtree(self.links, ignore_errors=True)
 
 
 class ReaderPool:
@@ -486,4 +482,4 @@ def read_workbooks(paths: list[Path], wanted: frozenset[str] | None) -> list[dic
 
 
 if __name__ == "__main__" and sys.argv[1:2] == ["--serve"]:
-    serve(int(sys.argv[2]), sys.argv[3])
+    serve(int(sys.argv[2]))
