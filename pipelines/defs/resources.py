@@ -5,7 +5,7 @@ import fcntl
 import os
 import pickle
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import dagster as dg
@@ -131,15 +131,11 @@ class WorkingDatabase(DuckDBResource):
 
     @contextmanager
     def yield_for_execution(self, context: dg.InitResourceContext):
-        if context.run is None:
-            with super().yield_for_execution(context) as resource:
-                yield resource
-            return
-
         def waiting():
             context.log.info("Waiting for another run of the pipeline to finish")
 
-        with one_run_at_a_time(self, waiting), super().yield_for_execution(context) as resource:
+        whole = one_run_at_a_time(self, waiting) if context.run else nullcontext()
+        with whole, super().yield_for_execution(context) as resource:
             yield resource
 
 
