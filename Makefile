@@ -82,24 +82,31 @@ test: .venv node_modules clients chromium postgresql libreoffice
 	@# The tests of real servers mostly wait on them: they run in a stream of their own beside the
 	@# rest, which takes both cores, two at a time (one after another they took longer than the
 	@# rest); the ten slowest of both are printed at the end. Both streams share one cache of DfE's
-	@# table (LIIA_CACHE), so the suite reads it once. Ctrl-C stops both: a command put in the
-	@# background by sh ignores it unless told otherwise (env --default-signal), and the shell
-	@# waits for both streams' teardown (which stops their servers) before removing the cache.
-	cache=$$(mktemp -d -t liia-cache-XXXXXX); export LIIA_CACHE=$$cache; \
-	trap 'echo "Interrupted: stopping both streams..."; wait; rm -rf "$$cache"; echo "Stopped."; exit 130' INT TERM; \
+	@# table (LIIA_CACHE), so the suite reads it once, and one temporary folder (TMPDIR, traversable
+	@# by PostgreSQL's user), removed at the end: whatever a test, or a process it started, left
+	@# there fails the suite (pytest's own folders, pytest-of-*, aside; uv's lock stays outside).
+	@# Ctrl-C stops both: a command put in the background by sh ignores it unless told otherwise
+	@# (env --default-signal), and the shell waits for both streams' teardown (which stops their
+	@# servers) before removing the folder.
+	tmp=$$(mktemp -d -t liia-test-XXXXXX); chmod 711 "$$tmp"; mkdir "$$tmp/cache"; \
+	export LIIA_CACHE=$$tmp/cache; \
+	trap 'echo "Interrupted: stopping both streams..."; wait; rm -rf "$$tmp"; echo "Stopped."; exit 130' INT TERM; \
 	env --default-signal=INT \
-	$(UV) run --frozen pytest -q -p no:cacheprovider --numprocesses 2 -m real_servers \
+	$(UV) run --frozen env TMPDIR=$$tmp pytest -q -p no:cacheprovider --numprocesses 2 -m real_servers \
 	  --junitxml=.tools/test-results/servers.xml > .tools/test-results/servers.log 2>&1 & \
 	servers=$$!; \
-	$(UV) run --frozen pytest -q --numprocesses 2 -m "not real_servers" \
+	$(UV) run --frozen env TMPDIR=$$tmp pytest -q --numprocesses 2 -m "not real_servers" \
 	  --junitxml=.tools/test-results/main.xml; main=$$?; \
 	wait $$servers; others=$$?; \
 	echo "--- the real servers' stream:"; \
 	if [ $$others -eq 0 ]; then tail -n 1 .tools/test-results/servers.log; \
 	else cat .tools/test-results/servers.log; fi; \
 	$(UV) run --frozen python -m tests.slowest .tools/test-results/*.xml; \
-	rm -rf "$$cache"; \
-	exit $$(( main || others ))
+	left=$$(ls -A "$$tmp" | grep -v -x -e cache -e 'pytest-of-.*'); rm -rf "$$tmp"; \
+	if [ -n "$$left" ]; then \
+	  echo "Left behind in the temporary folder (whatever makes a file there removes it):"; \
+	  echo "$$left" | sed 's/^/    /'; fi; \
+	exit $$(( main || others || $${#left} ))
 
 lint: .venv
 	$(UV) run --frozen ruff format --check .

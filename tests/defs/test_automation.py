@@ -65,13 +65,16 @@ def test_definitions_load_with_the_job_schedule_and_sensor():
 
 
 def _schedule_tick(instance, when: datetime):
-    nowhere = DuckDBResource(database=str(Path(tempfile.mkdtemp()) / "liia.duckdb"))
-    with dg.build_schedule_context(
-        instance=instance,
-        scheduled_execution_time=when,
-        repository_def=defs.get_repository_def(),
-        resources={"duckdb": nowhere},  # no changes waiting: only the deadline run
-    ) as context:
+    with (
+        tempfile.TemporaryDirectory() as empty,
+        dg.build_schedule_context(
+            instance=instance,
+            scheduled_execution_time=when,
+            repository_def=defs.get_repository_def(),
+            # no changes waiting: only the deadline run
+            resources={"duckdb": DuckDBResource(database=str(Path(empty) / "liia.duckdb"))},
+        ) as context,
+    ):
         return quarter_deadline_schedule.evaluate_tick(context)
 
 

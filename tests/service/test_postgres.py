@@ -22,10 +22,16 @@ pytestmark = pytest.mark.real_servers
 def postgres_url():
     binaries = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
     assert binaries, "PostgreSQL is missing: `make test` installs Debian's postgresql package"
-    bin_dir = binaries[-1].parent
     # PostgreSQL refuses to run as root: as root, the server runs as the package's user.
     as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
     folder = Path(tempfile.mkdtemp(prefix="liia-pg-"))
+    try:
+        yield from _server_in(folder, binaries[-1].parent, as_user)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)  # whether or not the server started
+
+
+def _server_in(folder: Path, bin_dir: Path, as_user: list[str]):
     folder.chmod(0o755)
     data = folder / "data"
     data.mkdir()
@@ -35,7 +41,8 @@ def postgres_url():
     port = free_port()
 
     def run(*command):
-        subprocess.run([*as_user, *command], check=True, capture_output=True, timeout=120)
+        done = subprocess.run([*as_user, *command], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, f"{Path(command[0]).name}: {done.stdout}{done.stderr}"
 
     run(str(bin_dir / "initdb"), "-D", str(data), "-U", "liia", "--auth=trust")
     options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1"
@@ -54,7 +61,6 @@ def postgres_url():
         yield f"postgresql://liia@127.0.0.1:{port}/postgres"
     finally:
         run(str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop")
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.mark.long_running(seconds=25)

@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -148,6 +149,7 @@ def test_an_installed_service_starts_empty_answers_survives_a_kill_and_stops_on_
     assert len(settings["LIIA_WEB_SECRET_KEY"]) >= 50  # the front door's, made once here
     unit = (root / "etc" / "systemd" / "system" / "liia-web.service").read_text()
     assert f"EnvironmentFile={environment}" in unit and "liia serve" in unit
+    assert "\nPrivateTmp=yes\n" in unit  # an upload a killed worker left goes when it stops
     home = Path(settings["DAGSTER_HOME"])
     assert (home / "dagster.yaml").read_text() == (PROJECT / "deploy" / "dagster.yaml").read_text()
     # Run again, it keeps the operator's file.
@@ -164,8 +166,12 @@ def test_an_installed_service_starts_empty_answers_survives_a_kill_and_stops_on_
     logs = tmp_path / "journal"
     logs.mkdir()
 
+    private: list[str] = []  # each start's /tmp of its own, as systemd's PrivateTmp gives one
+
     def start(unit: str) -> subprocess.Popen:
         command, own = _unit_command(root / "etc" / "systemd" / "system" / unit, port, environment)
+        own["TMPDIR"] = tempfile.mkdtemp(prefix="liia-unit-")
+        private.append(own["TMPDIR"])
         with open(logs / f"{unit} {time.monotonic_ns()}.log", "w") as log:
             return subprocess.Popen(
                 command,
@@ -253,6 +259,8 @@ def test_an_installed_service_starts_empty_answers_survives_a_kill_and_stops_on_
         for process in (daemon, webserver):
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGKILL)
+        for folder in private:  # with what the killed daemon's code server left there
+            shutil.rmtree(folder, ignore_errors=True)
     output = "".join(log.read_text() for log in logs.iterdir())
     assert "\x1b[" not in output  # plain lines for journald, no colour codes
     stopped = liia("health", env=env)
@@ -268,4 +276,7 @@ def _unit_command(unit: Path, port: int, environment: Path) -> tuple[list[str], 
     start = re.search(r"^ExecStart=(.+)$", text, re.M)[1].replace(" 3000", f" {port}")
     own = dict(re.findall(r"^Environment=(\w+)=(.+)$", text, re.M))
     assert "DAGSTER_HOME" not in own  # the environment file's, shared with `liia`
+    # a /tmp of its own, emptied when it stops: a code server killed with the daemon leaves its
+    # socket there, not in the server's /tmp
+    assert re.search(r"^PrivateTmp=yes$", text, re.M)
     return ["bash", "-c", f"{pre} && exec {start}"], own

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import os
 import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -45,11 +46,16 @@ def chromium(tmp_path):
         "prefs", {"download.default_directory": str(tmp_path / "downloads")}
     )
     os.environ["SE_OFFLINE"] = "true"  # Debian's chromedriver: nothing is downloaded
-    driver = webdriver.Chrome(options=options, service=Service(shutil.which("chromedriver")))
+    # Chromium leaves a folder for its singleton lock in TMPDIR: this one goes after it (a short
+    # path, for the socket in it)
+    private = tempfile.mkdtemp(prefix="liia-chromium-")
+    service = Service(shutil.which("chromedriver"), env={**os.environ, "TMPDIR": private})
+    driver = webdriver.Chrome(options=options, service=service)
     try:
         yield driver
     finally:
         driver.quit()
+        shutil.rmtree(private, ignore_errors=True)
 
 
 def look(driver, name: str, checked: list) -> None:
