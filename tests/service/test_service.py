@@ -167,6 +167,7 @@ def test_an_installed_service_starts_empty_answers_survives_a_kill_and_stops_on_
     logs.mkdir()
 
     private: list[str] = []  # each start's /tmp of its own, as systemd's PrivateTmp gives one
+    semaphores = _semaphores()
 
     def start(unit: str) -> subprocess.Popen:
         command, own = _unit_command(root / "etc" / "systemd" / "system" / unit, port, environment)
@@ -261,10 +262,28 @@ def test_an_installed_service_starts_empty_answers_survives_a_kill_and_stops_on_
                 os.killpg(process.pid, signal.SIGKILL)
         for folder in private:  # with what the killed daemon's code server left there
             shutil.rmtree(folder, ignore_errors=True)
+        _remove_orphaned_semaphores(semaphores)
     output = "".join(log.read_text() for log in logs.iterdir())
     assert "\x1b[" not in output  # plain lines for journald, no colour codes
     stopped = liia("health", env=env)
     assert stopped.returncode == 1 and "Daemon: NOT RUNNING" in stopped.stdout
+
+
+def _semaphores() -> set[Path]:
+    return set(Path("/dev/shm").glob("sem.mp-*"))
+
+
+def _remove_orphaned_semaphores(before: set[Path]) -> None:
+    """The named semaphores Python's multiprocessing made in the processes the test killed
+    outright: their resource tracker, killed with them, could not unlink them. Only those made
+    since `before` that no process still maps."""
+    in_use = set()
+    for maps in Path("/proc").glob("[0-9]*/maps"):
+        with contextlib.suppress(OSError):
+            in_use.update(re.findall(r"/dev/shm/(sem\.mp-\S+)", maps.read_text()))
+    for semaphore in _semaphores() - before:
+        if semaphore.name not in in_use:
+            semaphore.unlink(missing_ok=True)
 
 
 def _unit_command(unit: Path, port: int, environment: Path) -> tuple[list[str], dict]:
